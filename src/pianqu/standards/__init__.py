@@ -1,0 +1,149 @@
+"""Code tables and thresholds shipped as data, each entry with its source and sureness.
+
+Sureness tags follow domain.md: ``read`` (seen in a named source), ``recalled`` (background
+knowledge, to verify), ``inferred`` (a design choice). Nothing here is a bare constant in code.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import pandas as pd
+
+LANDUSE_VERSIONS = (2020, 2023)
+
+
+def _csv(name: str) -> pd.DataFrame:
+    with resources.files(__package__).joinpath(name).open("rb") as fh:
+        return pd.read_csv(fh, dtype=str, keep_default_na=False)
+
+
+@cache
+def landuse_codes(version: int = 2023) -> pd.DataFrame:
+    """The 用地用海 classification (2023 formal or 2020 trial): code, name, level, parent."""
+    if version not in LANDUSE_VERSIONS:
+        raise ValueError(f"unknown 用地用海 version {version}; choose one of {LANDUSE_VERSIONS}")
+    df = _csv(f"landuse_{version}.csv")
+    df["level"] = df["level"].astype(int)
+    return df
+
+
+@cache
+def sandiao_mapping() -> pd.DataFrame:
+    """三调 (third land survey) codes → 用地用海 2023 codes; empty target means manual review."""
+    return _csv("sandiao.csv")
+
+
+@cache
+def czcsxm_codes() -> pd.DataFrame:
+    """城镇村属性码 (CZCSXM) with the town/village split used in statistics."""
+    return _csv("czcsxm.csv")
+
+
+@cache
+def land_classes() -> pd.DataFrame:
+    """First-level 用地用海 code → broad class (agricultural, construction, ...)."""
+    return _csv("land_classes.csv")
+
+
+@cache
+def facility_kinds() -> pd.DataFrame:
+    """The controlled list of facility kinds: English id, Chinese name, level, group."""
+    return _csv("facility_kinds.csv")
+
+
+@cache
+def road_classes() -> pd.DataFrame:
+    """Road classes with default speed (km/h), lanes and width (m)."""
+    df = _csv("road_classes.csv")
+    for col in ("speed_kmh", "width_m"):
+        df[col] = df[col].astype(float)
+    df["rank"] = df["rank"].astype(int)
+    df["lanes"] = df["lanes"].astype(int)
+    return df
+
+
+@cache
+def area_units() -> pd.DataFrame:
+    """Area units and their size in m² (亩 = 10000/15 m²)."""
+    df = _csv("units.csv")
+    df["m2"] = df["m2"].astype(float)
+    return df
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """One configurable threshold with where its value comes from."""
+
+    key: str
+    value: Any
+    unit: str
+    sureness: str
+    source: str
+    description: str
+
+
+@cache
+def default_thresholds() -> dict[str, Threshold]:
+    """Every threshold pianqu uses, keyed ``section.name``, as shipped."""
+    with resources.files(__package__).joinpath("thresholds.toml").open("rb") as fh:
+        raw = tomllib.load(fh)
+    out: dict[str, Threshold] = {}
+    for section, entries in raw.items():
+        for name, e in entries.items():
+            key = f"{section}.{name}"
+            out[key] = Threshold(key, e["value"], e["unit"], e["sureness"], e["source"], e["description"])
+    return out
+
+
+def landuse_name(code: str, version: int = 2023) -> str | None:
+    """Name of a 用地用海 code, or None when the code is not in the table."""
+    table = landuse_codes(version)
+    hit = table.loc[table["code"] == code, "name"]
+    return None if hit.empty else str(hit.iloc[0])
+
+
+def convert_sandiao(codes: pd.Series) -> pd.DataFrame:
+    """Convert 三调 DLBM codes to 用地用海 2023.
+
+    Returns a frame aligned with ``codes``: ``code`` (target, empty when it needs review),
+    ``name`` and ``review`` (why a planner must decide; empty when the mapping is clean).
+    Codes with a ``K`` suffix (即可恢复/工程恢复 land) map as their base code. Unknown codes
+    go to review as well: never a silent default.
+    """
+    mapping = sandiao_mapping().set_index("code")
+    names = landuse_codes(2023).set_index("code")["name"]
+    raw = codes.astype("string").fillna("").str.strip()
+    base = raw.str.replace(r"K$", "", regex=True)
+    target = base.map(mapping["target"]).fillna("")
+    note = base.map(mapping["note"])
+    review = pd.Series("", index=codes.index, dtype=object)
+    unknown = ~base.isin(mapping.index)
+    review[unknown] = "unknown 三调 code"
+    needs = (~unknown) & (target == "")
+    review[needs] = note[needs].fillna("no clean mapping")
+    return pd.DataFrame(
+        {"code": target, "name": target.map(names).fillna(""), "review": review},
+        index=codes.index,
+    )
+
+
+def catalogue() -> dict[str, pd.DataFrame]:
+    """All tables by name, as `pianqu standards` prints or exports them."""
+    th = pd.DataFrame([t.__dict__ for t in default_thresholds().values()])
+    th["value"] = th["value"].astype(str)
+    return {
+        "landuse_2023": landuse_codes(2023),
+        "landuse_2020": landuse_codes(2020),
+        "sandiao_mapping": sandiao_mapping(),
+        "czcsxm": czcsxm_codes(),
+        "land_classes": land_classes(),
+        "facility_kinds": facility_kinds(),
+        "road_classes": road_classes(),
+        "area_units": area_units(),
+        "thresholds": th,
+    }
