@@ -8,7 +8,8 @@ its message and the action to take in Chinese (default) or English. Message temp
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import dataclasses
+from dataclasses import asdict, dataclass
 from typing import Any, Iterable
 
 import pandas as pd
@@ -25,7 +26,7 @@ class Finding:
     layer: str = ""
     feature: str = ""  # feature id (code, bsm, id) or "" for the whole layer
     field: str = ""
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
     source: str = ""  # file the data came from, when known
 
     def __post_init__(self) -> None:

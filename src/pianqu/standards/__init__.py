@@ -57,6 +57,12 @@ def facility_kinds() -> pd.DataFrame:
 
 
 @cache
+def industries() -> pd.DataFrame:
+    """Controlled vocabulary of specialties: Sichuan's "10+3", "5+1" and "4+6" systems."""
+    return _csv("industries.csv")
+
+
+@cache
 def road_classes() -> pd.DataFrame:
     """Road classes with default speed (km/h), lanes and width (m)."""
     df = _csv("road_classes.csv")
@@ -143,6 +149,7 @@ def catalogue() -> dict[str, pd.DataFrame]:
         "czcsxm": czcsxm_codes(),
         "land_classes": land_classes(),
         "facility_kinds": facility_kinds(),
+        "industries": industries(),
         "road_classes": road_classes(),
         "area_units": area_units(),
         "thresholds": th,

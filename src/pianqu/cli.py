@@ -1,0 +1,260 @@
+"""The `pianqu` command line: parse, call the library, print. No planning logic lives here."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pianqu import progress
+from pianqu.findings import Finding, has_errors, summary, to_json
+from pianqu.i18n import LANGS, default_lang, t
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="pianqu 片区：县域片区乡村国土空间规划辅助系统 / zone-based rural spatial planning")
+console = Console()
+err_console = Console(stderr=True)
+
+Lang = Annotated[str, typer.Option("--lang", help="输出语言 zh（默认）或 en / output language")]
+
+
+def _lang(value: str | None) -> str:
+    lang = value or default_lang()
+    if lang not in LANGS:
+        raise typer.BadParameter(f"--lang must be one of {', '.join(LANGS)}")
+    return lang
+
+
+def _fail(message: str, lang: str, code: int = 2) -> None:
+    err_console.print(t("cli.error", lang, message=message), style="bold red", markup=False)
+    raise typer.Exit(code)
+
+
+@app.callback()
+def _main() -> None:
+    progress.enable(sys.stderr.isatty())
+
+
+@app.command()
+def standards(
+    table: Annotated[Optional[str], typer.Option(help="只看一张表 / one table, e.g. landuse_2023, thresholds")] = None,
+    export: Annotated[Optional[Path], typer.Option(help="导出为 .xlsx 或 CSV 目录 / export to .xlsx or a folder of CSV")] = None,
+    lang: Lang = "",
+) -> None:
+    """列出代码表与阈值（含来源与可信度）/ print or export code tables and thresholds."""
+    from pianqu.standards import catalogue
+
+    lang = _lang(lang)
+    cat = catalogue()
+    if table:
+        if table not in cat:
+            _fail(f"unknown table '{table}'; choose from {', '.join(cat)}", lang)
+        cat = {table: cat[table]}
+    if export:
+        if export.suffix.lower() == ".xlsx":
+            import pandas as pd
+
+            with pd.ExcelWriter(export) as xw:
+                for name, df in cat.items():
+                    df.to_excel(xw, sheet_name=name[:31], index=False)
+        else:
+            export.mkdir(parents=True, exist_ok=True)
+            for name, df in cat.items():
+                df.to_csv(export / f"{name}.csv", index=False, encoding="utf-8-sig")
+        console.print(t("cli.exported", lang, path=export), markup=False)
+        return
+    for name, df in cat.items():
+        tab = Table(title=name, show_lines=False)
+        for col in df.columns:
+            tab.add_column(str(col), overflow="fold")
+        for row in df.astype(str).itertuples(index=False):
+            tab.add_row(*row)
+        console.print(tab)
+
+
+@app.command()
+def synth(
+    county: Annotated[str, typer.Option(help="县级代码 / county code")] = "511921",
+    seed: Annotated[int, typer.Option(help="随机种子 / random seed")] = 1,
+    output: Annotated[Path, typer.Option("-o", "--output", help="输出 .gpkg（或 --province 时的目录）")] = Path("county.gpkg"),
+    province: Annotated[bool, typer.Option("--province", help="合成全省（GeoParquet，按县分区）")] = False,
+    counties: Annotated[Optional[str], typer.Option(help="--province 时只合成这些县，逗号分隔")] = None,
+    overwrite: Annotated[bool, typer.Option(help="覆盖已有文件 / replace an existing file")] = False,
+    lang: Lang = "",
+) -> None:
+    """合成一个县（真实名称、代码与人口，模拟几何）/ synthesise a county with real names on synthetic geometry."""
+    from pianqu import divisions
+    from pianqu.synth import synthesize_province, write_county
+
+    lang = _lang(lang)
+    try:
+        if province:
+            codes = [c.strip() for c in counties.split(",")] if counties else None
+            path = synthesize_province(output, counties=codes, seed=seed)
+            n = len(codes) if codes else len(divisions.counties())
+            console.print(t("cli.province_done", lang, n=n, path=path), markup=False)
+            return
+        row = divisions.county(county)
+        ws = write_county(county, output, seed=seed, overwrite=overwrite)
+    except (KeyError, ValueError, RuntimeError) as exc:
+        _fail(str(exc).strip("'\""), lang)
+    console.print(t("cli.synth_done", lang, name=row["name"], code=county, seed=seed, path=ws.path),
+                  markup=False)
+
+
+@app.command("import")
+def import_(
+    sources: Annotated[list[Path], typer.Argument(help="数据源：GDB 目录、SHP、GPKG、GeoJSON、CSV、XLSX、OSM PBF")],
+    workspace: Annotated[Path, typer.Option("-w", "--workspace", help="工作空间 .gpkg")],
+    crs: Annotated[Optional[str], typer.Option(help="数据无坐标系时指定，如 EPSG:4524")] = None,
+    mapping: Annotated[Optional[Path], typer.Option(help="字段映射文件 .toml")] = None,
+    county: Annotated[Optional[str], typer.Option(help="县级代码（无法从数据识别时）")] = None,
+    epoch: Annotated[Optional[int], typer.Option(help="调查年度 / survey year")] = None,
+    replace: Annotated[bool, typer.Option(help="替换工作空间中同名图层")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="只识别，不写入")] = False,
+    lang: Lang = "",
+) -> None:
+    """导入规划师的数据到工作空间 / import the planner's data into a workspace."""
+    from pianqu.ingest import IngestError, import_sources, recognise
+
+    lang = _lang(lang)
+    try:
+        if dry_run:
+            for src in sources:
+                for match in recognise(src):
+                    console.print(match, markup=False)
+            return
+        result = import_sources(sources, workspace, crs=crs, mapping=mapping, county_code=county,
+                                epoch=epoch, replace=replace)
+    except (IngestError, ValueError, RuntimeError) as exc:
+        _fail(str(exc), lang)
+    layers = ", ".join(f"{k} {v}" for k, v in result.layers.items())
+    console.print(t("cli.import_done", lang, workspace=result.workspace, layers=layers), markup=False)
+    n_review = len(result.review) if result.review is not None else 0
+    if n_review:
+        console.print(t("cli.import_review", lang, n=n_review), style="yellow", markup=False)
+    if result.findings:
+        _print_findings(result.findings, lang, max_rows=30)
+
+
+@app.command()
+def validate(
+    workspace: Annotated[Path, typer.Argument(help="工作空间 .gpkg")],
+    lang: Lang = "",
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="把全部检查结果写成 JSON（- 为标准输出）")] = None,
+    max_rows: Annotated[int, typer.Option(help="表格最多显示行数")] = 50,
+) -> None:
+    """检查工作空间中的数据问题；有错误时退出码为 1 / check a workspace; exit 1 on errors."""
+    from pianqu.validate import validate_workspace
+    from pianqu.workspace import Workspace, WorkspaceError
+
+    lang = _lang(lang)
+    try:
+        ws = Workspace.open(workspace)
+        findings = validate_workspace(ws)
+    except (WorkspaceError, ValueError) as exc:
+        _fail(str(exc), lang)
+    if json_out is not None:
+        text = to_json(findings, lang)
+        if str(json_out) == "-":
+            sys.stdout.write(text + "\n")
+            raise typer.Exit(1 if has_errors(findings) else 0)
+        json_out.write_text(text, encoding="utf-8")
+    _print_findings(findings, lang, max_rows=max_rows)
+    raise typer.Exit(1 if has_errors(findings) else 0)
+
+
+def _print_findings(findings: list[Finding], lang: str, max_rows: int) -> None:
+    counts = summary(findings)
+    if findings:
+        tab = Table(show_lines=False)
+        for key in ("col_severity", "col_layer", "col_feature", "col_field", "col_message", "col_action"):
+            tab.add_column(t(f"cli.{key}", lang), overflow="fold")
+        style = {"error": "red", "warning": "yellow", "info": "cyan"}
+        for f in findings[:max_rows]:
+            tab.add_row(t(f"common.severity.{f.severity}", lang), f.layer, f.feature, f.field,
+                        f.message(lang), f.action(lang), style=style[f.severity])
+        console.print(tab)
+        if len(findings) > max_rows:
+            console.print(t("cli.more_rows", lang, n=len(findings) - max_rows), markup=False)
+    if counts["error"]:
+        console.print(t("cli.validate_failed", lang, errors=counts["error"], warnings=counts["warning"]),
+                      style="bold red", markup=False)
+    else:
+        console.print(t("cli.validate_ok", lang, warnings=counts["warning"], infos=counts["info"]),
+                      style="green", markup=False)
+
+
+@app.command()
+def info(workspace: Annotated[Path, typer.Argument(help="工作空间 .gpkg")], lang: Lang = "") -> None:
+    """工作空间概况：元数据、图层与最近写入 / workspace metadata, layers and latest writes."""
+    import pyogrio
+
+    from pianqu.workspace import Workspace, WorkspaceError
+
+    lang = _lang(lang)
+    try:
+        ws = Workspace.open(workspace)
+    except WorkspaceError as exc:
+        _fail(str(exc), lang)
+    meta = ws.meta
+    for key, value in list(meta.__dict__.items()):
+        console.print(f"{key}: {value}", markup=False)
+    tab = Table(title=t("cli.info_layers", lang))
+    tab.add_column("layer")
+    tab.add_column(t("cli.info_rows", lang), justify="right")
+    for table in ws.tables():
+        tab.add_row(table, str(pyogrio.read_info(ws.path, layer=table)["features"]))
+    console.print(tab)
+    audit = ws.audit().tail(10)
+    atab = Table(title=t("cli.info_audit", lang))
+    for col in ("ts", "user", "command", "scenario", "layer", "rows", "reason"):
+        atab.add_column(col, overflow="fold")
+    for row in audit[["ts", "user", "command", "scenario", "layer", "rows", "reason"]].astype(str).itertuples(index=False):
+        atab.add_row(*row)
+    console.print(atab)
+
+
+@app.command()
+def report(
+    workspace: Annotated[Path, typer.Argument(help="工作空间 .gpkg")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="报告目录")] = Path("report"),
+    lang: Lang = "",
+) -> None:
+    """生成 HTML 报告（含地图与 Excel 统计表）/ write the HTML report with maps and an Excel workbook."""
+    from pianqu.report import write_report
+    from pianqu.validate import validate_workspace
+    from pianqu.workspace import Workspace, WorkspaceError
+
+    lang = _lang(lang)
+    try:
+        ws = Workspace.open(workspace)
+        path = write_report(ws, output, findings=validate_workspace(ws), lang=lang)
+    except (WorkspaceError, ValueError) as exc:
+        _fail(str(exc), lang)
+    console.print(t("cli.report_done", lang, report=path), markup=False)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="输出目录")] = Path("out/demo"),
+    county: Annotated[str, typer.Option(help="县级代码")] = "511921",
+    seed: Annotated[int, typer.Option(help="随机种子")] = 1,
+    lang: Lang = "",
+) -> None:
+    """在默认县（通江县）上合成 → 检查 → 报告 / the main job on the default county, no input needed."""
+    from pianqu.demo import run_demo
+
+    lang = _lang(lang)
+    result = run_demo(out, county=county, seed=seed, lang=lang)
+    c = result.counts
+    console.print(t("cli.demo_done", lang, workspace=result.workspace, report=result.report,
+                    errors=c["error"], warnings=c["warning"], infos=c["info"]), markup=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
