@@ -109,10 +109,12 @@ def synth(
 @app.command("import")
 def import_(
     sources: Annotated[list[Path], typer.Argument(help="数据源：GDB 目录、SHP、GPKG、GeoJSON、CSV、XLSX、OSM PBF")],
-    workspace: Annotated[Path, typer.Option("-w", "--workspace", help="工作空间 .gpkg")],
+    workspace: Annotated[Optional[Path], typer.Option("-w", "--workspace", help="工作空间 .gpkg")] = None,
     crs: Annotated[Optional[str], typer.Option(help="数据无坐标系时指定，如 EPSG:4524")] = None,
     mapping: Annotated[Optional[Path], typer.Option(help="字段映射文件 .toml")] = None,
     county: Annotated[Optional[str], typer.Option(help="县级代码（无法从数据识别时）")] = None,
+    county_name: Annotated[Optional[str], typer.Option(help="县级名称（代码不在四川名录中时）")] = None,
+    encoding: Annotated[Optional[str], typer.Option(help="Shapefile/CSV 文本编码，如 GBK（默认自动识别）")] = None,
     epoch: Annotated[Optional[int], typer.Option(help="调查年度 / survey year")] = None,
     replace: Annotated[bool, typer.Option(help="替换工作空间中同名图层")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="只识别，不写入")] = False,
@@ -124,12 +126,13 @@ def import_(
     lang = _lang(lang)
     try:
         if dry_run:
-            for src in sources:
-                for match in recognise(src):
-                    console.print(match, markup=False)
+            for match in recognise(sources, mapping=mapping, encoding=encoding, crs=crs):
+                console.print(match)
             return
+        if workspace is None:
+            _fail("-w/--workspace is required (the .gpkg to import into)", lang)
         result = import_sources(sources, workspace, crs=crs, mapping=mapping, county_code=county,
-                                epoch=epoch, replace=replace)
+                                county_name=county_name, epoch=epoch, replace=replace, encoding=encoding)
     except (IngestError, ValueError, RuntimeError) as exc:
         _fail(str(exc), lang)
     layers = ", ".join(f"{k} {v}" for k, v in result.layers.items())

@@ -1,0 +1,1 @@
+"""Standard layer, field and value names recognised on import (data, with sureness and source)."""
