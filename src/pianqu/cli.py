@@ -168,6 +168,15 @@ def validate(
             raise typer.Exit(1 if has_errors(findings) else 0)
         json_out.write_text(text, encoding="utf-8")
     _print_findings(findings, lang, max_rows=max_rows)
+    if len(findings) > max_rows:
+        from pianqu.validate import summarise
+
+        tab = Table(title=t("cli.summary_title", lang))
+        for col in ("col_severity", "col_rule", "col_layer", "col_count"):
+            tab.add_column(t(f"cli.{col}", lang))
+        for row in summarise(findings, lang).itertuples(index=False):
+            tab.add_row(t(f"common.severity.{row.severity}", lang), row.title, row.layer, str(row.count))
+        console.print(tab)
     raise typer.Exit(1 if has_errors(findings) else 0)
 
 

@@ -308,10 +308,18 @@ class Workspace:
     def read(self, layer: str, scenario: str | None = None, *, columns: list[str] | None = None,
              bbox: tuple[float, float, float, float] | None = None) -> Frame:
         table = scenario_layer(layer, scenario)
-        if table not in self.tables():
+        try:
+            return self.backend.read(table, columns=columns, bbox=bbox)
+        except WorkspaceError:
+            if table in self.tables():
+                raise
             where = f"scenario '{scenario}'" if scenario else "the workspace"
-            raise WorkspaceError(f"{self.url}: {where} has no layer '{layer}'")
-        return self.backend.read(table, columns=columns, bbox=bbox)
+            raise WorkspaceError(f"{self.url}: {where} has no layer '{layer}'") from None
+
+    def read_many(self, layers: list[str] | None = None, scenario: str | None = None) -> dict[str, Frame]:
+        """Several layers at once (all base layers, or all of ``scenario``, by default)."""
+        names = self.layers(scenario) if layers is None else layers
+        return {name: self.read(name, scenario) for name in names}
 
     def audit(self) -> pd.DataFrame:
         return self.backend.read(AUDIT_TABLE)

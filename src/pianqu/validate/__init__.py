@@ -1,0 +1,152 @@
+"""Validation of a county workspace (what ``pianqu validate`` runs): every problem in the data,
+each as a :class:`pianqu.findings.Finding` naming the layer, the feature id, the field, what is
+wrong and what to do, in Chinese (default) or English.
+
+One module per family of checks:
+
+- ``schema_checks`` — layers present, fields present, storage types, unparsable/missing values;
+- ``geometry`` — CRS, empty/invalid geometry, coordinates outside China or in metres, area fields;
+- ``codes`` — 用地用海 codes and names, admin code hierarchy, links, vocabularies, duplicate ids;
+- ``partition`` — overlaps and gaps, features outside their parent, parcels across villages,
+  features lying in another unit than their code says;
+- ``population`` — missing/negative/implausible population, sums between levels;
+- ``roads`` — ends not noded, pieces cut off from the network (with the population cut off).
+
+Validation only reads: the workspace file and the frames passed in are never changed.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import geopandas as gpd
+import pandas as pd
+
+from pianqu.config import Config, load_config
+from pianqu.findings import SEVERITIES, Finding
+from pianqu.i18n import t
+from pianqu.progress import task
+from pianqu.schema import LAYERS
+from pianqu.validate import codes, geometry, partition, population, roads, schema_checks
+from pianqu.validate._common import Context, LayerData, layer_order
+
+__all__ = ["validate_workspace", "validate_layers", "summarise", "sort_findings", "RULES"]
+
+# Every rule with its severity (the locale file has <rule>.msg, .do and .title for each).
+RULES: dict[str, str] = {
+    "validate.missing_layer": "error",
+    "validate.empty_layer": "error",
+    "validate.optional_layer_absent": "info",
+    "validate.unknown_layer": "info",
+    "validate.missing_field": "error",
+    "validate.missing_optional_field": "warning",
+    "validate.wrong_type": "error",
+    "validate.bad_value": "error",
+    "validate.missing_value": "error",
+    "validate.negative_value": "error",
+    "validate.no_geometry": "error",
+    "validate.wrong_crs": "error",
+    "validate.empty_geometry": "error",
+    "validate.wrong_geometry_type": "error",
+    "validate.projected_coordinates": "error",
+    "validate.outside_china": "error",
+    "validate.invalid_geometry": "error",
+    "validate.area_mismatch": "warning",
+    "validate.unknown_landuse_code": "error",
+    "validate.landuse_code_version": "error",
+    "validate.landuse_name_mismatch": "error",
+    "validate.unknown_czcsxm": "error",
+    "validate.county_code_mismatch": "error",
+    "validate.code_format": "error",
+    "validate.code_hierarchy": "error",
+    "validate.unknown_parent": "error",
+    "validate.parent_mismatch": "error",
+    "validate.unknown_value": "error",
+    "validate.unknown_facility_kind": "error",
+    "validate.unknown_sector": "warning",
+    "validate.county_seat_count": "warning",
+    "validate.duplicate_id": "error",
+    "validate.overlap": "error",
+    "validate.gap": "error",
+    "validate.outside_parent": "error",
+    "validate.crosses_villages": "error",
+    "validate.location_mismatch": "warning",
+    "validate.missing_population": "error",
+    "validate.negative_population": "error",
+    "validate.population_implausible": "warning",
+    "validate.population_sum_mismatch": "warning",
+    "validate.road_not_noded": "warning",
+    "validate.road_disconnected": "warning",
+}
+
+
+def sort_findings(findings: list[Finding]) -> list[Finding]:
+    """Errors first, then warnings, then info; within a severity by layer (schema order),
+    feature, rule and field."""
+    rank = {s: k for k, s in enumerate(SEVERITIES)}
+    return sorted(findings, key=lambda f: (rank[f.severity], layer_order(f.layer), f.layer,
+                                           f.feature, f.rule, f.field))
+
+
+def validate_layers(layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame], *, config: Config | None = None,
+                    county_code: str | None = None, sources: Mapping[str, str] | None = None,
+                    landuse_version: int = 2023, compute_epsg: int | None = None) -> list[Finding]:
+    """Check in-memory layers (keyed by schema layer name) and return the sorted findings.
+
+    ``county_code`` is the workspace's county (township codes must start with it);
+    ``sources`` maps a layer to the file it came from so that findings can name it;
+    ``landuse_version`` selects the 用地用海 table (2023 or 2020); ``compute_epsg`` the GK zone
+    for areas and lengths (derived from the data when None). The frames are not modified.
+    """
+    config = config if config is not None else load_config()
+    sources = dict(sources or {})
+    prepared = {name: LayerData(name, LAYERS.get(name), frame, sources.get(name, ""))
+                for name, frame in layers.items()}
+    ctx = Context(config, county_code, int(landuse_version), prepared)
+    steps = [
+        lambda: schema_checks.check_presence(ctx, list(layers)),
+        lambda: [schema_checks.prepare_layer(ctx, d) for d in prepared.values()],
+        lambda: [geometry.prepare_geometry(ctx, d) for d in prepared.values()],
+        lambda: setattr(ctx, "compute_epsg", geometry.choose_compute_epsg(ctx, compute_epsg)),
+        lambda: geometry.check_areas(ctx),
+        lambda: codes.check_landuse_codes(ctx),
+        lambda: codes.check_admin_hierarchy(ctx),
+        lambda: codes.check_links(ctx),
+        lambda: codes.check_vocabularies(ctx),
+        lambda: codes.check_duplicates(ctx),
+        lambda: partition.check_partitions(ctx),
+        lambda: partition.check_containment(ctx),
+        lambda: partition.check_point_locations(ctx),
+        lambda: population.check_values(ctx),
+        lambda: population.check_sums(ctx),
+        lambda: roads.check_roads(ctx),
+    ]
+    with task(t("validate.progress"), total=len(steps)) as advance:
+        for step in steps:
+            step()
+            advance()
+    return sort_findings(ctx.findings)
+
+
+def validate_workspace(ws, config: Config | None = None) -> list[Finding]:
+    """Check every base layer of a workspace (read only) with the thresholds of ``config``
+    (default: the workspace's own, i.e. defaults + its ``pianqu.toml``)."""
+    config = config if config is not None else ws.config()
+    layers = ws.read_many()
+    meta = ws.meta
+    return validate_layers(layers, config=config, county_code=meta.county_code,
+                           sources={name: ws.url for name in layers},
+                           landuse_version=meta.landuse_version, compute_epsg=meta.compute_epsg)
+
+
+def summarise(findings: list[Finding], lang: str | None = None) -> pd.DataFrame:
+    """Counts by severity × rule × layer with the rule's title, in finding order (for the CLI
+    and the report, when one rule fires on thousands of features)."""
+    cols = ["severity", "rule", "layer", "count", "title"]
+    if not findings:
+        return pd.DataFrame(columns=cols)
+    frame = pd.DataFrame([(f.severity, f.rule, f.layer) for f in sort_findings(list(findings))],
+                         columns=["severity", "rule", "layer"])
+    out = frame.groupby(["severity", "rule", "layer"], sort=False).size().reset_index(name="count")
+    out["title"] = [t(f"{rule}.title", lang) for rule in out["rule"]]
+    return out[cols]

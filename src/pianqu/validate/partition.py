@@ -1,0 +1,339 @@
+"""Partitions and containment: overlaps and gaps in townships, villages and land parcels,
+features outside their parent (township outside the county, village outside its township,
+parcel outside every village), parcels crossing two villages, and features whose
+``village_code``/``township_code`` names another unit than the one they lie in.
+
+Topology is computed on the stored coordinates (EPSG:4490, whose straight edges are what every
+GIS draws); only the resulting pieces are measured, in m² in the county's GK zone. Reprojecting
+first would bend long straight edges and make slivers of shared boundaries. A piece counts when
+its area exceeds the tolerance *and* its mean width (2·area/perimeter) exceeds
+``validate.sliver_width_m``: long hair-thin slivers of digitising noise are not findings.
+
+Overlaps are found without testing every pair of neighbours: GEOS's coverage validator
+(``shapely.coverage_invalid_edges``, linear in the number of edges) marks the polygons whose
+edges do not match their neighbours', and only those are intersected with what they touch. A
+clean coverage is unioned with ``shapely.coverage_union_all``; gaps are the parent's area not
+covered by the union. Land parcels are checked per survey epoch (a workspace may hold several).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import shapely
+from shapely.errors import GEOSException
+
+from pianqu.validate._common import Context, LayerData
+
+PARTITIONS = (("township", "county"), ("village", "township"), ("landuse", "village"))
+POINT_LAYERS = ("settlement", "facility")
+NEAR_DEG = 1e-7  # ≈ 1 cm: a feature this close to a gap borders it
+METRES_PER_DEGREE = 111_320.0  # of latitude; a longitude degree is shorter, so this errs small
+
+
+def _safe(op, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """A vectorised set operation that falls back pair by pair on GEOS robustness errors."""
+    try:
+        return op(a, b)
+    except GEOSException:
+        out = np.empty(len(a), dtype=object)
+        for k, (x, y) in enumerate(zip(a, b)):
+            try:
+                out[k] = op(x, y)
+            except GEOSException:
+                out[k] = op(shapely.buffer(x, 0), shapely.buffer(y, 0))
+        return out
+
+
+def _significant(ctx: Context, pieces: np.ndarray, tol_m2: float) -> tuple[np.ndarray, np.ndarray]:
+    """(mask of pieces that are findings, their areas in m²)."""
+    area, width = ctx.measure(pieces)
+    return (area > tol_m2) & (width > float(ctx.config["validate.sliver_width_m"])), area
+
+
+def find_overlaps(ctx: Context, geoms: np.ndarray, tol_m2: float):
+    """Pairs (i, j), intersection pieces and areas (m²) of polygons overlapping beyond the
+    tolerances; and whether the set is a clean coverage (edges match exactly)."""
+    n = len(geoms)
+    try:
+        edges = shapely.coverage_invalid_edges(geoms)
+        cand = np.nonzero(~shapely.is_empty(edges) & ~shapely.is_missing(edges))[0]
+    except GEOSException:
+        cand = np.arange(n)
+    empty = (np.empty(0, int), np.empty(0, int), np.empty(0, dtype=object), np.empty(0))
+    if len(cand) == 0:
+        return (*empty, True)
+    a, b = shapely.STRtree(geoms).query(geoms[cand], predicate="intersects")
+    i, j = cand[a], b
+    keep = i != j
+    pairs = np.unique(np.sort(np.c_[i[keep], j[keep]], axis=1), axis=0)
+    if len(pairs) == 0:
+        return (*empty, False)
+    pieces = _safe(shapely.intersection, geoms[pairs[:, 0]], geoms[pairs[:, 1]])
+    big, area = _significant(ctx, pieces, tol_m2)
+    return pairs[big, 0], pairs[big, 1], pieces[big], area[big], False
+
+
+def union(geoms: np.ndarray, clean: bool):
+    if clean:
+        try:
+            return shapely.coverage_union_all(geoms)
+        except GEOSException:
+            pass
+    return shapely.union_all(geoms)
+
+
+def gap_pieces(merged, extent) -> np.ndarray:
+    """Candidate gaps: the extent not covered by the union, or the union's holes without extent."""
+    if extent is not None:
+        parts = shapely.get_parts(shapely.difference(extent, merged))
+    else:
+        polys = shapely.get_parts(merged)
+        rings = [shapely.get_interior_ring(p, k) for p in polys
+                 for k in range(shapely.get_num_interior_rings(p))]
+        parts = shapely.polygons(rings) if rings else np.empty(0, dtype=object)
+    return parts[shapely.get_type_id(parts) == 3] if len(parts) else parts
+
+
+def _groups(data: LayerData) -> list[tuple[int | None, np.ndarray]]:
+    """Row groups checked as one partition: parcels per epoch, other layers whole."""
+    if data.name == "landuse" and data.has("epoch"):
+        epoch = data.col("epoch")
+        values = sorted(epoch.dropna().unique())
+        if len(values) > 1:  # parcels without an epoch (reported) belong to no group
+            return [(int(v), np.nonzero((epoch == v).to_numpy())[0]) for v in values]
+        if len(values) == 1:  # one epoch: parcels without one are taken to belong to it
+            return [(int(values[0]), np.arange(len(data)))]
+    return [(None, np.arange(len(data)))]
+
+
+def _parent_extent(ctx: Context, parent: str):
+    """Union of a fully usable parent layer (cached), or None."""
+    key = ("extent", parent)
+    if key not in ctx.cache:
+        data = ctx.get(parent)
+        if data is None or data.geom is None or len(data) == 0 or not data.fully_usable:
+            ctx.cache[key] = None
+        else:
+            geoms = ctx.geo(parent)
+            clean = len(geoms) == 1
+            if not clean:
+                try:
+                    clean = bool(shapely.coverage_is_valid(geoms))
+                except GEOSException:
+                    clean = False
+            ctx.cache[key] = union(geoms, clean)
+    return ctx.cache[key]
+
+
+def _where(geom) -> tuple[float, float]:
+    pt = shapely.point_on_surface(geom)
+    return round(float(pt.x), 5), round(float(pt.y), 5)
+
+
+def check_partitions(ctx: Context) -> None:
+    """Overlaps and gaps in townships, villages and parcels."""
+    if ctx.compute_epsg is None:
+        return
+    over_tol = float(ctx.config["validate.overlap_tolerance_m2"])
+    gap_tol = float(ctx.config["validate.gap_tolerance_m2"])
+    for name, parent in PARTITIONS:
+        data = ctx.get(name)
+        if data is None or data.geom is None or len(data) == 0:
+            continue
+        geo = ctx.geo(name)
+        no_epoch = name == "landuse" and data.has("epoch") and bool(data.col("epoch").isna().any())
+        groups = _groups(data)
+        for epoch, rows in groups:
+            use = rows[data.usable[rows]]
+            if len(use) == 0:
+                continue
+            geoms = geo[use]
+            i, j, pieces, area, clean = find_overlaps(ctx, geoms, over_tol)
+            extra = {} if epoch is None else {"epoch": epoch}
+            for a, b, piece, ar in zip(i, j, pieces, area):
+                first, second = sorted((use[a], use[b]), key=lambda r: (data.ids[r], r))
+                lon, lat = _where(piece)
+                ctx.add("error", "validate.overlap", name, data.ids[first], "",
+                        other=str(data.ids[second]), area_m2=round(float(ar), 2), lon=lon, lat=lat, **extra)
+            if len(use) < len(rows) or (no_epoch and len(groups) > 1):
+                continue  # an unusable feature or one without epoch (reported) leaves no gap of its own
+            parts = gap_pieces(union(geoms, clean), _parent_extent(ctx, parent))
+            if len(parts) == 0:
+                continue
+            big, area = _significant(ctx, parts, gap_tol)
+            tree = shapely.STRtree(geoms)
+            for gap, ar in zip(parts[big], area[big]):
+                neighbours = _neighbours(gap, geoms, tree, data.ids[use])
+                lon, lat = _where(gap)
+                ctx.add("error", "validate.gap", name, neighbours[0] if neighbours else "", "",
+                        neighbours=", ".join(neighbours), area_m2=round(float(ar), 2), lon=lon, lat=lat,
+                        **extra)
+
+
+def _neighbours(gap, geoms: np.ndarray, tree: shapely.STRtree, ids: np.ndarray) -> list[str]:
+    """Ids of the features sharing a stretch of boundary (not just a corner) with a gap."""
+    near = np.unique(tree.query(gap, predicate="dwithin", distance=NEAR_DEG))
+    if len(near) == 0:
+        return []
+    shared = shapely.length(shapely.intersection(gap.boundary, shapely.buffer(geoms[near], NEAR_DEG)))
+    return sorted({str(ids[k]) for k, length in zip(near, shared) if length > 10 * NEAR_DEG})
+
+
+def _first_usable_by_code(ctx: Context, name: str) -> dict[str, int]:
+    data = ctx.get(name)
+    if data is None or data.geom is None or not data.has("code"):
+        return {}
+    rows = np.nonzero(data.usable & data.ok("code"))[0]
+    codes = data.col("code").to_numpy(dtype=object)
+    out: dict[str, int] = {}
+    for r in rows:
+        out.setdefault(str(codes[r]), int(r))
+    return out
+
+
+def check_containment(ctx: Context) -> None:
+    """Townships inside the county, villages inside their township (share outside above
+    ``validate.village_outside_tolerance``), parcels inside one village."""
+    if ctx.compute_epsg is None:
+        return
+    share_tol = float(ctx.config["validate.village_outside_tolerance"])
+    township = ctx.get("township")
+    if township is not None and township.geom is not None and ctx.get("county") is not None:
+        extent = _parent_extent(ctx, "county")
+        if extent is not None:
+            rows = np.nonzero(township.usable)[0]
+            _outside(ctx, "township", rows, np.full(len(rows), extent, dtype=object),
+                     [ctx.county_code or ""] * len(rows), "county_code", "county", share_tol)
+    village = ctx.get("village")
+    if village is not None and village.geom is not None and village.has("township_code"):
+        parents = _first_usable_by_code(ctx, "township")
+        if parents:
+            code = village.col("township_code")
+            rows = np.nonzero(village.usable & village.ok("township_code") & code.isin(parents).to_numpy())[0]
+            if len(rows):
+                tgeo = ctx.geo("township")
+                pgeoms = np.array([tgeo[parents[c]] for c in code.iloc[rows]], dtype=object)
+                _outside(ctx, "village", rows, pgeoms, list(code.iloc[rows]), "township_code", "township",
+                         share_tol)
+    _check_parcels(ctx)
+
+
+def _outside(ctx: Context, name: str, rows: np.ndarray, parents: np.ndarray, parent_codes: list[str],
+             field: str, parent_layer: str, share_tol: float) -> None:
+    data = ctx.layers[name]
+    geoms = ctx.geo(name)[rows]
+    check = np.nonzero(~shapely.covers(parents, geoms))[0]
+    if len(check) == 0:
+        return
+    pieces = _safe(shapely.difference, geoms[check], parents[check])
+    area, width = ctx.measure(pieces)
+    total, _ = ctx.measure(geoms[check])
+    share = area / np.maximum(total, 1e-9)
+    sliver = float(ctx.config["validate.sliver_width_m"])
+    for k in np.nonzero((share > share_tol) & (width > sliver))[0]:
+        r = rows[check[k]]
+        ctx.add("error", "validate.outside_parent", name, data.ids[r], field,
+                parent=str(parent_codes[check[k]]), parent_layer=parent_layer,
+                share=float(share[k]), area_m2=round(float(area[k]), 2), tolerance=share_tol)
+
+
+def _check_parcels(ctx: Context) -> None:
+    """Each parcel lies in one village: not across two, not outside all; village_code agrees."""
+    parcels, village = ctx.get("landuse"), ctx.get("village")
+    if parcels is None or village is None or parcels.geom is None or village.geom is None:
+        return
+    tol = float(ctx.config["validate.overlap_tolerance_m2"])
+    sliver = float(ctx.config["validate.sliver_width_m"])
+    vrows = np.nonzero(village.usable)[0]
+    prows = np.nonzero(parcels.usable)[0]
+    if len(vrows) == 0 or len(prows) == 0:
+        return
+    V = ctx.geo("village")[vrows]
+    P = ctx.geo("landuse")[prows]
+    vcode = (village.col("code").fillna("").astype(str).to_numpy(dtype=object) if village.has("code")
+             else np.full(len(village), "", dtype=object))[vrows]
+    # Parcels covered by a village grown by the sliver width cannot reach out of it by more than
+    # a sliver: only the others (few) are intersected with the villages they touch.
+    grown = shapely.buffer(V, sliver / METRES_PER_DEGREE)
+    a, b = shapely.STRtree(P).query(grown, predicate="covers")
+    home = np.full(len(P), -1)
+    home[b] = a
+    twice = np.nonzero(np.bincount(b, minlength=len(P)) > 1)[0]
+    if len(twice):  # a sliver-thin parcel along a boundary: the village holding its inner point
+        inner = shapely.point_on_surface(P[twice])
+        k, v = shapely.STRtree(V).query(inner, predicate="intersects")
+        home[twice[k]] = v
+    cand = np.nonzero(home < 0)[0]
+    if len(cand):
+        ci, vj = shapely.STRtree(V).query(P[cand], predicate="intersects")
+        pieces = _safe(shapely.intersection, P[cand][ci], V[vj])
+        area, width = ctx.measure(pieces)
+        frame = pd.DataFrame({"p": ci, "v": vj, "a": area, "w": width})
+        frame = frame[frame["a"] > 0].sort_values(["p", "a"], ascending=[True, False])
+        first = ~frame["p"].duplicated()
+        main = frame[first.to_numpy()]
+        home[cand[main["p"].to_numpy()]] = main["v"].to_numpy()
+        rest = frame[(~first).to_numpy() & (frame["a"] > tol).to_numpy() & (frame["w"] > sliver).to_numpy()]
+        main_by_p = main.set_index("p")
+        for p, grp in rest.groupby("p", sort=True):
+            r = prows[cand[p]]
+            ctx.add("error", "validate.crosses_villages", "landuse", parcels.ids[r], "village_code",
+                    village=str(vcode[main_by_p.at[p, "v"]]), area_m2=round(float(main_by_p.at[p, "a"]), 2),
+                    others=", ".join(f"{vcode[v]} ({a:.1f} m²)" for v, a in zip(grp["v"], grp["a"])))
+        if village.fully_usable:
+            covered = np.bincount(frame["p"].to_numpy(), weights=frame["a"].to_numpy(), minlength=len(cand))
+            outside_check = np.nonzero(ctx.measure(P[cand])[0] - covered > tol)[0]
+            if len(outside_check):  # measure what lies in no village, as a piece (sliver test)
+                merged = _parent_extent(ctx, "village")
+                pieces = _safe(shapely.difference, P[cand[outside_check]],
+                               np.full(len(outside_check), merged, dtype=object))
+                big, area = _significant(ctx, pieces, tol)
+                total = ctx.measure(P[cand[outside_check]])[0]
+                for k in np.nonzero(big)[0]:
+                    p = outside_check[k]
+                    r = prows[cand[p]]
+                    h = home[cand[p]]
+                    ctx.add("error", "validate.outside_parent", "landuse", parcels.ids[r], "village_code",
+                            parent=str(vcode[h]) if h >= 0 else "", parent_layer="village",
+                            share=float(area[k] / max(total[k], 1e-9)), area_m2=round(float(area[k]), 2),
+                            tolerance=0.0)
+    if parcels.has("village_code"):
+        given = parcels.col("village_code").to_numpy(dtype=object)[prows]
+        ok = parcels.ok("village_code")[prows] & (home >= 0)
+        located = np.where(home >= 0, vcode[np.maximum(home, 0)], "")
+        bad = ok & pd.Series(given).isin(set(vcode)).to_numpy() & (given != located)
+        for k in np.nonzero(bad)[0]:
+            ctx.add("warning", "validate.location_mismatch", "landuse", parcels.ids[prows[k]], "village_code",
+                    value=str(given[k]), located=str(located[k]), parent_layer="village")
+
+
+def check_point_locations(ctx: Context) -> None:
+    """Settlements and facilities lie in the village (or township) their codes name."""
+    for name in POINT_LAYERS:
+        data = ctx.get(name)
+        if data is None or data.geom is None:
+            continue
+        for fld, parent in (("village_code", "village"), ("township_code", "township")):
+            pdata = ctx.get(parent)
+            if pdata is None or pdata.geom is None or not data.has(fld) or not pdata.has("code"):
+                continue
+            rows = np.nonzero(data.usable & data.ok(fld))[0]
+            if fld == "township_code" and data.has("village_code"):
+                rows = rows[~data.ok("village_code")[rows]]  # the village check covers these
+            prow = np.nonzero(pdata.usable & pdata.ok("code"))[0]
+            if len(rows) == 0 or len(prow) == 0:
+                continue
+            pcode = pdata.col("code").to_numpy(dtype=object)[prow]
+            a, b = shapely.STRtree(ctx.geo(parent)[prow]).query(ctx.geo(name)[rows], predicate="intersects")
+            given = data.col(fld).to_numpy(dtype=object)[rows]
+            inside = np.zeros(len(rows), dtype=bool)
+            inside[a] = True
+            matched = np.zeros(len(rows), dtype=bool)
+            matched[a[pcode[b] == given[a]]] = True
+            located = np.full(len(rows), "", dtype=object)
+            located[a[::-1]] = pcode[b[::-1]]  # the first hit wins
+            known = pd.Series(given).isin(set(pcode)).to_numpy()
+            for k in np.nonzero(inside & ~matched & known)[0]:
+                ctx.add("warning", "validate.location_mismatch", name, data.ids[rows[k]], fld,
+                        value=str(given[k]), located=str(located[k]), parent_layer=parent)
