@@ -108,3 +108,18 @@ def random_county_instance(
     site_nodes = np.concatenate([np.arange(n_villages, n_villages + n_centres), np.sort(big)])
     cost = shortest_path_costs(len(pts), edges, length, sources=np.arange(n_villages), targets=site_nodes)
     return np.round(cost, 3), population
+
+
+def orlib_like_instance(n: int, p: int, *, seed: int = 0) -> tuple[np.ndarray, int]:
+    """Random graph built like Beasley's pmed files: a path 1-2-...-n keeps it connected,
+    random edges bring the total to n^2/50, lengths uniform on 1..100 (duplicates: last
+    one holds).  Returns (n x n shortest-path costs, p).  For scaling tests beyond the
+    shipped instances; these are not the OR-Library files.
+    """
+    rng = np.random.default_rng(seed)
+    n_edges = max(n - 1, n * n // 50)
+    path = np.column_stack([np.arange(n - 1), np.arange(1, n)])
+    extra = rng.integers(0, n, size=(n_edges - (n - 1), 2))
+    edges = np.vstack([path, extra])
+    lengths = rng.integers(1, 101, size=edges.shape[0]).astype(float)
+    return shortest_path_costs(n, edges, lengths), p

@@ -1,21 +1,23 @@
-"""Exact p-median by the radius formulation: Benders cuts for the LP bound, then a compact MIP.
+"""Exact p-median: branch-and-Benders-cut on the radius formulation, LP solved by HiGHS.
 
 Radius formulation (Cornuejols, Nemhauser & Wolsey 1980; Elloumi 2010): with the sorted
-distinct costs D_i^1 < D_i^2 < ... of demand i, the cost of i is
+distinct costs D_i^1 < D_i^2 < ... of demand i, its cost is
 
     D_i^1 + sum_k (D_i^{k+1} - D_i^k) z_ik,   z_ik >= 1 - sum_{j: W_ij <= D_i^k} y_j.
 
-Projecting out z gives, for every demand and every radius D, the Benders cut
+Projecting out z leaves, for every demand i and every radius D, the Benders cut
 (Duran-Mateluna, Ales & Elloumi 2021)
 
     theta_i >= D - sum_j max(0, D - W_ij) y_j,
 
-whose most violated member at a fractional y is found in closed form: D is the cost at
-which the sorted cumulative sum of y reaches 1.  The cut loop on
-``min sum theta  s.t. sum y = p`` reaches the LP bound of the classical formulation
-with O(n) small rows per round instead of n*m assignment variables.  Reduced costs of y
-against the incumbent then fix most sites, and the remaining problem is solved as the
-compact (Elloumi) radius MIP over the surviving sites.
+and the most violated one at a fractional y is found in closed form: D is the cost at
+which the cumulative sum of y over the demand's sites, sorted by cost, reaches 1.  A cut
+loop on ``min sum theta  s.t. sum y = p`` reaches the LP bound of the classical
+n*m-variable formulation with a few small rounds of n rows.
+
+The exact search is a depth-first branch and bound over y using that LP (one HiGHS
+object, warm-started dual simplex after every bound change, cuts shared by all nodes),
+with reduced-cost fixing against the incumbent at every node.
 """
 
 from __future__ import annotations
@@ -23,252 +25,369 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import highspy
 import numpy as np
-from scipy import sparse
 
-from .highs_model import INF, add_columns, add_rows_csr, new_solver, solve_mip
-
-
-@dataclass(frozen=True)
-class CutLoopResult:
-    """Outcome of the Benders LP: bound, LP point and reduced costs of y."""
-
-    lower_bound: float
-    y: np.ndarray
-    reduced_cost: np.ndarray
-    converged: bool
-    rounds: int
-    n_cuts: int
+from .highs_model import INF, add_columns, add_rows_csr, new_solver
+from .swap import assignment_cost
 
 
 class SortedCosts:
-    """Per-demand costs sorted ascending, with the site order, for cut separation."""
+    """Per-demand costs sorted ascending with the matching site order (for separation)."""
 
     def __init__(self, W: np.ndarray) -> None:
         self.order = np.argsort(W, axis=1, kind="stable").astype(np.int32)
         self.values = np.take_along_axis(W, self.order, axis=1)
 
-    def cuts(self, y: np.ndarray, rows: np.ndarray | None = None):
-        """Most violated radius cut per demand at point ``y``.
+    def most_violated(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per demand: the radius D of the deepest cut at ``y`` and the cut's value there.
 
-        Returns (radius D, cut value at y, csr starts, site indices, coefficients) for the
-        demands in ``rows`` (all demands when None).  The cut reads
-        ``theta_i + sum coef * y_site >= D``.
+        The value equals the demand's cost in the radius LP for fixed y, so at an
+        integral y it is the demand's true cost.
         """
-        order = self.order if rows is None else self.order[rows]
-        vals = self.values if rows is None else self.values[rows]
-        n, m = vals.shape
-        cum = np.cumsum(y[order], axis=1)
+        ys = y[self.order]
+        cum = np.cumsum(ys, axis=1)
+        m = ys.shape[1]
         k = np.minimum((cum < 1.0 - 1e-9).sum(axis=1), m - 1)
-        D = vals[np.arange(n), k]
-        slack = np.maximum(D[:, None] - vals, 0.0)  # zero at and beyond radius D
-        value = D - (slack * y[order]).sum(axis=1)
-        mask = slack > 0.0
+        D = self.values[np.arange(ys.shape[0]), k]
+        value = D - (np.maximum(D[:, None] - self.values, 0.0) * ys).sum(axis=1)
+        return D, value
+
+    def cut_rows(self, rows: np.ndarray, D: np.ndarray, theta_offset: int):
+        """CSR rows ``theta_i + sum_j max(0, D_i - W_ij) y_j >= D_i`` for demands ``rows``.
+
+        Site j is LP column j; column ``theta_offset + i`` holds theta_i.
+        """
+        vals = self.values[rows]
+        cols = self.order[rows]
+        mask = vals < D[:, None]
         counts = mask.sum(axis=1)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-        return D, value, starts, order[mask], slack[mask]
+        starts = np.concatenate([[0], np.cumsum(counts + 1)[:-1]]).astype(np.int64)
+        idx = np.empty(int((counts + 1).sum()), dtype=np.int64)
+        coef = np.empty(idx.size)
+        body = np.ones(idx.size, dtype=bool)
+        body[starts] = False
+        idx[starts] = theta_offset + rows
+        coef[starts] = 1.0
+        idx[body] = cols[mask]
+        coef[body] = (D[:, None] - vals)[mask]
+        return starts, idx, coef
 
 
-def radius_cut_loop(
+@dataclass(frozen=True)
+class NodeBound:
+    """LP outcome at one node: status, bound, LP point and reduced costs of y."""
+
+    feasible: bool
+    bound: float
+    y: np.ndarray | None
+    reduced_cost: np.ndarray | None
+    converged: bool
+
+
+class RadiusLP:
+    """Benders master LP of the radius formulation over the ``active`` sites.
+
+    Columns: y of the active sites, then theta of every demand.  Sites outside ``active``
+    are closed for good: cuts and separation only see the active columns, which keeps
+    rows short and separation cheap once reduced-cost fixing has closed most sites.
+    """
+
+    def __init__(
+        self, W: np.ndarray, p: int, sorted_costs: SortedCosts, active: np.ndarray, time_limit: float
+    ) -> None:
+        n, m = W.shape
+        self.n, self.m = n, m
+        self.active = np.asarray(active, dtype=np.int64)
+        self.k = self.active.size
+        # separation works on the active columns only (closed sites have y = 0)
+        self.sc = sorted_costs if self.k == m else SortedCosts(W[:, self.active])
+        self.h = new_solver(time_limit)
+        self.h.setOptionValue("solver", "simplex")
+        self.h.setOptionValue("simplex_strategy", 1)  # dual simplex: warm starts after new rows/bounds
+        add_columns(self.h, np.zeros(self.k), np.zeros(self.k), np.ones(self.k))
+        add_columns(self.h, np.ones(n), sorted_costs.values[:, 0], np.full(n, INF))
+        add_rows_csr(self.h, [p], [p], [0], np.arange(self.k), np.ones(self.k))
+        self.pool_rows: list[np.ndarray] = []
+        self.pool_D: list[np.ndarray] = []
+        self.n_cuts = 0
+        self.lp_solves = 0
+        self.lp_iterations = 0
+        self.lp_time = 0.0
+
+    def add_rows(self, rows: np.ndarray, D: np.ndarray) -> None:
+        """Add radius cuts (demand ``rows[t]``, radius ``D[t]``) to the LP and the pool."""
+        if rows.size == 0:
+            return
+        starts, idx, coef = self.sc.cut_rows(rows, D, self.k)
+        add_rows_csr(self.h, D, np.full(rows.size, INF), starts, idx, coef)
+        self.pool_rows.append(rows)
+        self.pool_D.append(D)
+        self.n_cuts += rows.size
+
+    def pool(self, tight_only: bool = False, tol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+        """Cuts added so far as (demand, radius) pairs, optionally only those binding at
+        the last LP solution (rows in the pool follow the first row, sum y = p)."""
+        if not self.pool_rows:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        rows, D = np.concatenate(self.pool_rows), np.concatenate(self.pool_D)
+        if tight_only:
+            activity = np.asarray(self.h.getSolution().row_value)[1 : 1 + rows.size]
+            keep = activity - D <= tol * np.maximum(1.0, np.abs(D))
+            rows, D = rows[keep], D[keep]
+        return rows, D
+
+    def add_cuts(self, y: np.ndarray, theta: np.ndarray | None, tol: float = 1e-7) -> int:
+        """Add the deepest cut at ``y`` (full site vector) for each demand whose theta it
+        violates (every demand when theta is None)."""
+        D, value = self.sc.most_violated(y[self.active] if self.k < self.m else y)
+        if theta is None:
+            rows = np.arange(self.n)
+        else:
+            rows = np.flatnonzero(value > theta + tol * np.maximum(1.0, np.abs(value)))
+        self.add_rows(rows, D[rows])
+        return int(rows.size)
+
+    def basis(self) -> tuple[list, list]:
+        """Current simplex basis (column and row statuses)."""
+        b = self.h.getBasis()
+        return list(b.col_status), list(b.row_status)
+
+    def restore_basis(self, saved: tuple[list, list] | None) -> None:
+        """Reinstall a basis saved at an ancestor node; cuts added since then enter with
+        basic slacks, so the basis stays dual feasible and the child re-solve is short."""
+        if saved is None:
+            return
+        cols, rows = saved
+        b = highspy.HighsBasis()
+        b.col_status = cols
+        b.row_status = rows + [highspy.HighsBasisStatus.kBasic] * (self.h.getNumRow() - len(rows))
+        b.valid = True
+        b.alien = False
+        self.h.setBasis(b)
+
+    def set_bounds(self, lower: np.ndarray, upper: np.ndarray) -> None:
+        """Set the bounds of the active y columns from full-length site arrays."""
+        self.h.changeColsBounds(
+            self.k, np.arange(self.k, dtype=np.int32), lower[self.active], upper[self.active]
+        )
+
+    def solve(
+        self,
+        *,
+        prune_above: float,
+        deadline: float,
+        max_rounds: int = 200,
+        centre: np.ndarray | None = None,
+        alpha: float = 0.5,
+    ) -> NodeBound:
+        """Cut loop until no violated cut, the bound exceeds ``prune_above``, or the deadline.
+
+        centre: optional stability centre for in-out separation (Ben-Ameur & Neto): cuts
+        are also taken at ``alpha * centre + (1 - alpha) * y``, which damps the
+        oscillation of the LP point in the first rounds.  Returned y and reduced costs
+        are full-length site vectors (zero for inactive sites).
+        """
+        bound = -np.inf
+        y = rc = None
+        for _ in range(max_rounds):
+            self.h.setOptionValue("time_limit", float(max(deadline - time.perf_counter(), 1e-3)))
+            t = time.perf_counter()
+            self.h.run()
+            self.lp_time += time.perf_counter() - t
+            self.lp_solves += 1
+            self.lp_iterations += int(self.h.getInfo().simplex_iteration_count)
+            status = self.h.getModelStatus()
+            if status == highspy.HighsModelStatus.kInfeasible:
+                return NodeBound(False, np.inf, None, None, True)
+            if status != highspy.HighsModelStatus.kOptimal:
+                return NodeBound(True, bound, None, None, False)
+            sol = self.h.getSolution()
+            x = np.asarray(sol.col_value)
+            y = np.zeros(self.m)
+            y[self.active] = x[: self.k]
+            theta = x[self.k :]
+            rc = np.zeros(self.m)
+            rc[self.active] = np.asarray(sol.col_dual)[: self.k]
+            bound = max(bound, float(self.h.getInfo().objective_function_value))
+            if bound > prune_above:
+                return NodeBound(True, bound, y, rc, False)
+            added = self.add_cuts(y, theta)
+            if added == 0:
+                return NodeBound(True, bound, y, rc, True)
+            if centre is not None:
+                self.add_cuts(alpha * centre + (1.0 - alpha) * y, theta)
+                centre = 0.5 * centre + 0.5 * y
+            if time.perf_counter() > deadline:
+                return NodeBound(True, bound, y, rc, False)
+        return NodeBound(True, bound, y, rc, False)
+
+
+@dataclass(frozen=True)
+class ExactOutcome:
+    """Result of the branch and bound on the weighted cost matrix."""
+
+    sites: np.ndarray
+    objective: float
+    lower_bound: float
+    proven: bool
+    nodes: int
+    root_bound: float
+    info: dict
+
+
+def _round_eps(value: float) -> float:
+    """Numerical margin used when rounding LP bounds of integral problems."""
+    return 1e-7 * max(1.0, abs(value))
+
+
+def _fix_by_reduced_cost(
+    node: NodeBound, lower: np.ndarray, upper: np.ndarray, target: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sites whose reduced cost proves y_j = 0 (resp. 1) in every solution below ``target``."""
+    y, rc, lb = node.y, node.reduced_cost, node.bound
+    free = (lower < 0.5) & (upper > 0.5)
+    to_zero = np.flatnonzero(free & (y < 1e-9) & (lb + rc > target))
+    to_one = np.flatnonzero(free & (y > 1 - 1e-9) & (lb - rc > target))
+    return to_zero, to_one
+
+
+def radius_branch_and_bound(
     W: np.ndarray,
     p: int,
     fixed: np.ndarray,
     incumbent: np.ndarray,
-    sorted_costs: SortedCosts,
     *,
-    stop_at: float,
+    integral: bool,
     time_limit: float,
-    max_rounds: int = 500,
-    stabilisation: float = 0.5,
-    tol: float = 1e-7,
-) -> CutLoopResult:
-    """Benders cut loop on the radius formulation's LP relaxation.
+    rel_tol: float = 1e-9,
+    improve=None,
+) -> ExactOutcome:
+    """Prove (or improve) ``incumbent`` optimal by branch and bound on the radius LP.
 
-    Columns are y (sites) then theta (demands).  Each round separates at the LP point and
-    at an in-out point between the LP point and a stability centre (initially the
-    incumbent), which cuts the number of rounds for small p.  Stops when no cut is
-    violated at the LP point (LP bound reached), when the bound reaches ``stop_at``, or
-    at ``time_limit`` seconds.  Every round's LP value is a valid lower bound.
+    A node is pruned when its LP bound exceeds ``ub - delta``: ``delta`` is just below 1
+    for integral costs (a better solution must be at least 1 cheaper) and
+    ``rel_tol * |ub|`` otherwise.  ``improve(y)`` is an optional callback turning the root
+    LP point into a better incumbent (e.g. LP-guided interchange).
+    Returns the best sites, their cost, a valid lower bound and the node count.
     """
     t0 = time.perf_counter()
+    deadline = t0 + time_limit
     n, m = W.shape
-    h = new_solver(time_limit)
-    h.setOptionValue("solver", "simplex")
-    y_lo = np.zeros(m)
-    y_lo[fixed] = 1.0
-    add_columns(h, np.zeros(m), y_lo, np.ones(m))
-    add_columns(h, np.ones(n), sorted_costs.values[:, 0], np.full(n, INF))
-    add_rows_csr(h, [p], [p], [0], np.arange(m), np.ones(m))
+    best_sites = np.sort(np.asarray(incumbent, dtype=np.int64))
+    ub, _ = assignment_cost(W, best_sites)
+
+    def prune_level(ub_: float) -> float:
+        if integral:  # a better solution costs <= ub - 1; 2*eps margin matches the rounding below
+            return ub_ - 1.0 + 2.0 * _round_eps(ub_)
+        return ub_ - rel_tol * max(1.0, abs(ub_))
+
+    sc = SortedCosts(W)
+    lp = RadiusLP(W, p, sc, np.arange(m), time_limit)
+    lower = np.zeros(m)
+    lower[fixed] = 1.0
+    upper = np.ones(m)
+    lp.set_bounds(lower, upper)
     centre = np.zeros(m)
-    centre[incumbent] = 1.0
-    n_cuts = 0
+    centre[best_sites] = 1.0
+    lp.add_cuts(centre, None)
+    info: dict = {}
+    root = lp.solve(prune_above=prune_level(ub), deadline=deadline, centre=centre)
+    info.update(t_root=time.perf_counter() - t0, root_lp_converged=root.converged)
+    root_bound = root.bound if root.feasible else np.inf
+    if improve is not None and root.y is not None and root.bound <= prune_level(ub):
+        cand = improve(root.y)
+        c, _ = assignment_cost(W, cand)
+        if c < ub - 1e-12:
+            best_sites, ub = np.sort(cand), c
+    if root.y is not None and root.converged and root.bound <= prune_level(ub):
+        # close sites for good by reduced cost, then rebuild the LP over the rest
+        zero, one = _fix_by_reduced_cost(root, lower, upper, prune_level(ub))
+        upper[zero] = 0.0
+        lower[one] = 1.0
+        active = np.flatnonzero(upper > 0.5)
+        info.update(root_closed=int(zero.size), root_opened=int(one.size))
+        if zero.size:
+            rows, D = lp.pool(tight_only=True)
+            counters = (lp.lp_solves, lp.lp_iterations, lp.lp_time)
+            lp = RadiusLP(W, p, sc, active, max(deadline - time.perf_counter(), 1e-3))
+            lp.lp_solves, lp.lp_iterations, lp.lp_time = counters
+            lp.set_bounds(lower, upper)
+            keep = np.unique(np.column_stack([rows, D]), axis=0)
+            lp.add_rows(keep[:, 0].astype(np.int64), keep[:, 1])
+            lp.add_cuts(centre, None)  # the incumbent's own cuts
+            root = lp.solve(prune_above=prune_level(ub), deadline=deadline)
+    # stack of open nodes: (lower, upper, parent bound)
+    stack: list[tuple[np.ndarray, np.ndarray, float, tuple | None]] = []
+    nodes = 1
+    pruned_min = np.inf  # smallest bound among pruned nodes (a valid bound once the tree is done)
+    timed_out = False
 
-    def add(y_point: np.ndarray, theta: np.ndarray | None) -> int:
-        D, value, starts, idx, coef = sorted_costs.cuts(y_point)
-        if theta is None:
-            keep = np.ones(n, dtype=bool)
-        else:
-            keep = value > theta + tol * np.maximum(1.0, np.abs(value))
-        if not keep.any():
-            return 0
-        rows = np.flatnonzero(keep)
-        ends = np.append(starts[1:], len(idx))
-        lens = ends[rows] - starts[rows]
-        take = np.concatenate([np.arange(s, e) for s, e in zip(starts[rows], ends[rows])]) if rows.size else []
-        take = np.asarray(take, dtype=np.int64)
-        # theta_i column first, then the site columns
-        new_starts = np.concatenate([[0], np.cumsum(lens + 1)[:-1]])
-        out_idx = np.empty(int((lens + 1).sum()), dtype=np.int64)
-        out_val = np.empty_like(out_idx, dtype=np.float64)
-        out_idx[new_starts] = m + rows
-        out_val[new_starts] = 1.0
-        body = np.ones(out_idx.size, dtype=bool)
-        body[new_starts] = False
-        out_idx[body] = idx[take]
-        out_val[body] = coef[take]
-        add_rows_csr(h, D[rows], np.full(rows.size, INF), new_starts, out_idx, out_val)
-        return rows.size
+    def process(node: NodeBound, lo: np.ndarray, hi: np.ndarray) -> None:
+        nonlocal ub, best_sites, pruned_min
+        if not node.feasible:
+            return
+        if node.y is None:  # LP stopped by the deadline
+            stack.append((lo, hi, node.bound, None))
+            return
+        level = prune_level(ub)
+        if node.bound > level:
+            pruned_min = min(pruned_min, node.bound)
+            return
+        y = node.y
+        frac = np.flatnonzero((y > 1e-6) & (y < 1 - 1e-6))
+        if frac.size == 0 and node.converged:
+            sites = np.flatnonzero(y > 0.5)
+            c, _ = assignment_cost(W, sites)
+            if c < ub:
+                ub, best_sites = c, sites
+            # an integral LP optimum with no violated cut: this node is solved
+            pruned_min = min(pruned_min, node.bound)
+            return
+        if not node.converged:  # deadline hit mid-loop
+            stack.append((lo, hi, node.bound, None))
+            return
+        zero, one = _fix_by_reduced_cost(node, lo, hi, level)
+        lo, hi = lo.copy(), hi.copy()
+        hi[zero] = 0.0
+        lo[one] = 1.0
+        j = int(frac[np.argmin(np.abs(y[frac] - 0.5))])  # most fractional site
+        down_lo, down_hi = lo, hi.copy()
+        down_hi[j] = 0.0
+        up_lo, up_hi = lo.copy(), hi
+        up_lo[j] = 1.0
+        saved = lp.basis()
+        stack.append((down_lo, down_hi, node.bound, saved))
+        stack.append((up_lo, up_hi, node.bound, saved))  # explored first: opens a site
 
-    n_cuts += add(centre, None)
-    lb = -np.inf
-    y = centre
-    rc = np.zeros(m)
-    converged = False
-    rounds = 0
-    for rounds in range(1, max_rounds + 1):
-        h.setOptionValue("time_limit", float(max(time_limit - (time.perf_counter() - t0), 1e-3)))
-        h.run()
-        info = h.getInfo()
-        sol = h.getSolution()
-        if h.getModelStatus() != __import__("highspy").HighsModelStatus.kOptimal:
+    if root.feasible and root.y is not None and root.bound > prune_level(ub):
+        pruned_min = root.bound
+    else:
+        process(root, lower, upper)
+    while stack:
+        if time.perf_counter() > deadline:
+            timed_out = True
             break
-        x = np.asarray(sol.col_value)
-        y, theta = x[:m], x[m:]
-        rc = np.asarray(sol.col_dual)[:m]
-        lb = max(lb, float(info.objective_function_value))
-        if lb >= stop_at or time.perf_counter() - t0 > time_limit:
-            break
-        added = add(y, theta)
-        if added == 0:
-            converged = True
-            break
-        if stabilisation > 0:
-            y_in = stabilisation * centre + (1.0 - stabilisation) * y
-            n_cuts += add(y_in, None if False else _theta_at(h, m, n))
-            centre = 0.5 * centre + 0.5 * y
-        n_cuts += added
-    return CutLoopResult(lb, y, rc, converged, rounds, n_cuts)
-
-
-def _theta_at(h, m: int, n: int) -> np.ndarray:
-    """Current theta values (used as the reference for in-out cuts)."""
-    return np.asarray(h.getSolution().col_value)[m : m + n]
-
-
-@dataclass(frozen=True)
-class CompactOutcome:
-    sites: np.ndarray | None
-    objective: float
-    dual_bound: float
-    optimal: bool
-    nodes: int
-    n_cols: int
-
-
-def compact_radius_mip(
-    W: np.ndarray,
-    free: np.ndarray,
-    opened: np.ndarray,
-    p_free: int,
-    *,
-    incumbent: np.ndarray | None,
-    time_limit: float,
-) -> CompactOutcome:
-    """Solve the p-median restricted to ``opened`` (forced open) + ``free`` sites exactly.
-
-    Elloumi's compact radius model: per demand one z per distinct cost level below the
-    cost of its nearest forced-open site, chained ``z_k + sum_{W_ij = D_k} y_j >= z_{k-1}``,
-    so each (demand, free site) pair appears once in the matrix.
-    """
-    n = W.shape[0]
-    nf = free.size
-    cap = W[:, opened].min(axis=1) if opened.size else np.full(n, np.inf)
-    Wf = W[:, free]
-    rows_r, cols_r, vals_r = [], [], []
-    costs: list[np.ndarray] = []
-    offset = 0.0
-    z_base = nf
-    row = 1  # row 0: sum y = p_free
-    level_of: list[tuple[int, np.ndarray, np.ndarray]] = []
-    for i in range(n):
-        wi = Wf[i]
-        below = wi < cap[i]
-        levels, inv = np.unique(wi[below], return_inverse=True)
-        if np.isfinite(cap[i]):
-            levels = np.append(levels, cap[i])
-        if levels.size == 0:
-            offset += cap[i]
+        lo, hi, parent, saved = stack.pop()
+        if parent > prune_level(ub):
+            pruned_min = min(pruned_min, parent)
             continue
-        offset += levels[0]
-        K = levels.size
-        if K == 1:
-            continue
-        nz = K - 1  # z_1..z_{K-1}
-        zc = z_base + np.arange(nz)
-        costs.append(np.diff(levels))
-        rws = row + np.arange(nz)
-        # z_k coefficient +1
-        rows_r.append(rws)
-        cols_r.append(zc)
-        vals_r.append(np.ones(nz))
-        # -z_{k-1} for k >= 2
-        rows_r.append(rws[1:])
-        cols_r.append(zc[:-1])
-        vals_r.append(-np.ones(nz - 1))
-        # y_j with W_ij at level k-1 (levels below the last)
-        sites = np.flatnonzero(below)
-        lv = inv
-        keep = lv < nz
-        rows_r.append(row + lv[keep])
-        cols_r.append(sites[keep])
-        vals_r.append(np.ones(int(keep.sum())))
-        level_of.append((i, zc, levels))
-        z_base += nz
-        row += nz
-    n_col = z_base
-    rows_all = np.concatenate([np.zeros(nf, dtype=np.int64)] + rows_r)
-    cols_all = np.concatenate([np.arange(nf)] + cols_r)
-    vals_all = np.concatenate([np.ones(nf)] + vals_r)
-    A = sparse.csc_matrix((vals_all, (rows_all, cols_all)), shape=(row, n_col))
-    row_lo = np.ones(row)
-    row_lo[0] = p_free
-    # rows with a -z_{k-1} term have rhs 0
-    first_rows = np.zeros(row, dtype=bool)
-    first_rows[0] = True
-    r = 1
-    for _, zc, _ in level_of:
-        first_rows[r] = True
-        r += zc.size
-    row_lo[~first_rows] = 0.0
-    row_hi = np.full(row, INF)
-    row_hi[0] = p_free
-    c = np.concatenate([np.zeros(nf)] + costs) if costs else np.zeros(nf)
-    start = None
-    if incumbent is not None:
-        start = np.zeros(n_col)
-        in_free = np.isin(free, incumbent)
-        start[:nf] = in_free.astype(float)
-        open_costs = Wf[:, in_free]
-        for i, zc, levels in level_of:
-            d = open_costs[i].min() if open_costs.shape[1] else np.inf
-            start[zc] = (levels[:-1] < min(d, cap[i])).astype(float)
-    integer = np.zeros(n_col, dtype=bool)
-    integer[:nf] = True
-    out = solve_mip(
-        c, A, row_lo, row_hi, np.zeros(n_col), np.ones(n_col), integer,
-        time_limit=time_limit, offset=offset, start=start,
-    )
-    sites = None
-    if out.x is not None:
-        sites = np.sort(np.concatenate([opened, free[out.x[:nf] > 0.5]]))
-    return CompactOutcome(sites, out.objective, out.dual_bound, out.optimal, out.nodes, n_col)
+        if lo.sum() > p + 1e-9 or hi.sum() < p - 1e-9:
+            continue  # no way to open exactly p sites
+        lp.set_bounds(lo, hi)
+        lp.restore_basis(saved)
+        nodes += 1
+        node = lp.solve(prune_above=prune_level(ub), deadline=deadline)
+        process(node, lo, hi)
+    if timed_out or stack:
+        lb = min([ub, pruned_min] + [b for _, _, b, _ in stack])
+    else:
+        lb = min(ub, pruned_min)
+    if integral and np.isfinite(lb):
+        lb = min(ub, float(np.ceil(lb - _round_eps(ub))))
+    lb = max(lb, min(root_bound, ub)) if np.isfinite(root_bound) else lb
+    proven = (not timed_out) and not stack
+    if not proven:
+        proven = ub - lb <= rel_tol * max(1.0, abs(ub))
+    info.update(lp_solves=lp.lp_solves, lp_iterations=lp.lp_iterations, lp_time=lp.lp_time, cuts=lp.n_cuts, t_total=time.perf_counter() - t0)
+    return ExactOutcome(best_sites, ub, lb, proven, nodes, root_bound, info)
