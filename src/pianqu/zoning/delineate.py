@@ -1,0 +1,238 @@
+"""Zone delineation: choose p centres and assign every unit to one, each zone contiguous and
+holding its centre, minimising population-weighted travel time to the centre.
+
+One entry point for every method (like spopt's solvers): :func:`delineate` takes a frame of
+units and a travel-time matrix and returns a :class:`~pianqu.zoning.result.ZoningResult`.
+``method="exact"`` proves optimality with a MIP (HiGHS) for county-size instances;
+``"heuristic"`` (multi-start growth + local search) serves village level and province-wide
+runs, with a Lagrangian lower bound; ``"auto"`` picks by size
+(``zoning.exact_max_units``). Either way the heuristic runs first: its solution seeds the MIP,
+and when it already meets its own lower bound the MIP is skipped.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Iterable, Mapping
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from pianqu.config import Config, load_config
+from pianqu.findings import Finding
+from pianqu.zoning import exact, explain, heuristic
+from pianqu.zoning.contiguity import Adjacency, adjacency as build_adjacency
+from pianqu.zoning.problem import Problem, make_problem
+from pianqu.zoning.result import ZoningResult, build_result, relative_gap
+
+METHODS = ("auto", "exact", "heuristic")
+
+
+def delineate(units: gpd.GeoDataFrame | pd.DataFrame, travel_s: np.ndarray, p: int | Mapping[str, int], *,
+              code: str = "code", population: str = "population", county: str | None = "county_code",
+              candidates: Iterable[str] | str | None = None, fixed_centres: Iterable[str] = (),
+              forbidden_centres: Iterable[str] = (), locked: Mapping[str, str] | None = None,
+              pop_bounds: tuple[float | None, float | None] | None = None,
+              member_bounds: tuple[int | None, int | None] | None = None,
+              keep_together: Iterable[Iterable[str]] = (), max_travel_s: float | None = None,
+              adjacency: Adjacency | None = None, method: str = "auto", time_limit: float | None = None,
+              seed: int = 0, layer: str = "township", contiguity: str = "cuts",
+              village_class: str | None = "village_class", threads: int | None = 1,
+              config: Config | None = None) -> ZoningResult:
+    """Divide ``units`` into ``p`` contiguous zones around centres.
+
+    units: one row per township (or village): ``code``, ``population``, polygons (or give
+        ``adjacency``), optionally ``county_code`` (zones never cross it) and
+        ``village_class`` (a 搬迁撤并 village is never a centre).
+    travel_s: seconds from each unit's seat (row) to each unit's seat (column), input order;
+        ``inf`` where there is no road.
+    p: number of zones, or a dict county code → number of zones (counties solved separately).
+    candidates: codes (or a boolean column) of units that may be centres; default all.
+    fixed_centres / forbidden_centres: codes that must / must not be centres.
+    locked: unit code → centre code it must belong to (the centre becomes fixed).
+    pop_bounds, member_bounds: (low, high) per zone, None for no bound.
+    keep_together: groups of codes that must share a zone (e.g. one pre-2019 township).
+    max_travel_s: no unit farther than this from its centre.
+    method: ``auto`` | ``exact`` | ``heuristic``; time_limit in seconds
+        (default ``zoning.time_limit_s``).
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    cfg = config or load_config()
+    limit = float(cfg["zoning.time_limit_s"] if time_limit is None else time_limit)
+    if isinstance(p, Mapping):
+        return _per_county(units, travel_s, p, code=code, population=population, county=county,
+                           candidates=candidates, fixed_centres=fixed_centres, forbidden_centres=forbidden_centres,
+                           locked=locked, pop_bounds=pop_bounds, member_bounds=member_bounds,
+                           keep_together=keep_together, max_travel_s=max_travel_s, adjacency=adjacency,
+                           method=method, time_limit=limit, seed=seed, layer=layer, contiguity=contiguity,
+                           village_class=village_class, threads=threads, config=cfg)
+    prob = make_problem(units, travel_s, p, code=code, population=population, county=county, candidates=candidates,
+                        fixed_centres=fixed_centres, forbidden_centres=forbidden_centres, locked=locked,
+                        pop_bounds=pop_bounds, member_bounds=member_bounds, keep_together=keep_together,
+                        max_travel_s=max_travel_s, adjacency=adjacency, village_class=village_class, layer=layer)
+    return solve_problem(prob, method=method, time_limit=limit, seed=seed, contiguity=contiguity, threads=threads,
+                         config=cfg)
+
+
+def standard_seconds(layer: str, cfg: Config) -> float:
+    """The centre travel-time standard of a layer (township: 30 min, village: 15 min)."""
+    key = "zoning.village_centre_time_min" if layer == "village" else "zoning.centre_time_min"
+    return float(cfg[key]) * 60.0
+
+
+def solve_problem(prob: Problem, *, method: str = "auto", time_limit: float = 60.0, seed: int = 0,
+                  contiguity: str = "cuts", threads: int | None = 1, config: Config | None = None,
+                  explain_infeasible: bool = True) -> ZoningResult:
+    """Solve a prepared :class:`Problem` (see :func:`delineate`)."""
+    cfg = config or load_config()
+    t0 = time.perf_counter()
+    std = standard_seconds(prob.layer, cfg)
+    tol = float(cfg["zoning.mip_rel_gap"])
+    reasons = explain.precheck(prob)
+    if reasons:
+        return build_result(prob, None, lower_bound=np.inf, status="infeasible", method="precheck",
+                            time_s=time.perf_counter() - t0, standard_s=std, explanation=reasons)
+    if method == "auto":
+        method = "exact" if prob.n <= int(cfg["zoning.exact_max_units"]) else "heuristic"
+    h_limit = time_limit if method == "heuristic" else min(max(0.5, 0.1 * time_limit), 5.0)
+    h = heuristic.solve(prob, time_limit=h_limit, seed=seed, starts=8 if method == "heuristic" else 3)
+    h_ok = h["centre_of"] is not None and h["violation"] == 0
+    lb = h["lower_bound"]
+    stats = {"heuristic_objective": h["objective"] if h_ok else np.inf, "heuristic_s": h["time_s"],
+             "lagrangian_bound": lb}
+    if h_ok and relative_gap(h["objective"], lb) <= tol:
+        _verify(prob, h["centre_of"])
+        return build_result(prob, h["centre_of"], lower_bound=lb, status="optimal", method=f"{method}:lagrangian",
+                            time_s=time.perf_counter() - t0, standard_s=std, stats=stats)
+    if method == "heuristic":
+        if not h_ok:
+            return _no_solution(prob, h, t0, std, stats, "heuristic")
+        _verify(prob, h["centre_of"])
+        return build_result(prob, h["centre_of"], lower_bound=lb, status="feasible", method="heuristic",
+                            time_s=time.perf_counter() - t0, standard_s=std, stats=stats)
+    left = max(time_limit - (time.perf_counter() - t0), 0.5)
+    m = exact.solve(prob, time_limit=left, mip_rel_gap=tol, start=h["centre_of"] if h_ok else None,
+                    threads=threads, contiguity=contiguity)
+    stats.update({"mip_status": m["status"], "mip_nodes": m["nodes"], "mip_rounds": m["rounds"],
+                  "mip_cuts": m["cuts"], "mip_size": m["size"], "mip_s": m["time_s"]})
+    bound = max(lb, m["lower_bound"])
+    if m["infeasible"] and not h_ok:
+        findings = []
+        if explain_infeasible:
+            findings = explain.diagnose(prob, lambda q: _quick_feasible(q, cfg))
+        return build_result(prob, None, lower_bound=np.inf, status="infeasible", method=f"exact:{contiguity}",
+                            time_s=time.perf_counter() - t0, standard_s=std, explanation=findings, stats=stats)
+    centre_of = m["centre_of"]
+    if centre_of is None or (h_ok and h["objective"] < m["objective"] - 1e-9):
+        centre_of = h["centre_of"] if h_ok else None
+    if centre_of is None:
+        return _no_solution(prob, h, t0, std, stats, f"exact:{contiguity}", bound)
+    _verify(prob, centre_of)
+    obj = float(np.sum(prob.pop * prob.T[np.arange(prob.n), centre_of]))
+    optimal = relative_gap(obj, bound) <= tol * 1.01 + 1e-12
+    return build_result(prob, centre_of, lower_bound=min(bound, obj), status="optimal" if optimal else "feasible",
+                        method=f"exact:{contiguity}", time_s=time.perf_counter() - t0, standard_s=std, stats=stats)
+
+
+def _no_solution(prob, h, t0, std, stats, method, bound=None) -> ZoningResult:
+    f = Finding("error", "zoning.no_solution", prob.layer, "", "", {"p": prob.p})
+    return build_result(prob, None, lower_bound=h["lower_bound"] if bound is None else bound, status="no_solution",
+                        method=method, time_s=time.perf_counter() - t0, standard_s=std, explanation=[f], stats=stats)
+
+
+def _quick_feasible(prob: Problem, cfg: Config) -> bool:
+    """Whether a relaxed problem has a solution: counting checks, the heuristic, then a MIP
+    allowed 10 s (a MIP that finds nothing in time counts as 'no')."""
+    if explain.precheck(prob):
+        return False
+    h = heuristic.solve(prob, time_limit=0.5, starts=2, bound=False)
+    if h["centre_of"] is not None and h["violation"] == 0:
+        return True
+    if prob.n > int(cfg["zoning.exact_max_units"]):
+        return False
+    m = exact.solve(prob, time_limit=10.0, mip_rel_gap=1.0)
+    return m["centre_of"] is not None
+
+
+def _verify(prob: Problem, centre_of: np.ndarray) -> None:
+    """Check a solution against every constraint; a failure is a bug, never a silent answer."""
+    nbrs = prob.neighbours()
+    problems = []
+    centres = np.unique(centre_of)
+    if len(centres) != prob.p:
+        problems.append(f"{len(centres)} zones instead of {prob.p}")
+    if not prob.allowed[np.arange(prob.n), centre_of].all():
+        k = int(np.flatnonzero(~prob.allowed[np.arange(prob.n), centre_of])[0])
+        problems.append(f"unit {prob.codes[k]} may not join centre {prob.codes[centre_of[k]]}")
+    for j in centres:
+        mem = np.flatnonzero(centre_of == j)
+        if len(exact.components_of(mem, nbrs)) != 1:
+            problems.append(f"zone of {prob.codes[j]} is not contiguous")
+        pop = prob.pop[mem].sum()
+        if pop < prob.pop_lo - 1e-6 or pop > prob.pop_hi + 1e-6:
+            problems.append(f"zone of {prob.codes[j]} population {pop:g} outside bounds")
+        if not prob.mem_lo <= len(mem) <= prob.mem_hi:
+            problems.append(f"zone of {prob.codes[j]} has {len(mem)} members, outside bounds")
+    for g in prob.groups:
+        if len(set(centre_of[g].tolist())) != 1:
+            problems.append(f"keep-together group {list(prob.codes[g])} split")
+    if problems:
+        raise RuntimeError("internal error: zoning solution violates its constraints: " + "; ".join(problems))
+
+
+def _per_county(units, travel_s, p: Mapping[str, int], *, county, code, adjacency, config, time_limit, **kw):
+    """Solve each county on its own (zones never cross a county border) and merge."""
+    if not county or county not in units.columns:
+        raise ValueError("p given per county needs a county column; pass county='county_code'")
+    T = np.asarray(travel_s, dtype=float)
+    cty = units[county].astype(str).to_numpy()
+    missing = sorted(set(cty) - set(map(str, p)))
+    if missing:
+        raise ValueError(f"p has no entry for county '{missing[0]}'; give a number of zones for every county")
+    if adjacency is None:
+        adjacency = build_adjacency(units, code=code, county=county, travel_s=T, layer=kw["layer"])
+    groups = [list(g) for g in kw["keep_together"]]
+    where = dict(zip(units[code].astype(str), cty))
+    for g in groups:
+        spans = sorted({where.get(str(u), "?") for u in g})
+        if len(spans) > 1:
+            raise ValueError(f"keep_together group {g} spans counties {spans}; zones never cross a county border")
+    t0 = time.perf_counter()
+    parts = []
+    for c in pd.unique(cty):
+        idx = np.flatnonzero(cty == c)
+        sub = units.iloc[idx]
+        codes = set(sub[code].astype(str))
+        kw2 = dict(kw)
+        kw2["fixed_centres"] = [f for f in kw["fixed_centres"] if str(f) in codes]
+        kw2["forbidden_centres"] = [f for f in kw["forbidden_centres"] if str(f) in codes]
+        kw2["locked"] = {u: v for u, v in (kw["locked"] or {}).items() if str(u) in codes}
+        kw2["keep_together"] = [g for g in groups if set(map(str, g)) <= codes]
+        if kw["candidates"] is not None and not isinstance(kw["candidates"], str):
+            kw2["candidates"] = [f for f in kw["candidates"] if str(f) in codes]
+        parts.append(delineate(sub, T[np.ix_(idx, idx)], int(p[c]), county=county, code=code,
+                               adjacency=adjacency.subset(idx), config=config, time_limit=time_limit, **kw2))
+    return merge_results(parts, time.perf_counter() - t0)
+
+
+def merge_results(parts: list[ZoningResult], time_s: float) -> ZoningResult:
+    """One result from independent parts (counties): sums of objectives and bounds."""
+    order = ["infeasible", "no_solution", "feasible", "optimal"]
+    status = min((r.status for r in parts), key=order.index)
+    obj = float(sum(r.objective for r in parts))
+    lb = float(sum(r.lower_bound for r in parts))
+    assignment = pd.concat([r.assignment for r in parts])
+    zones = pd.concat([r.zones for r in parts], ignore_index=True) if any(len(r.zones) for r in parts) else pd.DataFrame()
+    if len(zones):
+        zones["zone"] = np.arange(1, len(zones) + 1)
+    pop_time = sum(r.stats.get("mean_time_s", 0) * r.zones["population"].sum() for r in parts if len(r.zones))
+    pop = sum(r.zones["population"].sum() for r in parts if len(r.zones))
+    stats = {"parts": len(parts), "mean_time_s": pop_time / pop if pop else float("nan"),
+             "max_time_s": max((r.stats.get("max_time_s", 0) for r in parts), default=0.0),
+             "optimal_parts": sum(r.status == "optimal" for r in parts)}
+    return ZoningResult(assignment, [c for r in parts for c in r.centres], sum(r.p for r in parts), obj, lb,
+                        relative_gap(obj, lb), all(r.proven_optimal for r in parts), status,
+                        "+".join(sorted({r.method for r in parts})), time_s,
+                        [f for r in parts for f in r.explanation], zones, stats)
