@@ -235,6 +235,7 @@ def info(workspace: Annotated[Path, typer.Argument(help="工作空间 .gpkg")], 
 def report(
     workspace: Annotated[Path, typer.Argument(help="工作空间 .gpkg")],
     output: Annotated[Path, typer.Option("-o", "--output", help="报告目录")] = Path("report"),
+    scenario: Annotated[Optional[str], typer.Option(help="包含此方案的成果")] = None,
     lang: Lang = "",
 ) -> None:
     """生成 HTML 报告（含地图与 Excel 统计表）/ write the HTML report with maps and an Excel workbook."""
@@ -245,10 +246,41 @@ def report(
     lang = _lang(lang)
     try:
         ws = Workspace.open(workspace)
-        path = write_report(ws, output, findings=validate_workspace(ws), lang=lang)
+        path = write_report(ws, output, findings=validate_workspace(ws), lang=lang, scenario=scenario)
     except (WorkspaceError, ValueError) as exc:
         _fail(str(exc), lang)
     console.print(t("cli.report_done", lang, report=path), markup=False)
+
+
+@app.command("plan")
+def plan_(
+    workspace: Annotated[Path, typer.Argument(help="工作空间 .gpkg")],
+    scenario: Annotated[str, typer.Option(help="方案名（字母、数字、_ 或 -）")] = "plan",
+    title: Annotated[str, typer.Option(help="方案标题（可用中文）")] = "",
+    p: Annotated[Optional[int], typer.Option("-p", help="片区数（默认自动比选）")] = None,
+    villages: Annotated[bool, typer.Option(help="同时划分村级片区")] = True,
+    report_dir: Annotated[Optional[Path], typer.Option("--report", help="同时生成报告到此目录")] = None,
+    lang: Lang = "",
+) -> None:
+    """划分片区、确定中心镇与镇村体系、主导产业与道路诊断，写入方案 / plan zones into a scenario."""
+    from pianqu.plan import plan
+    from pianqu.workspace import Workspace, WorkspaceError
+
+    lang = _lang(lang)
+    try:
+        ws = Workspace.open(workspace)
+        result = plan(ws, scenario, p=p, title=title, villages=villages, lang=lang)
+    except (WorkspaceError, ValueError) as exc:
+        _fail(str(exc), lang)
+    z = result.zoning
+    console.print(t("cli.plan_done", lang, scenario=scenario, p=z.p, status=z.status, gap=z.gap,
+                    layers=", ".join(result.layers)), markup=False)
+    if report_dir is not None:
+        from pianqu.report import write_report
+        from pianqu.validate import validate_workspace
+
+        path = write_report(ws, report_dir, findings=validate_workspace(ws), lang=lang, scenario=scenario)
+        console.print(t("cli.report_done", lang, report=path), markup=False)
 
 
 @app.command()

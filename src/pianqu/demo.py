@@ -1,4 +1,4 @@
-"""The main job on the bundled default county: synthesise → validate → report.
+"""The main job on the bundled default county: synthesise → validate → plan → report.
 
 What `pianqu demo` (and `make demo`) runs, with no input at all.
 """
@@ -13,6 +13,7 @@ from pianqu.progress import task
 
 DEFAULT_COUNTY = "511921"  # 通江县, 巴中市: mountainous, 33 townships, 367 villages
 DEFAULT_SEED = 1
+PLAN_SCENARIO = "plan"
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,9 @@ class DemoResult:
 
 def run_demo(out_dir: str | Path, *, county: str = DEFAULT_COUNTY, seed: int = DEFAULT_SEED,
              lang: str = "zh") -> DemoResult:
-    """Build the default county's workspace in ``out_dir``, validate it and write the report."""
+    """Build the default county's workspace in ``out_dir``, validate it, plan the zones (when the
+    data has no error) and write the report."""
+    from pianqu.plan import plan
     from pianqu.report import write_report
     from pianqu.synth import write_county
     from pianqu.validate import validate_workspace
@@ -42,7 +45,11 @@ def run_demo(out_dir: str | Path, *, county: str = DEFAULT_COUNTY, seed: int = D
     with task("数据检查 / validating", total=1) as advance:
         findings = validate_workspace(ws)
         advance()
+    scenario = None
+    if not any(f.severity == "error" for f in findings):
+        result = plan(ws, PLAN_SCENARIO, title="片区规划方案（自动）", lang=lang)
+        scenario = result.scenario
     with task("生成报告 / writing the report", total=1) as advance:
-        report = write_report(ws, out / "report", findings=findings, lang=lang)
+        report = write_report(ws, out / "report", findings=findings, lang=lang, scenario=scenario)
         advance()
     return DemoResult(path, report, findings)

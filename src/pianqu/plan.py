@@ -1,0 +1,241 @@
+"""`pianqu plan`: run the analyses in order into a named scenario of the workspace.
+
+Order: road graph and travel times → centre scores → township-level zones (automatic p unless
+given) → town–village hierarchy → village-level zones → one specialty per zone → road
+diagnostics with the zone centres. Each step is a library call; this module only gathers the
+inputs from the workspace, passes results along and writes the scenario layers in one atomic
+write (recorded in the audit table).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from pianqu.findings import Finding
+from pianqu.progress import task
+from pianqu.workspace import Workspace
+
+Frame = gpd.GeoDataFrame | pd.DataFrame
+
+
+@dataclass
+class PlanResult:
+    """What one plan run produced; ``layers`` are what was written into the scenario."""
+
+    scenario: str
+    zoning: Any  # pianqu.zoning.ZoningResult
+    autop: Any | None  # pianqu.zoning.autop.AutoP when p was chosen automatically
+    centre_scores: Any  # pianqu.zoning.centres.CentreScores
+    village_zoning: Any | None  # pianqu.zoning.villages.VillageZoning
+    specialties: Any | None  # pianqu.industry.Specialties
+    network: Any  # pianqu.network.NetworkAnalysis
+    layers: dict[str, Frame] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+
+def _seats(settlements: gpd.GeoDataFrame, codes: pd.Series, level: str, key: str) -> gpd.GeoDataFrame:
+    """The seat point of each unit, in the order of ``codes``; a clear error for a missing one."""
+    s = settlements[settlements["level"].astype(str) == level].copy()
+    s[key] = s[key].astype(str)
+    s = s.drop_duplicates(key).set_index(key)
+    missing = [c for c in codes.astype(str) if c not in s.index]
+    if missing:
+        raise ValueError(f"settlement: no {level} for {key} {missing[:5]}"
+                         f"{' …' if len(missing) > 5 else ''}; every unit needs a seat point to compute travel times")
+    return gpd.GeoDataFrame(s.loc[codes.astype(str)].reset_index(), crs=settlements.crs)
+
+
+def township_units(ws: Workspace) -> gpd.GeoDataFrame:
+    """Townships with the attributes zoning needs: population, kind, county seat flag,
+    facility count, built-up area (km², from 用地用海 07–15 inside the township) and output (亿元)."""
+    t = ws.read("township")
+    t["code"] = t["code"].astype(str)
+    seats = ws.read("settlement")
+    seat_town = set(seats.loc[seats["level"].astype(str) == "county_seat", "township_code"].astype(str))
+    t["is_county_seat"] = t["code"].isin(seat_town)
+    if ws.has("facility"):
+        fac = ws.read("facility")
+        t["facilities"] = t["code"].map(fac["township_code"].astype(str).value_counts()).fillna(0).astype(int)
+    if ws.has("landuse"):
+        lu = ws.read("landuse", columns=["code", "township_code", "area_m2", "czcsxm"])
+        built = lu[lu["czcsxm"].astype(str).str[:3].isin(["201", "202"])]
+        area = built.groupby(built["township_code"].astype(str))["area_m2"].sum() / 1e6
+        t["built_up_km2"] = t["code"].map(area).fillna(0.0)
+    if ws.has("economy"):
+        eco = ws.read("economy")
+        out = eco.groupby(eco["township_code"].astype(str))["output"].sum() / 1e4  # 万元 → 亿元
+        t["gdp_yi"] = t["code"].map(out).fillna(0.0)
+    return t
+
+
+def zone_polygons(units: gpd.GeoDataFrame, assignment: pd.Series, zones: pd.DataFrame,
+                  names: pd.Series) -> gpd.GeoDataFrame:
+    """One polygon per zone (the union of its members) with the zone's figures."""
+    u = units[["code", "geometry"]].copy()
+    u["zone"] = u["code"].map(assignment)
+    dissolved = u.dissolve("zone", as_index=False)[["zone", "geometry"]]
+    z = zones.copy()
+    key = "centre" if "centre" in z.columns else z.columns[0]
+    z["zone"] = z[key].astype(str)
+    out = dissolved.merge(z, on="zone", how="left")
+    out["centre_name"] = out["zone"].map(names)
+    out["name"] = out["centre_name"].astype(str) + "片区"
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=units.crs)
+
+
+def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: str = "",
+         villages: bool = True, lang: str | None = None, time_limit: float = 60.0,
+         village_method: str = "heuristic", village_time_limit: float = 2.0) -> PlanResult:
+    """Run the zone plan on ``ws`` into ``scenario`` (replaced if it exists).
+
+    Township-level zones are solved exactly (the gap is reported); village-level zones use
+    ``village_method`` per township-level zone, each with its gap against a lower bound.
+    """
+    from pianqu.industry import leading_specialties, zone_neighbours
+    from pianqu.network import analyse_network, build_graph, od_matrix
+    from pianqu.zoning import adjacency, delineate
+    from pianqu.zoning.autop import auto_p
+    from pianqu.zoning.centres import centre_indicators, score_centres, township_hierarchy, village_hierarchy
+    from pianqu.zoning.villages import village_zones
+
+    cfg = ws.config()
+    findings: list[Finding] = []
+    roads = ws.read("road")
+    settlements = ws.read("settlement")
+    units = township_units(ws)
+    names = units.set_index("code")["name"]
+
+    with task("道路网络与出行时间 / road graph and travel times", total=2) as advance:
+        graph = build_graph(roads, config=cfg)
+        findings += list(graph.findings)
+        advance()
+        seats = _seats(settlements, units["code"], "town_seat", "township_code")
+        T = od_matrix(graph, seats, seats, mode="drive")
+        advance()
+
+    with task("中心镇评分与片区划分 / centres and zones", total=3) as advance:
+        adj = adjacency(units, travel_s=T, config=cfg)
+        findings += list(adj.findings)
+        ind = centre_indicators(units, T, config=cfg)
+        scores = score_centres(ind, config=cfg)
+        findings += list(scores.findings)
+        advance()
+        kinds = units["kind"].astype(str)
+        candidates = units.loc[kinds.isin(["镇", "街道"]), "code"].tolist() or None
+        bounds = (int(cfg["zoning.members_min"]), int(cfg["zoning.members_max"]))
+        kw = dict(adjacency=adj, candidates=candidates, time_limit=time_limit, config=cfg, member_bounds=bounds)
+        if p is None:
+            ap = auto_p(units, T, **kw)
+            result = ap.best
+            if result is None:
+                raise ValueError("no number of zones gives a valid division: " +
+                                 "; ".join(f.message(lang) for r in ap.results.values() for f in r.explanation[:1]))
+        else:
+            ap = None
+            result = delineate(units, T, p, **kw)
+        findings += list(result.explanation)
+        if result.status not in ("optimal", "feasible"):
+            raise ValueError(f"zoning with p={result.p} is {result.status}: " +
+                             "; ".join(f.message(lang) for f in result.explanation))
+        advance()
+        hierarchy, hf = township_hierarchy(units, result.assignment, scores=scores)
+        findings += hf
+        advance()
+
+    vz = None
+    village_layers: dict[str, Frame] = {}
+    if villages and ws.has("village"):
+        with task("村级片区 / village-level zones", total=1) as advance:
+            vil = ws.read("village")
+            vseats = _seats(settlements, vil["code"], "village_seat", "village_code")
+            Tv = od_matrix(graph, vseats, vseats, mode="drive")
+            vz = village_zones(vil, Tv, township_zone=result.assignment, config=cfg,
+                               method=village_method, time_limit=village_time_limit)
+            vh, vf = village_hierarchy(vil, vz.result.assignment)
+            findings += list(vz.result.explanation) + vf
+            vnames = vil.set_index("code")["name"]
+            village_layers = {
+                "village_zone": zone_polygons(vil, vz.result.assignment, vz.result.zones, vnames),
+                "village_hierarchy": vh,
+            }
+            advance()
+
+    specialties = None
+    if ws.has("economy"):
+        with task("一片区一特色 / specialties", total=1) as advance:
+            neighbours = zone_neighbours(result.assignment, adj.edges)
+            specialties = leading_specialties(ws.read("economy"), result.assignment, neighbours=neighbours,
+                                              config=cfg)
+            findings += specialties.findings
+            advance()
+
+    with task("道路诊断 / road diagnostics", total=1) as advance:
+        zones_for_roads = pd.DataFrame({"township_code": result.assignment.index.astype(str),
+                                        "centre": result.assignment.astype(str).to_numpy()})
+        net = analyse_network(roads, settlements, boundary=ws.read("county"),
+                              telecom=ws.read("telecom") if ws.has("telecom") else None,
+                              zones=zones_for_roads, config=cfg, lang=lang)
+        findings += net.findings
+        advance()
+
+    zone_layer = zone_polygons(units, result.assignment, result.zones, names)
+    if specialties is not None:
+        lead = specialties.leading.set_index("zone")
+        zone_layer["specialty"] = zone_layer["zone"].map(lead["sector"]).fillna("")
+        zone_layer["specialty_zh"] = zone_layer["zone"].map(lead["name_zh"]).fillna("")
+    member = pd.DataFrame({"township_code": result.assignment.index.astype(str),
+                           "zone": result.assignment.astype(str).to_numpy()})
+    pos = {c: i for i, c in enumerate(units["code"])}
+    member["is_centre"] = member["township_code"] == member["zone"]
+    member["time_to_centre_min"] = [T[pos[a], pos[b]] / 60.0 for a, b in zip(member["township_code"], member["zone"])]
+    member["population"] = member["township_code"].map(units.set_index("code")["population"])
+    layers: dict[str, Frame] = {
+        "zone": zone_layer,
+        "zone_member": member,
+        "hierarchy": hierarchy,
+        "centre_score": scores.table,
+        **village_layers,
+    }
+    layers["plan_run"] = pd.DataFrame([{
+        "p": result.p, "p_rule": "auto" if p is None else "given", "status": result.status,
+        "method": result.method, "objective": result.objective, "lower_bound": result.lower_bound,
+        "gap": result.gap, "time_s": result.time_s, "townships": len(units),
+        "village_zones": len(village_layers.get("village_zone", ())),
+    }])
+    if ap is not None:
+        layers["zone_count_options"] = ap.table
+    if specialties is not None:
+        layers["specialty"] = specialties.leading
+        layers["zone_similarity"] = specialties.similarity
+    for name, frame in net.layers().items():
+        if frame is not None:
+            layers[name] = frame
+    layers = {k: _plain(v) for k, v in layers.items()}
+
+    ws.create_scenario(scenario, title=title or scenario, description="pianqu plan", command="plan",
+                       replace=scenario in set(ws.scenarios()["name"]))
+    ws.write(layers, command="plan", scenario=scenario,
+             reason=f"p={result.p} ({'auto' if p is None else 'given'}), status {result.status}, gap {result.gap:.2e}")
+    return PlanResult(scenario, result, ap, scores, vz, specialties, net, layers, findings)
+
+
+def _plain(frame: Frame) -> Frame:
+    """Columns a GeoPackage can store: lists and dicts become text, the index a column."""
+    f = frame.reset_index(drop=not isinstance(frame.index, pd.MultiIndex) and frame.index.name is None)
+    for col in f.columns:
+        if col == "geometry":
+            continue
+        if f[col].dtype == object and f[col].map(lambda v: isinstance(v, (list, tuple, dict, set))).any():
+            f[col] = f[col].map(lambda v: ",".join(map(str, v)) if isinstance(v, (list, tuple, set)) else str(v))
+        elif f[col].dtype == bool or str(f[col].dtype) == "boolean":
+            f[col] = f[col].astype(bool)
+    if isinstance(f, gpd.GeoDataFrame) and f.crs is not None and f.crs.to_epsg() != 4490:
+        f = f.to_crs(4490)
+    return f
+
+
