@@ -38,7 +38,7 @@ def delineate(units: gpd.GeoDataFrame | pd.DataFrame, travel_s: np.ndarray, p: i
               keep_together: Iterable[Iterable[str]] = (), max_travel_s: float | None = None,
               adjacency: Adjacency | None = None, method: str = "auto", time_limit: float | None = None,
               seed: int = 0, layer: str = "township", contiguity: str = "cuts",
-              village_class: str | None = "village_class", threads: int | None = 1,
+              village_class: str | None = "village_class", threads: int | None = None,
               config: Config | None = None) -> ZoningResult:
     """Divide ``units`` into ``p`` contiguous zones around centres.
 
@@ -83,7 +83,7 @@ def standard_seconds(layer: str, cfg: Config) -> float:
 
 
 def solve_problem(prob: Problem, *, method: str = "auto", time_limit: float = 60.0, seed: int = 0,
-                  contiguity: str = "cuts", threads: int | None = 1, config: Config | None = None,
+                  contiguity: str = "cuts", threads: int | None = None, config: Config | None = None,
                   explain_infeasible: bool = True) -> ZoningResult:
     """Solve a prepared :class:`Problem` (see :func:`delineate`)."""
     cfg = config or load_config()

@@ -247,7 +247,7 @@ class Model:
                     sub[a] += sub[b]
         return x
 
-    def highs(self, *, time_limit: float, mip_rel_gap: float, threads: int | None = 1) -> highspy.Highs:
+    def highs(self, *, time_limit: float, mip_rel_gap: float, threads: int | None = None) -> highspy.Highs:
         """A HiGHS instance holding this model."""
         h = new_highs()
         h.setOptionValue("time_limit", float(max(time_limit, 1e-3)))
@@ -357,7 +357,7 @@ def new_highs() -> highspy.Highs:
 
 
 def solve(prob: Problem, *, time_limit: float = 60.0, mip_rel_gap: float = 1e-6,
-          start: np.ndarray | None = None, threads: int | None = 1, contiguity: str = "cuts",
+          start: np.ndarray | None = None, threads: int | None = None, contiguity: str = "cuts",
           max_rounds: int = 30) -> dict:
     """Solve the MIP; ``start`` is a feasible (contiguous) assignment, centre index per unit.
 
