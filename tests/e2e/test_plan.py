@@ -1,0 +1,71 @@
+"""`pianqu plan` on the default county: invariants of the zones and the report sections."""
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from pianqu.plan import plan
+from pianqu.report import write_report
+from pianqu.workspace import Workspace
+
+
+@pytest.fixture(scope="module")
+def planned(tongjiang, tmp_path_factory):
+    path = tmp_path_factory.mktemp("plan") / "ws.gpkg"
+    path.write_bytes(tongjiang.path.read_bytes())
+    ws = Workspace.open(path)
+    return ws, plan(ws, "auto", title="自动方案")
+
+
+def test_every_township_in_exactly_one_contiguous_zone_with_its_centre(planned):
+    ws, result = planned
+    townships = ws.read("township")
+    members = ws.read("zone_member", "auto")
+    assert sorted(members["township_code"]) == sorted(townships["code"])  # each exactly once
+    zones = ws.read("zone", "auto")
+    assert len(zones) == result.zoning.p == members["zone"].nunique()
+    for zone, group in members.groupby("zone"):
+        assert zone in set(group["township_code"]), f"zone {zone} does not contain its centre"
+        union = shapely.union_all(townships[townships["code"].isin(group["township_code"])].geometry.to_numpy())
+        assert union.geom_type == "Polygon", f"zone {zone} is not contiguous"
+    assert zones["population"].sum() == townships["population"].sum()
+    lo, hi = ws.config()["zoning.members_min"], ws.config()["zoning.members_max"]
+    assert zones["members"].between(lo, hi).all()
+    assert result.zoning.status == "optimal"
+    run = ws.read("plan_run", "auto")
+    assert run["p"].iloc[0] == result.zoning.p
+
+
+def test_village_zones_nest_in_township_zones(planned):
+    ws, result = planned
+    villages = ws.read("village")
+    vh = ws.read("village_hierarchy", "auto")
+    assert sorted(vh["code"]) == sorted(villages["code"])
+    zone_of_township = ws.read("zone_member", "auto").set_index("township_code")["zone"]
+    town_of = villages.set_index("code")["township_code"]
+    centre = vh.set_index("code")["zone_centre"]
+    # a village and its zone's central village lie in the same township-level zone
+    same = [zone_of_township[town_of[v]] == zone_of_township[town_of[c]] for v, c in centre.items()]
+    assert all(same)
+    relocated = set(villages.loc[villages["village_class"] == "搬迁撤并", "code"])
+    assert not relocated & set(vh.loc[vh["tier"] == "central_village", "code"])
+    assert result.village_zoning.result.gap >= 0
+
+
+def test_scenario_is_audited_and_base_layers_untouched(planned, tongjiang):
+    ws, _ = planned
+    audit = ws.audit()
+    assert (audit["command"] == "plan").any()
+    assert set(ws.layers("auto")) >= {"zone", "zone_member", "hierarchy", "road_dead_end", "road_plan"}
+    assert ws.layers() == Workspace.open(tongjiang.path).layers()
+
+
+def test_report_has_zone_and_road_sections(planned, tmp_path):
+    ws, result = planned
+    html = write_report(ws, tmp_path / "r", scenario="auto").read_text(encoding="utf-8")
+    assert "片区划分与镇村体系" in html and "道路网络诊断" in html
+    for name in ws.read("zone", "auto")["name"]:
+        assert name in html
+    assert (tmp_path / "r" / "maps" / "zones.png").exists() and (tmp_path / "r" / "maps" / "roads.png").exists()
