@@ -2,7 +2,7 @@
 
 Order: road graph and travel times → centre scores → township-level zones (automatic p unless
 given) → town–village hierarchy → village-level zones → one specialty per zone → road
-diagnostics with the zone centres. Each step is a library call; this module only gathers the
+diagnostics with the zone centres → public services and safety against the zones. Each step is a library call; this module only gathers the
 inputs from the workspace, passes results along and writes the scenario layers in one atomic
 write (recorded in the audit table).
 """
@@ -36,6 +36,7 @@ class PlanResult:
     network: Any  # pianqu.network.NetworkAnalysis
     layers: dict[str, Frame] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    services: Any | None = None  # pianqu.services.ServicesAnalysis
 
 
 def _seats(settlements: gpd.GeoDataFrame, codes: pd.Series, level: str, key: str) -> gpd.GeoDataFrame:
@@ -90,7 +91,8 @@ def zone_polygons(units: gpd.GeoDataFrame, assignment: pd.Series, zones: pd.Data
 
 def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: str = "",
          villages: bool = True, lang: str | None = None, time_limit: float = 60.0,
-         village_method: str = "heuristic", village_time_limit: float = 2.0) -> PlanResult:
+         village_method: str = "heuristic", village_time_limit: float = 2.0,
+         services_step: bool = True) -> PlanResult:
     """Run the zone plan on ``ws`` into ``scenario`` (replaced if it exists).
 
     Township-level zones are solved exactly (the gap is reported); village-level zones use
@@ -221,7 +223,15 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
                        replace=scenario in set(ws.scenarios()["name"]))
     ws.write(layers, command="plan", scenario=scenario,
              reason=f"p={result.p} ({'auto' if p is None else 'given'}), status {result.status}, gap {result.gap:.2e}")
-    return PlanResult(scenario, result, ap, scores, vz, specialties, net, layers, findings)
+    services = None
+    if services_step and ws.has("facility"):
+        from pianqu.services import services_for_scenario
+
+        with task("公共服务与安全 / services and safety", total=1) as advance:
+            services = services_for_scenario(ws, scenario, graph=graph, lang=lang or "zh")
+            findings += list(getattr(services, "findings", []))
+            advance()
+    return PlanResult(scenario, result, ap, scores, vz, specialties, net, layers, findings, services)
 
 
 def _plain(frame: Frame) -> Frame:
