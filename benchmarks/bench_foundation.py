@@ -53,7 +53,7 @@ def run(kind: str, arg: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--counties", default="511921,510121,513229", help="counties for synth+validate")
+    ap.add_argument("--counties", default="511921,510121,513330", help="counties for synth+validate")
     ap.add_argument("--province-counties", default="all", help="number of counties, or 'all'")
     ap.add_argument("--skip-province", action="store_true")
     args = ap.parse_args()
