@@ -30,7 +30,8 @@ def _map(ctx: ReportContext, title: str):
     return fig, ax, epsg
 
 
-def _finish(fig, ax, ctx: ReportContext, epsg: int, handles: list) -> None:
+def _finish(fig, ax, ctx: ReportContext, epsg: int, handles: list, key: str, caption: str) -> Figure:
+    """Legend, scale bar, north arrow and notice, then the figure as a report Figure."""
     with plt.rc_context(maps._style()):
         ax.set_xlabel("")
         ax.set_ylabel("")
@@ -39,6 +40,7 @@ def _finish(fig, ax, ctx: ReportContext, epsg: int, handles: list) -> None:
         cx, cy = np.mean(ax.get_xlim()), np.mean(ax.get_ylim())
         maps.add_north_arrow(ax, ctx.lang, convergence_deg=maps.grid_convergence(epsg, cx, cy))
         maps.add_notice(fig, ctx.lang, ctx.synthetic, watermark_ax=ax)
+    return Figure.from_matplotlib(key, caption, fig, dpi(ctx))
 
 
 def zone_map(ctx: ReportContext, zones: gpd.GeoDataFrame) -> Figure:
@@ -73,8 +75,7 @@ def zone_map(ctx: ReportContext, zones: gpd.GeoDataFrame) -> Figure:
                 ax.annotate(text, (pt.x, pt.y), xytext=(0, 9), textcoords="offset points", ha="center",
                             va="bottom", fontsize=8.5, zorder=7,
                             path_effects=[maps.patheffects.withStroke(linewidth=2.5, foreground="white")])
-    _finish(fig, ax, ctx, epsg, handles)
-    return Figure.from_matplotlib("zones", ctx.t("plan.section.zones.map_caption"), fig, dpi(ctx))
+    return _finish(fig, ax, ctx, epsg, handles, "zones", ctx.t("plan.section.zones.map_caption"))
 
 
 @register_section("zones", order=500)
@@ -177,8 +178,7 @@ def roads_map(ctx: ReportContext, layers: dict[str, gpd.GeoDataFrame | None]) ->
             ax.scatter(miss.geometry.x, miss.geometry.y, s=14, c="#cc0000", zorder=5)
             handles.append(Line2D([], [], marker="o", color="none", markerfacecolor="#cc0000", markersize=5,
                                   label=ctx.t("plan.legend.dead_end")))
-    _finish(fig, ax, ctx, epsg, handles)
-    return Figure.from_matplotlib("roads", ctx.t("plan.section.roads.map_caption"), fig, dpi(ctx))
+    return _finish(fig, ax, ctx, epsg, handles, "roads", ctx.t("plan.section.roads.map_caption"))
 
 
 @register_section("roads", order=800)
