@@ -1,0 +1,204 @@
+"""Shared helpers of the land engine: land classes by code, area units, zones, input checks.
+
+Everything is computed in the county's CGCS2000 3° GK zone (``epsg``); callers pass the
+workspace's ``meta.compute_epsg`` or let it be derived from the data's extent.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Iterable, Mapping
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from pianqu.config import Config, load_config
+from pianqu.geo import compute_epsg
+from pianqu.land.overlay import OverlayError, dissolve_groups, project
+from pianqu.standards import area_units, czcsxm_codes, land_classes
+
+CONTROL_LINES = ("farmland_pbf", "eco_redline", "urban_boundary")  # the order of delineation
+TRUE_VALUES = {"1", "true", "t", "yes", "y", "是", "1.0"}
+
+
+class LandInputError(ValueError):
+    """Input data the land engine cannot use; the message names the layer, feature and field."""
+
+
+def rules_table(name: str) -> pd.DataFrame:
+    """A rules file shipped in ``pianqu/land/rules`` (CSV, every row with sureness and source)."""
+    return _rules_table(name).copy()
+
+
+@cache
+def _rules_table(name: str) -> pd.DataFrame:
+    with resources.files("pianqu.land").joinpath("rules", name).open("rb") as fh:
+        return pd.read_csv(fh, dtype=str, keep_default_na=False)
+
+
+def config_of(cfg: Config | None) -> Config:
+    return cfg if cfg is not None else load_config()
+
+
+# -- areas -------------------------------------------------------------------------------------
+@cache
+def _unit_m2() -> dict[str, float]:
+    units = area_units()
+    return dict(zip(units["unit"], units["m2"]))
+
+
+def area_columns(area_m2) -> dict[str, np.ndarray]:
+    """m², 公顷 and 亩 columns from areas in m² (the three units plan documents use)."""
+    a = np.asarray(area_m2, dtype=float)
+    u = _unit_m2()
+    return {"area_m2": a, "area_ha": a / u["ha"], "area_mu": a / u["mu"]}
+
+
+def m2_to(value: float, unit: str) -> float:
+    return value / _unit_m2()[unit]
+
+
+# -- land classes by code -----------------------------------------------------------------------
+def l1(codes) -> pd.Series:
+    """First-level 用地用海 code (the first two characters)."""
+    return pd.Series(codes, dtype="string").fillna("").str.strip().str[:2]
+
+
+@cache
+def _class_of_l1() -> dict[str, str]:
+    lc = land_classes()
+    return dict(zip(lc["l1"], lc["class"]))
+
+
+def broad_class(codes) -> pd.Series:
+    """agricultural / construction / agri_facility / water / unused per code (land_classes.csv)."""
+    return l1(codes).map(_class_of_l1()).fillna("unknown")
+
+
+def is_construction(codes) -> np.ndarray:
+    """用地用海 first-level 07–16 (domain.md §5 F3)."""
+    return (broad_class(codes) == "construction").to_numpy()
+
+
+def is_farmland(codes) -> np.ndarray:
+    """耕地: first-level 01."""
+    return (l1(codes) == "01").to_numpy()
+
+
+@cache
+def _settlement_of_czcsxm() -> dict[str, str]:
+    cz = czcsxm_codes()
+    return dict(zip(cz["code"], cz["settlement"]))
+
+
+def settlement_kind(czcsxm) -> pd.Series:
+    """town / village / other / '' per CZCSXM (201/202(A) town, 203(A) village)."""
+    s = pd.Series(czcsxm, dtype="string").fillna("").str.strip().str.upper()
+    return s.map(_settlement_of_czcsxm()).fillna("")
+
+
+def truthy(values) -> np.ndarray:
+    """Booleans from bool/int/text columns (是/否, true/false, 1/0); missing is False."""
+    s = pd.Series(values)
+    if s.dtype == bool:
+        return s.to_numpy()
+    return s.astype("string").fillna("").str.strip().str.lower().isin(TRUE_VALUES).to_numpy()
+
+
+# -- inputs ------------------------------------------------------------------------------------
+def require(frame: gpd.GeoDataFrame | pd.DataFrame, layer: str, columns: Iterable[str]) -> None:
+    """Raise a clear error if ``frame`` (layer ``layer``) lacks any of ``columns``."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise LandInputError(f"layer '{layer}': missing field(s) {', '.join(missing)}; it has "
+                             f"{', '.join(map(str, frame.columns))}. Map the field on import or add it")
+
+
+def polygons(frame: gpd.GeoDataFrame, layer: str, epsg: int, id_field: str | None = None) -> gpd.GeoDataFrame:
+    """``frame`` projected to ``epsg``, checked to hold polygons (None/empty geometries dropped)."""
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise LandInputError(f"layer '{layer}': expected a GeoDataFrame, got {type(frame).__name__}")
+    if id_field is not None:
+        require(frame, layer, [id_field])
+    try:
+        out = project(frame, epsg)
+    except OverlayError as exc:
+        raise LandInputError(f"layer '{layer}': {exc}") from None
+    keep = out.geometry.notna() & ~out.geometry.is_empty
+    out = out[keep.to_numpy()]
+    kinds = set(out.geom_type.unique()) - {"Polygon", "MultiPolygon"}
+    if kinds:
+        bad = out[~out.geom_type.isin(["Polygon", "MultiPolygon"])]
+        which = bad[id_field].iloc[0] if id_field else bad.index[0]
+        raise LandInputError(f"layer '{layer}': feature {which} is a {bad.geom_type.iloc[0]}; "
+                             "this analysis needs polygons (buffer lines or points first)")
+    return out
+
+
+def epsg_for(epsg: int | None, *frames: gpd.GeoDataFrame | None) -> int:
+    """The computing GK zone: the one given, else the zone of the first non-empty frame."""
+    if epsg:
+        return int(epsg)
+    for f in frames:
+        if f is not None and len(f):
+            return compute_epsg(f)
+    raise LandInputError("no data to derive the computing CRS from; pass epsg= (the workspace's compute_epsg)")
+
+
+# -- zones -------------------------------------------------------------------------------------
+def zone_polygons(zones: gpd.GeoDataFrame | None = None, *, townships: gpd.GeoDataFrame | None = None,
+                  mapping: Mapping[str, str] | pd.DataFrame | None = None, zone_field: str = "zone",
+                  epsg: int | None = None) -> gpd.GeoDataFrame:
+    """Zones as a GeoDataFrame (``zone``, geometry) in ``epsg``.
+
+    Either ``zones`` (a polygon layer with ``zone_field``; several rows per zone are dissolved)
+    or ``townships`` (the township layer, ``code``) with ``mapping`` township code → zone
+    (a dict, or a frame with ``code``/``township_code`` and ``zone`` as the zone_member table).
+    """
+    if zones is not None:
+        require(zones, "zone", [zone_field])
+        epsg = epsg_for(epsg, zones)
+        z = polygons(zones, "zone", epsg)
+        labels = z[zone_field].astype(str).to_numpy()
+    else:
+        if townships is None or mapping is None:
+            raise LandInputError("zones: pass a zone layer, or the township layer and a township→zone mapping")
+        require(townships, "township", ["code"])
+        epsg = epsg_for(epsg, townships)
+        if isinstance(mapping, pd.DataFrame):
+            key = "code" if "code" in mapping.columns else "township_code"
+            require(mapping, "zone_member", [key, zone_field])
+            mapping = dict(zip(mapping[key].astype(str), mapping[zone_field].astype(str)))
+        t = polygons(townships, "township", epsg, "code")
+        codes = t["code"].astype(str)
+        missing = sorted(set(codes) - set(mapping))
+        if missing:
+            raise LandInputError(f"zone_member: township(s) {', '.join(missing[:5])} have no zone; "
+                                 "assign every township to a zone")
+        z, labels = t, codes.map(mapping).astype(str).to_numpy()
+    uniq, geoms = dissolve_groups(z.geometry.to_numpy(), labels)
+    return gpd.GeoDataFrame({"zone": uniq}, geometry=geoms, crs=epsg)
+
+
+# -- rule filters ------------------------------------------------------------------------------
+def filter_mask(frame: pd.DataFrame, expr: str) -> np.ndarray:
+    """Rows of ``frame`` matching a rules-file filter: ``col=a|b``, ``col!=a``, or '' (all rows).
+
+    ``true``/``false`` compare the column as a boolean (是/否, 1/0 ...). A missing column reads as
+    empty values: ``core_zone=true`` matches nothing when the layer has no ``core_zone`` field.
+    """
+    expr = (expr or "").strip()
+    if not expr:
+        return np.ones(len(frame), dtype=bool)
+    neg = "!=" in expr
+    col, _, vals = expr.partition("!=" if neg else "=")
+    col, options = col.strip(), [v.strip() for v in vals.split("|")]
+    values = frame[col] if col in frame.columns else pd.Series([None] * len(frame), index=frame.index)
+    if set(o.lower() for o in options) <= {"true", "false"}:
+        want = options[0].lower() == "true"
+        hit = truthy(values) == want
+    else:
+        hit = values.astype("string").fillna("").str.strip().isin(options).to_numpy()
+    return ~hit if neg else hit
