@@ -2,7 +2,8 @@
 
 Order: road graph and travel times → centre scores → township-level zones (automatic p unless
 given) → town–village hierarchy → village-level zones → one specialty per zone → road
-diagnostics with the zone centres → public services and safety against the zones. Each step is a library call; this module only gathers the
+diagnostics with the zone centres → public services and safety against the zones → control-line
+conflicts, the three spaces and the land tables of every zone. Each step is a library call; this module only gathers the
 inputs from the workspace, passes results along and writes the scenario layers in one atomic
 write (recorded in the audit table).
 """
@@ -37,6 +38,7 @@ class PlanResult:
     layers: dict[str, Frame] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     services: Any | None = None  # pianqu.services.ServicesAnalysis
+    land: dict[str, Any] | None = None  # conflicts, spaces, tables (pianqu.land)
 
 
 def _seats(settlements: gpd.GeoDataFrame, codes: pd.Series, level: str, key: str) -> gpd.GeoDataFrame:
@@ -92,7 +94,7 @@ def zone_polygons(units: gpd.GeoDataFrame, assignment: pd.Series, zones: pd.Data
 def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: str = "",
          villages: bool = True, lang: str | None = None, time_limit: float = 60.0,
          village_method: str = "heuristic", village_time_limit: float = 2.0,
-         services_step: bool = True) -> PlanResult:
+         services_step: bool = True, land_step: bool = True) -> PlanResult:
     """Run the zone plan on ``ws`` into ``scenario`` (replaced if it exists).
 
     Township-level zones are solved exactly (the gap is reported); village-level zones use
@@ -231,7 +233,38 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
             services = services_for_scenario(ws, scenario, graph=graph, lang=lang or "zh")
             findings += list(getattr(services, "findings", []))
             advance()
-    return PlanResult(scenario, result, ap, scores, vz, specialties, net, layers, findings, services)
+    land = None
+    if land_step and ws.has("landuse"):
+        with task("三线冲突与三区划分 / control lines and the three spaces", total=1) as advance:
+            land = plan_land(ws, scenario, zone_layer, lang=lang)
+            findings += land.get("findings", [])
+            advance()
+    return PlanResult(scenario, result, ap, scores, vz, specialties, net, layers, findings, services, land)
+
+
+def plan_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, lang: str | None = None) -> dict[str, Any]:
+    """Control-line conflicts (stable ids, decisions kept from an earlier run), the three spaces
+    of every zone and the plan-document land tables, written into ``scenario``."""
+    from pianqu.land import detect_conflicts, read_lines, three_spaces
+    from pianqu.land.common import zone_polygons as land_zones
+    from pianqu.land.stats import plan_tables
+
+    cfg = ws.config()
+    epsg = ws.meta.compute_epsg
+    lines = read_lines(ws, scenario)
+    previous = ws.read("conflict", scenario) if ws.has("conflict", scenario) else None
+    conflicts = detect_conflicts(lines, epsg=epsg, cfg=cfg, previous=previous)
+    landuse = ws.read("landuse")
+    zpoly = land_zones(zones[["zone", "geometry"]], epsg=epsg)
+    spaces = three_spaces(landuse, lines, zpoly, epsg=epsg, cfg=cfg)
+    tables = plan_tables(landuse, zones=zpoly, townships=ws.read("township"), lines=lines,
+                         conflicts=conflicts, epsg=epsg, lang=lang)
+    out: dict[str, Frame] = {"conflict": conflicts, "space": spaces.dissolved(), "space_by_zone": spaces.table}
+    for name, (_title, frame) in tables.items():
+        out[f"land_{name}"] = frame
+    ws.write({k: _plain(v) for k, v in out.items()}, command="plan", scenario=scenario,
+             reason=f"{len(conflicts)} control-line conflict patches; three spaces of {len(zpoly)} zones")
+    return {"conflicts": conflicts, "spaces": spaces, "tables": tables, "findings": list(spaces.findings)}
 
 
 def _plain(frame: Frame) -> Frame:

@@ -65,7 +65,22 @@ def test_scenario_is_audited_and_base_layers_untouched(planned, tongjiang):
 def test_report_has_zone_and_road_sections(planned, tmp_path):
     ws, result = planned
     html = write_report(ws, tmp_path / "r", scenario="auto").read_text(encoding="utf-8")
-    assert "片区划分与镇村体系" in html and "道路网络诊断" in html
+    assert "片区划分与镇村体系" in html and "道路网络诊断" in html and "三条控制线与三区空间" in html
     for name in ws.read("zone", "auto")["name"]:
         assert name in html
     assert (tmp_path / "r" / "maps" / "zones.png").exists() and (tmp_path / "r" / "maps" / "roads.png").exists()
+
+
+def test_land_spaces_partition_zones_and_conflicts_have_stable_ids(planned):
+    ws, result = planned
+    table = ws.read("space_by_zone", "auto")
+    zones = ws.read("zone", "auto")
+    assert len(table) == len(zones)
+    parts = table[["agricultural_m2", "ecological_m2", "construction_m2"]].sum(axis=1)
+    np.testing.assert_allclose(parts, table["zone_area_m2"], rtol=1e-9)
+    conflicts = ws.read("conflict", "auto")
+    assert len(conflicts) > 0 and conflicts["conflict_id"].is_unique  # the synthesiser plants overlaps
+    from pianqu.plan import plan_land
+
+    again = plan_land(ws, "auto", zones)["conflicts"]
+    assert sorted(again["conflict_id"]) == sorted(conflicts["conflict_id"])  # stable across runs

@@ -214,3 +214,52 @@ def roads_section(ws, ctx: ReportContext) -> SectionContent | None:
         title = ctx.t("plan.section.roads.telecom")
         content.add_table(Table("telecom", title, tel, sheet=title, formats={"share": ".0%", "population_share": ".0%"}))
     return content
+
+
+SPACE_COLOURS = {"agricultural": "#f6e7a1", "ecological": "#a8d5a2", "construction": "#e8908a"}
+
+
+def land_map(ctx: ReportContext, spaces: gpd.GeoDataFrame, conflicts: gpd.GeoDataFrame | None,
+             zones: gpd.GeoDataFrame | None) -> Figure:
+    fig, ax, epsg = _map(ctx, ctx.t("plan.section.land.map_title", county=ctx.ws.meta.county_name))
+    handles: list = []
+    with plt.rc_context(maps._style()):
+        sp = spaces.to_crs(epsg)
+        for space, colour in SPACE_COLOURS.items():
+            sel = sp[sp["space"].astype(str) == space]
+            if len(sel):
+                sel.plot(ax=ax, color=colour, edgecolor="none", zorder=1)
+                handles.append(Patch(facecolor=colour, label=ctx.t(f"plan.legend.{space}")))
+        if zones is not None:
+            maps.add_lines(ax, zones.to_crs(epsg).geometry, color="#202020", linewidth=1.2, zorder=4)
+        if conflicts is not None and len(conflicts):
+            c = conflicts.to_crs(epsg)
+            c.plot(ax=ax, color="#7b2cbf", edgecolor="#7b2cbf", linewidth=1.5, zorder=5)
+            handles.append(Patch(facecolor="#7b2cbf", label=ctx.t("plan.legend.conflict")))
+    return _finish(fig, ax, ctx, epsg, handles, "land", ctx.t("plan.section.land.map_caption"))
+
+
+@register_section("land", order=700)
+def land_section(ws, ctx: ReportContext) -> SectionContent | None:
+    if ctx.scenario is None or not ws.has("space", ctx.scenario):
+        return None
+    conflicts = ctx.layer("conflict", ctx.scenario)
+    spaces = ctx.layer("space", ctx.scenario)
+    zones = ctx.layer("zone", ctx.scenario)
+    content = SectionContent(ctx.t("plan.section.land.title"))
+    n = len(conflicts) if conflicts is not None else 0
+    ha = float(conflicts["area_ha"].sum()) if n else 0.0
+    mu = float(conflicts["area_mu"].sum()) if n else 0.0
+    content.add_note(ctx.t("plan.section.land.intro", n=n, ha=ha, mu=mu))
+    content.add_figure(land_map(ctx, spaces, conflicts, zones))
+    if n:
+        title = ctx.t("plan.section.land.conflicts")
+        content.add_table(Table("land_conflicts", title, pd.DataFrame(conflicts.drop(columns="geometry")),
+                                sheet=title, html_rows=25))
+    for key, layer in (("spaces", "space_by_zone"), ("lines", "land_control_lines_by_zone"),
+                       ("landuse", "land_landuse_by_zone")):
+        frame = ctx.layer(layer, ctx.scenario)
+        if frame is not None and len(frame):
+            title = ctx.t(f"plan.section.land.{key}")
+            content.add_table(Table(f"land_{key}", title, pd.DataFrame(frame), sheet=title))
+    return content
