@@ -66,3 +66,23 @@ def test_cli_validate_exit_1_on_broken_copy(tongjiang, tmp_path):
     res = CliRunner().invoke(app, ["validate", str(broken.path)])
     assert res.exit_code == 1
     assert "错误" in res.output
+
+
+def test_cli_travel_matrix_equals_library(tongjiang, tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from pianqu.network import build_graph, od_matrix
+
+    out = tmp_path / "od.csv"
+    res = CliRunner().invoke(app, ["travel", str(tongjiang.path), "--from", "settlement:level=town_seat",
+                                   "--to", "facility:kind=health_centre", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out, index_col=0, encoding="utf-8-sig")
+    s = tongjiang.read("settlement")
+    f = tongjiang.read("facility")
+    expect = od_matrix(build_graph(tongjiang.read("road"), config=tongjiang.config()),
+                       s[s["level"] == "town_seat"], f[f["kind"] == "health_centre"]) / 60
+    np.testing.assert_allclose(table.to_numpy(), expect, rtol=1e-12)
+    res = CliRunner().invoke(app, ["travel", str(tongjiang.path), "--to", "facility:kind=nope", "-o", str(out)])
+    assert res.exit_code == 2
