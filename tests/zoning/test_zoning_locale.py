@@ -50,5 +50,5 @@ def test_every_rule_has_both_languages():
     assert len(rules) > 50
     missing = [f"{r}.{part}" for r in sorted(rules) for part in ("msg", "do") if f"{r}.{part}" not in cat]
     assert not missing, missing
-    for key in [f"zoning.metric.{k}" for k in SUMMARY_KEYS] + ["zoning.autop.rule"]:
+    for key in [f"zoning.metric.{k}" for k in SUMMARY_KEYS] + ["zoning.autop.rule", "zoning.autop.screened"]:
         assert cat[key]["zh"] and cat[key]["en"], key

@@ -107,7 +107,8 @@ def build_county(county_code: str, seed: int = 1, *, config: Config | None = Non
         town_xy = grid.xy(seats.town_cell)
         per_cap = float(cfg["synth.urban_land_m2_per_person"])
         town_r = np.sqrt(np.maximum(pop.township_urban * per_cap, float(cfg["synth.town_min_land_m2"])) / np.pi)
-        village_r = np.sqrt(np.maximum(pop.village - pop.village_urban, 50) * 150.0 / np.pi) + 150.0
+        hs_cap = float(cfg["synth.homestead_m2_per_person"])
+        village_r = np.sqrt(np.maximum(pop.village - pop.village_urban, 50) * hs_cap / np.pi) + 150.0
         dens = admin.density(ter, town_xy, 1.4 * town_r, seat_xy, village_r)
         atoms = admin.build_atoms(ter, seat_xy, dens, admin.atom_count(geo.area_km2, nv, detail), river_lines,
                                   rng(seed, code, "atoms"))

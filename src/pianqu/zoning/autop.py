@@ -8,11 +8,20 @@ standard keeps them reachable. When no p in the range reaches the target, the p 
 highest share (the smaller on ties). The default range follows the member bounds:
 ceil(n / members_max) … floor(n / members_min). The whole table is returned so the planner
 sees what each p costs.
+
+With ``screen=True`` (the default for villages: a county has dozens of groups with up to ~15
+values of p each) every p is first divided by the heuristic alone (no bound, a few hundredths
+of a second), the rule is applied to those divisions, and only the recommended p is then solved
+with the requested method (its row in the table is replaced by the solved division, whose share
+may differ a little from the screened one). Screened rows say so (``screened``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,9 +30,11 @@ import pandas as pd
 
 from pianqu.config import Config, load_config
 from pianqu.i18n import t
+from pianqu.zoning import explain, heuristic
 from pianqu.zoning.contiguity import adjacency as build_adjacency
-from pianqu.zoning.delineate import delineate
-from pianqu.zoning.result import ZoningResult
+from pianqu.zoning.delineate import delineate, standard_seconds
+from pianqu.zoning.problem import Problem, make_problem
+from pianqu.zoning.result import ZoningResult, build_result
 
 
 @dataclass
@@ -32,9 +43,11 @@ class AutoP:
     recommended: int | None
     results: dict[int, ZoningResult] = field(default_factory=dict)
     target: float = 0.0
+    screened: bool = False  # the rule was applied to quick heuristic divisions (see module docstring)
 
     def rule(self, lang: str | None = None) -> str:
-        return t("zoning.autop.rule", lang, target=round(self.target * 100))
+        text = t("zoning.autop.rule", lang, target=round(self.target * 100))
+        return text + t("zoning.autop.screened", lang) if self.screened else text
 
     @property
     def best(self) -> ZoningResult | None:
@@ -42,52 +55,115 @@ class AutoP:
 
 
 def p_range(n: int, layer: str = "township", config: Config | None = None) -> range:
-    """ceil(n / members_max) … floor(n / members_min), at least 1 and at most n."""
+    """ceil(n / members_max) … floor(n / members_min), at least 1 and at most n. For villages
+    the average zone keeps ``zoning.village_autop_slack`` villages away from either member bound:
+    ceil(n / (members_max − slack)) … floor(n / (members_min + slack)) (when that leaves any p),
+    so that the automatic choice does not end where every zone is filled to a bound."""
     cfg = config or load_config()
     lo_key, hi_key = (("zoning.village_members_min", "zoning.village_members_max") if layer == "village"
                       else ("zoning.members_min", "zoning.members_max"))
-    lo = max(1, math.ceil(n / int(cfg[hi_key])))
-    hi = max(lo, min(n, n // int(cfg[lo_key])))
+    mlo, mhi = int(cfg[lo_key]), int(cfg[hi_key])
+    lo = max(1, math.ceil(n / mhi))
+    hi = max(lo, min(n, n // mlo))
+    if layer == "village":
+        slack = int(cfg["zoning.village_autop_slack"])
+        lo2 = max(lo, math.ceil(n / max(mhi - slack, 1)))
+        hi2 = min(hi, n // (mlo + slack))
+        if lo2 <= hi2:
+            lo, hi = lo2, hi2
     return range(lo, hi + 1)
 
 
 def auto_p(units: pd.DataFrame, travel_s: np.ndarray, *, ps: range | list[int] | None = None,
            layer: str = "township", code: str = "code", county: str | None = "county_code",
-           config: Config | None = None, **kw: Any) -> AutoP:
+           config: Config | None = None, screen: bool | None = None, **kw: Any) -> AutoP:
     """Delineate for each p in ``ps`` (default :func:`p_range`) and recommend one.
 
     Other keyword arguments go to :func:`~pianqu.zoning.delineate.delineate` (bounds, locks,
-    method, time_limit ...); the adjacency is built once and shared.
+    method, time_limit ...); the adjacency is built once and shared. ``screen``: see the module
+    docstring (default: on for ``layer="village"``).
     """
     cfg = config or load_config()
     T = np.asarray(travel_s, dtype=float)
     ps = list(ps if ps is not None else p_range(len(units), layer, cfg))
     if kw.get("adjacency") is None:
         kw["adjacency"] = build_adjacency(units, code=code, county=county, travel_s=T, layer=layer)
+    if screen is None:
+        screen = layer == "village"
     target = float(cfg["zoning.within_share_target"])
-    rows, results = [], {}
-    for p in ps:
-        r = delineate(units, T, p, layer=layer, code=code, county=county, config=cfg, **kw)
-        results[p] = r
-        z = r.zones
-        rows.append({
-            "p": p, "status": r.status, "objective": r.objective,
-            "mean_time_min": r.stats.get("mean_time_s", np.nan) / 60.0,
-            "max_time_min": r.stats.get("max_time_s", np.nan) / 60.0,
-            "within_share": r.stats.get("within_share", np.nan), "pop_cv": r.stats.get("pop_cv", np.nan),
-            "members_min": int(z["members"].min()) if len(z) else 0,
-            "members_max": int(z["members"].max()) if len(z) else 0,
-            "gap": r.gap, "time_s": r.time_s,
-        })
-    table = pd.DataFrame(rows)
-    ok = table[table["status"].isin(["optimal", "feasible"])]
-    rec = None
-    if len(ok):
-        meets = ok[ok["within_share"] >= target]
-        if len(meets):
-            rec = int(meets["p"].min())
-        else:
-            best = ok["within_share"].max()
-            rec = int(ok.loc[ok["within_share"] >= best - 1e-12, "p"].min())
+    common = dict(layer=layer, code=code, county=county, config=cfg, **kw)
+    if screen:  # one problem for every p: only p differs
+        base = make_problem(units, T, ps[0], **{k: v for k, v in common.items() if k in _PROBLEM_KEYS})
+        results = {p: screen_problem(dataclasses.replace(base, p=p), cfg, seed=kw.get("seed", 0)) for p in ps}
+    else:
+        results = {p: delineate(units, T, p, **common) for p in ps}
+    solved = set() if screen else set(ps)
+    rec = recommend(results, target)
+    if rec is not None and rec not in solved:
+        results[rec] = delineate(units, T, rec, **common)
+        solved.add(rec)
+        if not results[rec].feasible:  # the solver could not confirm the screened division
+            results.pop(rec)
+            rec = recommend(results, target)
+    table = pd.DataFrame([_row(p, results[p], p not in solved) if p in results else _row(p, None, True)
+                          for p in ps])
     table["recommended"] = table["p"] == rec
-    return AutoP(table, rec, results, target)
+    return AutoP(table, rec, results, target, screened=screen)
+
+
+def recommend(results: dict[int, ZoningResult], target: float) -> int | None:
+    """The rule: the smallest p whose division brings ``target`` of the population within the
+    standard, else the p with the highest share (the smaller on ties); None without any division."""
+    share = {p: r.stats.get("within_share", np.nan) for p, r in results.items() if r.feasible}
+    share = {p: v for p, v in share.items() if np.isfinite(v)}
+    if not share:
+        return None
+    meets = [p for p, v in share.items() if v >= target]
+    if meets:
+        return min(meets)
+    best = max(share.values())
+    return min(p for p, v in share.items() if v >= best - 1e-12)
+
+
+def screen_p(units: pd.DataFrame, travel_s: np.ndarray, p: int, *, config: Config | None = None,
+             seed: int = 0, **kw: Any) -> ZoningResult:
+    """A quick division for ``p`` by the heuristic alone (one start, no exchange, no lower
+    bound, at most ``zoning.screen_time_limit_s``): what :func:`auto_p` applies its rule to before
+    solving the recommended p. Same keywords as :func:`~pianqu.zoning.delineate.delineate`."""
+    cfg = config or load_config()
+    prob = make_problem(units, travel_s, p, **{k: v for k, v in kw.items() if k in _PROBLEM_KEYS})
+    return screen_problem(prob, cfg, seed=seed)
+
+
+def screen_problem(prob: Problem, config: Config | None = None, *, seed: int = 0) -> ZoningResult:
+    """:func:`screen_p` for a prepared problem."""
+    cfg = config or load_config()
+    t0 = time.perf_counter()
+    std = standard_seconds(prob.layer, cfg)
+    reasons = explain.precheck(prob)
+    if reasons:
+        return build_result(prob, None, lower_bound=np.inf, status="infeasible", method="precheck",
+                            time_s=time.perf_counter() - t0, standard_s=std, explanation=reasons)
+    h = heuristic.solve(prob, time_limit=float(cfg["zoning.screen_time_limit_s"]), seed=seed, bound=False, quick=True)
+    ok = h["centre_of"] is not None and h["violation"] == 0
+    return build_result(prob, h["centre_of"] if ok else None, lower_bound=-np.inf,
+                        status="feasible" if ok else "no_solution", method="screen",
+                        time_s=time.perf_counter() - t0, standard_s=std)
+
+
+def _row(p: int, r: ZoningResult | None, screened: bool) -> dict:
+    if r is None:
+        return {"p": p, "status": "no_solution", "screened": screened}
+    z = r.zones
+    return {
+        "p": p, "status": r.status, "objective": r.objective,
+        "mean_time_min": r.stats.get("mean_time_s", np.nan) / 60.0,
+        "max_time_min": r.stats.get("max_time_s", np.nan) / 60.0,
+        "within_share": r.stats.get("within_share", np.nan), "pop_cv": r.stats.get("pop_cv", np.nan),
+        "members_min": int(z["members"].min()) if len(z) else 0,
+        "members_max": int(z["members"].max()) if len(z) else 0,
+        "gap": r.gap, "time_s": r.time_s, "screened": screened,
+    }
+
+
+_PROBLEM_KEYS = set(inspect.signature(make_problem).parameters) - {"units", "travel_s", "p"}

@@ -3,11 +3,13 @@ holding its centre, minimising population-weighted travel time to the centre.
 
 One entry point for every method (like spopt's solvers): :func:`delineate` takes a frame of
 units and a travel-time matrix and returns a :class:`~pianqu.zoning.result.ZoningResult`.
-``method="exact"`` proves optimality with a MIP (HiGHS) for county-size instances;
-``"heuristic"`` (multi-start growth + local search) serves village level and province-wide
-runs, with a Lagrangian lower bound; ``"auto"`` picks by size
-(``zoning.exact_max_units``). Either way the heuristic runs first: its solution seeds the MIP,
-and when it already meets its own lower bound the MIP is skipped.
+``method="exact"`` proves optimality with a MIP (HiGHS, :mod:`~pianqu.zoning.exact`) for
+county-size instances and brings village groups within ``zoning.village_target_gap``;
+``"heuristic"`` (multi-start growth, repair, chains of moves, local search) answers in a
+fraction of the time, with the LP bound of the exact path up to ``zoning.exact_max_units`` units
+and a Lagrangian lower bound beyond; ``"auto"`` picks by size (``zoning.exact_max_units``).
+Either way the heuristic runs first: its solution seeds the MIP, and when the root bound already
+meets it the MIP is skipped.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def delineate(units: gpd.GeoDataFrame | pd.DataFrame, travel_s: np.ndarray, p: i
               adjacency: Adjacency | None = None, method: str = "auto", time_limit: float | None = None,
               seed: int = 0, layer: str = "township", contiguity: str = "cuts",
               village_class: str | None = "village_class", threads: int | None = None,
-              config: Config | None = None) -> ZoningResult:
+              target_gap: float | None = None, config: Config | None = None) -> ZoningResult:
     """Divide ``units`` into ``p`` contiguous zones around centres.
 
     units: one row per township (or village): ``code``, ``population``, polygons (or give
@@ -56,6 +58,10 @@ def delineate(units: gpd.GeoDataFrame | pd.DataFrame, travel_s: np.ndarray, p: i
     max_travel_s: no unit farther than this from its centre.
     method: ``auto`` | ``exact`` | ``heuristic``; time_limit in seconds
         (default ``zoning.time_limit_s``).
+    target_gap: the exact method stops once its division is proven within this relative gap
+        of the optimum (default ``zoning.mip_rel_gap``, i.e. proven optimal; for
+        ``layer="village"`` ``zoning.village_target_gap``). The status says ``optimal`` only
+        within ``zoning.mip_rel_gap``; otherwise ``feasible`` with its gap.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -67,13 +73,13 @@ def delineate(units: gpd.GeoDataFrame | pd.DataFrame, travel_s: np.ndarray, p: i
                            locked=locked, pop_bounds=pop_bounds, member_bounds=member_bounds,
                            keep_together=keep_together, max_travel_s=max_travel_s, adjacency=adjacency,
                            method=method, time_limit=limit, seed=seed, layer=layer, contiguity=contiguity,
-                           village_class=village_class, threads=threads, config=cfg)
+                           village_class=village_class, threads=threads, target_gap=target_gap, config=cfg)
     prob = make_problem(units, travel_s, p, code=code, population=population, county=county, candidates=candidates,
                         fixed_centres=fixed_centres, forbidden_centres=forbidden_centres, locked=locked,
                         pop_bounds=pop_bounds, member_bounds=member_bounds, keep_together=keep_together,
                         max_travel_s=max_travel_s, adjacency=adjacency, village_class=village_class, layer=layer)
     return solve_problem(prob, method=method, time_limit=limit, seed=seed, contiguity=contiguity, threads=threads,
-                         config=cfg)
+                         config=cfg, target_gap=target_gap)
 
 
 def standard_seconds(layer: str, cfg: Config) -> float:
@@ -84,20 +90,29 @@ def standard_seconds(layer: str, cfg: Config) -> float:
 
 def solve_problem(prob: Problem, *, method: str = "auto", time_limit: float = 60.0, seed: int = 0,
                   contiguity: str = "cuts", threads: int | None = None, config: Config | None = None,
-                  explain_infeasible: bool = True) -> ZoningResult:
+                  explain_infeasible: bool = True, target_gap: float | None = None) -> ZoningResult:
     """Solve a prepared :class:`Problem` (see :func:`delineate`)."""
     cfg = config or load_config()
     t0 = time.perf_counter()
     std = standard_seconds(prob.layer, cfg)
     tol = float(cfg["zoning.mip_rel_gap"])
+    if target_gap is None:
+        target_gap = float(cfg["zoning.village_target_gap"]) if prob.layer == "village" else tol
+    stop = max(tol, float(target_gap))
     reasons = explain.precheck(prob)
     if reasons:
         return build_result(prob, None, lower_bound=np.inf, status="infeasible", method="precheck",
                             time_s=time.perf_counter() - t0, standard_s=std, explanation=reasons)
     if method == "auto":
         method = "exact" if prob.n <= int(cfg["zoning.exact_max_units"]) else "heuristic"
-    h_limit = time_limit if method == "heuristic" else min(max(0.5, 0.1 * time_limit), 5.0)
-    h = heuristic.solve(prob, time_limit=h_limit, seed=seed, starts=8 if method == "heuristic" else 3)
+    # up to zoning.exact_max_units the bound is the LP relaxation with separator rows (also for
+    # the heuristic: far stronger than the Lagrangian bound, which is the LP bound of the
+    # p-median without contiguity or bounds, at about the same cost); beyond, the Lagrangian one
+    lp_bound = prob.n <= int(cfg["zoning.exact_max_units"])
+    h_limit = (0.6 if lp_bound else 1.0) * time_limit if method == "heuristic" else \
+        min(max(0.2, 0.05 * time_limit), 2.0)
+    h = heuristic.solve(prob, time_limit=h_limit, seed=seed, starts=8 if method == "heuristic" else 2,
+                        bound=method == "heuristic" and not lp_bound)
     h_ok = h["centre_of"] is not None and h["violation"] == 0
     lb = h["lower_bound"]
     stats = {"heuristic_objective": h["objective"] if h_ok else np.inf, "heuristic_s": h["time_s"],
@@ -107,16 +122,34 @@ def solve_problem(prob: Problem, *, method: str = "auto", time_limit: float = 60
         return build_result(prob, h["centre_of"], lower_bound=lb, status="optimal", method=f"{method}:lagrangian",
                             time_s=time.perf_counter() - t0, standard_s=std, stats=stats)
     if method == "heuristic":
-        if not h_ok:
-            return _no_solution(prob, h, t0, std, stats, "heuristic")
-        _verify(prob, h["centre_of"])
-        return build_result(prob, h["centre_of"], lower_bound=lb, status="feasible", method="heuristic",
+        label = "heuristic"
+        centre_of, obj = (h["centre_of"], h["objective"]) if h_ok else (None, np.inf)
+        if lp_bound:
+            left = max(time_limit - (time.perf_counter() - t0), 0.5)
+            m = exact.solve(prob, time_limit=left, start=centre_of, threads=threads, mip=False)
+            stats.update({"root_bound": m["root_bound"], "root_rounds": m["root_rounds"],
+                          "root_cuts": m["root_cuts"], "polished": m["polished"]})
+            lb, label = m["lower_bound"], "heuristic:lp"
+            if m["centre_of"] is not None and m["objective"] < obj:
+                centre_of, obj = m["centre_of"], m["objective"]
+            if m["infeasible"]:
+                return build_result(prob, None, lower_bound=np.inf, status="infeasible", method=label,
+                                    time_s=time.perf_counter() - t0, standard_s=std, stats=stats,
+                                    explanation=explain.diagnose(prob, lambda q: _quick_feasible(q, cfg))
+                                    if explain_infeasible else [])
+        if centre_of is None:
+            return _no_solution(prob, h, t0, std, stats, label, lb)
+        _verify(prob, centre_of)
+        status = "optimal" if relative_gap(obj, lb) <= tol * 1.01 + 1e-12 else "feasible"
+        return build_result(prob, centre_of, lower_bound=min(lb, obj), status=status, method=label,
                             time_s=time.perf_counter() - t0, standard_s=std, stats=stats)
     left = max(time_limit - (time.perf_counter() - t0), 0.5)
-    m = exact.solve(prob, time_limit=left, mip_rel_gap=tol, start=h["centre_of"] if h_ok else None,
+    m = exact.solve(prob, time_limit=left, mip_rel_gap=stop, start=h["centre_of"] if h_ok else None,
                     threads=threads, contiguity=contiguity)
     stats.update({"mip_status": m["status"], "mip_nodes": m["nodes"], "mip_rounds": m["rounds"],
-                  "mip_cuts": m["cuts"], "mip_size": m["size"], "mip_s": m["time_s"]})
+                  "mip_cuts": m["cuts"], "mip_size": m["size"], "mip_s": m["time_s"],
+                  "root_bound": m["root_bound"], "root_rounds": m["root_rounds"], "root_cuts": m["root_cuts"],
+                  "fixed_pairs": m["fixed_pairs"], "polished": m["polished"]})
     bound = max(lb, m["lower_bound"])
     if m["infeasible"] and not h_ok:
         findings = []

@@ -18,7 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.sparse.csgraph import breadth_first_order, connected_components
+from scipy.sparse.csgraph import breadth_first_order, connected_components, shortest_path
 
 from pianqu.findings import Finding
 from pianqu.zoning.contiguity import Adjacency, adjacency as build_adjacency
@@ -202,20 +202,35 @@ def allowed_matrix(prob: Problem) -> np.ndarray:
         base[g] = common
         for c in g:  # a member may still be its own zone's centre only if all can join it
             base[c, c] = common[c]
-    # reachability: unit i reaches j through units that may themselves join j
+    return reachable(prob, base)
+
+
+def reachable(prob: Problem, base: np.ndarray) -> np.ndarray:
+    """``base`` with every pair (i, j) dropped where i cannot reach j through units that may
+    themselves join j (``base[:, j]``), or only in more steps than a zone has members
+    (``mem_hi``: a zone holds the whole path), and every column j whose centre pair (j, j) is
+    not in ``base``. Used for ``allowed`` and for any tighter set of pairs a solver keeps."""
     adj = prob.csr()
     _, comp = connected_components(adj, directed=False)
     out = np.zeros_like(base)
+    max_hops = prob.mem_hi - 1 if prob.mem_hi < prob.n else None
+    hops_all = shortest_path(adj, unweighted=True, directed=False) if max_hops is not None else None
     for j in np.flatnonzero(base.any(axis=0)):
         mask = base[:, j]
         if not mask[j]:
             continue
-        if np.all(mask[comp == comp[j]]):
+        if np.all(mask[comp == comp[j]]):  # every unit of j's component may join j
             out[:, j] = mask & (comp == comp[j])
+            if hops_all is not None:
+                out[:, j] &= hops_all[j] <= max_hops
             continue
         keep = np.flatnonzero(mask)
         sub = adj[keep][:, keep]
         root = int(np.searchsorted(keep, j))
-        order = breadth_first_order(sub, root, directed=False, return_predecessors=False)
-        out[keep[order], j] = True
+        if max_hops is None:
+            order = breadth_first_order(sub, root, directed=False, return_predecessors=False)
+            out[keep[order], j] = True
+        else:
+            hops = shortest_path(sub, unweighted=True, directed=False, indices=root)
+            out[keep[hops <= max_hops], j] = True
     return out

@@ -78,22 +78,29 @@ def objective_of(prob: Problem, centre_of: np.ndarray) -> float:
 
 
 def zone_table(prob: Problem, centre_of: np.ndarray, standard_s: float) -> pd.DataFrame:
-    """Per-zone figures of an assignment given as a centre index per unit."""
+    """Per-zone figures of an assignment given as a centre index per unit (zones in order of
+    first appearance)."""
     t = prob.T[np.arange(prob.n), centre_of]
-    df = pd.DataFrame({"centre": prob.codes[centre_of], "code": prob.codes, "pop": prob.pop, "t": t,
-                       "within": (t <= standard_s) * prob.pop})
-    g = df.groupby("centre", sort=False)
-    out = pd.DataFrame({
-        "members": g.size(),
-        "population": g["pop"].sum(),
-        "mean_time_min": g.apply(lambda z: np.average(z["t"], weights=z["pop"]) if z["pop"].sum() > 0
-                                 else z["t"].mean(), include_groups=False) / 60.0,
-        "max_time_min": g["t"].max() / 60.0,
-        "within_share": g["within"].sum() / g["pop"].sum().clip(lower=1e-12),
-        "units": g["code"].agg(lambda s: ",".join(s)),
-    }).reset_index()
-    out.insert(0, "zone", np.arange(1, len(out) + 1))
-    return out
+    w = prob.pop
+    centres = pd.unique(centre_of)
+    k = np.searchsorted(centres, centre_of, sorter=np.argsort(centres))
+    k = np.argsort(centres)[k]  # zone index per unit
+    p = len(centres)
+    members = np.bincount(k, minlength=p)
+    pop = np.bincount(k, weights=w, minlength=p)
+    wt = np.bincount(k, weights=w * t, minlength=p)
+    mean_t = np.where(pop > 0, wt / np.maximum(pop, 1e-300), np.bincount(k, weights=t, minlength=p) / members)
+    max_t = np.full(p, -np.inf)
+    np.maximum.at(max_t, k, t)
+    within = np.bincount(k, weights=(t <= standard_s) * w, minlength=p)
+    units = [[] for _ in range(p)]
+    for code, z in zip(prob.codes, k):
+        units[z].append(code)
+    return pd.DataFrame({
+        "zone": np.arange(1, p + 1), "centre": prob.codes[centres], "members": members, "population": pop,
+        "mean_time_min": mean_t / 60.0, "max_time_min": max_t / 60.0,
+        "within_share": within / np.maximum(pop, 1e-12), "units": [",".join(u) for u in units],
+    })
 
 
 def summary_stats(prob: Problem, centre_of: np.ndarray, standard_s: float) -> dict[str, float]:

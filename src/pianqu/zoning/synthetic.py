@@ -232,3 +232,51 @@ def synthetic_province(*, seed: int = 0, counties: list[str] | None = None) -> l
                                     codes=list(tw["code"]), names=list(tw["name"]), kinds=list(tw["kind"]),
                                     lon=lon, lat=lat, total_population=total))
     return out
+
+
+@dataclass(frozen=True)
+class CountyVillages:
+    """The village level of a county from the project's synthetic county generator
+    (``pianqu.synth``): what :func:`pianqu.plan.plan` hands to village zoning."""
+
+    townships: gpd.GeoDataFrame
+    township_travel_s: np.ndarray
+    township_zone: pd.Series  # township code → code of its township-level zone centre
+    villages: gpd.GeoDataFrame
+    travel_s: np.ndarray  # drive time between village seats on the county's road graph
+    adjacency: object  # pianqu.zoning.contiguity.Adjacency of the villages
+
+
+def county_villages(county_code: str, seed: int = 1, *, layers: dict | None = None, config=None) -> CountyVillages:
+    """Build a synthetic county (``pianqu.synth.synthesize_county``, tens of seconds), its road
+    graph and seat-to-seat drive times, zone its townships as ``pianqu plan`` does (automatic
+    p, candidates 镇/街道) and return the village instance. ``layers``: an already built county."""
+    from pianqu.config import load_config
+    from pianqu.network import build_graph, od_matrix
+    from pianqu.zoning.autop import auto_p
+    from pianqu.zoning.contiguity import adjacency
+
+    cfg = config or load_config()
+    if layers is None:
+        from pianqu.synth import synthesize_county
+        layers = synthesize_county(county_code, seed, config=cfg)
+    graph = build_graph(layers["road"], config=cfg)
+    seats = layers["settlement"]
+
+    def seat_points(level: str, key: str, codes: pd.Series) -> gpd.GeoDataFrame:
+        s = seats[seats["level"].astype(str) == level].drop_duplicates(key).set_index(key)
+        return gpd.GeoDataFrame(s.loc[codes.astype(str)].reset_index(), crs=seats.crs)
+
+    town = layers["township"].copy()
+    town["code"] = town["code"].astype(str)
+    T = od_matrix(graph, seat_points("town_seat", "township_code", town["code"]),
+                  seat_points("town_seat", "township_code", town["code"]), mode="drive")
+    adj = adjacency(town, travel_s=T, config=cfg)
+    cands = town.loc[town["kind"].astype(str).isin(["镇", "街道"]), "code"].tolist() or None
+    ap = auto_p(town, T, adjacency=adj, candidates=cands, config=cfg)
+    vil = layers["village"].copy()
+    vil["code"] = vil["code"].astype(str)
+    vs = seat_points("village_seat", "village_code", vil["code"])
+    Tv = od_matrix(graph, vs, vs, mode="drive")
+    vadj = adjacency(vil, travel_s=Tv, layer="village", county=None, config=cfg)
+    return CountyVillages(town, T, ap.best.assignment, vil, Tv, vadj)

@@ -3,9 +3,15 @@ zone (or each township), with the same machinery as township zoning.
 
 Each group (the villages of one township-level zone) is zoned on its own: a 搬迁撤并
 village is never a centre, member bounds default to ``zoning.village_members_min/max`` and the
-number of zones per group is chosen by :func:`~pianqu.zoning.autop.auto_p` (``p="auto"``),
-by the size rule ``round(n / mean(members_min, members_max))`` (``p="size"``), or given as a
-dict group → p.
+number of zones per group is chosen by :func:`~pianqu.zoning.autop.auto_p` (``p="auto"``: every
+p screened by the quick heuristic, the rule applied, the chosen p solved), by the size rule
+``round(n / mean(members_min, members_max))`` (``p="size"``), or given as a dict group → p.
+
+With the default ``method="auto"`` each group is solved by the exact path (groups up to
+``zoning.exact_max_units`` villages) until it is proven within ``zoning.village_target_gap`` of
+the optimum or ``time_limit`` (per group) runs out; the gap of every group is in ``groups``. On
+the synthetic 通江县 (367 villages, 9 groups) that takes about 8 s in all on a loaded 2-core
+machine, every group within 0.5 % (docs/benchmarks/zoning.md).
 """
 
 from __future__ import annotations

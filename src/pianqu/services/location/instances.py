@@ -110,16 +110,30 @@ def random_county_instance(
     return np.round(cost, 3), population
 
 
-def orlib_like_instance(n: int, p: int, *, seed: int = 0) -> tuple[np.ndarray, int]:
-    """Random graph built like Beasley's pmed files: a path 1-2-...-n keeps it connected,
-    random edges bring the total to n^2/50, lengths uniform on 1..100 (duplicates: last
-    one holds).  Returns (n x n shortest-path costs, p).  For scaling tests beyond the
-    shipped instances; these are not the OR-Library files.
+def orlib_like_graph(n: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Edges and lengths of a random graph built like Beasley's pmed files.
+
+    The rule is read off the shipped files pmed1-20: n^2/50 edges in all (100/200,
+    200/800, 300/1800, 400/3200); the first n-1 edges form the path 1-2-...-n, which keeps
+    the graph connected; the others join two different random vertices (no self-loops,
+    a few duplicates, of which the last holds); lengths are uniform integers 1..100.
+    Returns (edges (k, 2) 0-based, lengths (k,)).
     """
     rng = np.random.default_rng(seed)
     n_edges = max(n - 1, n * n // 50)
     path = np.column_stack([np.arange(n - 1), np.arange(1, n)])
-    extra = rng.integers(0, n, size=(n_edges - (n - 1), 2))
-    edges = np.vstack([path, extra])
+    k = n_edges - (n - 1)
+    tail = rng.integers(0, n, size=k)
+    head = (tail + rng.integers(1, max(n, 2), size=k)) % n  # uniform over the other vertices
+    edges = np.vstack([path, np.column_stack([tail, head])])
     lengths = rng.integers(1, 101, size=edges.shape[0]).astype(float)
+    return edges, lengths
+
+
+def orlib_like_instance(n: int, p: int, *, seed: int = 0) -> tuple[np.ndarray, int]:
+    """Shortest-path costs over ``orlib_like_graph(n, seed=seed)``: an instance built like
+    the OR-Library pmed files (for scaling tests beyond the shipped pmed1-20; these are
+    not the OR-Library files).  Returns (n x n costs, p).
+    """
+    edges, lengths = orlib_like_graph(n, seed=seed)
     return shortest_path_costs(n, edges, lengths), p
