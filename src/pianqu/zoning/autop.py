@@ -13,7 +13,10 @@ With ``screen=True`` (the default for villages: a county has dozens of groups wi
 values of p each) every p is first divided by the heuristic alone (no bound, a few hundredths
 of a second), the rule is applied to those divisions, and only the recommended p is then solved
 with the requested method (its row in the table is replaced by the solved division, whose share
-may differ a little from the screened one). Screened rows say so (``screened``).
+may differ a little from the screened one; should the solver find no division, the rule is
+applied again). Screened rows say so (``screened``). When the quick heuristic divides no p
+(tight bounds), the full heuristic tries each; when that fails too, p is solved one by one from
+the middle of the range until one divides.
 """
 
 from __future__ import annotations
@@ -94,19 +97,32 @@ def auto_p(units: pd.DataFrame, travel_s: np.ndarray, *, ps: range | list[int] |
     common = dict(layer=layer, code=code, county=county, config=cfg, **kw)
     if screen:  # one problem for every p: only p differs
         base = make_problem(units, T, ps[0], **{k: v for k, v in common.items() if k in _PROBLEM_KEYS})
-        results = {p: screen_problem(dataclasses.replace(base, p=p), cfg, seed=kw.get("seed", 0)) for p in ps}
+        seed = kw.get("seed", 0)
+        results = {p: screen_problem(dataclasses.replace(base, p=p), cfg, seed=seed) for p in ps}
+        if not any(r.feasible for r in results.values()):  # tight bounds: the full heuristic next
+            results = {p: screen_problem(dataclasses.replace(base, p=p), cfg, seed=seed, quick=False)
+                       if r.status == "no_solution" else r for p, r in results.items()}
     else:
         results = {p: delineate(units, T, p, **common) for p in ps}
     solved = set() if screen else set(ps)
     rec = recommend(results, target)
-    if rec is not None and rec not in solved:
+    if rec is None and screen:
+        # no heuristic division for any p: solve p by p from the middle of the range until one divides
+        mid = (ps[0] + ps[-1]) / 2.0
+        for p in sorted(ps, key=lambda q: (abs(q - mid), q)):
+            if results[p].status == "infeasible":
+                continue
+            results[p] = delineate(units, T, p, **common)
+            solved.add(p)
+            if results[p].feasible:
+                break
+        rec = recommend({p: results[p] for p in solved}, target)
+    while rec is not None and rec not in solved:  # solve the recommended p (the next one if it fails)
         results[rec] = delineate(units, T, rec, **common)
         solved.add(rec)
-        if not results[rec].feasible:  # the solver could not confirm the screened division
-            results.pop(rec)
+        if not results[rec].feasible:
             rec = recommend(results, target)
-    table = pd.DataFrame([_row(p, results[p], p not in solved) if p in results else _row(p, None, True)
-                          for p in ps])
+    table = pd.DataFrame([_row(p, results[p], p not in solved) for p in ps])
     table["recommended"] = table["p"] == rec
     return AutoP(table, rec, results, target, screened=screen)
 
@@ -135,8 +151,9 @@ def screen_p(units: pd.DataFrame, travel_s: np.ndarray, p: int, *, config: Confi
     return screen_problem(prob, cfg, seed=seed)
 
 
-def screen_problem(prob: Problem, config: Config | None = None, *, seed: int = 0) -> ZoningResult:
-    """:func:`screen_p` for a prepared problem."""
+def screen_problem(prob: Problem, config: Config | None = None, *, seed: int = 0, quick: bool = True) -> ZoningResult:
+    """:func:`screen_p` for a prepared problem (``quick=False``: the full heuristic, still within
+    ``zoning.screen_time_limit_s``)."""
     cfg = config or load_config()
     t0 = time.perf_counter()
     std = standard_seconds(prob.layer, cfg)
@@ -144,16 +161,15 @@ def screen_problem(prob: Problem, config: Config | None = None, *, seed: int = 0
     if reasons:
         return build_result(prob, None, lower_bound=np.inf, status="infeasible", method="precheck",
                             time_s=time.perf_counter() - t0, standard_s=std, explanation=reasons)
-    h = heuristic.solve(prob, time_limit=float(cfg["zoning.screen_time_limit_s"]), seed=seed, bound=False, quick=True)
+    h = heuristic.solve(prob, time_limit=float(cfg["zoning.screen_time_limit_s"]), seed=seed, bound=False,
+                        quick=quick, starts=2)
     ok = h["centre_of"] is not None and h["violation"] == 0
     return build_result(prob, h["centre_of"] if ok else None, lower_bound=-np.inf,
                         status="feasible" if ok else "no_solution", method="screen",
                         time_s=time.perf_counter() - t0, standard_s=std)
 
 
-def _row(p: int, r: ZoningResult | None, screened: bool) -> dict:
-    if r is None:
-        return {"p": p, "status": "no_solution", "screened": screened}
+def _row(p: int, r: ZoningResult, screened: bool) -> dict:
     z = r.zones
     return {
         "p": p, "status": r.status, "objective": r.objective,

@@ -247,6 +247,47 @@ def _islands(adj: Adjacency, geoms: np.ndarray, counties: np.ndarray, travel_s: 
         adj.edges = pd.concat([adj.edges, pd.DataFrame(new_rows)], ignore_index=True)
 
 
+def attach_islands(adj: Adjacency, travel_s: np.ndarray, *, group: str = "", layer: str = "village") -> Adjacency:
+    """A copy of ``adj`` in which every part cut off from the largest connected part is linked to
+    the unit nearest it by road (``travel_s``, either direction), with a
+    ``zoning.village.island_in_group`` finding each; a part no road reaches stays cut off.
+
+    Village zoning solves each township-level zone's villages on their own; links missing
+    inside one group (a boundary shorter than ``zoning.adjacency_min_shared_m``, a village
+    whose only neighbours lie in another group) would otherwise make a small piece impossible to
+    zone (fewer villages than the member floor) and the whole group infeasible.
+    """
+    T = np.asarray(travel_s, dtype=float)
+    if T.shape != (adj.n, adj.n):
+        raise ValueError(f"travel_s has shape {T.shape}; expected ({adj.n}, {adj.n}) in the order of the units")
+    ncomp, lab = connected_components(adj.matrix(), directed=False)
+    if ncomp <= 1:
+        return adj
+    sizes = np.bincount(lab)
+    main = int(np.argmax(sizes))
+    rest = np.flatnonzero(lab == main)
+    rows, findings = [], list(adj.findings)
+    for c in range(ncomp):
+        if c == main:
+            continue
+        part = np.flatnonzero(lab == c)
+        sub = np.minimum(T[np.ix_(part, rest)], T[np.ix_(rest, part)].T)
+        k = np.unravel_index(np.argmin(sub), sub.shape)
+        if not np.isfinite(sub[k]):
+            continue
+        u, v = int(part[k[0]]), int(rest[k[1]])
+        i, j = sorted((u, v))
+        rows.append({"i": i, "j": j, "code_i": adj.codes[i], "code_j": adj.codes[j], "shared_m": 0.0,
+                     "kind": "road_link"})
+        findings.append(Finding("warning", "zoning.village.island_in_group", layer, adj.codes[u], "",
+                                {"units": "、".join(adj.codes[part]), "count": len(part), "group": group,
+                                 "nearest": adj.codes[v], "value": round(float(sub[k]) / 60.0, 1)}))
+    if not rows:
+        return adj
+    edges = pd.concat([adj.edges, pd.DataFrame(rows)], ignore_index=True)
+    return Adjacency(adj.codes, edges, adj.shared, adj.perimeter_m, adj.area_m2, findings)
+
+
 def _enclaves(adj: Adjacency, share: float, layer: str) -> None:
     """Units enclosed by a single other unit: in any zoning they go with it or stand alone."""
     border = adj.edges[adj.edges["kind"] == "border"]

@@ -618,10 +618,58 @@ def _mip_rounds(model: Model, h: highspy.Highs, inc: _Incumbent, deadline: float
     return out
 
 
+def _dive(model: Model, h: highspy.Highs, inc: _Incumbent, x: np.ndarray, deadline: float,
+          mip_s: float = 2.0) -> None:
+    """A division for the incumbent from an LP dive on the centres: open the fractional centre
+    the LP leans on most, re-solve (with separator rows), until the LP opens whole centres;
+    then solve the MIP with exactly those centres (a small problem) and offer its division.
+
+    The heuristic alone grows zones from a set of centres; with member bounds on a tree-like
+    road network it can miss the best assignment by a few percent, which the centre-fixed MIP
+    finds in a fraction of a second. Bounds are restored afterwards; the separator rows added
+    stay (they hold for every division)."""
+    ncol = model.ncol
+    cols = np.arange(ncol, dtype=np.int32)
+    yc = model.X[model.centres, model.centres]
+    lo0, hi0 = model.col_lo[yc].copy(), model.col_hi[yc].copy()
+    h.changeColsIntegrality(ncol, cols, np.zeros(ncol, dtype=np.uint8))
+    try:
+        ok = True
+        for _ in range(len(yc)):
+            y = x[yc]
+            frac = np.flatnonzero((y > 1e-6) & (y < 1 - 1e-6))
+            if not len(frac) or time.perf_counter() > deadline:
+                break
+            k = int(frac[np.argmax(y[frac])])
+            h.changeColBounds(int(yc[k]), 1.0, 1.0)
+            for _ in range(5):
+                h.setOptionValue("time_limit", float(max(deadline - time.perf_counter(), 0.05)))
+                h.run()
+                if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+                    ok = False
+                    break
+                x = np.asarray(h.getSolution().col_value)
+                rows_c, rows_v = fractional_separators(model, x)
+                if not rows_c:
+                    break
+                _add_rows(h, rows_c, rows_v)
+            if not ok:
+                break
+            inc.from_lp(model, x)
+        if ok and time.perf_counter() < deadline:
+            open_ = np.round(x[yc])
+            h.changeColsBounds(len(yc), yc.astype(np.int32), open_, open_)
+            h.changeColsIntegrality(ncol, cols, model.integer.astype(np.uint8))
+            _mip_rounds(model, h, inc, min(deadline, time.perf_counter() + mip_s), 1e-4, 10, -np.inf)
+    finally:
+        h.changeColsBounds(len(yc), yc.astype(np.int32), lo0, hi0)
+        h.changeColsIntegrality(ncol, cols, model.integer.astype(np.uint8))
+
+
 def solve(prob: Problem, *, time_limit: float = 60.0, mip_rel_gap: float = 1e-6,
           start: np.ndarray | None = None, threads: int | None = None, contiguity: str = "cuts",
           max_rounds: int = 30, root_cuts: bool = True, polish: bool = True, reduce: bool = True,
-          mip: bool = True) -> dict:
+          mip: bool = True, dive: bool = True) -> dict:
     """Solve the MIP; ``start`` is a feasible (contiguous) assignment, centre index per unit.
 
     contiguity="flow": the compact flow model in one solve. contiguity="cuts" (default):
@@ -629,7 +677,8 @@ def solve(prob: Problem, *, time_limit: float = 60.0, mip_rel_gap: float = 1e-6,
 
     1. Root: the LP relaxation tightened with violated separator rows (:func:`root_bound`; off
        with ``root_cuts=False``); the heuristic grows a contiguous division from the centres the
-       LP opens (``polish``), usually within one or two percent of the bound.
+       LP opens (``polish``), and an LP dive on the centres ends in a MIP with its centres fixed
+       (``dive``, :func:`_dive`): usually within one percent of the optimum.
     2. Fixing (``reduce``): a pair (i, j) whose LP reduced cost exceeds incumbent − bound is in
        no better division; the pairs left (and reachable within the member bound) form a much
        smaller problem holding every division better than the incumbent.
@@ -682,6 +731,8 @@ def solve(prob: Problem, *, time_limit: float = 60.0, mip_rel_gap: float = 1e-6,
             inc.from_lp(model, rb["x"])
         if not mip:
             return finish(bound, (h.getNumRow(), model.ncol, int(model.A.nnz)))
+        if dive and rb["x"] is not None and relative_gap(inc.obj, bound) > mip_rel_gap:
+            _dive(model, h, inc, rb["x"], deadline)
         if reduce and inc.best is not None and rb["reduced"] is not None and \
                 relative_gap(inc.obj, bound) > mip_rel_gap and time.perf_counter() < deadline:
             slack = inc.obj - rb["lp_value"]
@@ -698,7 +749,7 @@ def solve(prob: Problem, *, time_limit: float = 60.0, mip_rel_gap: float = 1e-6,
                 return finish(ub, (h.getNumRow(), model.ncol, int(model.A.nnz)))
             sub = solve(q, time_limit=deadline - time.perf_counter(), mip_rel_gap=mip_rel_gap, start=inc.best,
                         threads=threads, contiguity="cuts", max_rounds=max_rounds, root_cuts=True, polish=polish,
-                        reduce=False)
+                        reduce=False, dive=False)
             inc.offer(sub["centre_of"])
             for k in ("rounds", "cuts", "nodes", "status"):
                 out[k] = sub[k]

@@ -25,7 +25,7 @@ import pandas as pd
 
 from pianqu.config import Config, load_config
 from pianqu.zoning.autop import auto_p, p_range
-from pianqu.zoning.contiguity import Adjacency, adjacency as build_adjacency
+from pianqu.zoning.contiguity import Adjacency, adjacency as build_adjacency, attach_islands
 from pianqu.zoning.delineate import delineate, merge_results
 from pianqu.zoning.result import ZoningResult
 
@@ -68,7 +68,7 @@ def village_zones(villages: pd.DataFrame, travel_s: np.ndarray, *, township_zone
         idx = np.flatnonzero((group == g).to_numpy())
         sub = villages.iloc[idx]
         Tg = T[np.ix_(idx, idx)]
-        adj = adjacency.subset(idx)
+        adj = attach_islands(adjacency.subset(idx), Tg, group=str(g))
         common = dict(code=code, county=None, member_bounds=bounds, adjacency=adj, method=method,
                       time_limit=time_limit, layer="village", config=cfg, **kw)
         if isinstance(p, Mapping):
