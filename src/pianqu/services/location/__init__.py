@@ -4,13 +4,20 @@ towards p, forbidden sites never open; every result carries a proven lower bound
 
 from .capacitated import solve_capacitated_pmedian
 from .coverage import solve_lscp, solve_mclp
-from .instances import orlib_like_instance, random_county_instance, read_orlib_pmed, shortest_path_costs
+from .instances import (
+    orlib_like_graph,
+    orlib_like_instance,
+    random_county_instance,
+    read_orlib_pmed,
+    shortest_path_costs,
+)
 from .pcenter import solve_pcenter
 from .pmedian import solve_pmedian
 from .result import LocationResult
 
 __all__ = [
     "LocationResult",
+    "orlib_like_graph",
     "orlib_like_instance",
     "random_county_instance",
     "read_orlib_pmed",

@@ -17,14 +17,16 @@ n*m-variable formulation with a few small rounds of n rows.
 
 The exact search is a depth-first branch and bound over y on that LP (warm-started dual
 simplex after every bound change), with reduced-cost fixing against the incumbent at
-every node.  On the OR-Library-sized instances with small p (n = 500 to 900, p = 5 or
-10) the root gap is 1 to 2 % and the tree has a few hundred nodes whatever the
-branching rule, so what matters is the cost of a node:
+every node.  On OR-Library-sized instances with small p (n = 500 to 900, p = 5 or 10)
+the root gap is 1 to 2 %, general-purpose cuts barely move it (HiGHS's own root cuts on
+the master: +3 of a 120 gap), and the tree has hundreds of nodes, so the cost of a node
+and the branching choice are what count:
 
 * the dual simplex stops as soon as its dual objective passes the pruning level (HiGHS
   ``objective_bound``), so a node that will be pruned costs only a few iterations;
 * a node is branched on after one LP solve; the cuts violated at its LP point are added
   for its children instead of being iterated to convergence first;
+* branching picks the undecided site carrying the most LP demand (see ``branching``);
 * when fixing has left at most half of the current LP's sites below a node, the subtree
   gets its own LP over those sites, seeded with the binding cuts and the basis of the
   parent LP (shorter rows, cheaper iterations);
@@ -71,25 +73,17 @@ class SortedCosts:
         value = D - (np.maximum(D[:, None] - self.values, 0.0) * ys).sum(axis=1)
         return D, value
 
-    def service(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """LP service of every site at ``y``: (mass, weighted mass).
+    def service(self, y: np.ndarray) -> np.ndarray:
+        """LP demand served by every site at ``y``.
 
         In the radius LP each demand is served by its sites in cost order, taking y_j
-        from each until the cumulative sum reaches 1 (radius D); mass_j sums that
-        share over the demands, weighted mass sums share * (D - W_ij): what closing j
-        would cost if its demands fell back to the radius D.
+        from each until the cumulative sum reaches 1; a site's service is the sum of
+        those shares over the demands.
         """
         ys = y[self.order]
         cum = np.cumsum(ys, axis=1)
         share = np.clip(np.minimum(ys, 1.0 - (cum - ys)), 0.0, None)
-        m = ys.shape[1]
-        k = np.minimum((cum < 1.0 - 1e-9).sum(axis=1), m - 1)
-        D = self.values[np.arange(ys.shape[0]), k]
-        mass = np.zeros(m)
-        weighted = np.zeros(m)
-        np.add.at(mass, self.order.ravel(), share.ravel())
-        np.add.at(weighted, self.order.ravel(), (share * (D[:, None] - self.values)).ravel())
-        return mass, weighted
+        return np.bincount(self.order.ravel(), weights=share.ravel(), minlength=ys.shape[1])
 
     def cut_rows(self, rows: np.ndarray, D: np.ndarray, theta_offset: int):
         """CSR rows ``theta_i + sum_j max(0, D_i - W_ij) y_j >= D_i`` for demands ``rows``.
@@ -176,6 +170,7 @@ class RadiusLP:
         add_rows_csr(self.h, [p], [p], [0], np.arange(self.k), np.ones(self.k))
         self._clients: list[np.ndarray] = []
         self._radii: list[np.ndarray] = []
+        self._rows_at_solve = 1
 
     @property
     def n_cuts(self) -> int:
@@ -193,17 +188,17 @@ class RadiusLP:
 
     def pool(self, tight_only: bool = False, tol: float = 1e-6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Cuts in the LP as (demand, radius, LP row) arrays; with ``tight_only`` only those
-        binding or violated at the last LP point (cuts added after the solve count)."""
+        binding at the last LP solution, plus the cuts added since (violated there)."""
         if not self._clients:
             empty = np.zeros(0, dtype=np.int64)
             return empty, np.zeros(0), empty
         rows, D = np.concatenate(self._clients), np.concatenate(self._radii)
         lp_rows = 1 + np.arange(rows.size)
         if tight_only:
-            x = np.asarray(self.h.getSolution().col_value)
-            ys = x[: self.k][self.sc.order[rows]]
-            activity = x[self.k + rows] + (np.maximum(D[:, None] - self.sc.values[rows], 0.0) * ys).sum(axis=1)
-            keep = activity - D <= tol * np.maximum(1.0, np.abs(D))
+            solved = self._rows_at_solve - 1  # cuts present at the last solve
+            activity = np.asarray(self.h.getSolution().row_value)[1 : 1 + solved]
+            keep = np.ones(rows.size, dtype=bool)
+            keep[:solved] = activity - D[:solved] <= tol * np.maximum(1.0, np.abs(D[:solved]))
             rows, D, lp_rows = rows[keep], D[keep], lp_rows[keep]
         return rows, D, lp_rows
 
@@ -229,16 +224,16 @@ class RadiusLP:
         if saved is None:
             return
         cols, rows = saved
-        self.set_basis(cols, rows + [_BASIC] * (self.h.getNumRow() - len(rows)))
+        self.set_basis(cols, rows + [_BASIC] * (self.h.getNumRow() - len(rows)), check=False)
 
-    def set_basis(self, cols: list, rows: list) -> None:
-        """Install a basis; when it does not have one basic variable per row it is handed
-        over as 'alien' and HiGHS completes or repairs it."""
+    def set_basis(self, cols: list, rows: list, check: bool = True) -> None:
+        """Install a basis.  With ``check``, a basis without one basic variable per row
+        is handed over as 'alien' and HiGHS completes or repairs it."""
         b = highspy.HighsBasis()
         b.col_status = cols
         b.row_status = rows
         b.valid = True
-        b.alien = sum(s == _BASIC for s in cols) + sum(s == _BASIC for s in rows) != len(rows)
+        b.alien = check and cols.count(_BASIC) + rows.count(_BASIC) != len(rows)
         self.h.setBasis(b)
 
     def set_bounds(self, lower: np.ndarray, upper: np.ndarray) -> None:
@@ -251,6 +246,7 @@ class RadiusLP:
         self.h.setOptionValue("time_limit", float(max(deadline - time.perf_counter(), 1e-3)))
         t = time.perf_counter()
         self.h.run()
+        self._rows_at_solve = self.h.getNumRow()
         self.stats.time += time.perf_counter() - t
         self.stats.solves += 1
         self.stats.iterations += int(self.h.getInfo().simplex_iteration_count)
@@ -305,33 +301,6 @@ class RadiusLP:
             if time.perf_counter() > deadline:
                 break
         return NodeBound(bound, y, rc, False)
-
-    def probe(self, j: int, lo: float, hi: float, restore: tuple[float, float], saved: tuple[list, list],
-              prune_above: float, deadline: float, max_iterations: int = 0) -> float:
-        """LP bound with the bounds of site ``j`` (full index) set to [lo, hi], from the
-        basis ``saved`` and with the cuts already in the LP (no separation: near a node
-        the pool is rich enough that separating rarely moves the bound).  Bounds and
-        basis are restored.  Returns inf when the probe is infeasible or its dual
-        objective passes ``prune_above``; -inf when stopped by the deadline."""
-        col = np.array([int(np.searchsorted(self.active, j))], dtype=np.int32)
-        self.h.setOptionValue("objective_bound", float(prune_above))
-        self.h.changeColsBounds(1, col, np.array([lo]), np.array([hi]))
-        if max_iterations:
-            self.h.setOptionValue("simplex_iteration_limit", int(max_iterations))
-        status = self._run(deadline)
-        if max_iterations:
-            self.h.setOptionValue("simplex_iteration_limit", 2**31 - 1)
-        if status in (_STATUS.kInfeasible, _STATUS.kObjectiveBound):
-            value = np.inf
-        elif status == _STATUS.kOptimal:
-            value = float(self.h.getInfo().objective_function_value)
-        elif status == _STATUS.kIterationLimit:
-            value = -float(self.h.getInfo().objective_function_value)  # estimate, marked by the sign
-        else:
-            value = -np.inf
-        self.h.changeColsBounds(1, col, np.array([restore[0]]), np.array([restore[1]]))
-        self.restore_basis(saved)
-        return value
 
 
 def restricted_lp(
@@ -440,9 +409,7 @@ def radius_branch_and_bound(
     shrink: float = 0.5,
     enum_budget: float = 2e7,
     enum_loops: int = 400,
-    strong: int = 0,
-    strong_depth: int = 0,
-    probe_iterations: int = 0,
+    branching: str = "service",
 ) -> ExactOutcome:
     """Prove (or improve) ``incumbent`` optimal by branch and bound on the radius LP.
 
@@ -454,7 +421,9 @@ def radius_branch_and_bound(
     converges.  shrink: a subtree whose open and free sites number at most ``shrink``
     times the columns of the current LP gets its own smaller LP.  enum_budget,
     enum_loops: limits under which a node is settled by enumeration (see
-    ``enumerate_completions``).
+    ``enumerate_completions``).  branching: "service" (the fractional site with the
+    largest LP service times min(y, 1 - y): undecided and carrying much demand, so that
+    closing it moves the bound) or "fractional" (y closest to 1/2).
     Returns the best sites, their cost, a valid lower bound and the node count.
     """
     t0 = time.perf_counter()
@@ -503,7 +472,6 @@ def radius_branch_and_bound(
     stack: list[tuple] = []
     nodes = 1
     enumerated = 0
-    probes = 0
     pruned_min = np.inf  # smallest bound among settled nodes (the bound once the tree is done)
     timed_out = False
 
@@ -528,36 +496,16 @@ def radius_branch_and_bound(
         pruned_min = min(pruned_min, done[0])
         return True
 
-    def strong_branch(node: NodeBound, lo: np.ndarray, hi: np.ndarray, frac: np.ndarray):
-        """Probe both children of the ``strong`` fractional sites that serve the most
-        LP demand (one warm-started LP solve each, with the cuts found at this node);
-        pick the site with the largest product of bound gains.  Also returns the sites
-        whose up (down) child is cut off, which can be closed (opened) at this node."""
-        nonlocal probes
-        y = node.y
+    def branch_site(y: np.ndarray, frac: np.ndarray) -> int:
+        """The fractional site to branch on (see ``branching``)."""
+        if branching == "fractional":
+            return int(frac[np.argmin(np.abs(y[frac] - 0.5))])
         ya = y[lp.active]
-        mass, _ = lp.sc.service(ya)
-        proxy = np.zeros(m)
-        proxy[lp.active] = mass * np.minimum(ya, 1.0 - ya)
-        cand = frac[np.argsort(-proxy[frac], kind="stable")[:strong]]
-        saved = lp.basis()
-        level = prune_level(ub)
-        best, best_score, to_zero, to_one = int(cand[0]), -np.inf, [], []
-        for j in cand.tolist():
-            up = lp.probe(j, 1.0, hi[j], (lo[j], hi[j]), saved, level, deadline, probe_iterations)
-            down = lp.probe(j, lo[j], 0.0, (lo[j], hi[j]), saved, level, deadline, probe_iterations)
-            up, down = abs(up), abs(down)
-            probes += 2
-            if up > level:
-                to_zero.append(j)
-            if down > level:
-                to_one.append(j)
-            score = max(min(up, level) - node.bound, 1e-6) * max(min(down, level) - node.bound, 1e-6)
-            if score > best_score:
-                best, best_score = j, score
-        return best, to_zero, to_one
+        score = np.zeros(m)
+        score[lp.active] = lp.sc.service(ya) * np.minimum(ya, 1.0 - ya)
+        return int(frac[np.argmax(score[frac])])
 
-    def process(node: NodeBound, lo: np.ndarray, hi: np.ndarray, parent: float, depth: int) -> None:
+    def process(node: NodeBound, lo: np.ndarray, hi: np.ndarray, parent: float) -> None:
         """Settle the node (pruned, integral, enumerated) or push its two children."""
         nonlocal lp, pruned_min
         j = -1
@@ -567,7 +515,7 @@ def radius_branch_and_bound(
                 pruned_min = min(pruned_min, node.bound)
                 return
             if node.y is None or (not node.converged and time.perf_counter() > deadline):
-                stack.append((lo, hi, max(parent, node.bound), None, lp, depth))  # stopped by the deadline
+                stack.append((lo, hi, max(parent, node.bound), None, lp))  # stopped by the deadline
                 return
             y = node.y
             frac = np.flatnonzero((y > 1e-6) & (y < 1 - 1e-6))
@@ -594,34 +542,22 @@ def radius_branch_and_bound(
                 lp = restricted_lp(lp, W, p, sc, keep, lo, hi, deadline)
                 node = lp.solve(prune_above=prune_level(ub), deadline=deadline, max_rounds=node_rounds)
                 continue
-            if depth > strong_depth or strong <= 0:
-                j = int(frac[np.argmin(np.abs(y[frac] - 0.5))])  # most fractional site
-                break
-            j, to_zero, to_one = strong_branch(node, lo, hi, frac)
-            if not (to_zero or to_one):
-                break
-            # a probe cut a child off: tighten this node and solve it again
-            hi[to_zero] = 0.0
-            lo[to_one] = 1.0
-            if (lo > hi).any() or lo.sum() > p + 1e-9 or hi.sum() < p - 1e-9:
-                pruned_min = min(pruned_min, level)
-                return
-            lp.set_bounds(lo, hi)
-            node = lp.solve(prune_above=prune_level(ub), deadline=deadline, max_rounds=node_rounds)
+            j = branch_site(y, frac)
+            break
         down_lo, down_hi = lo, hi.copy()
         down_hi[j] = 0.0
         up_lo, up_hi = lo.copy(), hi
         up_lo[j] = 1.0
         saved = lp.basis()
-        stack.append((down_lo, down_hi, node.bound, saved, lp, depth + 1))
-        stack.append((up_lo, up_hi, node.bound, saved, lp, depth + 1))  # explored first: opens a site
+        stack.append((down_lo, down_hi, node.bound, saved, lp))
+        stack.append((up_lo, up_hi, node.bound, saved, lp))  # explored first: opens a site
 
-    process(root, lower, upper, -np.inf, 0)
+    process(root, lower, upper, -np.inf)
     while stack:
         if time.perf_counter() > deadline:
             timed_out = True
             break
-        lo, hi, parent, saved, lp, depth = stack.pop()
+        lo, hi, parent, saved, lp = stack.pop()
         if parent > prune_level(ub):
             pruned_min = min(pruned_min, parent)
             continue
@@ -634,7 +570,7 @@ def radius_branch_and_bound(
         lp.set_bounds(lo, hi)
         lp.restore_basis(saved)
         node = lp.solve(prune_above=prune_level(ub), deadline=deadline, max_rounds=node_rounds)
-        process(node, lo, hi, parent, depth)
+        process(node, lo, hi, parent)
     lb = min([ub, pruned_min] + [entry[2] for entry in stack])
     if integral and np.isfinite(lb):
         lb = min(ub, float(np.ceil(lb - _round_eps(ub))))
@@ -643,6 +579,6 @@ def radius_branch_and_bound(
     proven = (not timed_out and not stack) or ub - lb <= rel_tol * max(1.0, abs(ub))
     info.update(
         lp_solves=stats.solves, lp_iterations=stats.iterations, lp_time=stats.time, cuts=stats.cuts,
-        lps=stats.lps, enumerated=enumerated, probes=probes, t_total=time.perf_counter() - t0,
+        lps=stats.lps, enumerated=enumerated, t_total=time.perf_counter() - t0,
     )
     return ExactOutcome(best_sites, ub, lb, proven, nodes, root_bound, info)
