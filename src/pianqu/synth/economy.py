@@ -5,7 +5,9 @@ split into primary, secondary and tertiary sectors by ``synth.sector_split``. Pr
 goes to townships by rural population and farmland, secondary mostly to the county seat and
 the bigger towns, tertiary by urban population. Each township gets a grain-and-oil and pig
 sector, one to three specialties suited to its terrain, a few industries where there is
-industrial land, and services; shares within a group are random (Dirichlet). Employment is
+industrial land, and services: trade and logistics everywhere, finance, technology and household
+services only where the urban population reaches ``synth.urban_services_min_pop`` (and in the
+county seat), rural services (tourism, catering, health, care) elsewhere; shares within a group are random (Dirichlet). Employment is
 output ÷ ``synth.output_per_worker_yuan``, scaled so it totals ``synth.employment_rate`` of the
 population. Output is in 万元 (10 000 yuan), year 2022.
 """
@@ -29,6 +31,8 @@ SPECIALTIES = {
 INDUSTRY = ["food_beverage", "materials", "equipment", "energy_chem", "electronics", "digital"]
 SERVICES = ["trade_logistics", "culture_tourism", "catering", "finance", "health_care", "elderly_child_care",
             "tech_services", "household_services"]
+# services a rural township has; finance, tech and household services sit in towns with an urban core
+RURAL_SERVICES = ["culture_tourism", "catering", "health_care", "elderly_child_care"]
 YEAR = 2022
 
 
@@ -50,13 +54,18 @@ def economy_table(township_codes: list[str], township_pop: np.ndarray, township_
     shares = [w / max(w.sum(), 1e-9) for w in (w1, w2, w3)]
     per_worker = cfg["synth.output_per_worker_yuan"]
     productivity = np.array([per_worker["primary"], per_worker["secondary"], per_worker["tertiary"]]) / 1e4
+    # a township with an urban core (the seat, or a town whose urban population is among the
+    # county's larger ones) hosts the urban services; rural townships get rural ones
+    town = township_urban >= max(float(cfg["synth.urban_services_min_pop"]), 0.0)
+    town[seat_township] = True
     rows = []
     for ti, code in enumerate(township_codes):
         groups = [
             ["grain_oil", "pig"] + list(gen.choice(SPECIALTIES[terrain], replace=False,
                                                    size=min(len(SPECIALTIES[terrain]), int(gen.integers(1, 4))))),
             list(gen.choice(INDUSTRY[:4] if not urban_core else INDUSTRY, size=int(gen.integers(1, 3)), replace=False)),
-            ["trade_logistics"] + list(gen.choice(SERVICES[1:], size=int(gen.integers(1, 4)), replace=False)),
+            ["trade_logistics"] + list(gen.choice(SERVICES[1:] if town[ti] else RURAL_SERVICES,
+                                                  size=int(gen.integers(1, 4)), replace=False)),
         ]
         if ti == seat_township:
             groups[1] = list(dict.fromkeys(groups[1] + ["food_beverage", "equipment"]))
