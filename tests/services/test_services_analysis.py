@@ -73,6 +73,9 @@ def test_written_into_a_scenario_and_reported(default_county, default_analysis, 
     ws2 = Workspace.open(tmp_path / "511921.gpkg")
     assert set(ws2.layers("plan1")) >= {"facility_plan", "facility_gap", "service_coverage", "service_presence"}
     assert len(ws2.read("facility_plan", "plan1")) == counts["facility_plan"] > 0
+    gaps = ws2.read("facility_gap", "plan1")  # what is missing (presence) or not served (coverage), stored
+    assert len(gaps) == counts["facility_gap"] == len(a.presence.missing) + len(a.coverage.unserved())
+    assert (gaps["gap"] == "presence").sum() == len(a.presence.missing) and gaps.crs.to_epsg() == 4490
     audit = ws2.audit()
     assert (audit["scenario"] == "plan1").any()
     out = write_report(ws2, tmp_path / "report", scenario="plan1", sections=["services"], strict=True)

@@ -1,7 +1,16 @@
-"""Thin helpers around highspy: silent solver objects, bulk column/row loading, MIP solves."""
+"""Thin helpers around highspy: silent solver objects, bulk column/row loading, MIP solves.
+
+Every HiGHS object of the services package comes from :func:`new_highs`: highspy prints its
+version banner ("Running HiGHS ...") to the process's stdout (file descriptor 1, from C++)
+when the first ``Highs()`` of a process is built, before any option can be set, so that
+first construction runs with descriptor 1 pointed at the null device.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
 from dataclasses import dataclass
 
 import highspy
@@ -11,10 +20,45 @@ from scipy import sparse
 INF = highspy.kHighsInf
 
 
+_BANNER_LOCK = threading.Lock()
+_banner_swallowed = False
+
+
+def new_highs() -> highspy.Highs:
+    """A HiGHS instance that writes nothing to stdout: the banner of the process's first
+    instance is swallowed, and logging is off before any other call."""
+    global _banner_swallowed
+    with _BANNER_LOCK:
+        if _banner_swallowed:
+            h = highspy.Highs()
+        else:
+            _banner_swallowed = True
+            h = _construct_muted()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("log_to_console", False)
+    return h
+
+
+def _construct_muted() -> highspy.Highs:
+    """``highspy.Highs()`` with file descriptor 1 redirected to the null device."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):  # no usable descriptor 1 (embedded interpreter): nothing to mute
+        return highspy.Highs()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        return highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
 def new_solver(time_limit: float, *, mip_rel_gap: float = 0.0, threads: int | None = None) -> highspy.Highs:
     """A silent HiGHS instance with a wall-clock limit (seconds) and an exact MIP gap target."""
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = new_highs()
     h.setOptionValue("time_limit", float(max(time_limit, 1e-3)))
     h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
     h.setOptionValue("mip_abs_gap", 0.0)
@@ -70,6 +114,7 @@ class MipOutcome:
     infeasible: bool
     nodes: int
     status: str
+    row_dual: np.ndarray | None = None  # LP only (no integer column): the row duals
 
 
 def solve_mip(
@@ -136,4 +181,5 @@ def solve_mip(
         infeasible=infeasible,
         nodes=int(info.mip_node_count) if integral else 0,
         status=name,
+        row_dual=np.asarray(h.getSolution().row_dual) if (optimal and not integral) else None,
     )
