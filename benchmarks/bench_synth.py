@@ -21,7 +21,7 @@ import tempfile
 import textwrap
 
 JOB = textwrap.dedent("""
-    import json, os, resource, sys, time
+    import json, os, resource, statistics, sys, time
     from pathlib import Path
     kind, arg, out, workers = sys.argv[1], sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
     load = os.getloadavg()[0]

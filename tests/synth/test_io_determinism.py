@@ -61,7 +61,7 @@ def test_written_workspace_is_marked_synthetic(xiqu_ws):
     ws = Workspace.open(xiqu_ws.path)
     assert ws.meta.synthetic is True
     assert ws.meta.county_code == XIQU and ws.meta.county_name == divisions.county(XIQU)["name"]
-    assert ws.meta.epochs == (2023,)
+    assert ws.meta.epochs == (2023, 2025)  # the base epoch and the later one (synth.epoch, issue 6)
     assert ws.meta.extra["synth_seed"] == 7 and ws.meta.extra["synth_version"] == GENERATOR_VERSION
     assert "模拟" in ws.meta.extra["synthetic_notice"]
     assert ws.meta.compute_epsg == 4543  # 101.6°E → CM 102° → EPSG:4543

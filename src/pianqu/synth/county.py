@@ -25,11 +25,11 @@ from pianqu.geo import STORAGE_EPSG, ellipsoidal_area
 from pianqu.i18n import t
 from pianqu.progress import task
 from pianqu.schema import LAYERS
-from pianqu.synth import (admin, controls, economy, facilities, hazard, hydrology, landuse, layout, parcels,
+from pianqu.synth import (admin, controls, economy, epoch, facilities, hazard, hydrology, landuse, layout, parcels,
                           population, roads, settlements, telecom, terrain)
 from pianqu.synth._util import rng
 
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.1"  # 1.1: second land-use epoch with approvals, urban services, county-seat streets
 EPOCH = 2023
 SYNTH_LAYERS = [name for name in LAYERS if name != "landuse_review"]
 STAGES = 14
@@ -49,6 +49,7 @@ class CountyBuild:
     parcels: parcels.Parcels
     road_net: roads.RoadNet
     timings: dict[str, float] = field(default_factory=dict)
+    later_epoch: "epoch.SecondEpoch | None" = None  # the later land-use epoch (not in ``layers``' landuse)
 
 
 def synthesize_county(county_code: str, seed: int = 1, *, config: Config | None = None,
@@ -60,7 +61,8 @@ def synthesize_county(county_code: str, seed: int = 1, *, config: Config | None 
     ``detail`` scales the number of atoms the parcels are made of (1.0: about 6 per km² plus
     45 per village, at most 70 000).
     """
-    return build_county(county_code, seed, config=config, detail=detail).layers
+    b = build_county(county_code, seed, config=config, detail=detail)
+    return epoch.with_epochs(b.layers, b.later_epoch.landuse if b.later_epoch is not None else None)
 
 
 def build_county(county_code: str, seed: int = 1, *, config: Config | None = None,
@@ -133,7 +135,8 @@ def build_county(county_code: str, seed: int = 1, *, config: Config | None = Non
         hcells = grid.index(atoms.xy[hs, 0], atoms.xy[hs, 1])
         hcells = hcells[(gen_h.random(len(hcells)) < 0.3) & seats.road_mask.ravel()[hcells]]
         net = roads.build_roads(ter, seats.road_mask, township_of_cell, int(seats.town_cell[seats.seat_township]),
-                                seats.town_cell, seats.village_cell, np.unique(hcells), rng(seed, code, "roads"))
+                                seats.town_cell, seats.village_cell, np.unique(hcells), rng(seed, code, "roads"),
+                                **roads.urban_options(cfg, lu.town[owner]))
         lap("roads")
         advance()
         p0 = parcels.merge_atoms(atoms, lu.code, lu.czcsxm, lu.town)
@@ -179,9 +182,11 @@ def build_county(county_code: str, seed: int = 1, *, config: Config | None = Non
         advance()
         layers = _frames(code, crow, geo, tws, vls, vt, pop, seats, atoms, pc, vgeom, tgeom, cgeom, vclass, net,
                          river_lines, udb, pbf, erl, fac, tel, slides, flood, econ)
+        later = epoch.second_epoch(layers, seed, code, geo.epsg, cfg)  # issue 6: approvals, reserve, projects
+        layers.update(later.layers)
         lap("frames")
         advance()
-    return CountyBuild(layers, geo, ter, seats, pop, atoms, pc, net, timings)
+    return CountyBuild(layers, geo, ter, seats, pop, atoms, pc, net, timings, later)
 
 
 def _village_land_weight(ter: terrain.Terrain, seats: settlements.Seats, radius_m: float = 1500.0) -> np.ndarray:
@@ -341,10 +346,9 @@ def _frames(code, crow, geo, tws, vls, vt, pop, seats, atoms, pc, vgeom, tgeom, 
     rnames = _river_names(rivers, vgeom, vls, tws, vt)
     out["river"] = _frame("river", {"id": [f"HD{k + 1:05d}" for k in range(len(rivers))], "name": rnames,
                                     "order": [o for _, o in rivers]}, [g for g, _ in rivers], epsg)
-    kinds = dict(zip(standards.facility_kinds()["kind"], standards.facility_kinds()["level"]))
     out["facility"] = _frame("facility", {
         "id": [f"SS{k + 1:05d}" for k in range(len(fac))], "kind": [f.kind for f in fac],
-        "name": [f.name for f in fac], "level": [kinds[f.kind] for f in fac],
+        "name": [f.name for f in fac], "level": [f.level for f in fac],
         "capacity": [f.capacity for f in fac], "area_m2": [f.area_m2 for f in fac],
         "township_code": [tcodes[f.township] for f in fac],
         "village_code": [vcodes[f.village] for f in fac]},
@@ -408,7 +412,8 @@ def write_county(county_code: str, path: str | Path, seed: int = 1, overwrite: b
     layers = synthesize_county(code, seed, config=config)
     reason = t("synth.reason", name=name, code=code, seed=seed, version=GENERATOR_VERSION)
     ws = Workspace.create(target, county_code=code, county_name=name, synthetic=True, compute_epsg=geo.epsg,
-                          epochs=(EPOCH,), command="synth", reason=reason, overwrite=overwrite)
+                          epochs=tuple(sorted({int(e) for e in layers["landuse"]["epoch"]})), command="synth",
+                          reason=reason, overwrite=overwrite)
     ws.write(layers, command="synth", reason=reason,
              meta_updates={"synth_seed": int(seed), "synth_version": GENERATOR_VERSION,
                            "synthetic_notice": t("common.synthetic_notice", "zh"),

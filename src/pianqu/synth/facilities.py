@@ -7,6 +7,12 @@ bigger towns). The county seat has every kind; its township gets more schools as
 population grows. Facilities stand a short random walk from the seat of their unit, inside
 its village; capacities scale with the population served (beds, places, staff or m³/d, as
 the kind suggests) and site areas with capacity.
+
+Each facility's ``level`` (the level it serves) follows its kind and where it stands: village
+kinds serve their village, township kinds their township, and zone kinds their zone (片区)
+only in a central town — the county seat's township and the towns with the most urban
+people (``synth.central_town_share`` of the townships); elsewhere a zone kind (a 派出所 in a
+small 乡, say) serves its own township.
 """
 
 from __future__ import annotations
@@ -70,6 +76,26 @@ def _short(name_zh: str) -> str:
     return re.sub(r"（.*?）", "", name_zh)
 
 
+def central_towns(township_urban: np.ndarray, seat_township: int, share: float) -> np.ndarray:
+    """Boolean per township: a central town of a zone — the county seat's township and the
+    ``round(share × n)`` others with the most urban people (ties: lower row first)."""
+    n = len(township_urban)
+    out = np.zeros(n, dtype=bool)
+    if n == 0:
+        return out
+    out[seat_township] = True
+    others = np.delete(np.arange(n), seat_township)
+    k = int(round(share * n))
+    out[others[np.argsort(-np.asarray(township_urban, dtype=float)[others], kind="stable")[:k]]] = True
+    return out
+
+
+def service_level(kind_level: str, central: bool) -> str:
+    """The level a facility serves: its kind's level, except that a zone kind outside a
+    central town serves its township."""
+    return "township" if kind_level == "zone" and not central else kind_level
+
+
 def place(village_geom: np.ndarray, village_seat: np.ndarray, village_township: np.ndarray,
           village_names: list[str], village_pop: np.ndarray, township_names: list[str],
           town_seat_village: np.ndarray, township_pop: np.ndarray, township_urban: np.ndarray,
@@ -81,6 +107,7 @@ def place(village_geom: np.ndarray, village_seat: np.ndarray, village_township: 
     nt = len(township_pop)
     big = np.median(np.delete(township_urban, seat_township)) if nt > 1 else 1.0
     big = max(float(big), 1.0)
+    central = central_towns(township_urban, seat_township, float(cfg["synth.central_town_share"]))
 
     def spot(v: int, spread: float) -> tuple[float, float]:
         sx, sy = village_seat[v]
@@ -119,6 +146,6 @@ def place(village_geom: np.ndarray, village_seat: np.ndarray, village_township: 
                                       township_pop[ti] * share_65 / count, gen)
                 x, y = spot(v, 400.0 if ti == seat_township else 250.0)
                 suffix = "" if count == 1 else f"（{c + 1}）"
-                rows.append(FacilityRow(kind, level, ti, v, x, y, cap, area,
+                rows.append(FacilityRow(kind, service_level(level, bool(central[ti])), ti, v, x, y, cap, area,
                                         f"{township_names[ti]}{label}{suffix}"))
     return rows

@@ -17,6 +17,17 @@ earlier ones instead of running beside them.
    shared by two or more villages are township roads, the rest village roads. A share of
    links between neighbouring villages adds loops, and spurs reach scattered hamlets.
 
+Towns are not reached by mountain tracks only:
+
+* urban streets: inside the built-up land of every town big enough (the county seat first),
+  a street lattice aligned on the town seat (one street every ``street_spacing_m``, bridges
+  where it crosses a narrow river inside the town), the part connected to the seat kept;
+* radial roads: every village seat and town seat within ``radial_radius_m`` of the county
+  seat, or in one of its urban townships, whose road time to the seat exceeds
+  ``radial_detour_max`` × the straight-line time at ``reference_speed_kmh``, gets a township
+  road on its least-cost path to the seat (one shortest-path tree from the seat, so the
+  radials share trunks). Far from the county seat the mountain detours stay.
+
 Edges are then cut into LineStrings at every junction (a vertex of degree ≠ 2, a class
 change, or where two diagonals cross) and smoothed (Chaikin, ends fixed), so every junction
 is a vertex shared by the ends of the lines that meet there.
@@ -29,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 import shapely
-from scipy.sparse.csgraph import minimum_spanning_tree
+from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
 
 from pianqu import standards
 from pianqu.synth._util import chaikin
@@ -39,6 +50,8 @@ from pianqu.synth.terrain import Terrain, spectral_noise
 CLASS_RANK = {"national": 1, "provincial": 2, "county": 3, "township": 4, "village": 5}
 RANK_CLASS = {v: k for k, v in CLASS_RANK.items()}
 # grade each class tolerates before its cost doubles, and how it weighs hillside slope
+RADIAL_DISCOUNT = 0.7  # radial roads follow an existing road only where it heads their way
+OFF_ROAD_S = 1e12  # time of a grid edge without a road in :meth:`_Builder.road_time` (never taken)
 GRADE = {"national": 0.045, "provincial": 0.055, "county": 0.07, "township": 0.09, "village": 0.12}
 
 
@@ -106,6 +119,111 @@ class _Builder:
         self.rank[e[better]] = r
         self.owner[e[better]] = len(self.names) - 1
 
+    def mark_edges(self, e: np.ndarray, cls: str, name: str) -> None:
+        """Mark graph edges ``e`` (not necessarily a path) as roads of ``cls`` named ``name``."""
+        if len(e) == 0:
+            return
+        r = CLASS_RANK[cls]
+        self.names.append(name)
+        better = (self.rank[e] == 0) | (self.rank[e] > r)
+        self.rank[e[better]] = r
+        self.owner[e[better]] = len(self.names) - 1
+
+    def road_time(self, speeds: dict[str, float]) -> np.ndarray:
+        """Travel time (s) of every graph edge on the roads built so far (inf off the roads)."""
+        v = np.zeros(len(CLASS_RANK) + 1)
+        for c, k in CLASS_RANK.items():
+            v[k] = speeds[c] / 3.6
+        return np.where(self.rank > 0, self.g.length / np.maximum(v[self.rank], 1e-9), OFF_ROAD_S)
+
+
+def urban_streets(b: _Builder, town_cells: np.ndarray, built_town: np.ndarray, spacing_m: float,
+                  min_cells: int = 6) -> int:
+    """Street lattices inside the built-up land of the towns (see module doc); returns the
+    number of towns that got one.
+
+    ``built_town`` is the township row of the town whose built-up land covers each cell (flat,
+    −1 elsewhere). A town's streets are the orthogonal grid edges on every ``k``-th row and
+    column through its seat cell (``k`` = spacing ÷ cell, at least 2) with both ends in its
+    built-up land or on a river cell beside it (a bridge); only the part connected to the seat
+    is kept, so every street is reachable, and stubs cut by the town edge are pruned. Towns of fewer than ``min_cells`` cells get none."""
+    g, grid = b.g, b.t.grid
+    k = max(2, int(round(spacing_m / grid.cell)))
+    river = b.t.river.ravel()
+    cu, cv = g.cells[g.u], g.cells[g.v]
+    ru, cu_c = np.divmod(cu, grid.nx)
+    rv, cv_c = np.divmod(cv, grid.nx)
+    horiz, vert = ru == rv, cu_c == cv_c
+    bt_u, bt_v = built_town[cu], built_town[cv]
+    # a river cell counts as part of the town it separates (any town on one of its ends)
+    own_u = np.where(river[cu] & (bt_u < 0), bt_v, bt_u)
+    own_v = np.where(river[cv] & (bt_v < 0), bt_u, bt_v)
+    same = (own_u >= 0) & (own_u == own_v) & ~(river[cu] & river[cv])
+    count = np.bincount(built_town[built_town >= 0], minlength=len(town_cells))
+    made = 0
+    for ti in np.argsort(-count, kind="stable"):
+        if count[ti] < min_cells:
+            break
+        seat = int(g.node[town_cells[ti]])
+        if seat < 0:
+            continue
+        r0, c0 = divmod(int(town_cells[ti]), grid.nx)
+        on = same & (own_u == ti) & ((horiz & ((ru - r0) % k == 0)) | (vert & ((cu_c - c0) % k == 0)))
+        e = np.flatnonzero(on)
+        if len(e) == 0:
+            continue
+        nodes, inv = np.unique(np.r_[g.u[e], g.v[e]], return_inverse=True)
+        m = len(nodes)
+        adj = sp.coo_matrix((np.ones(len(e)), (inv[: len(e)], inv[len(e):])), shape=(m, m))
+        _, lab = connected_components(adj, directed=False)
+        at = np.searchsorted(nodes, seat)
+        if at >= m or nodes[at] != seat:
+            continue
+        e = e[lab[inv[: len(e)]] == lab[at]]
+        e = _prune_stubs(b, e, seat)
+        b.mark_edges(e, "township", f"JD{ti + 1:03d}")
+        made += 1
+    return made
+
+
+def _prune_stubs(b: _Builder, e: np.ndarray, keep_node: int) -> np.ndarray:
+    """Drop, repeatedly, the edges of ``e`` with an end that no other road (of ``e`` or built
+    before) reaches: a street lattice cut by the edge of the town leaves stubs, real streets
+    end on another street."""
+    g = b.g
+    old = np.flatnonzero(b.rank > 0)
+    base = np.bincount(np.r_[g.u[old], g.v[old]], minlength=g.n)
+    while len(e):
+        deg = base + np.bincount(np.r_[g.u[e], g.v[e]], minlength=g.n)
+        deg[keep_node] = 2
+        stub = (deg[g.u[e]] == 1) | (deg[g.v[e]] == 1)
+        if not stub.any():
+            break
+        e = e[~stub]
+    return e
+
+
+def radial_roads(b: _Builder, seat: int, targets: np.ndarray, speeds: dict[str, float],
+                 reference_kmh: float, detour_max: float) -> np.ndarray:
+    """Township roads from the county seat node ``seat`` to the ``targets`` (graph nodes) whose
+    road time to it exceeds ``detour_max`` × the straight-line time at ``reference_kmh``, on
+    the least-cost tree from the seat (see module doc). Returns the targets linked."""
+    g, grid = b.g, b.t.grid
+    targets = np.unique(targets[(targets >= 0) & (targets != seat)])
+    if len(targets) == 0:
+        return targets
+    dist = g.shortest(b.road_time(speeds), [seat])[0]
+    sxy = grid.xy(g.cells[[seat]])[0]
+    straight = np.hypot(*(grid.xy(g.cells[targets]) - sxy).T)
+    ref_s = straight / (reference_kmh / 3.6)
+    need = targets[dist[targets] > detour_max * np.maximum(ref_s, grid.cell / (reference_kmh / 3.6))]
+    if len(need) == 0:
+        return need
+    _, pred, _ = g.shortest(b.weight("township", discount=RADIAL_DISCOUNT), [seat])
+    for node in need[np.argsort(dist[need] - ref_s[np.searchsorted(targets, need)], kind="stable")]:
+        b.mark(trace(pred, int(node)), "township", f"FS{len(b.names) + 1:04d}")
+    return need
+
 
 def _border_nodes(g: CellGraph) -> np.ndarray:
     deg = np.bincount(np.concatenate([g.u, g.v]), minlength=g.n)
@@ -114,9 +232,19 @@ def _border_nodes(g: CellGraph) -> np.ndarray:
 
 def build_roads(t: Terrain, mask: np.ndarray, township_of_cell: np.ndarray, seat_cell: int,
                 town_cells: np.ndarray, village_cells: np.ndarray, hamlet_cells: np.ndarray,
-                gen: np.random.Generator, *, loop_share: float = 0.3, village_loop_share: float = 0.2) -> RoadNet:
-    """Build the road network (see module doc). Cells are flat grid indices inside ``mask``."""
+                gen: np.random.Generator, *, loop_share: float = 0.3, village_loop_share: float = 0.2,
+                built_town: np.ndarray | None = None, street_spacing_m: float = 400.0,
+                radial_radius_m: float = 5000.0, radial_detour_max: float = 1.8,
+                reference_speed_kmh: float = 30.0, speeds: dict[str, float] | None = None) -> RoadNet:
+    """Build the road network (see module doc). Cells are flat grid indices inside ``mask``.
+
+    ``built_town`` (flat, per cell: township row of the town whose built-up land covers it, −1
+    elsewhere) enables the urban streets; the radial roads serve the seats in the county
+    seat's township or within ``radial_radius_m`` of it; ``speeds`` (km/h per class, default
+    ``standards.road_classes()``) time the roads for the radial test."""
     b = _Builder(t, mask, township_of_cell, gen)
+    if speeds is None:
+        speeds = dict(zip(standards.road_classes()["class"], standards.road_classes()["speed_kmh"].astype(float)))
     g = b.g
     seat = int(g.node[seat_cell])
     towns = g.node[town_cells]
@@ -155,6 +283,10 @@ def build_roads(t: Terrain, mask: np.ndarray, township_of_cell: np.ndarray, seat
         for k, (e, cls) in enumerate(exits):
             name = f"G{nat_no}" if cls == "national" else f"S{int(prov_nos[k])}"
             b.mark(trace(pred, int(border[e])), cls, name)
+
+    # urban streets inside the built-up land of the towns
+    if built_town is not None:
+        urban_streets(b, town_cells, np.asarray(built_town, dtype=np.int64).ravel(), street_spacing_m)
 
     # 2. county roads between town seats
     seats_all = np.unique(np.concatenate([[seat], towns]))
@@ -233,6 +365,13 @@ def build_roads(t: Terrain, mask: np.ndarray, township_of_cell: np.ndarray, seat
             c_no += 1
             path = trace(pred, int(eu[k]))[::-1] + trace(pred, int(ev[k]))
             b.mark(path, "village", f"C{c_no:03d}")
+
+    # radial roads from the county seat to the settlements around it
+    cand = np.concatenate([town_cells, village_cells])
+    tw = township_of_cell.ravel()
+    near = (np.hypot(*(t.grid.xy(cand) - t.grid.xy(np.array([seat_cell]))[0]).T) <= radial_radius_m) \
+        | (tw[cand] == tw[seat_cell])
+    radial_roads(b, seat, g.node[cand[near]], speeds, reference_speed_kmh, radial_detour_max)
 
     # spurs to hamlets
     hamlets = g.node[hamlet_cells]
@@ -345,6 +484,18 @@ def _lines(b: _Builder, keep_nodes: set[int]) -> tuple[list[shapely.LineString],
         if not seen[k]:
             walk(ul[k], int(k))
     return lines, cls, names
+
+
+def urban_options(cfg, built_town: np.ndarray) -> dict:
+    """Keyword arguments of :func:`build_roads` for the urban streets and radial roads, from the
+    config (``synth.street_spacing_m``, ``synth.seat_radial_radius_m``,
+    ``synth.seat_radial_detour_max``, ``network.detour_reference_speed_kmh``, road speeds) and
+    the town of every cell's built-up land (``built_town``, −1 outside the towns)."""
+    return {"built_town": built_town, "street_spacing_m": float(cfg["synth.street_spacing_m"]),
+            "radial_radius_m": float(cfg["synth.seat_radial_radius_m"]),
+            "radial_detour_max": float(cfg["synth.seat_radial_detour_max"]),
+            "reference_speed_kmh": float(cfg["network.detour_reference_speed_kmh"]),
+            "speeds": {c: float(v) for c, v in dict(cfg.road_speeds).items()}}
 
 
 def road_attributes(cls: list[str]) -> dict[str, np.ndarray]:

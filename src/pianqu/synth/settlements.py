@@ -5,7 +5,8 @@ county's lowest ground and with distance to a river. The county seat is on the m
 near the middle of the county; other 街道 cluster around it; town seats are spread over the
 county (weighted sampling with a minimum spacing); townships first get provisional regions
 (geodesic Voronoi cells on the terrain, so ridges make borders) and village seats are then
-spread inside their township, 社区 close to the town seat and 村 over the countryside.
+spread inside their township, 社区 close to the town seat (in the county town, on its valley
+floor) and 村 over the countryside.
 Every seat is a cell centre of the road grid, so roads can end exactly at it.
 """
 
@@ -68,9 +69,11 @@ def suitability(t: Terrain) -> np.ndarray:
 
 
 def place_seats(t: Terrain, townships: pd.DataFrame, villages: pd.DataFrame,
-                gen: np.random.Generator) -> Seats:
+                gen: np.random.Generator, *, community_rise_m: float = 120.0) -> Seats:
     """Choose every seat (see module doc). ``townships``/``villages`` are the real rows of the
-    county (``pianqu.divisions``), index 0..n-1."""
+    county (``pianqu.divisions``), index 0..n-1. A 社区 seat of the county seat's township or of
+    a 街道 stands at most ``community_rise_m`` above its town seat (a generator knob: the county
+    town's neighbourhoods share its valley floor) unless too few cells are that low."""
     grid = t.grid
     road_mask = inside_mask(grid, t.county, whole_cell=True)
     if road_mask.sum() < max(50, len(villages) * 2):
@@ -149,6 +152,10 @@ def place_seats(t: Terrain, townships: pd.DataFrame, villages: pd.DataFrame,
     village_pos = np.full(nv, -1, dtype=np.int64)
     seat_village = np.zeros(nt, dtype=np.int64)
     cand_t = prov[cand]
+
+    def town_cell_of(ti: int) -> int:
+        return int(cand[town_pos[ti]])
+
     for ti in range(nt):
         tcode = townships.at[ti, "code"]
         rows = np.flatnonzero(villages["township_code"].to_numpy() == tcode)
@@ -170,10 +177,21 @@ def place_seats(t: Terrain, townships: pd.DataFrame, villages: pd.DataFrame,
         if comm:
             urban = kinds[ti] == "街道" and not vill
             r_c = np.sqrt(area_t / np.pi) / 1.5 if urban else 380.0 * np.sqrt(len(comm) + 1)
-            w = suit.ravel()[cand[mine]] * np.exp(-dm / r_c)
-            picks = spaced_pick(mxy, weighted_order(w + 1e-9, gen), len(comm),
-                                0.9 * r_c / np.sqrt(len(comm) + 1), taken=np.array(taken),
-                                min_floor=grid.cell * 0.99)
+            # the county town's communities are its neighbourhoods: on the valley floor of the
+            # seat, not on the ridge above it (at most ``community_rise_m`` higher, else the
+            # lowest cells); other towns keep their hillside 社区
+            rise = zf[cand[mine]] - zf[town_cell_of(ti)]
+            if not (ti == seat_t or kinds[ti] == "街道"):
+                rise = np.zeros(len(mine))
+            low = rise <= community_rise_m
+            if low.sum() < 3 * len(comm):
+                low = rise <= np.sort(rise)[min(len(rise) - 1, 3 * len(comm))]
+            sub = np.flatnonzero(low)
+            w = (suit.ravel()[cand[mine[sub]]] * np.exp(-dm[sub] / r_c)
+                 * np.exp(-np.maximum(rise[sub], 0.0) / (community_rise_m / 3.0)))
+            picks = sub[spaced_pick(mxy[sub], weighted_order(w + 1e-9, gen), len(comm),
+                                    0.9 * r_c / np.sqrt(len(comm) + 1), taken=np.array(taken),
+                                    min_floor=grid.cell * 0.99)]
             for r, p in zip(comm, picks):
                 village_pos[r] = mine[p]
             taken += list(mxy[picks])
