@@ -151,6 +151,33 @@ LAYERS: dict[str, Layer] = {
             F("employment", "int", False, "从业人员", "employment"),
             F("year", "int", True, "年份", "year"),
         ), "分乡镇产业统计", "economy by township"),
+        # -- issue 6: approvals for change detection, the reserve quota, projects for siting ----------
+        Layer("approvals", "Polygon", "id", (
+            F("id", "str", True, "编号", "id"),
+            F("approval_no", "str", True, "批准文号", "approval number (批准文号)"),
+            F("date", "str", True, "批准日期（YYYY-MM-DD）", "approval date (YYYY-MM-DD)"),
+            F("kind", "str", True, "审批类型（农用地转用/土地征收/宅基地/设施农用地）",
+              "kind (farmland conversion / expropriation / homestead / agricultural facility)"),
+            F("approved_code", "str", False, "批准用途（用地用海代码）", "approved use (用地用海 code)"),
+            F("area_m2", "float", False, "批准面积（平方米）", "approved area (m²)"),
+            F("township_code", "str", False, "所属乡镇代码", "township code"),
+        ), "用地审批（农转用）", "land-use approvals", "NZYSP"),
+        Layer("reserve", "Polygon", "id", (
+            F("id", "str", True, "编号", "id"),
+            F("kind", "str", False, "类型（战略留白/机动指标）", "kind (strategic reserve / quota)"),
+            F("township_code", "str", False, "所属乡镇代码", "township code"),
+            F("area_m2", "float", False, "面积（平方米）", "area (m²)"),
+        ), "留白用地（机动指标）", "reserve construction land (留白)", "LBYD"),
+        Layer("projects", "Polygon", "id", (
+            F("id", "str", True, "编号", "id"),
+            F("name", "str", True, "名称", "name"),
+            F("kind", "str", True, "类型（urban/transport/water/energy/ecology/agriculture/env_unit）",
+              "kind (urban/transport/water/energy/ecology/agriculture/env_unit)"),
+            F("major", "bool", False, "是否国家/省重大项目", "national/provincial major project"),
+            F("level", "str", False, "管控类别（环境管控单元：优先保护/重点管控/一般管控）",
+              "control class (environmental control units)"),
+            F("source", "str", False, "来源规划", "source plan"),
+        ), "项目与专项规划范围", "projects and sectoral-plan boundaries", "XMFW"),
         Layer("landuse_review", None, None, (
             F("bsm", "str", True, "标识码", "feature id"),
             F("source_code", "str", True, "三调地类编码", "三调 code"),

@@ -241,10 +241,23 @@ def _build() -> dict[str, gpd.GeoDataFrame | pd.DataFrame]:
     economy = pd.DataFrame([{"township_code": c, "sector": s, "output": 12000.0 + 3000 * t + 500 * k,
                              "employment": 800 + 100 * k, "year": 2022}
                             for t, c in enumerate(TOWNSHIPS) for k, s in enumerate(["grain_oil", "tea"])])
+    # -- approvals, reserve land, projects (the land engine's optional inputs) ------------------
+    approvals = crs_frame([{"id": "NZY01", "approval_no": "川府土〔2024〕12号", "date": "2024-05-20",
+                            "kind": "农用地转用", "approved_code": "0701", "area_m2": 0.0,
+                            "township_code": TOWNSHIPS[1]}],
+                          [shapely.buffer(town_seats[1], 0.0008, quad_segs=4)])
+    approvals["area_m2"] = ellipsoidal_area(approvals)
+    reserve = crs_frame([{"id": "LB01", "kind": "战略留白", "township_code": TOWNSHIPS[0], "area_m2": 0.0}],
+                        [shapely.buffer(shapely.Point(town_seats[0].x + 0.001, town_seats[0].y), 0.0005,
+                                        quad_segs=4)])
+    reserve["area_m2"] = ellipsoidal_area(reserve)
+    projects = crs_frame([{"id": "XM01", "name": "乡道改建工程", "kind": "transport", "major": False,
+                           "level": "", "source": "县交通专项规划"}],
+                         [shapely.buffer(shapely.LineString([town_seats[0], town_seats[1]]), 0.0002)])
     return {"county": county, "township": township, "village": village, "settlement": settlement,
             "landuse": landuse, "farmland_pbf": pbf, "eco_redline": eco, "urban_boundary": urban,
             "road": road, "river": river, "facility": facility, "telecom": telecom, "hazard": hazard,
-            "economy": economy}
+            "economy": economy, "approvals": approvals, "reserve": reserve, "projects": projects}
 
 
 @cache

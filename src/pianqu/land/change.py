@@ -125,6 +125,8 @@ class Approvals:
 def _approvals(approvals, epsg: int) -> Approvals:
     if approvals is None or len(approvals) == 0:
         return Approvals(None, np.zeros(0, dtype=object), set())
+    if "approval_id" not in approvals.columns and "id" in approvals.columns:  # the workspace layer ``approvals``
+        approvals = approvals.rename(columns={"id": "approval_id"})
     if isinstance(approvals, gpd.GeoDataFrame) and approvals.geometry.notna().any():
         require(approvals, "approval", ["approval_id"])
         ap = polygons(approvals, "approval", epsg, "approval_id")

@@ -184,7 +184,8 @@ def zone_polygons(zones: gpd.GeoDataFrame | None = None, *, townships: gpd.GeoDa
 
 # -- rule filters ------------------------------------------------------------------------------
 def filter_mask(frame: pd.DataFrame, expr: str) -> np.ndarray:
-    """Rows of ``frame`` matching a rules-file filter: ``col=a|b``, ``col!=a``, or '' (all rows).
+    """Rows of ``frame`` matching a rules-file filter: ``col=a|b``, ``col!=a``, conditions joined by
+    ``&`` (all must hold), or '' (all rows).
 
     ``true``/``false`` compare the column as a boolean (是/否, 1/0 ...). A missing column reads as
     empty values: ``core_zone=true`` matches nothing when the layer has no ``core_zone`` field.
@@ -192,6 +193,8 @@ def filter_mask(frame: pd.DataFrame, expr: str) -> np.ndarray:
     expr = (expr or "").strip()
     if not expr:
         return np.ones(len(frame), dtype=bool)
+    if "&" in expr:  # every condition holds
+        return np.logical_and.reduce([filter_mask(frame, part) for part in expr.split("&")])
     neg = "!=" in expr
     col, _, vals = expr.partition("!=" if neg else "=")
     col, options = col.strip(), [v.strip() for v in vals.split("|")]

@@ -150,11 +150,14 @@ def detect_conflicts(lines: Mapping[str, gpd.GeoDataFrame | None], *, epsg: int 
 
 
 def _carry(new: gpd.GeoDataFrame, old: pd.DataFrame) -> gpd.GeoDataFrame:
-    """Decisions of ``old`` (by conflict id) on the patches of ``new`` that still need one."""
-    decided = old[(old["resolution"] == "decide") & (old["action"].fillna("") != "")]
+    """Decisions of ``old`` (by conflict id) on the patches of ``new``: those of rules that need
+    one, and the planner's own decisions on the others (a different action, or a reason given)."""
+    decided = old[old["action"].fillna("") != ""]
     amap = dict(zip(decided["conflict_id"], decided["action"]))
     rmap = dict(zip(decided["conflict_id"], decided["decision_reason"].fillna("")))
-    hit = new["conflict_id"].isin(amap) & (new["resolution"] == "decide")
+    previous = new["conflict_id"].map(amap)
+    reason = new["conflict_id"].map(rmap).fillna("")
+    hit = previous.notna() & ((new["resolution"] == "decide") | (previous != new["action"]) | (reason != ""))
     new.loc[hit, "action"] = new.loc[hit, "conflict_id"].map(amap)
     new.loc[hit, "decision_reason"] = new.loc[hit, "conflict_id"].map(rmap)
     return new

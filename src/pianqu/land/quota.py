@@ -230,8 +230,9 @@ class _Model:
     def solve(self) -> tuple[str, np.ndarray | None, float, np.ndarray | None]:
         A = self.A
         A.sort_indices()
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", False)
+        from pianqu.services.location.highs_model import new_highs
+
+        h = new_highs()  # silent: no version banner on stdout
         h.passModel(A.shape[1], A.shape[0], int(A.nnz), 1, 1, 0.0, self.cost, self.lower, self.upper,
                     self.rlo, self.rhi, A.indptr[:-1].astype(np.int32), A.indices.astype(np.int32),
                     A.data.astype(np.float64), np.zeros(A.shape[1], dtype=np.int32))

@@ -26,6 +26,9 @@ from pianqu.workspace import Workspace
 STATUS_TABLE = "control_line_status"
 STATUSES = ("draft", "final", "stale")
 COLUMNS = ["line", "seq", "status", "changed", "reason"]
+# scenario layers that hold the planner's own work on the control lines (status, decisions,
+# cleaned lines and their change log): re-running the plan keeps them
+PLANNER_LAYERS = (STATUS_TABLE, "conflict", "control_line_change", *CONTROL_LINES, "reserve")
 
 
 class WorkflowError(RuntimeError):
@@ -159,3 +162,11 @@ def reopen_line(ws: Workspace, scenario: str, line: str, reason: str = "", *,
     ws.write({STATUS_TABLE: after}, scenario=scenario, command=command,
              reason=f"reopen {line}: {reason}".rstrip(": "))
     return after
+
+
+def planner_layers(ws: Workspace, scenario: str) -> dict[str, pd.DataFrame]:
+    """The planner's control-line work stored in ``scenario`` (see ``PLANNER_LAYERS``), read
+    before the scenario is replaced so that it can be written back."""
+    if scenario not in set(ws.scenarios()["name"]):
+        return {}
+    return {name: ws.read(name, scenario) for name in PLANNER_LAYERS if ws.has(name, scenario)}
