@@ -19,7 +19,13 @@ Sections (printed as Markdown; docs/benchmarks/zoning.md holds one run with comm
    gap per group for the exact path (the default), the heuristic with its LP bound, and the
    proven optimum of each chosen p for reference.
 
-``--villages-only`` runs section 5 alone (``--counties 511921 510121`` to choose).
+6. ``pianqu plan``'s zoning defaults on a workspace (``--plan-defaults WS.gpkg``, e.g. the one
+   ``pianqu demo`` writes): plan() (zoning steps; services and land off) with the defaults of
+   thresholds.toml (zoning.village_method / zoning.village_time_limit_s) against the former
+   heuristic with 2 s per group, and ``pianqu zones``' load / evaluate / move times.
+
+``--villages-only`` runs section 5 alone (``--counties 511921 510121`` to choose);
+``--plan-defaults WS`` section 6 alone.
 """
 
 from __future__ import annotations
@@ -274,18 +280,68 @@ def village_level(codes: list[str], time_limit: float = 10.0) -> None:
     print(_md(pd.DataFrame(rows)) + "\n")
 
 
+def plan_defaults(path: str) -> None:
+    """Section 6: plan()'s village defaults and the zones CLI's timings on a workspace."""
+    import shutil
+
+    from pianqu.config import load_config
+    from pianqu.plan import plan
+    from pianqu.workspace import Workspace
+    from pianqu.zoning.compare import compare_division
+
+    cfg = load_config()
+    print("## 6. plan() zoning defaults and `pianqu zones` on a workspace\n")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = os.path.join(tmp, os.path.basename(path))
+        shutil.copy(path, copy)  # the workspace given is only read
+        ws = Workspace.open(copy)
+        print(f"- workspace: {ws.meta.county_code} {ws.meta.county_name}, {len(ws.read('township'))} townships, "
+              f"{len(ws.read('village'))} villages; load {os.getloadavg()[0]:.1f}\n")
+        for label, kw in ((f"defaults ({cfg['zoning.village_method']}, {cfg['zoning.village_time_limit_s']:g} s)", {}),
+                          ("former (heuristic, 2 s)", {"village_method": "heuristic", "village_time_limit": 2.0})):
+            t0, c0 = time.perf_counter(), time.process_time()
+            r = plan(ws, "bench", services_step=False, land_step=False, **kw)
+            g = r.village_zoning.groups
+            rows.append({"plan()": label, "wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
+                         "village_s": r.village_zoning.result.time_s, "groups": len(g),
+                         "max_gap": g["gap"].max(), "groups ≤ 0.5 %": f"{int((g['gap'] <= 0.005).sum())}/{len(g)}",
+                         "bounds relaxed": int((g["member_bounds"] == "relaxed").sum()),
+                         "township p": r.zoning.p, "township status": r.zoning.status})
+        print(_md(pd.DataFrame(rows)) + "\n")
+        t0 = time.perf_counter()
+        cmp = compare_division(ws, scenario="bench")
+        load = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        cmp.evaluation()
+        ev_s = time.perf_counter() - t1
+        ev = cmp.evaluator
+        moves = []
+        for code in ev.codes[:10]:
+            k = int(ev.zone_of[ev.pos[code]])
+            dest = next(z for z in ev.zone_labels if z != ev.zone_labels[k])
+            moves.append(cmp.move(code, dest)["seconds"])
+        print(f"- `pianqu zones`: load (road graph, travel times, adjacency) {load:.2f} s; full evaluation "
+              f"{ev_s * 1000:.1f} ms; one move re-evaluated in {np.median(moves) * 1000:.1f} ms (median of "
+              f"{len(moves)}, max {max(moves) * 1000:.1f} ms)\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--cap", type=float, default=120.0, help="time cap of each baseline run (s)")
     ap.add_argument("--villages-only", action="store_true", help="run section 5 only")
     ap.add_argument("--counties", nargs="*", default=None, help="counties of section 5 (default 511921 510121)")
+    ap.add_argument("--plan-defaults", default=None, metavar="WS", help="run section 6 alone on this workspace")
     args = ap.parse_args()
     print(f"# pianqu zoning benchmark ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, "
           f"load {os.getloadavg()[0]:.1f})\n")
     counties = args.counties or (["510121"] if args.quick else ["511921", "510121"])
     if args.villages_only:
         village_level(counties)
+        return
+    if args.plan_defaults:
+        plan_defaults(args.plan_defaults)
         return
 
     # 1–2. the province, county by county, on 2 processes

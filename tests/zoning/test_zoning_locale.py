@@ -52,3 +52,21 @@ def test_every_rule_has_both_languages():
     assert not missing, missing
     for key in [f"zoning.metric.{k}" for k in SUMMARY_KEYS] + ["zoning.autop.rule", "zoning.autop.screened"]:
         assert cat[key]["zh"] and cat[key]["en"], key
+    from pianqu.zoning.delineate import RELAXED_RULE
+
+    for part in ("msg", "do"):
+        assert cat[f"{RELAXED_RULE}.{part}"]["zh"] and cat[f"{RELAXED_RULE}.{part}"]["en"]
+
+
+def test_every_cli_message_has_both_languages():
+    """Every literal key ``pianqu zones`` passes to t() (and the column keys it builds)."""
+    cat = catalogue()
+    tree = ast.parse((SRC / "commands" / "zones.py").read_text(encoding="utf-8"))
+    keys = {n.args[0].value for n in ast.walk(tree) if isinstance(n, ast.Call)
+            and getattr(n.func, "id", "") == "t" and n.args and isinstance(n.args[0], ast.Constant)}
+    keys |= {"zoning.cli.has_errors", "zoning.cli.no_errors"}
+    keys |= {f"zoning.cli.col.{c}" for c in ("zone", "name", "centre", "members", "population", "mean_time_min",
+                                             "max_time_min", "within_share", "compactness", "pieces")}
+    assert len(keys) > 15
+    missing = [k for k in sorted(keys) if k not in cat or not (cat[k]["zh"] and cat[k]["en"])]
+    assert not missing, missing

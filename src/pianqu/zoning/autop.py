@@ -14,7 +14,8 @@ values of p each) every p is first divided by the heuristic alone (no bound, a f
 of a second), the rule is applied to those divisions, and only the recommended p is then solved
 with the requested method (its row in the table is replaced by the solved division, whose share
 may differ a little from the screened one; should the solver find no division, the rule is
-applied again). Screened rows say so (``screened``). When the quick heuristic divides no p
+applied again). Screened rows say so (``screened``); ``rule_share`` keeps the share the rule saw
+for every p (the screened one also for the p then solved). When the quick heuristic divides no p
 (tight bounds), the full heuristic tries each; when that fails too, p is solved one by one from
 the middle of the range until one divides.
 """
@@ -35,7 +36,7 @@ from pianqu.config import Config, load_config
 from pianqu.i18n import t
 from pianqu.zoning import explain, heuristic
 from pianqu.zoning.contiguity import adjacency as build_adjacency
-from pianqu.zoning.delineate import delineate, standard_seconds
+from pianqu.zoning.delineate import delineate, relaxed_findings, standard_seconds
 from pianqu.zoning.problem import Problem, make_problem
 from pianqu.zoning.result import ZoningResult, build_result
 
@@ -47,6 +48,7 @@ class AutoP:
     results: dict[int, ZoningResult] = field(default_factory=dict)
     target: float = 0.0
     screened: bool = False  # the rule was applied to quick heuristic divisions (see module docstring)
+    member_bounds_relaxed: bool = False  # no p had a division within the member bounds (see auto_p)
 
     def rule(self, lang: str | None = None) -> str:
         text = t("zoning.autop.rule", lang, target=round(self.target * 100))
@@ -85,7 +87,39 @@ def auto_p(units: pd.DataFrame, travel_s: np.ndarray, *, ps: range | list[int] |
     Other keyword arguments go to :func:`~pianqu.zoning.delineate.delineate` (bounds, locks,
     method, time_limit ...); the adjacency is built once and shared. ``screen``: see the module
     docstring (default: on for ``layer="village"``).
+
+    ``relax_member_bounds=True``: when no p of the range has a division within ``member_bounds``,
+    the whole range is solved again without them (the range itself still follows the bounds);
+    the table and ``member_bounds_relaxed`` say so and the recommended division carries the
+    warning ``zoning.member_bounds_relaxed`` with the reasons of the bounded run.
     """
+    relax = bool(kw.pop("relax_member_bounds", False))
+    bounds = kw.get("member_bounds")
+    if kw.get("adjacency") is None:
+        kw["adjacency"] = build_adjacency(units, code=code, county=county, travel_s=np.asarray(travel_s, dtype=float),
+                                          layer=layer)
+    out = _auto_p(units, travel_s, ps=ps, layer=layer, code=code, county=county, config=config, screen=screen, **kw)
+    if out.recommended is not None or not relax or bounds is None or tuple(bounds) == (None, None):
+        return out
+    kw2 = dict(kw, member_bounds=None)
+    free = _auto_p(units, travel_s, ps=list(out.table["p"]), layer=layer, code=code, county=county,
+                   config=config, screen=screen, **kw2)
+    if free.recommended is None:
+        return out
+    failed = out.results.get(int(out.table["p"].iloc[len(out.table) // 2]))
+    cty = units[county].astype(str).iloc[0] if county and county in units.columns and \
+        units[county].astype(str).nunique() == 1 else ""
+    best = free.best
+    if failed is not None:
+        best.explanation = relaxed_findings(failed, tuple(bounds), layer, cty) + list(best.explanation)
+    best.stats["member_bounds_relaxed"] = True
+    free.table["member_bounds"] = "relaxed"
+    free.member_bounds_relaxed = True
+    return free
+
+
+def _auto_p(units: pd.DataFrame, travel_s: np.ndarray, *, ps, layer, code, county, config, screen,
+            **kw: Any) -> AutoP:
     cfg = config or load_config()
     T = np.asarray(travel_s, dtype=float)
     ps = list(ps if ps is not None else p_range(len(units), layer, cfg))
@@ -105,6 +139,7 @@ def auto_p(units: pd.DataFrame, travel_s: np.ndarray, *, ps: range | list[int] |
     else:
         results = {p: delineate(units, T, p, **common) for p in ps}
     solved = set() if screen else set(ps)
+    seen = {p: _share(r) for p, r in results.items()}  # the shares the rule is applied to
     rec = recommend(results, target)
     if rec is None and screen:
         # no heuristic division for any p: solve p by p from the middle of the range until one divides
@@ -113,6 +148,7 @@ def auto_p(units: pd.DataFrame, travel_s: np.ndarray, *, ps: range | list[int] |
             if results[p].status == "infeasible":
                 continue
             results[p] = delineate(units, T, p, **common)
+            seen[p] = _share(results[p])
             solved.add(p)
             if results[p].feasible:
                 break
@@ -121,17 +157,28 @@ def auto_p(units: pd.DataFrame, travel_s: np.ndarray, *, ps: range | list[int] |
         results[rec] = delineate(units, T, rec, **common)
         solved.add(rec)
         if not results[rec].feasible:
+            seen[rec] = np.nan
             rec = recommend(results, target)
     table = pd.DataFrame([_row(p, results[p], p not in solved) for p in ps])
+    table["rule_share"] = table["p"].map(seen)
     table["recommended"] = table["p"] == rec
     return AutoP(table, rec, results, target, screened=screen)
+
+
+def _share(r: ZoningResult) -> float:
+    return float(r.stats.get("within_share", np.nan)) if r.feasible else np.nan
 
 
 def recommend(results: dict[int, ZoningResult], target: float) -> int | None:
     """The rule: the smallest p whose division brings ``target`` of the population within the
     standard, else the p with the highest share (the smaller on ties); None without any division."""
-    share = {p: r.stats.get("within_share", np.nan) for p, r in results.items() if r.feasible}
-    share = {p: v for p, v in share.items() if np.isfinite(v)}
+    return recommend_shares({p: _share(r) for p, r in results.items()}, target)
+
+
+def recommend_shares(shares: dict[int, float], target: float) -> int | None:
+    """:func:`recommend` on the shares alone (NaN: no division), e.g. ``AutoP.table["rule_share"]``:
+    with screening the rule sees the screened divisions' shares, which the table keeps."""
+    share = {p: v for p, v in shares.items() if np.isfinite(v)}
     if not share:
         return None
     meets = [p for p, v in share.items() if v >= target]

@@ -29,6 +29,41 @@ from pianqu.zoning.problem import Problem, make_problem
 from pianqu.zoning.result import ZoningResult, build_result, relative_gap
 
 METHODS = ("auto", "exact", "heuristic")
+BOUND_MODES = ("hard", "relax", "range")
+RELAXED_RULE = "zoning.member_bounds_relaxed"
+
+
+def member_bounds_for(layer: str, config: Config | None = None, mode: str | None = None
+                      ) -> tuple[tuple[int, int] | None, bool]:
+    """The member bounds to solve with and whether to relax them, from ``zoning.member_bounds_mode``.
+
+    ``hard``: the bounds are constraints; a county or group they make infeasible gets no division
+    (the explanation names the bound). ``relax`` (default): constraints as long as some division
+    meets them; where none does, that county or group is divided without them and a warning
+    (``zoning.member_bounds_relaxed``) says so. ``range``: no constraint at all; the bounds only
+    set the automatic p range and the evaluation warnings. Township level:
+    ``zoning.members_min/max``; village level: ``zoning.village_members_min/max``.
+    """
+    cfg = config or load_config()
+    mode = str(cfg["zoning.member_bounds_mode"] if mode is None else mode)
+    if mode not in BOUND_MODES:
+        raise ValueError(f"zoning.member_bounds_mode must be one of {BOUND_MODES}, got {mode!r}")
+    keys = (("zoning.village_members_min", "zoning.village_members_max") if layer == "village"
+            else ("zoning.members_min", "zoning.members_max"))
+    bounds = (int(cfg[keys[0]]), int(cfg[keys[1]]))
+    return (None, False) if mode == "range" else (bounds, mode == "relax")
+
+
+def relaxed_findings(failed: ZoningResult, bounds: tuple[int | None, int | None], layer: str,
+                     feature: str = "") -> list[Finding]:
+    """A warning that the member bounds were dropped, then why they could not hold (the failed
+    run's explanation, as information)."""
+    lo, hi = bounds
+    warn = Finding("warning", RELAXED_RULE, layer, feature, "members",
+                   {"lo": lo if lo is not None else 1, "hi": hi if hi is not None else "∞", "p": failed.p,
+                    "status": failed.status})
+    return [warn] + [Finding("info", f.rule, f.layer, f.feature, f.field, f.params, f.source)
+                     for f in failed.explanation]
 
 
 def delineate(units: gpd.GeoDataFrame | pd.DataFrame, travel_s: np.ndarray, p: int | Mapping[str, int], *,
@@ -41,7 +76,8 @@ def delineate(units: gpd.GeoDataFrame | pd.DataFrame, travel_s: np.ndarray, p: i
               adjacency: Adjacency | None = None, method: str = "auto", time_limit: float | None = None,
               seed: int = 0, layer: str = "township", contiguity: str = "cuts",
               village_class: str | None = "village_class", threads: int | None = None,
-              target_gap: float | None = None, config: Config | None = None) -> ZoningResult:
+              target_gap: float | None = None, config: Config | None = None,
+              relax_member_bounds: bool = False) -> ZoningResult:
     """Divide ``units`` into ``p`` contiguous zones around centres.
 
     units: one row per township (or village): ``code``, ``population``, polygons (or give
@@ -62,6 +98,10 @@ def delineate(units: gpd.GeoDataFrame | pd.DataFrame, travel_s: np.ndarray, p: i
         of the optimum (default ``zoning.mip_rel_gap``, i.e. proven optimal; for
         ``layer="village"`` ``zoning.village_target_gap``). The status says ``optimal`` only
         within ``zoning.mip_rel_gap``; otherwise ``feasible`` with its gap.
+    relax_member_bounds: when no division within ``member_bounds`` exists (infeasible, or none
+        found in time), divide without them and say so with a warning
+        (``zoning.member_bounds_relaxed``, followed by why they could not hold); see
+        :func:`member_bounds_for`. Per county when ``p`` is per county.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -73,13 +113,28 @@ def delineate(units: gpd.GeoDataFrame | pd.DataFrame, travel_s: np.ndarray, p: i
                            locked=locked, pop_bounds=pop_bounds, member_bounds=member_bounds,
                            keep_together=keep_together, max_travel_s=max_travel_s, adjacency=adjacency,
                            method=method, time_limit=limit, seed=seed, layer=layer, contiguity=contiguity,
-                           village_class=village_class, threads=threads, target_gap=target_gap, config=cfg)
+                           village_class=village_class, threads=threads, target_gap=target_gap, config=cfg,
+                           relax_member_bounds=relax_member_bounds)
     prob = make_problem(units, travel_s, p, code=code, population=population, county=county, candidates=candidates,
                         fixed_centres=fixed_centres, forbidden_centres=forbidden_centres, locked=locked,
                         pop_bounds=pop_bounds, member_bounds=member_bounds, keep_together=keep_together,
                         max_travel_s=max_travel_s, adjacency=adjacency, village_class=village_class, layer=layer)
-    return solve_problem(prob, method=method, time_limit=limit, seed=seed, contiguity=contiguity, threads=threads,
-                         config=cfg, target_gap=target_gap)
+    result = solve_problem(prob, method=method, time_limit=limit, seed=seed, contiguity=contiguity,
+                           threads=threads, config=cfg, target_gap=target_gap)
+    if result.feasible or not relax_member_bounds or member_bounds is None or member_bounds == (None, None):
+        return result
+    free = delineate(units, travel_s, p, code=code, population=population, county=county, candidates=candidates,
+                     fixed_centres=fixed_centres, forbidden_centres=forbidden_centres, locked=locked,
+                     pop_bounds=pop_bounds, member_bounds=None, keep_together=keep_together,
+                     max_travel_s=max_travel_s, adjacency=adjacency, method=method, time_limit=limit, seed=seed,
+                     layer=layer, contiguity=contiguity, village_class=village_class, threads=threads,
+                     target_gap=target_gap, config=cfg)
+    if not free.feasible:
+        return result
+    where = str(prob.county_codes[0]) if len(prob.county_codes) == 1 else ""
+    free.explanation = relaxed_findings(result, member_bounds, layer, where) + list(free.explanation)
+    free.stats["member_bounds_relaxed"] = True
+    return free
 
 
 def standard_seconds(layer: str, cfg: Config) -> float:

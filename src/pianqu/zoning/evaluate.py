@@ -28,7 +28,7 @@ from pianqu.zoning.contiguity import Adjacency, adjacency as build_adjacency
 from pianqu.zoning.problem import RELOCATE_CLASS
 
 TRUE_WORDS = {"1", "true", "yes", "y", "是", "√", "✓", "t", "中心", "中心镇", "中心村"}
-SUMMARY_KEYS = ("zones", "units", "population", "mean_time_min", "max_time_min", "within_share", "pop_cv",
+SUMMARY_KEYS = ("zones", "zones_expected", "units", "units_unassigned", "units_in_two_zones", "population", "mean_time_min", "max_time_min", "within_share", "pop_cv",
                 "members_min", "members_max", "compactness_mean", "zones_without_centre", "noncontiguous_zones",
                 "errors", "warnings")
 
@@ -303,6 +303,16 @@ class Evaluator:
                                {"zones": "、".join(zs)}, self.source))
         return out
 
+    def zone_count_range(self, county: str | None = None) -> tuple[int, int]:
+        """The number of zones the policy expects (of one county, or summed over all):
+        ceil(n / members_max) … max(1, floor(n / members_min)), what the automatic p ranges over."""
+        if county is None:
+            parts = [self.zone_count_range(c) for c in sorted(set(self.county.tolist()))]
+            return sum(p[0] for p in parts), sum(p[1] for p in parts)
+        n = int((self.county == county).sum())
+        lo = math.ceil(n / self.mem_hi) if self.mem_hi < 10**9 else 1
+        return lo, max(lo, n // self.mem_lo)
+
     def _count_findings(self) -> list[Finding]:
         nz = sum(1 for k in range(len(self.zone_labels)) if self.zfig[k]["members"] > 0)
         out = []
@@ -310,8 +320,7 @@ class Evaluator:
             in_c = self.county == cty
             n = int(in_c.sum())
             zs = {self.zone_of[u] for u in np.flatnonzero(in_c) if self.zone_of[u] >= 0}
-            lo = math.ceil(n / self.mem_hi) if self.mem_hi < 10**9 else 1
-            hi = n // self.mem_lo
+            lo, hi = self.zone_count_range(cty)
             if not lo <= len(zs) <= hi:
                 out.append(Finding("warning", "zoning.eval.zone_count", "zone", cty, "",
                                    {"zones": len(zs), "units": n, "lo": lo, "hi": hi}, self.source))
@@ -354,8 +363,11 @@ class Evaluator:
         pop_c = sum(f["population"] for f in with_c)
         zp = np.array([f["population"] for f in figs]) if figs else np.zeros(1)
         findings = self.findings() if findings is None else findings
+        lo, hi = self.zone_count_range()
         return {
-            "zones": len(live), "units": self.n, "population": float(self.pop.sum()),
+            "zones": len(live), "zones_expected": f"{lo}–{hi}", "units": self.n,
+            "units_unassigned": int((self.zone_of == -1).sum()), "units_in_two_zones": len(self.also_in),
+            "population": float(self.pop.sum()),
             "mean_time_min": (sum(f["wtime"] for f in with_c) / pop_c / 60.0) if pop_c > 0 else float("nan"),
             "max_time_min": max((f["max_time_min"] for f in with_c), default=float("nan")),
             "within_share": (sum(f["within_pop"] for f in with_c) / pop_c) if pop_c > 0 else float("nan"),

@@ -2,7 +2,9 @@
 zone (or each township), with the same machinery as township zoning.
 
 Each group (the villages of one township-level zone) is zoned on its own: a 搬迁撤并
-village is never a centre, member bounds default to ``zoning.village_members_min/max`` and the
+village is never a centre, member bounds default to ``zoning.village_members_min/max`` (applied
+as ``zoning.member_bounds_mode`` says: by default constraints, dropped with a warning for a group
+no division within them exists for, e.g. a township-level zone of two villages) and the
 number of zones per group is chosen by :func:`~pianqu.zoning.autop.auto_p` (``p="auto"``: every
 p screened by the quick heuristic, the rule applied, the chosen p solved), by the size rule
 ``round(n / mean(members_min, members_max))`` (``p="size"``), or given as a dict group → p.
@@ -16,6 +18,7 @@ machine, every group within 0.5 % (docs/benchmarks/zoning.md).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -26,14 +29,14 @@ import pandas as pd
 from pianqu.config import Config, load_config
 from pianqu.zoning.autop import auto_p, p_range
 from pianqu.zoning.contiguity import Adjacency, adjacency as build_adjacency, attach_islands
-from pianqu.zoning.delineate import delineate, merge_results
+from pianqu.zoning.delineate import RELAXED_RULE, delineate, member_bounds_for, merge_results
 from pianqu.zoning.result import ZoningResult
 
 
 @dataclass
 class VillageZoning:
     result: ZoningResult  # all groups merged
-    groups: pd.DataFrame  # group, villages, p, status, objective, gap, time_s
+    groups: pd.DataFrame  # group, villages, p, status, objective, gap, time_s, member_bounds
     parts: dict[str, ZoningResult]
 
 
@@ -41,9 +44,14 @@ def village_zones(villages: pd.DataFrame, travel_s: np.ndarray, *, township_zone
                   township: str = "township_code", code: str = "code", p: str | Mapping[str, int] = "auto",
                   member_bounds: tuple[int | None, int | None] | None = None, adjacency: Adjacency | None = None,
                   method: str = "auto", time_limit: float = 10.0, config: Config | None = None,
-                  **kw: Any) -> VillageZoning:
+                  bounds_mode: str | None = None, **kw: Any) -> VillageZoning:
     """Zone the villages of each township-level zone (``township_zone``: township code → zone
-    label, e.g. ``ZoningResult.assignment``) or, without it, of each township."""
+    label, e.g. ``ZoningResult.assignment``) or, without it, of each township.
+
+    member_bounds: (min, max) villages per zone, default ``zoning.village_members_min/max``;
+    bounds_mode: ``hard`` | ``relax`` | ``range`` (default ``zoning.member_bounds_mode``; see
+    :func:`~pianqu.zoning.delineate.member_bounds_for`). ``groups["member_bounds"]`` says per
+    group whether the bounds were ``kept``, ``relaxed`` or ``not used``."""
     cfg = config or load_config()
     T = np.asarray(travel_s, dtype=float)
     if township not in villages.columns:
@@ -61,6 +69,8 @@ def village_zones(villages: pd.DataFrame, travel_s: np.ndarray, *, township_zone
     if adjacency is None:
         adjacency = build_adjacency(villages, code=code, travel_s=T, layer="village", county=None)
     bounds = member_bounds or (int(cfg["zoning.village_members_min"]), int(cfg["zoning.village_members_max"]))
+    cfg_bounds, relax = member_bounds_for("village", cfg, bounds_mode)
+    solve_bounds = bounds if cfg_bounds is not None else None
     t0 = time.perf_counter()
     parts: dict[str, ZoningResult] = {}
     rows = []
@@ -69,8 +79,8 @@ def village_zones(villages: pd.DataFrame, travel_s: np.ndarray, *, township_zone
         sub = villages.iloc[idx]
         Tg = T[np.ix_(idx, idx)]
         adj = attach_islands(adjacency.subset(idx), Tg, group=str(g))
-        common = dict(code=code, county=None, member_bounds=bounds, adjacency=adj, method=method,
-                      time_limit=time_limit, layer="village", config=cfg, **kw)
+        common = dict(code=code, county=None, member_bounds=solve_bounds, adjacency=adj, method=method,
+                      time_limit=time_limit, layer="village", config=cfg, relax_member_bounds=relax, **kw)
         if isinstance(p, Mapping):
             pg = int(p[g])
             r = delineate(sub, Tg, pg, **common)
@@ -84,7 +94,12 @@ def village_zones(villages: pd.DataFrame, travel_s: np.ndarray, *, township_zone
             r = delineate(sub, Tg, pg, **common)
         else:
             raise ValueError(f"p must be 'auto', 'size' or a dict group → p; got {p!r}")
+        relaxed = bool(r.stats.get("member_bounds_relaxed"))
+        if relaxed:  # name the group in the warning and its reasons
+            r.explanation = [dataclasses.replace(f, feature=str(g)) if f.rule == RELAXED_RULE else f
+                             for f in r.explanation]
         parts[str(g)] = r
         rows.append({"group": g, "villages": len(idx), "p": pg, "status": r.status, "objective": r.objective,
-                     "gap": r.gap, "time_s": r.time_s})
+                     "gap": r.gap, "time_s": r.time_s,
+                     "member_bounds": "not used" if solve_bounds is None else "relaxed" if relaxed else "kept"})
     return VillageZoning(merge_results(list(parts.values()), time.perf_counter() - t0), pd.DataFrame(rows), parts)

@@ -1,0 +1,173 @@
+"""A planner's division of a workspace's townships beside pianqu's proposal (a plan scenario),
+and the re-evaluation when one township moves — what ``pianqu zones evaluate|move`` prints.
+
+Both divisions are evaluated by :mod:`pianqu.zoning.evaluate` on the same units, drive times
+between town seats over the workspace's road network and contiguity graph, so their figures
+compare one to one. Loading (the road graph, the travel-time matrix) takes a second or two; a
+move is then re-evaluated from sums in milliseconds (:meth:`Comparison.move`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from pianqu.config import Config
+from pianqu.zoning.contiguity import Adjacency, adjacency as build_adjacency
+from pianqu.zoning.evaluate import Evaluation, Evaluator, compare, normalise_division, read_division
+
+
+@dataclass
+class TownshipInstance:
+    """The workspace's townships, drive seconds between their town seats, their adjacency."""
+
+    units: gpd.GeoDataFrame
+    travel_s: np.ndarray
+    adjacency: Adjacency
+    names: pd.Series  # code → township name
+
+
+def township_instance(ws, config: Config | None = None) -> TownshipInstance:
+    """Townships of ``ws`` with the drive-time matrix between their seats (settlement layer,
+    ``level = town_seat``) over the road layer, as :func:`pianqu.plan.plan` computes it."""
+    from pianqu.network import build_graph, od_matrix
+
+    cfg = config or ws.config()
+    units = ws.read("township")
+    units["code"] = units["code"].astype(str)
+    settle = ws.read("settlement")
+    seats = settle[settle["level"].astype(str) == "town_seat"].copy()
+    seats["township_code"] = seats["township_code"].astype(str)
+    seats = seats.drop_duplicates("township_code").set_index("township_code")
+    missing = [c for c in units["code"] if c not in seats.index]
+    if missing:
+        raise ValueError(f"{ws.url}: layer settlement has no town_seat for township {missing[:5]} (field "
+                         "township_code); every township needs its seat point to compute travel times")
+    pts = gpd.GeoDataFrame(seats.loc[units["code"]].reset_index(), crs=settle.crs)
+    graph = build_graph(ws.read("road"), config=cfg)
+    T = od_matrix(graph, pts, pts, mode="drive")
+    adj = build_adjacency(units, travel_s=T, config=cfg)
+    return TownshipInstance(units, T, adj, units.set_index("code")["name"].astype(str))
+
+
+def scenario_division(ws, scenario: str = "plan") -> pd.DataFrame:
+    """pianqu's township division in ``scenario`` (layer ``zone_member``) as ``code, zone,
+    centre_mark``; zones are labelled by their centre's code."""
+    if scenario not in set(ws.scenarios()["name"]) or not ws.has("zone_member", scenario):
+        raise ValueError(f"{ws.url}: scenario '{scenario}' has no township zones (layer zone_member); "
+                         f"run `pianqu plan {ws.url} --scenario {scenario}` first")
+    m = ws.read("zone_member", scenario)
+    div = normalise_division(pd.DataFrame(m).astype({"township_code": str, "zone": str}), code="township_code",
+                             zone="zone", is_centre="is_centre", source=f"{ws.url} scenario {scenario}")
+    return div
+
+
+@dataclass
+class Comparison:
+    """A division (``evaluator``, live: moves update it) and the proposal's evaluation."""
+
+    instance: TownshipInstance
+    evaluator: Evaluator
+    proposal: Evaluation | None
+    labels: tuple[str, str] = ("division", "pianqu")
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def evaluation(self) -> Evaluation:
+        return self.evaluator.evaluation()
+
+    def table(self, lang: str | None = None, evaluation: Evaluation | None = None) -> pd.DataFrame:
+        """Measures side by side (rows: measures; columns: the division, then the proposal)."""
+        evs = {self.labels[0]: evaluation or self.evaluation()}
+        if self.proposal is not None:
+            evs[self.labels[1]] = self.proposal
+        return compare(evs, lang)
+
+    def zone_names(self) -> dict[str, str]:
+        """Zone label → '<centre name>片区' where the zone has exactly one centre."""
+        ev = self.evaluator
+        out = {}
+        for k, z in enumerate(ev.zone_labels):
+            c = ev.centre_of_zone(k)
+            if c >= 0:
+                out[z] = f"{self.instance.names.get(ev.codes[c], ev.codes[c])}片区"
+        return out
+
+    def resolve_zone(self, zone: str, *, allow_new: bool = False) -> str:
+        """A zone label from a label, a centre code or a zone name ('…片区'); a clear error
+        listing the zones otherwise (unless ``allow_new``: a new zone without a centre)."""
+        ev = self.evaluator
+        z = str(zone).strip()
+        if z in ev.zone_labels:
+            return z
+        by_name = {v: k for k, v in self.zone_names().items()}
+        if z in by_name:
+            return by_name[z]
+        by_centre = {ev.codes[c]: ev.zone_labels[k] for k in range(len(ev.zone_labels))
+                     if (c := ev.centre_of_zone(k)) >= 0}
+        if z in by_centre:
+            return by_centre[z]
+        if allow_new:
+            return z
+        listed = "、".join(f"{k}（{v}）" for k, v in self.zone_names().items()) or "、".join(ev.zone_labels)
+        raise KeyError(f"no zone '{z}' in {ev.source or 'the division'}; zones are {listed}")
+
+    def move(self, code: str, zone: str, *, allow_new: bool = False) -> dict[str, Any]:
+        """Move township ``code`` to ``zone`` and re-evaluate (see :meth:`Evaluator.move`);
+        the result also holds ``before`` (the two zones' figures before), ``from``/``to`` and
+        ``seconds`` (the re-evaluation alone)."""
+        ev = self.evaluator
+        code = str(code).strip()
+        if code not in ev.pos:
+            raise KeyError(f"township '{code}' is not in layer township of the workspace")
+        target = self.resolve_zone(zone, allow_new=allow_new)
+        k_from = int(ev.zone_of[ev.pos[code]])
+        src = ev.zone_labels[k_from] if k_from >= 0 else ""
+        ks = [k for k in (k_from, ev.zone_labels.index(target) if target in ev.zone_labels else -1) if k >= 0]
+        before = ev.zones_frame(ks)
+        t0 = time.perf_counter()
+        out = ev.move(code, target)
+        out["seconds"] = time.perf_counter() - t0
+        out.update({"before": before, "from": src, "to": target, "code": code})
+        return out
+
+    def division(self) -> pd.DataFrame:
+        """The (possibly moved) division as ``code, zone, is_centre`` rows, for saving."""
+        ev = self.evaluator
+        rows = []
+        for k, z in enumerate(ev.zone_labels):
+            for u in sorted(ev.members[k]):
+                rows.append({"code": ev.codes[u], "zone": z, "is_centre": u in ev.centres[k]})
+        return pd.DataFrame(rows, columns=["code", "zone", "is_centre"])
+
+
+def compare_division(ws, division: str | Path | pd.DataFrame | None = None, *, scenario: str | None = "plan",
+                     config: Config | None = None, labels: tuple[str, str] = ("division", "pianqu"),
+                     **read_kw: Any) -> Comparison:
+    """Evaluate ``division`` (a file for :func:`~pianqu.zoning.evaluate.read_division`, a frame
+    ``code, zone, centre_mark``, or None for the scenario's own division) beside the division
+    of ``scenario`` (None: no proposal). ``read_kw``: column names, layer, sheet."""
+    cfg = config or ws.config()
+    t0 = time.perf_counter()
+    inst = township_instance(ws, cfg)
+    t1 = time.perf_counter()
+    proposal_div = scenario_division(ws, scenario) if scenario else None
+    if division is None:
+        if proposal_div is None:
+            raise ValueError("give a division file or a scenario")
+        div = proposal_div
+    elif isinstance(division, pd.DataFrame):
+        div = division
+    else:
+        div = read_division(division, **read_kw)
+    kw = dict(adjacency=inst.adjacency, config=cfg, layer="township")
+    evaluator = Evaluator(inst.units, inst.travel_s, div, **kw)
+    proposal = Evaluator(inst.units, inst.travel_s, proposal_div, **kw).evaluation() if proposal_div is not None \
+        else None
+    return Comparison(inst, evaluator, proposal, labels,
+                      {"load_s": t1 - t0, "evaluate_s": time.perf_counter() - t1})
