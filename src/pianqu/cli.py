@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from pianqu import progress
+from pianqu.commands import land as land_commands
+from pianqu.commands import zones as zones_commands
 from pianqu.findings import Finding, has_errors, summary, to_json
 from pianqu.i18n import LANGS, default_lang, t
 
@@ -37,6 +39,10 @@ def _fail(message: str, lang: str, code: int = 2) -> None:
 @app.callback()
 def _main() -> None:
     progress.enable(sys.stderr.isatty())
+
+
+app.add_typer(zones_commands.app, name="zones")
+app.add_typer(land_commands.app, name="lines")
 
 
 @app.command()

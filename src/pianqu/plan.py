@@ -65,7 +65,10 @@ def township_units(ws: Workspace) -> gpd.GeoDataFrame:
         fac = ws.read("facility")
         t["facilities"] = t["code"].map(fac["township_code"].astype(str).value_counts()).fillna(0).astype(int)
     if ws.has("landuse"):
-        lu = ws.read("landuse", columns=["code", "township_code", "area_m2", "czcsxm"])
+        from pianqu.land.epochs import select_epoch
+
+        lu = select_epoch(ws.read("landuse", columns=["code", "township_code", "area_m2", "czcsxm", "epoch"]),
+                          meta=ws.meta)  # the base epoch only when the layer holds several
         built = lu[lu["czcsxm"].astype(str).str[:3].isin(["201", "202"])]
         area = built.groupby(built["township_code"].astype(str))["area_m2"].sum() / 1e6
         t["built_up_km2"] = t["code"].map(area).fillna(0.0)
@@ -92,22 +95,32 @@ def zone_polygons(units: gpd.GeoDataFrame, assignment: pd.Series, zones: pd.Data
 
 
 def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: str = "",
-         villages: bool = True, lang: str | None = None, time_limit: float = 60.0,
-         village_method: str = "heuristic", village_time_limit: float = 2.0,
+         villages: bool = True, lang: str | None = None, time_limit: float | None = None,
+         village_method: str | None = None, village_time_limit: float | None = None,
          services_step: bool = True, land_step: bool = True) -> PlanResult:
     """Run the zone plan on ``ws`` into ``scenario`` (replaced if it exists).
 
-    Township-level zones are solved exactly (the gap is reported); village-level zones use
-    ``village_method`` per township-level zone, each with its gap against a lower bound.
+    Township-level zones are solved exactly (the gap is reported), within ``time_limit``
+    (default ``zoning.time_limit_s``); village-level zones use ``village_method`` (default
+    ``zoning.village_method``) per township-level zone with ``village_time_limit`` seconds each
+    (default ``zoning.village_time_limit_s``), each with its gap against a lower bound. Member
+    bounds apply as ``zoning.member_bounds_mode`` says; townships that were one township before
+    the 2019 merger are kept together when ``zoning.keep_pre_merger_together`` is true (and
+    reported either way).
     """
     from pianqu.industry import leading_specialties, zone_neighbours
     from pianqu.network import analyse_network, build_graph, od_matrix
     from pianqu.zoning import adjacency, delineate
     from pianqu.zoning.autop import auto_p
     from pianqu.zoning.centres import centre_indicators, score_centres, township_hierarchy, village_hierarchy
+    from pianqu.zoning.delineate import member_bounds_for
+    from pianqu.zoning.mergers import pre_merger_constraints
     from pianqu.zoning.villages import village_zones
 
     cfg = ws.config()
+    time_limit = float(cfg["zoning.time_limit_s"] if time_limit is None else time_limit)
+    village_method = str(cfg["zoning.village_method"] if village_method is None else village_method)
+    village_time_limit = float(cfg["zoning.village_time_limit_s"] if village_time_limit is None else village_time_limit)
     findings: list[Finding] = []
     roads = ws.read("road")
     settlements = ws.read("settlement")
@@ -131,8 +144,12 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
         advance()
         kinds = units["kind"].astype(str)
         candidates = units.loc[kinds.isin(["镇", "街道"]), "code"].tolist() or None
-        bounds = (int(cfg["zoning.members_min"]), int(cfg["zoning.members_max"]))
-        kw = dict(adjacency=adj, candidates=candidates, time_limit=time_limit, config=cfg, member_bounds=bounds)
+        bounds, relax = member_bounds_for("township", cfg)
+        together, merger_notes = pre_merger_constraints(units["code"], ws.meta.county_code,
+                                                        bool(cfg["zoning.keep_pre_merger_together"]))
+        findings += merger_notes
+        kw = dict(adjacency=adj, candidates=candidates, time_limit=time_limit, config=cfg, member_bounds=bounds,
+                  relax_member_bounds=relax, keep_together=together)
         if p is None:
             ap = auto_p(units, T, **kw)
             result = ap.best
@@ -210,6 +227,8 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
         "method": result.method, "objective": result.objective, "lower_bound": result.lower_bound,
         "gap": result.gap, "time_s": result.time_s, "townships": len(units),
         "village_zones": len(village_layers.get("village_zone", ())),
+        "village_method": village_method if vz is not None else "",
+        "village_max_gap": float(vz.groups["gap"].max()) if vz is not None and len(vz.groups) else float("nan"),
     }])
     if ap is not None:
         layers["zone_count_options"] = ap.table
@@ -221,9 +240,12 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
             layers[name] = frame
     layers = {k: _plain(v) for k, v in layers.items()}
 
+    from pianqu.land.workflow import planner_layers
+
+    kept = planner_layers(ws, scenario)  # line status, conflict decisions, cleaned lines survive a re-plan
     ws.create_scenario(scenario, title=title or scenario, description="pianqu plan", command="plan",
                        replace=scenario in set(ws.scenarios()["name"]))
-    ws.write(layers, command="plan", scenario=scenario,
+    ws.write({**kept, **layers}, command="plan", scenario=scenario,
              reason=f"p={result.p} ({'auto' if p is None else 'given'}), status {result.status}, gap {result.gap:.2e}")
     services = None
     if services_step and ws.has("facility"):
@@ -243,28 +265,21 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
 
 
 def plan_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, lang: str | None = None) -> dict[str, Any]:
-    """Control-line conflicts (stable ids, decisions kept from an earlier run), the three spaces
-    of every zone and the plan-document land tables, written into ``scenario``."""
-    from pianqu.land import detect_conflicts, read_lines, three_spaces
-    from pianqu.land.common import zone_polygons as land_zones
-    from pianqu.land.stats import plan_tables
+    """Every land analysis of issue 6 (:func:`pianqu.land.pipeline.run_land`): control-line
+    conflicts (stable ids, decisions kept from an earlier run), the three spaces of every zone,
+    the plan-document tables, change detection between epochs, sizing rules, siting compliance of
+    the ``projects`` layer, consolidation potential per village, grain base candidates, quota
+    allocation to townships and zones and the control-line status — each when its inputs exist
+    (else an info finding names the missing layer). Results are written into ``scenario``."""
+    from pianqu.land.pipeline import run_land
 
-    cfg = ws.config()
-    epsg = ws.meta.compute_epsg
-    lines = read_lines(ws, scenario)
-    previous = ws.read("conflict", scenario) if ws.has("conflict", scenario) else None
-    conflicts = detect_conflicts(lines, epsg=epsg, cfg=cfg, previous=previous)
-    landuse = ws.read("landuse")
-    zpoly = land_zones(zones[["zone", "geometry"]], epsg=epsg)
-    spaces = three_spaces(landuse, lines, zpoly, epsg=epsg, cfg=cfg)
-    tables = plan_tables(landuse, zones=zpoly, townships=ws.read("township"), lines=lines,
-                         conflicts=conflicts, epsg=epsg, lang=lang)
-    out: dict[str, Frame] = {"conflict": conflicts, "space": spaces.dissolved(), "space_by_zone": spaces.table}
-    for name, (_title, frame) in tables.items():
-        out[f"land_{name}"] = frame
+    run = run_land(ws, scenario, zones, lang=lang)
+    out = run.layers
     ws.write({k: _plain(v) for k, v in out.items()}, command="plan", scenario=scenario,
-             reason=f"{len(conflicts)} control-line conflict patches; three spaces of {len(zpoly)} zones")
-    return {"conflicts": conflicts, "spaces": spaces, "tables": tables, "findings": list(spaces.findings)}
+             reason=f"{len(out['conflict'])} control-line conflict patches; three spaces of "
+                    f"{len(out['space_by_zone'])} zones; land steps: "
+                    + ", ".join(f"{s['step']} {s['status']}" for s in run.steps))
+    return {**run.results, "findings": run.findings, "steps": run.steps, "timings": run.timings()}
 
 
 def _plain(frame: Frame) -> Frame:

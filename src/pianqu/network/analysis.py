@@ -1,8 +1,9 @@
 """All road diagnostics of a county in one call, for ``pianqu plan``, the report and the web app.
 
 :func:`analyse_network` builds the graph from the road layer and runs components, dead ends,
-cut edges, bottlenecks, direct links, missing-link proposals and (when a telecom layer is
-given) 4G/5G coverage; :meth:`NetworkAnalysis.layers` returns the result layers (EPSG:4490)
+cut edges, bottlenecks, direct links, missing-link proposals, service areas (等时圈) from the
+county seat for the budgets ``network.seat_isochrone_min`` and (when a telecom layer is given)
+4G/5G coverage; :meth:`NetworkAnalysis.layers` returns the result layers (EPSG:4490)
 ready to be written into a plan scenario, :attr:`NetworkAnalysis.findings` every finding.
 """
 
@@ -18,6 +19,7 @@ from pianqu.findings import Finding
 from pianqu.network.coverage import Coverage, telecom_coverage
 from pianqu.network.diagnostics import Diagnosis, bottlenecks, bridges, components, dead_ends, detours
 from pianqu.network.graph import RoadGraph, build_graph
+from pianqu.network.isochrone import isochrones
 from pianqu.network.links import Proposal, propose_links
 from pianqu.network.snap import snap_points
 
@@ -33,6 +35,7 @@ class NetworkAnalysis:
     proposals: Proposal
     coverage: Coverage | None = None
     snapping: tuple[Finding, ...] = field(default=())
+    seat_isochrones: gpd.GeoDataFrame | None = None
 
     @property
     def findings(self) -> list[Finding]:
@@ -55,6 +58,8 @@ class NetworkAnalysis:
             "road_plan": self.proposals.links,
             "road_component": self.components.layer,
         }
+        if self.seat_isochrones is not None:
+            out["road_isochrone"] = self.seat_isochrones
         if self.coverage is not None:
             out["telecom_uncovered"] = self.coverage.uncovered
             out["telecom_summary"] = self.coverage.summary
@@ -82,4 +87,21 @@ def analyse_network(roads: gpd.GeoDataFrame, settlements: gpd.GeoDataFrame, *,
                                 lang=lang, source=source),
         coverage=telecom_coverage(settlements, telecom, config=cfg, lang=lang) if telecom is not None else None,
         snapping=snapped.findings if snapped is not None else (),
+        seat_isochrones=seat_isochrones(g, settlements, cfg),
     )
+
+
+def seat_isochrones(graph: RoadGraph, settlements: gpd.GeoDataFrame, cfg: Config) -> gpd.GeoDataFrame | None:
+    """Drive-time service areas of the county seat (settlement level ``county_seat``) for the
+    budgets ``network.seat_isochrone_min``; None when the county has no seat or no roads."""
+    if not graph.n_nodes or "level" not in settlements:
+        return None
+    seat = settlements[settlements["level"].astype(str) == "county_seat"]
+    if seat.empty:
+        return None
+    budgets = [60.0 * float(m) for m in cfg["network.seat_isochrone_min"]]
+    out = isochrones(graph, seat.iloc[:1], budgets, mode="drive",
+                     buffer_m=float(cfg["network.seat_isochrone_buffer_m"]))
+    out["source_id"] = str(seat.iloc[0]["code"])
+    out["source_name"] = str(seat.iloc[0].get("name", ""))
+    return out

@@ -258,6 +258,22 @@ def _road_label(cls: str, lang: str) -> str:
         return cls
 
 
+def add_roads(ax, roads: gpd.GeoDataFrame, lang: str, *, alpha: float = 1.0, zorder: float = 4) -> list:
+    """Draw roads by class (widths and colours of ``ROAD_STYLE``, minor roads under major ones);
+    returns the legend handles, major roads first. ``roads`` is already in the map's CRS."""
+    cls = roads["class"].astype("string").fillna("") if "class" in roads else pd.Series("", index=roads.index)
+    known = list(road_classes().sort_values("rank", ascending=False)["class"])
+    handles = []
+    for c in known + sorted(set(cls.unique()) - set(known)):
+        sel = (cls == c).to_numpy()
+        if not sel.any():
+            continue
+        colour, width, z = ROAD_STYLE.get(c, OTHER_ROAD)
+        add_lines(ax, roads.geometry[sel], color=colour, linewidth=width, zorder=zorder + z / 10, alpha=alpha)
+        handles.append(Line2D([], [], color=colour, lw=max(width, 0.8), alpha=alpha, label=_road_label(c, lang)))
+    return handles[::-1]
+
+
 # -- the maps ----------------------------------------------------------------------------------------
 def overview_map(layers: Mapping[str, gpd.GeoDataFrame | None], *, epsg: int, lang: str = "zh",
                  title: str = "", synthetic: bool = False, width_in: float = 10.0,
@@ -294,18 +310,7 @@ def overview_map(layers: Mapping[str, gpd.GeoDataFrame | None], *, epsg: int, la
             ax.add_collection(coll)
             handles.append(Line2D([], [], color=RIVER_STYLE[0], lw=1.5, label=t("report.legend.river", lang)))
         if "road" in proj:
-            rd = proj["road"]
-            cls = rd["class"].astype("string").fillna("") if "class" in rd else pd.Series("", index=rd.index)
-            known = list(road_classes().sort_values("rank", ascending=False)["class"])
-            road_handles = []
-            for c in known + sorted(set(cls.unique()) - set(known)):
-                sel = (cls == c).to_numpy()
-                if not sel.any():
-                    continue
-                colour, width, z = ROAD_STYLE.get(c, OTHER_ROAD)
-                add_lines(ax, rd.geometry[sel], color=colour, linewidth=width, zorder=4 + z / 10)
-                road_handles.append(Line2D([], [], color=colour, lw=max(width, 0.8), label=_road_label(c, lang)))
-            handles += road_handles[::-1]  # major roads first in the legend
+            handles += add_roads(ax, proj["road"], lang)
         if tw is not None:
             add_lines(ax, tw.geometry, color="#404040", linewidth=1.0, zorder=6)
             handles.insert(0, Patch(facecolor=TOWNSHIP_FILLS[0], edgecolor="#404040",

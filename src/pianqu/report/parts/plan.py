@@ -159,14 +159,22 @@ def roads_map(ctx: ReportContext, layers: dict[str, gpd.GeoDataFrame | None]) ->
         county = ctx.layer("county")
         if county is not None:
             maps.add_lines(ax, county.to_crs(epsg).geometry, color="#202020", linewidth=1.8, zorder=6)
+        iso = layers.get("road_isochrone")
+        if iso is not None and len(iso):
+            iso = iso.sort_values("budget_min", ascending=False).to_crs(epsg)
+            shades = plt.get_cmap("Blues")(np.linspace(0.12, 0.45, len(iso)))
+            for (_, row), shade in zip(iso.iterrows(), shades):
+                gpd.GeoSeries([row.geometry], crs=epsg).plot(ax=ax, color=shade, edgecolor="none", zorder=1)
+                handles.append(Patch(facecolor=shade, label=ctx.t("plan.legend.isochrone",
+                                                                  minutes=f"{row['budget_min']:.0f}")))
+            handles.reverse()
         roads = ctx.layer("road")
         if roads is not None:
-            maps.add_lines(ax, roads.to_crs(epsg).geometry, color="#9a9a9a", linewidth=0.6, zorder=2)
-            handles.append(Line2D([], [], color="#9a9a9a", lw=1, label=ctx.t("plan.legend.road")))
+            handles += maps.add_roads(ax, roads.to_crs(epsg), ctx.lang, alpha=0.8, zorder=2)
         bn = layers.get("road_bottleneck")
         if bn is not None and len(bn):
-            maps.add_lines(ax, bn.to_crs(epsg).geometry, color="#e69138", linewidth=2.0, zorder=3)
-            handles.append(Line2D([], [], color="#e69138", lw=2, label=ctx.t("plan.legend.bottleneck")))
+            maps.add_lines(ax, bn.to_crs(epsg).geometry, color="#8e24aa", linewidth=1.8, zorder=3, alpha=0.85)
+            handles.append(Line2D([], [], color="#8e24aa", lw=2, label=ctx.t("plan.legend.bottleneck")))
         links = layers.get("road_plan")
         if links is not None and len(links):
             maps.add_lines(ax, links.to_crs(epsg).geometry, color="#38761d", linewidth=2.0, zorder=4,
@@ -186,7 +194,7 @@ def roads_section(ws, ctx: ReportContext) -> SectionContent | None:
     if ctx.scenario is None or not ws.has("road_dead_end", ctx.scenario):
         return None
     names = ("road_dead_end", "road_bottleneck", "road_detour", "road_plan", "telecom_summary")
-    layers = {n: ctx.layer(n, ctx.scenario) for n in names}
+    layers = {n: ctx.layer(n, ctx.scenario) for n in names + ("road_isochrone",)}
     de, bn, dt, links, tel = (layers[n] for n in names)
     content = SectionContent(ctx.t("plan.section.roads.title"))
     share = {}
@@ -262,4 +270,233 @@ def land_section(ws, ctx: ReportContext) -> SectionContent | None:
         if frame is not None and len(frame):
             title = ctx.t(f"plan.section.land.{key}")
             content.add_table(Table(f"land_{key}", title, pd.DataFrame(frame), sheet=title))
+    _land_change(ctx, content)
+    _land_more(ctx, content, spaces, zones)
     return content
+
+
+def _land_change(ctx: ReportContext, content: SectionContent) -> None:
+    """Change between two survey epochs: transition matrix (ha), farmland outflow, violation tickets."""
+    matrix = ctx.layer("land_transition", ctx.scenario)
+    if matrix is None:
+        return
+    tickets = ctx.layer("land_tickets", ctx.scenario)
+    outflow = ctx.layer("land_outflow", ctx.scenario)
+    from pianqu.land.epochs import epochs_of, ticket_summary
+
+    years = epochs_of(ctx.ws.read("landuse", columns=["epoch"]))
+    s = ticket_summary(tickets if tickets is not None else pd.DataFrame())
+    out_ha = float(outflow["area_ha"].sum()) if outflow is not None and len(outflow) else 0.0
+    content.add_note(ctx.t("land.report.change_intro", before=years[0] if years else "", after=years[-1] if years else "",
+                           out_ha=out_ha, n=s["n"], n_pbf=s["n_pbf"], ha=s["ha"], mu=s["mu"]))
+    m = pd.DataFrame(matrix).set_index("before") if "before" in matrix.columns else pd.DataFrame(matrix)
+    content.add_table(Table("land_transition", ctx.t("land.report.matrix"), m.round(4),
+                            sheet=ctx.t("land.report.matrix_sheet")))
+    if outflow is not None and len(outflow):
+        title = ctx.t("land.report.outflow")
+        cols = [c for c in ("bsm_before", "code_before", "bsm_after", "code_after", "class_after", "village_code",
+                            "area_m2", "area_ha", "area_mu") if c in outflow.columns]
+        content.add_table(Table("land_outflow", title, pd.DataFrame(outflow)[cols], sheet=title, html_rows=25))
+    title = ctx.t("land.report.tickets")
+    if tickets is not None and len(tickets):
+        cols = [c for c in ("ticket_id", "bsm_before", "code_before", "bsm_after", "code_after", "in_pbf",
+                            "village_code", "area_m2", "area_mu", "approved_area_m2", "approval_ids")
+                if c in tickets.columns]
+        content.add_table(Table("land_tickets", title, pd.DataFrame(tickets)[cols], sheet=title, html_rows=50))
+
+
+VERDICT_COLOURS = {"prohibited": "#c00000", "restricted": "#ff9900", "allowed": "#2e7d32"}
+
+
+def _land_more(ctx: ReportContext, content: SectionContent, spaces: gpd.GeoDataFrame,
+               zones: gpd.GeoDataFrame | None) -> None:
+    """Sizing, siting, consolidation, grain bases, quota allocation and the control-line status
+    (the layers :func:`pianqu.land.pipeline.run_land` wrote), with one map of what is where."""
+    sc = ctx.scenario
+    L = {n: ctx.layer(n, sc) for n in ("land_sizing", "land_siting", "land_siting_detail", "land_consolidation",
+                                      "land_grain_base", "land_quota_targets", "land_quota_zone",
+                                      "land_quota_township", "land_line_status", "land_steps")}
+    tx = lambda key, **kw: ctx.t(f"plan.section.land.{key}", **kw)  # noqa: E731
+    _land_sizing(ctx, content, L["land_sizing"], tx)
+    siting, grain, cons = L["land_siting"], L["land_grain_base"], L["land_consolidation"]
+    if any(f is not None for f in (siting, grain, cons)):
+        content.add_figure(land_siting_map(ctx, spaces, siting, grain, cons, zones))
+    if siting is not None and len(siting):
+        n = siting["verdict"].astype(str).value_counts()
+        content.add_note(tx("siting_note", n=len(siting), prohibited=int(n.get("prohibited", 0)),
+                            restricted=int(n.get("restricted", 0)), allowed=int(n.get("allowed", 0))),
+                         "warning" if n.get("prohibited", 0) else "info")
+        names = _siting_rule_names(ctx.lang)
+        v = pd.DataFrame({tx("col.id"): siting["id"], tx("col.name"): siting["name"], tx("col.kind"): siting["kind"],
+                          tx("col.verdict"): siting["verdict"].map(lambda x: ctx.t(f"land.verdict.{x}")),
+                          tx("col.worst_rule"): siting["worst_rule"].map(lambda r: names.get(r, r)),
+                          tx("col.rules"): siting["rules"].fillna("").astype(str),
+                          tx("col.area_ha"): siting["area_m2"].astype(float) / 1e4})
+        content.add_table(Table("land_siting", tx("siting"), v, sheet=tx("siting_sheet"), html_rows=30))
+        d = L["land_siting_detail"]
+        if d is not None and len(d):
+            content.add_table(Table("land_siting_detail", tx("siting_detail"), pd.DataFrame(d),
+                                    sheet=tx("siting_detail_sheet"), in_html=False))
+    if cons is not None and len(cons):
+        c = pd.DataFrame(cons.drop(columns="geometry"))
+        tot = c[["fragmented_ha", "steep_farmland_ha", "scattered_homestead_ha", "idle_homestead_ha",
+                 "potential_ha"]].fillna(0.0).sum()
+        hot = c[c["hotspot"].astype(bool)]
+        content.add_note(tx("consolidation_note", villages=int((c["potential_m2"] > 0).sum()), total=tot["potential_ha"],
+                            fragmented=tot["fragmented_ha"], steep=tot["steep_farmland_ha"],
+                            scattered=tot["scattered_homestead_ha"], idle=tot["idle_homestead_ha"],
+                            hot=len(hot), hot_ha=float(hot["potential_ha"].sum()),
+                            excess=float(c["homestead_excess_m2"].fillna(0).sum()) / 1e4
+                            if "homestead_excess_m2" in c else 0.0))
+        cols = {"code": "col.village_code", "name": "col.village", "fragmented_ha": "col.fragmented_ha",
+                "steep_farmland_ha": "col.steep_ha", "scattered_homestead_ha": "col.scattered_ha",
+                "idle_homestead_ha": "col.idle_ha", "potential_ha": "col.potential_ha", "rank": "col.rank"}
+        ct = c[list(cols)].rename(columns={k: tx(v) for k, v in cols.items()})
+        content.add_table(Table("land_consolidation", tx("consolidation"), ct, sheet=tx("consolidation_sheet"),
+                                html_rows=max(len(hot), 10), formats={tx("col.fragmented_ha"): ",.2f"}))
+    if grain is not None:
+        content.add_note(tx("grain_note" if len(grain) else "grain_none", n=len(grain), ha=float(grain["area_ha"].sum()) if len(grain) else 0.0,
+                            mu=float(grain["area_mu"].sum()) if len(grain) else 0.0,
+                            zones=int(grain["zone"].nunique()) if len(grain) else 0,
+                            min_mu=float(ctx.config["land.grain_base_min_mu"])))
+        if len(grain):
+            zname = zones.set_index(zones["zone"].astype(str))["name"] if zones is not None and "name" in zones else {}
+            g = pd.DataFrame({tx("col.zone"): grain["zone"].astype(str).map(lambda z: zname.get(z, z)),
+                              tx("col.cluster"): grain["cluster_id"], tx("col.parcels"): grain["parcels"].astype(int),
+                              tx("col.area_ha"): grain["area_ha"], tx("col.area_mu"): grain["area_mu"],
+                              tx("col.paddy_share"): grain["paddy_share"],
+                              tx("col.slope"): grain["mean_slope_deg"]})
+            content.add_table(Table("land_grain", tx("grain"), g, sheet=tx("grain_sheet"), html_rows=20,
+                                    formats={tx("col.paddy_share"): ".0%", tx("col.slope"): ",.1f",
+                                             tx("col.area_mu"): ",.0f"}))
+    _land_quota(ctx, content, L, zones, tx)
+    status = L["land_line_status"]
+    if status is not None and len(status):
+        from pianqu.land.workflow import read_status
+
+        live = read_status(ctx.ws, sc)  # the workflow's own table, if the lines were finalised since the run
+        parts = [tx("status_item", line=ctx.t(f"land.line.{r.line}"), status=ctx.t(f"land.status.{r.status}"))
+                 for r in live.itertuples(index=False)]
+        content.add_note(tx("status_note", items="；".join(parts) if ctx.lang == "zh" else "; ".join(parts)))
+    steps = L["land_steps"]
+    if steps is not None and (steps["status"] == "skipped").any():
+        sk = steps[steps["status"] == "skipped"]
+        content.add_note(tx("skipped_note", items=", ".join(
+            f"{ctx.t(f'land.plan.step.{r.step}')} ({r.layer})" for r in sk.itertuples(index=False))))
+
+
+def _siting_rule_names(lang: str) -> dict[str, str]:
+    from pianqu.land.siting import siting_rules
+
+    r = siting_rules()
+    return dict(zip(r["rule"], r["name_en" if lang == "en" else "name_zh"]))
+
+
+def _land_sizing(ctx: ReportContext, content: SectionContent, sizing: pd.DataFrame | None, tx) -> None:
+    if sizing is None or not len(sizing):
+        return
+    for r in sizing.itertuples(index=False):
+        ok = bool(r.ok)
+        verdict = tx("ok") if ok else tx("exceeded")
+        if r.rule == "expansion_ratio":
+            text = tx("sizing_expansion", udb=r.numerator_ha, base=r.denominator_ha, ratio=r.value, limit=r.limit,
+                      verdict=verdict)
+        else:
+            text = tx("sizing_reserve", reserve=r.numerator_ha, planned=r.denominator_ha, share=r.value,
+                      limit=r.limit, verdict=verdict, basis=tx(f"basis_{r.basis}"))
+        content.add_note(text, "info" if ok else "warning")
+
+
+def _land_quota(ctx: ReportContext, content: SectionContent, L: dict, zones: gpd.GeoDataFrame | None, tx) -> None:
+    targets = L["land_quota_targets"]
+    if targets is None or not len(targets):
+        return
+    short = targets["shortfall_ha"].abs() > 1e-9
+    src = str(targets["source"].iloc[0])
+    source = tx(f"quota_source_{src}", farmland=float(ctx.config["land.quota_farmland_keep_share"]),
+                construction=float(ctx.config["land.quota_construction_keep_share"]))
+    content.add_note(tx("quota_note", n=len(targets), source=source,
+                     zones=len(L["land_quota_zone"]) if L["land_quota_zone"] is not None else 0,
+                     townships=len(L["land_quota_township"]) if L["land_quota_township"] is not None else 0,
+                     feasible=tx("quota_feasible") if not short.any() else tx("quota_infeasible", n=int(short.sum()))),
+                     "info" if not short.any() else "warning")
+    tt = pd.DataFrame({tx("col.indicator"): targets["name"], tx("col.present_ha"): targets["present_ha"],
+                       tx("col.target_ha"): targets["target_ha"], tx("col.allocated_ha"): targets["allocated_ha"],
+                       tx("col.shortfall_ha"): targets["shortfall_ha"]})
+    content.add_table(Table("land_quota_targets", tx("quota_targets"), tt, sheet=tx("quota_targets_sheet")))
+    names = {ind: ctx.t(f"land.quota.indicator.{ind}") for ind in ("farmland", "pbf", "redline", "construction",
+                                                                   "urban_rural", "village")}
+
+    def wide(frame: pd.DataFrame, key: str, label: str, unit_names) -> pd.DataFrame:
+        f = pd.DataFrame(frame).copy()
+        f[key] = f[key].astype(str)
+        out = pd.DataFrame({label: f[key].map(lambda u: unit_names.get(u, u))})
+        for ind, name in names.items():
+            if f"{ind}_ha" in f.columns:
+                out[f"{name}（公顷）" if ctx.lang == "zh" else f"{name} (ha)"] = f[f"{ind}_ha"].to_numpy()
+        num = [c for c in out.columns if c != label]
+        total = pd.DataFrame([{label: ctx.t("land.stats.total"), **out[num].sum().to_dict()}])
+        out = pd.concat([out, total], ignore_index=True)
+        out[num] = out[num].astype(float)
+        return out
+
+    qz = L["land_quota_zone"]
+    if qz is not None and len(qz):
+        zname = dict(zip(zones["zone"].astype(str), zones["name"].astype(str))) if zones is not None and "name" in zones \
+            else {}
+        content.add_table(Table("land_quota_zone", tx("quota_zone"), wide(qz, "zone", tx("col.zone"), zname),
+                                sheet=tx("quota_zone_sheet"), total_row=True))
+    qt = L["land_quota_township"]
+    if qt is not None and len(qt):
+        tw = ctx.layer("township")
+        tname = dict(zip(tw["code"].astype(str), tw["name"].astype(str))) if tw is not None else {}
+        content.add_table(Table("land_quota_township", tx("quota_township"),
+                                wide(qt, "township_code", tx("col.township"), tname),
+                                sheet=tx("quota_township_sheet"), total_row=True, html_rows=40))
+
+
+def land_siting_map(ctx: ReportContext, spaces: gpd.GeoDataFrame, siting: gpd.GeoDataFrame | None,
+                    grain: gpd.GeoDataFrame | None, cons: gpd.GeoDataFrame | None,
+                    zones: gpd.GeoDataFrame | None) -> Figure:
+    """Projects by siting verdict, grain base candidates and consolidation hot spots over the
+    three spaces (pale, for orientation)."""
+    fig, ax, epsg = _map(ctx, ctx.t("plan.section.land.map2_title", county=ctx.ws.meta.county_name))
+    handles: list = []
+    with plt.rc_context(maps._style()):
+        sp = spaces.to_crs(epsg)
+        for space, colour in SPACE_COLOURS.items():
+            sel = sp[sp["space"].astype(str) == space]
+            if len(sel):
+                sel.plot(ax=ax, color=colour, alpha=0.35, edgecolor="none", zorder=1)
+                handles.append(Patch(facecolor=colour, alpha=0.35, label=ctx.t(f"plan.legend.{space}")))
+        if cons is not None and len(cons):
+            hot = cons[cons["hotspot"].astype(bool)].to_crs(epsg)
+            if len(hot):
+                hot.plot(ax=ax, facecolor="#b39ddb", edgecolor="#5e35b1", linewidth=0.8, alpha=0.7, zorder=2)
+                handles.append(Patch(facecolor="#b39ddb", edgecolor="#5e35b1",
+                                     label=ctx.t("plan.section.land.legend_hotspot")))
+        if grain is not None and len(grain):
+            grain.to_crs(epsg).plot(ax=ax, facecolor="#8d6e00", edgecolor="#5c4700", linewidth=0.4, zorder=3)
+            handles.append(Patch(facecolor="#8d6e00", label=ctx.t("plan.section.land.legend_grain")))
+        if zones is not None:
+            maps.add_lines(ax, zones.to_crs(epsg).geometry, color="#202020", linewidth=1.2, zorder=4)
+        if siting is not None and len(siting):
+            s = siting.to_crs(epsg)
+            for verdict, colour in VERDICT_COLOURS.items():
+                sel = s[s["verdict"].astype(str) == verdict]
+                if not len(sel):
+                    continue
+                sel.plot(ax=ax, facecolor="none", edgecolor=colour, linewidth=2.0, zorder=5)
+                small = sel[sel.area < 4e6]  # small projects: a marker too
+                if len(small):
+                    pts = small.geometry.representative_point()
+                    ax.scatter(pts.x, pts.y, s=36, c=colour, edgecolors="white", linewidths=0.8, zorder=6)
+                handles.append(Line2D([], [], color=colour, lw=2.5,
+                                      label=ctx.t("plan.section.land.legend_verdict",
+                                                  verdict=ctx.t(f"land.verdict.{verdict}"))))
+                for _, row in sel.iterrows():
+                    pt = row.geometry.representative_point()
+                    ax.annotate(str(row["name"] or row["id"]), (pt.x, pt.y), fontsize=7.5, ha="center", va="center",
+                                color=colour, zorder=6,
+                                path_effects=[maps.patheffects.withStroke(linewidth=2.2, foreground="white")])
+    return _finish(fig, ax, ctx, epsg, handles, "land_siting", ctx.t("plan.section.land.map2_caption"))

@@ -1,0 +1,196 @@
+"""`pianqu lines ...`: the ordered control-line workflow and conflict resolution on the command line.
+
+Thin over :mod:`pianqu.land.workflow` and :mod:`pianqu.land.conflicts`: each command opens the
+workspace, calls one library function and prints the result (zh by default, ``--lang en``).
+A refusal (out-of-order finalisation, an unknown conflict or action) prints the reason and what
+to do, and exits with code 1; the workspace is not changed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import pandas as pd
+import typer
+from rich.console import Console
+
+from pianqu.i18n import LANGS, default_lang, t
+
+app = typer.Typer(help="三条控制线：依次确定、冲突处置 / control lines: ordered workflow and conflicts",
+                  no_args_is_help=True, add_completion=False)
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+Ws = Annotated[Path, typer.Argument(help="工作空间 .gpkg / workspace")]
+Scenario = Annotated[str, typer.Option("--scenario", "-s", help="方案 / scenario")]
+Reason = Annotated[str, typer.Option("--reason", help="原因（记入审计表）/ reason, kept in the audit table")]
+Lang = Annotated[str, typer.Option("--lang", help="输出语言 zh（默认）或 en / output language")]
+
+
+def _lang(value: str | None) -> str:
+    lang = value or default_lang()
+    if lang not in LANGS:
+        raise typer.BadParameter(f"--lang must be one of {', '.join(LANGS)}")
+    return lang
+
+
+def _say(message: str) -> None:
+    console.print(message, markup=False)
+
+
+def _refuse(message: str, action: str = "", code: int = 1) -> None:
+    err_console.print(message, style="bold red", markup=False)
+    if action:
+        err_console.print(action, markup=False)
+    raise typer.Exit(code)
+
+
+def _open(path: Path, scenario: str | None, lang: str):
+    from pianqu.workspace import Workspace, WorkspaceError
+
+    try:
+        ws = Workspace.open(path)
+    except WorkspaceError as exc:
+        _refuse(str(exc), code=2)
+    if scenario is not None and scenario not in set(ws.scenarios()["name"]):
+        _refuse(t("land.cli.no_scenario", lang, scenario=scenario, path=str(path)),
+                t("land.cli.no_scenario_do", lang), code=2)
+    return ws
+
+
+def _status_lines(status: pd.DataFrame, lang: str) -> list[str]:
+    out = []
+    for r in status.itertuples(index=False):
+        line = t("land.cli.status_row", lang, seq=r.seq, line=t(f"land.line.{r.line}", lang),
+                 status=t(f"land.status.{r.status}", lang))
+        extra = " · ".join(str(x) for x in (r.changed, r.reason) if isinstance(x, str) and x)
+        out.append(line + (f"  ({extra})" if extra else ""))
+    return out
+
+
+def _workflow_error(exc, lang: str) -> None:
+    _refuse(str(exc), t(f"{exc.rule}.do", lang, **exc.params))
+
+
+@app.command("status")
+def status(ws_path: Ws, scenario: Annotated[Optional[str], typer.Option("--scenario", "-s", help="方案（默认全部）")] = None,
+           lang: Lang = "") -> None:
+    """每个方案中各控制线的状态 / each control line's state per scenario."""
+    from pianqu.land.workflow import read_status
+
+    lang = _lang(lang)
+    ws = _open(ws_path, scenario, lang)
+    names = [scenario] if scenario else list(ws.scenarios()["name"])
+    if not names:
+        _say(t("land.cli.no_scenarios", lang, path=str(ws_path)))
+        return
+    for name in names:
+        _say(t("land.cli.scenario", lang, scenario=name))
+        for row in _status_lines(read_status(ws, name), lang):
+            _say("  " + row)
+
+
+@app.command("finalise")
+def finalise(ws_path: Ws, line: Annotated[str, typer.Argument(help="farmland_pbf | eco_redline | urban_boundary")],
+             scenario: Scenario = "plan", reason: Reason = "", lang: Lang = "") -> None:
+    """确定一条控制线（须按顺序）/ finalise a line (refused out of order)."""
+    from pianqu.land.workflow import WorkflowError, finalise_line
+
+    lang = _lang(lang)
+    ws = _open(ws_path, scenario, lang)
+    try:
+        s = finalise_line(ws, scenario, line, reason, lang=lang, command="lines finalise")
+    except WorkflowError as exc:
+        _workflow_error(exc, lang)
+    _say(t("land.cli.finalised", lang, line=t(f"land.line.{line}", lang), scenario=scenario))
+    for row in _status_lines(s, lang):
+        _say("  " + row)
+
+
+@app.command("reopen")
+def reopen(ws_path: Ws, line: Annotated[str, typer.Argument(help="farmland_pbf | eco_redline | urban_boundary")],
+           scenario: Scenario = "plan", reason: Reason = "", lang: Lang = "") -> None:
+    """重新打开一条控制线，其后已确定的控制线标为待复核 / reopen a line; later final lines become stale."""
+    from pianqu.land.workflow import WorkflowError, read_status, reopen_line
+
+    lang = _lang(lang)
+    ws = _open(ws_path, scenario, lang)
+    before = read_status(ws, scenario)
+    try:
+        s = reopen_line(ws, scenario, line, reason, lang=lang, command="lines reopen")
+    except WorkflowError as exc:
+        _workflow_error(exc, lang)
+    stale = sorted(set(s.loc[s["status"] == "stale", "line"]) - set(before.loc[before["status"] == "stale", "line"]))
+    _say(t("land.cli.reopened", lang, line=t(f"land.line.{line}", lang), scenario=scenario,
+           stale=", ".join(t(f"land.line.{x}", lang) for x in stale) or t("land.cli.none", lang)))
+    for row in _status_lines(s, lang):
+        _say("  " + row)
+
+
+def _conflicts(ws, scenario: str):
+    """The scenario's conflict table; detected (and stored) when it has none yet."""
+    from pianqu.land.conflicts import detect_conflicts, read_lines, write_conflicts
+
+    if ws.has("conflict", scenario):
+        return ws.read("conflict", scenario), False
+    c = detect_conflicts(read_lines(ws, scenario), epsg=ws.meta.compute_epsg, cfg=ws.config())
+    write_conflicts(ws, scenario, c, command="lines conflicts")
+    return c, True
+
+
+@app.command("conflicts")
+def conflicts(ws_path: Ws, scenario: Scenario = "plan", lang: Lang = "") -> None:
+    """列出控制线冲突图斑（无冲突表时先检测）/ list the conflict patches (detected if absent)."""
+    lang = _lang(lang)
+    ws = _open(ws_path, scenario, lang)
+    c, fresh = _conflicts(ws, scenario)
+    if fresh:
+        _say(t("land.cli.detected", lang, n=len(c), scenario=scenario))
+    if not len(c):
+        _say(t("land.cli.no_conflicts", lang))
+        return
+    for r in c.sort_values("conflict_id").itertuples(index=False):
+        _say(t("land.cli.conflict_row", lang, id=r.conflict_id, rule=r.rule, left=f"{r.left_layer}:{r.left_id}",
+               right=f"{r.right_layer}:{r.right_id}", ha=float(r.area_ha), mu=float(r.area_mu),
+               state=t(f"land.cli.state.{r.state}", lang), action=(r.action or "—") if isinstance(r.action, str) else "—"))
+
+
+@app.command("decide")
+def decide(ws_path: Ws, conflict_id: Annotated[str, typer.Argument(help="冲突编号 CF-…")],
+           resolution: Annotated[str, typer.Argument(help="withdraw_left | withdraw_right | tolerate")],
+           scenario: Scenario = "plan", reason: Reason = "", lang: Lang = "") -> None:
+    """记录对一处冲突的处置决定 / record the decision on one conflict."""
+    from pianqu.land.common import LandInputError
+    from pianqu.land.conflicts import decide as decide_conflicts, write_conflicts
+
+    lang = _lang(lang)
+    ws = _open(ws_path, scenario, lang)
+    c, _ = _conflicts(ws, scenario)
+    try:
+        c = decide_conflicts(c, {conflict_id: (resolution, reason)})
+    except LandInputError as exc:
+        _refuse(t("land.cli.decide_refused", lang, id=conflict_id, reason=str(exc)), t("land.cli.decide_do", lang))
+    write_conflicts(ws, scenario, c, command="lines decide",
+                    reason=f"{conflict_id}: {resolution}" + (f" ({reason})" if reason else ""))
+    _say(t("land.cli.decided", lang, id=conflict_id, action=resolution, scenario=scenario))
+
+
+@app.command("apply")
+def apply(ws_path: Ws, scenario: Scenario = "plan", reason: Reason = "", lang: Lang = "") -> None:
+    """应用冲突规则与决定，得到清理后的控制线（记入审计表）/ apply the rules and decisions."""
+    from pianqu.land.common import LandInputError
+    from pianqu.land.conflicts import apply_conflicts, read_lines, write_resolution
+
+    lang = _lang(lang)
+    ws = _open(ws_path, scenario, lang)
+    c, _ = _conflicts(ws, scenario)
+    try:
+        res = apply_conflicts(read_lines(ws, scenario), c, epsg=ws.meta.compute_epsg)
+    except LandInputError as exc:
+        _refuse(str(exc), t("land.cli.apply_do", lang))
+    s = write_resolution(ws, scenario, res, reason=reason, command="lines apply", lang=lang)
+    _say(t("land.cli.applied", lang, resolved=res.summary.get("resolved", 0), open=res.summary.get("open", 0),
+           what=res.describe(lang)))
+    for row in _status_lines(s, lang):
+        _say("  " + row)
