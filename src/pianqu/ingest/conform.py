@@ -17,6 +17,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from pianqu import divisions
 from pianqu.findings import Finding
@@ -432,20 +433,13 @@ def _roads(frame: pd.DataFrame, ctx: Context) -> pd.DataFrame:
     lookup = {c: c for c in classes["class"]}
     lookup.update({n: c for n, c in zip(classes["name_zh"], classes["class"])})
     lookup.update(value_table("road_class_names")["values"])
-    osm = value_table("osm_highway")["values"]
     src_class = ctx.src_field("class")
     if "class" in frame.columns:
         raw = frame["class"].astype("string").str.strip()
         if norm_name(src_class) == "highway":
-            keep = raw.isin(list(osm))
-            dropped = int((~keep).sum())
-            if dropped:
-                ctx.note("info", "ingest.osm_dropped", n=dropped,
-                         kinds=", ".join(sorted(raw[~keep].dropna().unique())[:8]))
-            frame = frame.loc[keep.to_numpy()].copy()
-            raw = raw[keep]
-            mapped = raw.map(osm)
-            frame["highway"] = raw.to_numpy()
+            frame = _osm_roads(frame, raw, ctx)
+            mapped = frame["class"]
+            raw = mapped
         else:
             mapped = raw.map(lambda v: lookup.get(v, lookup.get(str(v).lower())), na_action="ignore")
         frame["class"] = mapped.fillna(raw).astype("string")
@@ -462,6 +456,42 @@ def _roads(frame: pd.DataFrame, ctx: Context) -> pd.DataFrame:
             ctx.note("warning", "ingest.unknown_values", field=src_class, n=int(unknown.sum()),
                      values=", ".join(sorted(frame.loc[unknown, "class"].astype(str).unique())[:8]),
                      allowed=", ".join(classes["class"]))
+    return frame
+
+
+def _osm_roads(frame: pd.DataFrame, highway: pd.Series, ctx: Context) -> pd.DataFrame:
+    """OpenStreetMap ways (GDAL's OSM driver: ``highway`` plus the ``other_tags`` text) with the
+    classes, speeds, one-way and grade separation of :func:`pianqu.network.osm.osm_road_attributes`,
+    the rules ``read_osm_roads`` uses too (one table, ``network/osm_highway.csv``). Ways that are
+    not roads a planner's network uses, or are closed to cars, are left out (reported);
+    ``oneway=-1`` ways are turned to run with the traffic."""
+    from pianqu.network.osm import ROAD_TAGS, osm_road_attributes, parse_other_tags
+
+    tags = (parse_other_tags(frame["other_tags"]) if "other_tags" in frame.columns
+            else pd.DataFrame(index=frame.index))
+    for key in ROAD_TAGS:  # tags GDAL was configured to give as fields of their own
+        if key not in tags.columns and key in frame.columns:
+            tags[key] = frame[key]
+    att = osm_road_attributes(highway, tags)
+    keep = att["keep"].to_numpy(bool)
+    dropped = int((~keep).sum())
+    if dropped:
+        ctx.note("info", "ingest.osm_dropped", n=dropped,
+                 kinds=", ".join(sorted(highway[~keep].dropna().unique())[:8]))
+    frame = frame.loc[keep].copy()
+    att = att.loc[keep]
+    frame["highway"] = highway[keep].to_numpy()
+    frame["class"] = att["class"].to_numpy()
+    for col in ("speed_kmh", "lanes", "width_m"):
+        given = frame[col] if col in frame.columns else pd.Series(np.nan, index=frame.index)
+        frame[col] = given.where(given.notna(), att[col])
+    frame["oneway"] = att["oneway"].to_numpy(bool)
+    frame["grade_separated"] = att["grade_separated"].to_numpy(bool)
+    reverse = att["reverse"].to_numpy(bool)
+    if reverse.any() and isinstance(frame, gpd.GeoDataFrame):
+        geom = frame.geometry.to_numpy().copy()
+        geom[reverse] = shapely.reverse(geom[reverse])
+        frame = frame.set_geometry(gpd.GeoSeries(geom, index=frame.index, crs=frame.crs))
     return frame
 
 

@@ -1,6 +1,8 @@
 """OpenStreetMap roads (.osm.pbf, read with pyrosm) in the workspace road schema.
 
-OSM ``highway`` values map to pianqu road classes through ``network/osm_highway.csv`` (OSM
+OSM ``highway`` values map to pianqu road classes through ``network/osm_highway.csv``, the one
+table of both OSM imports (this module and ``pianqu import`` of a .osm.pbf through GDAL, which
+share :func:`osm_road_attributes`) (OSM
 China tags routes by administrative level: trunk = 国道 G, primary = 省道 S, secondary = 县道 X,
 tertiary = 乡道 Y, unclassified = 村道 C). Other values (footways, service roads, tracks) are
 left out. Ways come split at their junction nodes. ``maxspeed``, ``lanes`` and ``width`` fill
@@ -47,6 +49,77 @@ def _number(values: pd.Series, mph: bool = False) -> np.ndarray:
     return num
 
 
+# OSM tags the road import reads (besides ``highway`` and ``name``).
+CAR_ACCESS_KEYS = ("motorcar", "motor_vehicle", "vehicle", "access")  # most specific first
+ROAD_TAGS = ("oneway", "maxspeed", "lanes", "width", "bridge", "tunnel", "layer", "area") + CAR_ACCESS_KEYS
+_VALUE = r'"((?:[^"\\]|\\.)*)"'  # a quoted hstore value, backslash escapes allowed
+
+
+def parse_other_tags(values: pd.Series, keys: tuple[str, ...] = ROAD_TAGS) -> pd.DataFrame:
+    """The ``other_tags`` field of GDAL's OSM driver (``"k"=>"v","k2"=>"v2"``) as one column per
+    key in ``keys`` (missing tags are <NA>), aligned with ``values``."""
+    text = values.astype("string")
+    out = {}
+    for k in keys:
+        got = text.str.extract(r'(?:^|,)"' + re.escape(k) + '"=>' + _VALUE, expand=False)
+        out[k] = got.str.replace(r'\\(.)', r'\1', regex=True).astype("string")
+    return pd.DataFrame(out, index=values.index)
+
+
+def closed_to_cars(tags: pd.DataFrame) -> np.ndarray:
+    """Ways a car may not use: areas (``area=yes``) and ways whose most specific access tag
+    (motorcar, motor_vehicle, vehicle, then access) says ``no`` or ``private``, also as one of
+    several values — the rule of OSMnx's and pyrosm's "drive" network, so that both imports keep
+    the same ways."""
+    def tag(k: str) -> pd.Series:
+        return (tags[k] if k in tags.columns else pd.Series(pd.NA, index=tags.index)).astype("string")
+
+    closed = np.zeros(len(tags), bool)
+    decided = np.zeros(len(tags), bool)
+    for k in CAR_ACCESS_KEYS:
+        v = tag(k)
+        has = v.notna().to_numpy(bool) & ~decided
+        parts = v.fillna("").str.lower().str.split(";")
+        shut = parts.map(lambda p: any(x.strip() in ("no", "private") for x in p)).to_numpy(bool)
+        closed |= has & shut
+        decided |= has
+    return closed | (tag("area").fillna("").str.lower() == "yes").to_numpy(bool)
+
+
+def osm_road_attributes(highway: pd.Series, tags: pd.DataFrame) -> pd.DataFrame:
+    """pianqu road attributes of OSM ways from their ``highway`` value and tags (columns named as
+    the OSM keys in :data:`ROAD_TAGS`, any may be missing). The one rule set of both OSM imports
+    (:func:`read_osm_roads` and ``pianqu import`` of a .osm.pbf).
+
+    Columns: ``class`` (from ``osm_highway.csv``; <NA> for values that are not roads a planner's
+    network uses), ``keep`` (mapped and open to cars), ``speed_kmh`` (``maxspeed`` when a plain
+    number, mph converted), ``oneway`` (``oneway=yes/true/1/-1``, motorways unless ``oneway=no``),
+    ``reverse`` (``oneway=-1``: the geometry runs against the traffic), ``grade_separated``
+    (bridges, tunnels, ways on another ``layer``), ``lanes``, ``width_m``.
+    """
+    highway = highway.astype("string").fillna("")
+
+    def tag(k: str) -> pd.Series:
+        return tags[k] if k in tags.columns else pd.Series(pd.NA, index=highway.index)
+
+    table = osm_highway_classes().set_index("highway")["class"]
+    cls = highway.map(table).astype("string")
+    flag = lambda s: s.astype("string").fillna("").str.lower()  # noqa: E731
+    ow = flag(tag("oneway"))
+    reverse = (ow == "-1").to_numpy(bool)
+    oneway = ow.isin(["yes", "true", "1", "-1"]).to_numpy(bool) | highway.isin(["motorway", "motorway_link"]).to_numpy()
+    oneway &= ~ow.isin(["no", "false", "0"]).to_numpy(bool)
+    grade = (~flag(tag("bridge")).isin(["", "no"]) | flag(tag("tunnel")).isin(["yes", "culvert"])
+             | ~flag(tag("layer")).isin(["", "0"])).to_numpy(bool)
+    speed = _number(tag("maxspeed"), mph=True)
+    speed = np.where(speed > 0, speed, np.nan)
+    return pd.DataFrame({
+        "class": cls, "keep": cls.notna().to_numpy(bool) & ~closed_to_cars(tags), "speed_kmh": speed,
+        "oneway": oneway, "reverse": reverse, "grade_separated": grade,
+        "lanes": pd.array(np.floor(_number(tag("lanes"))), dtype="Int64"), "width_m": _number(tag("width")),
+    }, index=highway.index)
+
+
 def empty_roads() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({c: pd.Series([], dtype=object) for c in ROAD_COLUMNS},
                             geometry=gpd.GeoSeries([], crs=STORAGE_EPSG))
@@ -71,34 +144,24 @@ def read_osm_roads(pbf_path: str | Path, bbox: tuple[float, float, float, float]
     if got is None or got[1] is None or len(got[1]) == 0:
         return empty_roads()
     edges = got[1]
-    table = osm_highway_classes().set_index("highway")["class"]
-    hw = edges["highway"].astype("string").fillna("")
-    cls = hw.map(table)
-    edges = edges[cls.notna().to_numpy()].reset_index(drop=True)
-    cls = cls[cls.notna()].reset_index(drop=True)
-    hw = edges["highway"].astype(str)
-    ow = edges["oneway"].astype("string").fillna("").str.lower() if "oneway" in edges else pd.Series("", index=edges.index)
-    reverse = (ow == "-1").to_numpy(bool)
-    oneway = ow.isin(["yes", "true", "1", "-1"]).to_numpy(bool) | hw.isin(["motorway", "motorway_link"]).to_numpy()
-    oneway &= ~ow.isin(["no", "false", "0"]).to_numpy(bool)
-    geom = edges.geometry.to_numpy()
-    if reverse.any():
-        geom[reverse] = shapely.reverse(geom[reverse])
 
     def col(name: str) -> pd.Series:
         return edges[name] if name in edges.columns else pd.Series(pd.NA, index=edges.index)
 
-    flag = lambda s: s.astype("string").fillna("").str.lower()  # noqa: E731
-    grade = (~flag(col("bridge")).isin(["", "no"]) | flag(col("tunnel")).isin(["yes", "culvert"])
-             | ~flag(col("layer")).isin(["", "0"])).to_numpy(bool)
+    att = osm_road_attributes(edges["highway"], pd.DataFrame({k: col(k) for k in ROAD_TAGS}))
+    keep = att["keep"].to_numpy(bool)
+    edges, att = edges[keep].reset_index(drop=True), att[keep].reset_index(drop=True)
+    geom = edges.geometry.to_numpy().copy()
+    reverse = att["reverse"].to_numpy(bool)
+    if reverse.any():
+        geom[reverse] = shapely.reverse(geom[reverse])
     wid = edges["id"].astype("int64").to_numpy()
     seq = pd.Series(wid).groupby(wid).cumcount().to_numpy()
     out = gpd.GeoDataFrame({
         "id": [f"osm{w}_{k}" for w, k in zip(wid, seq)],
-        "class": cls.to_numpy(), "name": col("name").astype("string").fillna("").to_numpy(),
-        "lanes": pd.array(np.floor(_number(col("lanes"))), dtype="Int64"),
-        "width_m": _number(col("width")), "speed_kmh": _number(col("maxspeed"), mph=True),
-        "oneway": oneway, "grade_separated": grade, "osm_highway": hw.to_numpy(), "osm_id": wid,
+        "class": att["class"].to_numpy(), "name": col("name").astype("string").fillna("").to_numpy(),
+        "lanes": att["lanes"].array, "width_m": att["width_m"].to_numpy(), "speed_kmh": att["speed_kmh"].to_numpy(),
+        "oneway": att["oneway"].to_numpy(), "grade_separated": att["grade_separated"].to_numpy(),
+        "osm_highway": edges["highway"].astype(str).to_numpy(), "osm_id": wid,
     }, geometry=gpd.GeoSeries(geom, crs=edges.crs or 4326))
-    out.loc[~(out["speed_kmh"] > 0), "speed_kmh"] = np.nan
     return out.to_crs(STORAGE_EPSG)

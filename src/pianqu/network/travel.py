@@ -7,11 +7,20 @@ are also joined directly along the edge. One multi-source Dijkstra (scipy.sparse
 in chunks of sources to bound memory) over this augmented graph gives exact times; before it,
 dead-end trees and chains of degree-2 nodes that carry no point are contracted away, which does
 not change any time (see :func:`reduce_graph`).
+
+On large graphs without a tight cut-off the matrices come from a contraction hierarchy instead
+(:mod:`pianqu.network.ch`, built once per graph and mode and kept on the graph): each snapped
+point becomes up to two *seeds*, the ends of its edge with the part of the edge and the access leg
+already counted (the same arcs as the virtual nodes above), so the hierarchy of the road graph
+itself serves any set of points. ``method="dijkstra"|"ch"`` forces one engine; both give the
+same times (to float rounding, ~1e-12 s).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import importlib.util
 
 import numpy as np
 import pandas as pd
@@ -23,6 +32,12 @@ from pianqu.network.snap import Snapped, as_snapped
 
 DEFAULT_MEMORY_MB = 256
 REDUCE_MIN_SHARE = 0.2  # contract the graph only when this share of its nodes could go
+# auto: build a contraction hierarchy when the smaller side has this many points and one
+# Dijkstra per point would settle this many nodes in all. Building costs about 40–250 Dijkstra
+# searches on the benchmark networks (more on larger graphs; docs/benchmarks/network.md), and
+# loading numba ~1 s once per process, so below this Dijkstra answers a first call sooner.
+CH_MIN_POINTS = 200
+CH_MIN_WORK = 1_000_000
 AT_NODE_M = 1e-6  # a snapped point this close to an edge end is at the junction (float noise, not a threshold)
 
 
@@ -232,22 +247,88 @@ def _chunks(n_sources: int, n_nodes: int, max_memory_mb: float) -> int:
     return max(1, int(max_memory_mb * 2**20 // (8 * max(n_nodes, 1))))
 
 
+METHODS = ("auto", "dijkstra", "ch")
+
+
+def _ch_available() -> bool:
+    """numba is installed (checked without importing it: the import alone takes ~1 s)."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def _ch_module():
+    """:mod:`pianqu.network.ch`, or a clear error when numba is missing."""
+    if not _ch_available():
+        raise ImportError("method='ch' (contraction hierarchies) needs the 'numba' package: pip install numba, "
+                          "or use method='dijkstra'")
+    from pianqu.network import ch
+
+    return ch
+
+
+def _has_hierarchy(graph: RoadGraph, mode: str) -> bool:
+    """A hierarchy of ``mode`` is kept on the graph already (:func:`pianqu.network.ch.hierarchy`
+    keeps them in ``graph.__dict__["_ch_cache"]``)."""
+    return mode in graph.__dict__.get("_ch_cache", {})
+
+
+def choose_method(graph: RoadGraph, n_sources: int, n_targets: int, mode: str, cutoff_s: float | None,
+                  method: str = "auto") -> str:
+    """``"ch"`` or ``"dijkstra"`` for a query of ``n_sources`` × ``n_targets`` points.
+
+    ``auto`` takes the contraction hierarchy when it is kept on the graph already, or when there
+    is no cut-off, the smaller side has at least ``CH_MIN_POINTS`` points and one Dijkstra per
+    point would settle at least ``CH_MIN_WORK`` nodes in all. With a cut-off the Dijkstra
+    searches stay local and are kept; without numba, Dijkstra.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method '{method}'; choose one of {METHODS}")
+    if method != "auto":
+        return method
+    if graph.n_nodes == 0 or not _ch_available():
+        return "dijkstra"
+    if _has_hierarchy(graph, mode):
+        return "ch"
+    small = min(n_sources, n_targets)
+    if cutoff_s is None and small >= CH_MIN_POINTS and small * graph.n_nodes >= CH_MIN_WORK:
+        return "ch"
+    return "dijkstra"
+
+
+def _od_ch(graph: RoadGraph, o: Snapped, d: Snapped, mode: str, cutoff_s: float | None) -> np.ndarray:
+    """The OD matrix from the contraction hierarchy of the road graph (points as seeds)."""
+    ch = _ch_module()
+    h = ch.hierarchy(graph, mode)
+    o_item, o_node, o_w = point_arcs(graph, o, mode, 0, origin=True)  # origin → edge end
+    d_node, d_item, d_w = point_arcs(graph, d, mode, 0, origin=False)  # edge end → destination
+    res = ch.many_to_many(h, (o_item, o_node, o_w), len(o), (d_item, d_node, d_w), len(d))
+    i, j, w = same_edge_arcs(graph, o, d, mode, 0, 0)
+    np.minimum.at(res, (i, j), w)
+    if cutoff_s is not None:
+        res[res > cutoff_s] = np.inf
+    return res
+
+
 def od_matrix(graph: RoadGraph, origins, destinations, *, mode: str = "drive",
               cutoff_s: float | None = None, reduce: bool = True,
-              max_memory_mb: float = DEFAULT_MEMORY_MB) -> np.ndarray:
+              max_memory_mb: float = DEFAULT_MEMORY_MB, method: str = "auto") -> np.ndarray:
     """Travel time (s) from every origin to every destination; ``inf`` when unreachable.
 
     ``origins``/``destinations`` are point layers (GeoDataFrame/GeoSeries, any CRS) or
     :class:`Snapped`. Access legs are included; a pair at the same location takes 0 s. With
-    ``cutoff_s`` the search stops there and longer times are ``inf``. Runs from the smaller side
-    (on the reversed graph when there are fewer destinations).
+    ``cutoff_s`` the search stops there and longer times are ``inf``. ``method``: ``"dijkstra"``
+    (one search per point of the smaller side, on the reversed graph when there are fewer
+    destinations), ``"ch"`` (contraction hierarchy, built on first use and kept on the graph) or
+    ``"auto"`` (see :func:`choose_method`).
     """
     check_mode(mode)
     o = as_snapped(graph, origins, mode)
     d = as_snapped(graph, destinations, mode)
     out = np.full((len(o), len(d)), np.inf)
     if len(o) == 0 or len(d) == 0 or graph.n_nodes == 0:
+        choose_method(graph, len(o), len(d), mode, cutoff_s, method)  # still reject a bad method
         return _same_place(out, o, d)
+    if choose_method(graph, len(o), len(d), mode, cutoff_s, method) == "ch":
+        return _same_place(_od_ch(graph, o, d, mode, cutoff_s), o, d)
     aug = augment(graph, o, d, mode)
     m = aug.matrix
     src, dst = aug.origins, aug.destinations
@@ -283,14 +364,29 @@ def _same_place(out: np.ndarray, o: Snapped, d: Snapped) -> np.ndarray:
 
 
 def node_times(graph: RoadGraph, sources, *, mode: str = "drive", cutoff_s: float | None = None,
-               min_only: bool = True) -> np.ndarray:
+               min_only: bool = True, method: str = "auto") -> np.ndarray:
     """Time (s) from the sources (points or Snapped) to every graph node.
 
     ``min_only``: one row, the time from the nearest source; else one row per source.
+    ``method``: ``"dijkstra"``, ``"ch"`` (PHAST over the contraction hierarchy: an upward search
+    and one sweep over all nodes) or ``"auto"`` (the hierarchy when it is built already and there
+    is no cut-off, where Dijkstra stays local).
     """
     check_mode(mode)
+    if method not in METHODS:
+        raise ValueError(f"unknown method '{method}'; choose one of {METHODS}")
     s = as_snapped(graph, sources, mode)
     n = graph.n_nodes
+    if method == "auto":
+        from_ch = cutoff_s is None and n > 0 and _has_hierarchy(graph, mode)
+        method = "ch" if from_ch else "dijkstra"
+    if method == "ch" and n > 0:
+        ch = _ch_module()
+        item, node, w = point_arcs(graph, s, mode, 0, origin=True)
+        h = ch.hierarchy(graph, mode)
+        if min_only:
+            return ch.one_to_all(h, (np.zeros_like(item), node, w), 1, cutoff_s)
+        return ch.one_to_all(h, (item, node, w), len(s), cutoff_s)
     empty = Snapped(mode, np.zeros(0, int), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0, bool),
                     np.zeros((0, 2)), np.zeros(0, str))
     aug = augment(graph, s, empty, mode)
@@ -308,12 +404,12 @@ def node_times(graph: RoadGraph, sources, *, mode: str = "drive", cutoff_s: floa
 
 
 def nearest_k(graph: RoadGraph, origins, facilities, k: int = 1, *, mode: str = "drive",
-              cutoff_s: float | None = None, kind: str | None = None) -> pd.DataFrame:
+              cutoff_s: float | None = None, kind: str | None = None, method: str = "auto") -> pd.DataFrame:
     """The ``k`` nearest facilities (by travel time) of every origin, as a long table.
 
     Columns: origin (position), origin_id, rank (1..k), facility (position in ``facilities``),
     facility_id, time_s. Origins with fewer than k reachable facilities get fewer rows. ``kind``
-    keeps only facilities whose ``kind`` field equals it.
+    keeps only facilities whose ``kind`` field equals it. ``method`` as in :func:`od_matrix`.
     """
     if k < 1:
         raise ValueError("k must be at least 1")
@@ -326,7 +422,7 @@ def nearest_k(graph: RoadGraph, origins, facilities, k: int = 1, *, mode: str = 
         fac, pos = facilities[sel], pos[sel]
     o = as_snapped(graph, origins, mode)
     f = as_snapped(graph, fac, mode)
-    t = od_matrix(graph, o, f, mode=mode, cutoff_s=cutoff_s)
+    t = od_matrix(graph, o, f, mode=mode, cutoff_s=cutoff_s, method=method)
     kk = min(k, t.shape[1])
     if kk == 0:
         return pd.DataFrame(columns=["origin", "origin_id", "rank", "facility", "facility_id", "time_s"])

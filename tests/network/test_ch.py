@@ -1,0 +1,183 @@
+"""Contraction hierarchies: the same times as Dijkstra / networkx / brute force, on real and
+random graphs, directed and disconnected, with snapped points as origins and destinations."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from scipy.sparse.csgraph import dijkstra
+
+from pianqu.network import ch
+from pianqu.network.snap import snap_points
+from pianqu.network.travel import choose_method, csr_min, node_times, od_matrix
+
+from network_helpers import nx_od, random_points
+
+
+def assert_same(a, b, tol=1e-9):
+    assert a.shape == b.shape
+    assert (np.isfinite(a) == np.isfinite(b)).all()
+    fin = np.isfinite(a)
+    assert np.abs(a[fin] - b[fin]).max(initial=0) <= tol * max(1.0, np.abs(b[fin]).max(initial=0))
+
+
+def random_digraph(n, m, seed, one_way_share=0.3, components=3):
+    """A random directed graph: two-way and one-way arcs, zero and repeated weights, parallel
+    arcs, and ``components`` separate groups of nodes (no arc between groups)."""
+    rng = np.random.default_rng(seed)
+    group = rng.integers(0, components, n)
+    tail, head = rng.integers(0, n, m), rng.integers(0, n, m)
+    keep = (tail != head) & (group[tail] == group[head])
+    tail, head = tail[keep], head[keep]
+    w = rng.choice([0.0, 1.0, 2.5, 7.0], len(tail)) + rng.random(len(tail)) * rng.integers(0, 2, len(tail))
+    two = rng.random(len(tail)) > one_way_share
+    t = np.r_[tail, head[two]]
+    h = np.r_[head, tail[two]]
+    return csr_min(n, t, h, np.r_[w, w[two]])
+
+
+def floyd(m):
+    """All-pairs shortest times by the Floyd–Warshall recurrence in plain numpy."""
+    n = m.shape[0]
+    d = np.full((n, n), np.inf)
+    a = m.tocoo()
+    np.minimum.at(d, (a.row, a.col), a.data)
+    np.fill_diagonal(d, 0.0)
+    for k in range(n):
+        d = np.minimum(d, d[:, k:k + 1] + d[k:k + 1, :])
+    return d
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_tiny_graphs_equal_floyd(seed):
+    m = random_digraph(25, 70, seed)
+    h = ch.build_hierarchy(m)
+    all_ = np.arange(25)
+    ref = floyd(m)
+    assert_same(ch.many_to_many(h, ch.node_seeds(all_), 25, ch.node_seeds(all_), 25), ref)
+    assert_same(ch.one_to_all(h, ch.node_seeds(all_), 25), ref)
+    assert sorted(h.rank) == list(range(25))
+    # every arc of the hierarchy runs upward
+    lo = np.repeat(all_, np.diff(h.fwd_ptr))
+    assert (h.rank[h.fwd_head] > h.rank[lo]).all()
+
+
+def test_random_directed_graph_with_components_equals_dijkstra():
+    m = random_digraph(2000, 5000, 11, components=4)
+    h = ch.build_hierarchy(m)
+    rng = np.random.default_rng(3)
+    src, dst = rng.choice(2000, 60, replace=False), rng.choice(2000, 45, replace=False)
+    ref = dijkstra(m, indices=src)
+    got = ch.many_to_many(h, ch.node_seeds(src), 60, ch.node_seeds(dst), 45)
+    assert_same(got, ref[:, dst])
+    assert np.isinf(got).any() and np.isfinite(got).any()  # several components really met
+    assert_same(ch.one_to_all(h, ch.node_seeds(src[:5]), 5), ref[:5])
+    # seeds: item 0 starts at two nodes with start times, item 1 has no seed at all
+    seeds = (np.array([0, 0]), src[:2], np.array([5.0, 1.5]))
+    two = ch.many_to_many(h, seeds, 2, ch.node_seeds(dst), 45)
+    assert_same(two[0], np.minimum(5.0 + ref[0, dst], 1.5 + ref[1, dst]))
+    assert np.isinf(two[1]).all()
+    # a cut-off only removes the times beyond it
+    cut = ch.many_to_many(h, ch.node_seeds(src), 60, ch.node_seeds(dst), 45, cutoff_s=6.0)
+    assert_same(cut, np.where(ref[:, dst] <= 6.0, ref[:, dst], np.inf))
+
+
+def test_od_matrix_ch_equals_networkx_on_helsinki(helsinki_graph):
+    g = helsinki_graph
+    assert g.edges["oneway"].any()  # one-way streets: the directed case
+    pts = random_points(g, 30, seed=2, spread=60)
+    s = snap_points(g, pts, mode="drive")
+    got = od_matrix(g, s, s, mode="drive", method="ch")
+    assert_same(got, nx_od(g, s, "drive"))
+    assert np.isfinite(got).mean() > 0.8
+    assert_same(od_matrix(g, s, s, mode="drive", method="dijkstra"), got)
+    # one-to-all (PHAST) and its minimum over sources
+    assert_same(node_times(g, s, min_only=False, method="ch"), node_times(g, s, min_only=False, method="dijkstra"))
+    assert_same(node_times(g, s, method="ch"), node_times(g, s, method="dijkstra"))
+    assert_same(node_times(g, s, cutoff_s=300, method="ch"), node_times(g, s, cutoff_s=300, method="dijkstra"))
+
+
+@pytest.mark.parametrize("mode", ["drive", "walk"])
+def test_od_matrix_ch_equals_dijkstra_on_county(county_graph, county, mode):
+    g = county_graph
+    pts = random_points(g, 50, seed=5)
+    both = gpd.GeoDataFrame(geometry=gpd.GeoSeries(
+        list(pts.geometry) + list(county.settlements.geometry[:40]), crs=4490))
+    o = snap_points(g, both, mode=mode)
+    d = snap_points(g, both.iloc[::3], mode=mode)
+    ref = od_matrix(g, o, d, mode=mode, method="dijkstra")
+    assert_same(od_matrix(g, o, d, mode=mode, method="ch"), ref)
+    assert_same(od_matrix(g, o, d, mode=mode, method="ch", cutoff_s=900),
+                od_matrix(g, o, d, mode=mode, method="dijkstra", cutoff_s=900))
+    assert (np.diag(ref[::3][:, :]) == 0).all() if len(d) == len(o) else True
+
+
+def test_same_edge_and_unsnapped_points(county_graph):
+    g = county_graph
+    e = 7
+    line = g.edges.geometry.iloc[e]
+    # two points on one edge (the direct way along it is shortest), and a point with no geometry
+    xy = shapely.get_coordinates(shapely.line_interpolate_point(line, [0.3, 0.6], normalized=True))
+    pts = gpd.GeoDataFrame({"id": ["a", "b", "c"]},
+                           geometry=gpd.GeoSeries(list(shapely.points(xy)) + [None], crs=g.epsg))
+    s = snap_points(g, pts)
+    assert (s.edge[:2] == e).all() and s.edge[2] < 0
+    got = od_matrix(g, s, s, method="ch")
+    assert_same(got, od_matrix(g, s, s, method="dijkstra"))
+    assert np.isinf(got[2]).all() and np.isinf(got[:, 2]).all()
+    assert got[0, 1] == pytest.approx(0.3 * g.edges["time_drive_s"].iat[e], rel=1e-9)
+
+
+def test_default_county_settlements():
+    from pianqu.network.graph import build_graph
+    from pianqu.synth.county import synthesize_county
+
+    layers = synthesize_county("511921", detail=0.1)  # 通江县, the project's default county
+    g = build_graph(layers["road"])
+    s = snap_points(g, layers["settlement"])
+    ref = od_matrix(g, s, s, method="dijkstra")
+    assert_same(od_matrix(g, s, s, method="ch"), ref)
+
+
+def test_hierarchy_is_cached_and_auto_uses_it():
+    from pianqu.network.graph import build_graph
+    from pianqu.network.sample import grid_roads
+
+    g = build_graph(grid_roads(30, 30))
+    assert g.n_nodes == 900
+    # auto: a hierarchy is built for many points without a cut-off, not for few or with a cut-off
+    assert choose_method(g, 5000, 4000, "drive", None) == "ch"
+    assert choose_method(g, 100, 4000, "drive", None) == "dijkstra"
+    assert choose_method(g, 5000, 4000, "drive", 600.0) == "dijkstra"
+    assert not ch.has_hierarchy(g, "drive")
+    h = ch.hierarchy(g, "drive")
+    assert ch.hierarchy(g, "drive") is h and ch.has_hierarchy(g, "drive")  # built once per graph and mode
+    assert not ch.has_hierarchy(g, "walk")
+    # once kept, auto uses it for any query of that mode, with a cut-off too
+    assert choose_method(g, 5, 5, "drive", 600.0) == "ch"
+    assert choose_method(g, 5, 5, "walk", None) == "dijkstra"
+    assert choose_method(g, 5, 5, "drive", None, method="dijkstra") == "dijkstra"
+    pts = g.nodes_frame().iloc[[0, 31, 450, 899]]
+    assert_same(od_matrix(g, pts, pts), od_matrix(g, pts, pts, method="dijkstra"))
+    with pytest.raises(ValueError, match="unknown method"):
+        od_matrix(g, pts, pts, method="fast")
+
+
+def test_arc_lists_packed_when_full():
+    # a grid (many shortcuts) with little room reserved: the arc lists fill up and are packed
+    # during the contraction; the answers do not change
+    k = 40
+    ids = np.arange(k * k).reshape(k, k)
+    t = np.r_[ids[:, :-1].ravel(), ids[:-1, :].ravel()]
+    h = np.r_[ids[:, 1:].ravel(), ids[1:, :].ravel()]
+    w = np.random.default_rng(1).random(len(t)) * 10
+    m = csr_min(k * k, np.r_[t, h], np.r_[h, t], np.r_[w, w])
+    src = np.arange(0, k * k, 37)
+    ref = dijkstra(m, indices=src)
+    for room in (1.0, 3.0):
+        hier = ch.build_hierarchy(m, room=room)
+        assert hier.n_shortcuts > 0.5 * m.nnz  # more than the 4 spare slots per node hold
+        assert_same(ch.one_to_all(hier, ch.node_seeds(src), len(src)), ref)
+        assert_same(ch.many_to_many(hier, ch.node_seeds(src), len(src), ch.node_seeds(src), len(src)), ref[:, src])
