@@ -47,6 +47,14 @@ class LandUse:
     ring: np.ndarray  # position inside its town (0 centre … 1 edge), nan if none
 
 
+
+def _fill(order: np.ndarray, area: np.ndarray, target: float) -> np.ndarray:
+    """The first atoms of ``order`` whose area reaches ``target`` (none for a target ≤ 0)."""
+    if target <= 0 or len(order) == 0:
+        return order[:0]
+    return order[: int(np.searchsorted(np.cumsum(area[order]), target)) + 1]
+
+
 def _pick(gen: np.random.Generator, table: dict[str, float], n: int) -> np.ndarray:
     codes = np.array(list(table))
     p = np.array(list(table.values()), dtype=float)
@@ -218,7 +226,7 @@ def classify(atoms: Atoms, t: Terrain, cfg: Config, *, town_atom: np.ndarray, to
     noise2 = spectral_noise(t.grid.shape, gen, 2.5, lmax=max(10.0, 2000.0 / t.grid.cell))
     nz2 = t.grid.sample(noise2, atoms.xy[:, 0], atoms.xy[:, 1])
     near_settle = np.exp(-np.minimum(vdist, dist) / 1500.0)
-    max_farm_slope = 25.0 if terrain not in ("alpine", "plateau") else 20.0
+    max_farm_slope = float(cfg["synth.farm_max_slope_deg"][terrain])
     farm_max_elev = 4000.0 if terrain in ("alpine", "plateau") else 3000.0
     cand = np.flatnonzero(free() & (slope < max_farm_slope) & (atoms.elev < farm_max_elev))
     elev_weight = {"plain": 0.3, "hill": 1.5}.get(terrain, 2.5)
@@ -228,7 +236,10 @@ def classify(atoms: Atoms, t: Terrain, cfg: Config, *, town_atom: np.ndarray, to
     farmable = area[cand[slope[cand] < 20]].sum()
     target = min(float(cfg["synth.farmland_share"][terrain]) * county_area, 0.6 * farmable)
     top = cand[np.argsort(-score, kind="stable")]
-    farm = top[: int(np.searchsorted(np.cumsum(area[top]), target)) + 1] if len(top) else top
+    # slope farmland (坡耕地 > 25°) is a share of its own: by score alone it would never be chosen
+    steep = slope[top] > float(cfg["land.steep_slope_deg"])
+    steep_target = float(cfg["synth.steep_farmland_share"][terrain]) * target
+    farm = np.concatenate([_fill(top[~steep], area, target - steep_target), _fill(top[steep], area, steep_target)])
     paddy_ok = ((slope[farm] < float(cfg["synth.paddy_max_slope_deg"]))
                 & (atoms.elev[farm] < float(cfg["synth.paddy_max_elev_m"]))
                 & (terrain not in ("alpine", "plateau")))
