@@ -14,26 +14,14 @@ from pianqu import progress
 from pianqu.commands import land as land_commands
 from pianqu.commands import zones as zones_commands
 from pianqu.findings import Finding, has_errors, summary, to_json
-from pianqu.i18n import LANGS, default_lang, t
+from pianqu.commands.common import Lang, fail, resolve_lang
+from pianqu.i18n import t
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="pianqu 片区：县域片区乡村国土空间规划辅助系统 / zone-based rural spatial planning")
 console = Console()
 err_console = Console(stderr=True)
 
-Lang = Annotated[str, typer.Option("--lang", help="输出语言 zh（默认）或 en / output language")]
-
-
-def _lang(value: str | None) -> str:
-    lang = value or default_lang()
-    if lang not in LANGS:
-        raise typer.BadParameter(f"--lang must be one of {', '.join(LANGS)}")
-    return lang
-
-
-def _fail(message: str, lang: str, code: int = 2) -> None:
-    err_console.print(t("cli.error", lang, message=message), style="bold red", markup=False)
-    raise typer.Exit(code)
 
 
 @app.callback()
@@ -54,11 +42,11 @@ def standards(
     """列出代码表与阈值（含来源与可信度）/ print or export code tables and thresholds."""
     from pianqu.standards import catalogue
 
-    lang = _lang(lang)
+    lang = resolve_lang(lang)
     cat = catalogue()
     if table:
         if table not in cat:
-            _fail(f"unknown table '{table}'; choose from {', '.join(cat)}", lang)
+            fail(f"unknown table '{table}'; choose from {', '.join(cat)}", lang)
         cat = {table: cat[table]}
     if export:
         if export.suffix.lower() == ".xlsx":
@@ -96,7 +84,7 @@ def synth(
     from pianqu import divisions
     from pianqu.synth import synthesize_province, write_county
 
-    lang = _lang(lang)
+    lang = resolve_lang(lang)
     try:
         if province:
             codes = [c.strip() for c in counties.split(",")] if counties else None
@@ -107,7 +95,7 @@ def synth(
         row = divisions.county(county)
         ws = write_county(county, output, seed=seed, overwrite=overwrite)
     except (KeyError, ValueError, RuntimeError) as exc:
-        _fail(str(exc).strip("'\""), lang)
+        fail(str(exc).strip("'\""), lang)
     console.print(t("cli.synth_done", lang, name=row["name"], code=county, seed=seed, path=ws.path),
                   markup=False)
 
@@ -129,18 +117,18 @@ def import_(
     """导入规划师的数据到工作空间 / import the planner's data into a workspace."""
     from pianqu.ingest import IngestError, import_sources, recognise
 
-    lang = _lang(lang)
+    lang = resolve_lang(lang)
     try:
         if dry_run:
             for match in recognise(sources, mapping=mapping, encoding=encoding, crs=crs):
                 console.print(match)
             return
         if workspace is None:
-            _fail("-w/--workspace is required (the .gpkg to import into)", lang)
+            fail("-w/--workspace is required (the .gpkg to import into)", lang)
         result = import_sources(sources, workspace, crs=crs, mapping=mapping, county_code=county,
                                 county_name=county_name, epoch=epoch, replace=replace, encoding=encoding)
     except (IngestError, ValueError, RuntimeError) as exc:
-        _fail(str(exc), lang)
+        fail(str(exc), lang)
     layers = ", ".join(f"{k} {v}" for k, v in result.layers.items())
     console.print(t("cli.import_done", lang, workspace=result.workspace, layers=layers), markup=False)
     n_review = len(result.review) if result.review is not None else 0
@@ -161,12 +149,12 @@ def validate(
     from pianqu.validate import validate_workspace
     from pianqu.workspace import Workspace, WorkspaceError
 
-    lang = _lang(lang)
+    lang = resolve_lang(lang)
     try:
         ws = Workspace.open(workspace)
         findings = validate_workspace(ws)
     except (WorkspaceError, ValueError) as exc:
-        _fail(str(exc), lang)
+        fail(str(exc), lang)
     if json_out is not None:
         text = to_json(findings, lang)
         if str(json_out) == "-":
@@ -214,11 +202,11 @@ def info(workspace: Annotated[Path, typer.Argument(help="工作空间 .gpkg")], 
 
     from pianqu.workspace import Workspace, WorkspaceError
 
-    lang = _lang(lang)
+    lang = resolve_lang(lang)
     try:
         ws = Workspace.open(workspace)
     except WorkspaceError as exc:
-        _fail(str(exc), lang)
+        fail(str(exc), lang)
     meta = ws.meta
     for key, value in list(meta.__dict__.items()):
         console.print(f"{key}: {value}", markup=False)
@@ -249,12 +237,12 @@ def report(
     from pianqu.validate import validate_workspace
     from pianqu.workspace import Workspace, WorkspaceError
 
-    lang = _lang(lang)
+    lang = resolve_lang(lang)
     try:
         ws = Workspace.open(workspace)
         path = write_report(ws, output, findings=validate_workspace(ws), lang=lang, scenario=scenario)
     except (WorkspaceError, ValueError) as exc:
-        _fail(str(exc), lang)
+        fail(str(exc), lang)
     console.print(t("cli.report_done", lang, report=path), markup=False)
 
 
@@ -272,12 +260,12 @@ def plan_(
     from pianqu.plan import plan
     from pianqu.workspace import Workspace, WorkspaceError
 
-    lang = _lang(lang)
+    lang = resolve_lang(lang)
     try:
         ws = Workspace.open(workspace)
         result = plan(ws, scenario, p=p, title=title, villages=villages, lang=lang)
     except (WorkspaceError, ValueError) as exc:
-        _fail(str(exc), lang)
+        fail(str(exc), lang)
     z = result.zoning
     console.print(t("cli.plan_done", lang, scenario=scenario, p=z.p, status=z.status, gap=z.gap,
                     layers=", ".join(result.layers)), markup=False)
@@ -307,7 +295,7 @@ def travel(
     from pianqu.network import build_graph, nearest_k, od_matrix
     from pianqu.workspace import Workspace, WorkspaceError
 
-    lang = _lang(lang)
+    lang = resolve_lang(lang)
 
     def pick(ws: Workspace, spec: str):
         layer, _, cond = spec.partition(":")
@@ -315,10 +303,10 @@ def travel(
         if cond:
             field, _, value = cond.partition("=")
             if field not in frame.columns:
-                _fail(f"{layer}: no field '{field}'; fields are {', '.join(map(str, frame.columns))}", lang)
+                fail(f"{layer}: no field '{field}'; fields are {', '.join(map(str, frame.columns))}", lang)
             frame = frame[frame[field].astype(str) == value]
         if frame.empty:
-            _fail(f"{spec}: no features", lang)
+            fail(f"{spec}: no features", lang)
         id_field = next((c for c in ("code", "id", "bsm") if c in frame.columns), None)
         ids = frame[id_field].astype(str).to_numpy() if id_field else np.arange(len(frame)).astype(str)
         return frame.reset_index(drop=True), ids
@@ -340,7 +328,7 @@ def travel(
             pd.DataFrame(minutes, index=pd.Index(oid, name="origin"), columns=did).to_csv(
                 output, encoding="utf-8-sig")
     except (WorkspaceError, ValueError) as exc:
-        _fail(str(exc), lang)
+        fail(str(exc), lang)
     console.print(t("cli.exported", lang, path=output), markup=False)
 
 
@@ -354,7 +342,7 @@ def demo(
     """在默认县（通江县）上合成 → 检查 → 报告 / the main job on the default county, no input needed."""
     from pianqu.demo import run_demo
 
-    lang = _lang(lang)
+    lang = resolve_lang(lang)
     result = run_demo(out, county=county, seed=seed, lang=lang)
     c = result.counts
     console.print(t("cli.demo_done", lang, workspace=result.workspace, report=result.report,

@@ -15,7 +15,8 @@ import pandas as pd
 import typer
 from rich.console import Console
 
-from pianqu.i18n import LANGS, default_lang, t
+from pianqu.commands.common import Lang, resolve_lang
+from pianqu.i18n import t
 
 app = typer.Typer(help="三条控制线：依次确定、冲突处置 / control lines: ordered workflow and conflicts",
                   no_args_is_help=True, add_completion=False)
@@ -25,14 +26,6 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 Ws = Annotated[Path, typer.Argument(help="工作空间 .gpkg / workspace")]
 Scenario = Annotated[str, typer.Option("--scenario", "-s", help="方案 / scenario")]
 Reason = Annotated[str, typer.Option("--reason", help="原因（记入审计表）/ reason, kept in the audit table")]
-Lang = Annotated[str, typer.Option("--lang", help="输出语言 zh（默认）或 en / output language")]
-
-
-def _lang(value: str | None) -> str:
-    lang = value or default_lang()
-    if lang not in LANGS:
-        raise typer.BadParameter(f"--lang must be one of {', '.join(LANGS)}")
-    return lang
 
 
 def _say(message: str) -> None:
@@ -79,7 +72,7 @@ def status(ws_path: Ws, scenario: Annotated[Optional[str], typer.Option("--scena
     """每个方案中各控制线的状态 / each control line's state per scenario."""
     from pianqu.land.workflow import read_status
 
-    lang = _lang(lang)
+    lang = resolve_lang(lang)
     ws = _open(ws_path, scenario, lang)
     names = [scenario] if scenario else list(ws.scenarios()["name"])
     if not names:
@@ -97,7 +90,7 @@ def finalise(ws_path: Ws, line: Annotated[str, typer.Argument(help="farmland_pbf
     """确定一条控制线（须按顺序）/ finalise a line (refused out of order)."""
     from pianqu.land.workflow import WorkflowError, finalise_line
 
-    lang = _lang(lang)
+    lang = resolve_lang(lang)
     ws = _open(ws_path, scenario, lang)
     try:
         s = finalise_line(ws, scenario, line, reason, lang=lang, command="lines finalise")
@@ -114,7 +107,7 @@ def reopen(ws_path: Ws, line: Annotated[str, typer.Argument(help="farmland_pbf |
     """重新打开一条控制线，其后已确定的控制线标为待复核 / reopen a line; later final lines become stale."""
     from pianqu.land.workflow import WorkflowError, read_status, reopen_line
 
-    lang = _lang(lang)
+    lang = resolve_lang(lang)
     ws = _open(ws_path, scenario, lang)
     before = read_status(ws, scenario)
     try:
@@ -142,7 +135,7 @@ def _conflicts(ws, scenario: str):
 @app.command("conflicts")
 def conflicts(ws_path: Ws, scenario: Scenario = "plan", lang: Lang = "") -> None:
     """列出控制线冲突图斑（无冲突表时先检测）/ list the conflict patches (detected if absent)."""
-    lang = _lang(lang)
+    lang = resolve_lang(lang)
     ws = _open(ws_path, scenario, lang)
     c, fresh = _conflicts(ws, scenario)
     if fresh:
@@ -164,7 +157,7 @@ def decide(ws_path: Ws, conflict_id: Annotated[str, typer.Argument(help="冲突�
     from pianqu.land.common import LandInputError
     from pianqu.land.conflicts import decide as decide_conflicts, write_conflicts
 
-    lang = _lang(lang)
+    lang = resolve_lang(lang)
     ws = _open(ws_path, scenario, lang)
     c, _ = _conflicts(ws, scenario)
     try:
@@ -182,7 +175,7 @@ def apply(ws_path: Ws, scenario: Scenario = "plan", reason: Reason = "", lang: L
     from pianqu.land.common import LandInputError
     from pianqu.land.conflicts import apply_conflicts, read_lines, write_resolution
 
-    lang = _lang(lang)
+    lang = resolve_lang(lang)
     ws = _open(ws_path, scenario, lang)
     c, _ = _conflicts(ws, scenario)
     try:

@@ -18,7 +18,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pianqu.i18n import LANGS, default_lang, t
+from pianqu.commands.common import Lang, fail, resolve_lang
+from pianqu.i18n import t
 
 app = typer.Typer(help="片区划分评价与调整 / evaluate and adjust township zones", no_args_is_help=True,
                   add_completion=False)
@@ -27,25 +28,12 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 Ws = Annotated[Path, typer.Argument(help="工作空间 .gpkg / workspace")]
 Scenario = Annotated[str, typer.Option("--scenario", "-s", help="对照的方案 / scenario holding pianqu's zones")]
-Lang = Annotated[str, typer.Option("--lang", help="输出语言 zh（默认）或 en / output language")]
 CodeCol = Annotated[str, typer.Option("--code-col", help="乡镇代码列 / column of township codes")]
 ZoneCol = Annotated[str, typer.Option("--zone-col", help="片区列 / column of zone labels")]
 CentreCol = Annotated[Optional[str], typer.Option("--centre-col", help="中心镇代码列 / column naming each zone's centre")]
 IsCentreCol = Annotated[Optional[str], typer.Option("--is-centre-col", help="是否中心镇列（是/否）/ is-centre flag column")]
 LayerOpt = Annotated[Optional[str], typer.Option("--layer", help="GeoPackage 图层 / layer of a GPKG")]
 SheetOpt = Annotated[str, typer.Option("--sheet", help="Excel 工作表（名称或序号）/ sheet name or index")]
-
-
-def _lang(value: str | None) -> str:
-    lang = value or default_lang()
-    if lang not in LANGS:
-        raise typer.BadParameter(f"--lang must be one of {', '.join(LANGS)}")
-    return lang
-
-
-def _fail(message: str, lang: str, code: int = 2) -> None:
-    err_console.print(t("cli.error", lang, message=message), style="bold red", markup=False)
-    raise typer.Exit(code)
 
 
 def _fmt(v: Any) -> str:
@@ -104,7 +92,7 @@ def _compare(ws_path: Path, division: Optional[Path], scenario: Optional[str], l
         labels = (t("zoning.cli.hand", lang), t("zoning.cli.proposal", lang, scenario=scenario or ""))
         return compare_division(ws, division, scenario=scenario, labels=labels, **read_kw)
     except (WorkspaceError, ValueError, FileNotFoundError, KeyError) as exc:
-        _fail(str(exc).strip("'\""), lang)
+        fail(str(exc).strip("'\""), lang)
 
 
 def _read_kw(code_col, zone_col, centre_col, is_centre_col, layer, sheet) -> dict[str, Any]:
@@ -120,7 +108,7 @@ def evaluate_(ws_path: Ws,
               is_centre_col: IsCentreCol = None, layer: LayerOpt = None, sheet: SheetOpt = "0",
               lang: Lang = "") -> None:
     """评价手工片区划分并与 pianqu 方案对照 / evaluate a hand-made division beside pianqu's proposal."""
-    lang = _lang(lang)
+    lang = resolve_lang(lang)
     cmp = _compare(ws_path, division, scenario, lang,
                    **_read_kw(code_col, zone_col, centre_col, is_centre_col, layer, sheet))
     ev = cmp.evaluation()
@@ -147,14 +135,14 @@ def move(ws_path: Ws,
          is_centre_col: IsCentreCol = None, layer: LayerOpt = None, sheet: SheetOpt = "0",
          lang: Lang = "") -> None:
     """把一个乡镇调入另一片区并立即重新评价 / move one township to another zone and re-evaluate."""
-    lang = _lang(lang)
+    lang = resolve_lang(lang)
     cmp = _compare(ws_path, division, scenario, lang,
                    **_read_kw(code_col, zone_col, centre_col, is_centre_col, layer, sheet))
     names = cmp.zone_names()
     try:
         res = cmp.move(township, zone, allow_new=new)
     except KeyError as exc:
-        _fail(str(exc).strip("'\""), lang)
+        fail(str(exc).strip("'\""), lang)
     tname = cmp.instance.names.get(res["code"], res["code"])
     console.print(t("zoning.cli.moved", lang, code=res["code"], name=tname,
                     src=f"{res['from']} {names.get(res['from'], '')}".strip(),
