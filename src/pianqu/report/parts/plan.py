@@ -227,17 +227,23 @@ def roads_section(ws, ctx: ReportContext) -> SectionContent | None:
 SPACE_COLOURS = {"agricultural": "#f6e7a1", "ecological": "#a8d5a2", "construction": "#e8908a"}
 
 
+def _draw_spaces(ctx: ReportContext, ax, spaces: gpd.GeoDataFrame, alpha: float = 1.0) -> list:
+    """Fill the three spaces (agricultural / ecological / construction); legend handles."""
+    handles = []
+    for space, colour in SPACE_COLOURS.items():
+        sel = spaces[spaces["space"].astype(str) == space]
+        if len(sel):
+            sel.plot(ax=ax, color=colour, alpha=alpha, edgecolor="none", zorder=1)
+            handles.append(Patch(facecolor=colour, alpha=alpha, label=ctx.t(f"plan.legend.{space}")))
+    return handles
+
+
 def land_map(ctx: ReportContext, spaces: gpd.GeoDataFrame, conflicts: gpd.GeoDataFrame | None,
              zones: gpd.GeoDataFrame | None) -> Figure:
     fig, ax, epsg = _map(ctx, ctx.t("plan.section.land.map_title", county=ctx.ws.meta.county_name))
     handles: list = []
     with plt.rc_context(maps._style()):
-        sp = spaces.to_crs(epsg)
-        for space, colour in SPACE_COLOURS.items():
-            sel = sp[sp["space"].astype(str) == space]
-            if len(sel):
-                sel.plot(ax=ax, color=colour, edgecolor="none", zorder=1)
-                handles.append(Patch(facecolor=colour, label=ctx.t(f"plan.legend.{space}")))
+        handles += _draw_spaces(ctx, ax, spaces.to_crs(epsg))
         if zones is not None:
             maps.add_lines(ax, zones.to_crs(epsg).geometry, color="#202020", linewidth=1.2, zorder=4)
         if conflicts is not None and len(conflicts):
@@ -463,12 +469,7 @@ def land_siting_map(ctx: ReportContext, spaces: gpd.GeoDataFrame, siting: gpd.Ge
     fig, ax, epsg = _map(ctx, ctx.t("plan.section.land.map2_title", county=ctx.ws.meta.county_name))
     handles: list = []
     with plt.rc_context(maps._style()):
-        sp = spaces.to_crs(epsg)
-        for space, colour in SPACE_COLOURS.items():
-            sel = sp[sp["space"].astype(str) == space]
-            if len(sel):
-                sel.plot(ax=ax, color=colour, alpha=0.35, edgecolor="none", zorder=1)
-                handles.append(Patch(facecolor=colour, alpha=0.35, label=ctx.t(f"plan.legend.{space}")))
+        handles += _draw_spaces(ctx, ax, spaces.to_crs(epsg), alpha=0.35)
         if cons is not None and len(cons):
             hot = cons[cons["hotspot"].astype(bool)].to_crs(epsg)
             if len(hot):
