@@ -118,3 +118,41 @@ def test_facility_levels_follow_kind_and_place(built):
     assert fac["village_code"].str.startswith(tuple(fac["township_code"])).all()
     v = fac[fac["level"] == "village"]
     assert (v["village_code"].str[:9] == v["township_code"]).all()
+
+
+def test_village_detour_to_town_seat_is_capped(built):
+    """Every village seat reaches the seat of its township by road within
+    ``synth.village_detour_max`` × the straight-line time at the reference speed (networkx on
+    the road layer at class speeds), while winding roads remain: a share of the villages still
+    has a detour index above ``network.detour_index_max``, which the 合并镇村直连 diagnostic flags."""
+    cfg = load_config()
+    ref = float(cfg["network.detour_reference_speed_kmh"]) / 3.6
+    cap = float(cfg["synth.village_detour_max"])
+    st = built.layers["settlement"].to_crs(built.geo.epsg)
+    xy = np.column_stack([st.geometry.x, st.geometry.y])
+    lv, tc = st["level"].to_numpy(), st["township_code"].to_numpy()
+    town = {tc[i]: i for i in np.flatnonzero(lv == "county_seat")}
+    town.update({tc[i]: i for i in np.flatnonzero(lv == "town_seat")})
+    vill = np.flatnonzero(lv == "village_seat")
+    assert set(tc[vill]) <= set(town)
+    g, node_xy = _time_graph(built.layers["road"], built.geo.epsg)
+    d, k = cKDTree(node_xy).query(xy)
+    node = [tuple(node_xy[i]) for i in k]
+    index = np.zeros(len(vill))
+    for tcode, ti in town.items():
+        mine = vill[tc[vill] == tcode]
+        if not len(mine):
+            continue
+        assert d[ti] < 1.0 and d[mine].max() < 1.0  # seats are road nodes
+        straight = np.hypot(*(xy[mine] - xy[ti]).T)
+        time = nx.single_source_dijkstra_path_length(g, node[ti], cutoff=cap * straight.max() / ref + 1.0,
+                                                     weight="time")
+        t = np.array([time.get(node[i], np.inf) for i in mine])
+        same = straight < 1.0  # the village holding the town seat
+        assert (t[same] == 0).all()
+        index[np.searchsorted(vill, mine)] = np.where(same, 1.0, t / np.maximum(straight, 1e-9) * ref)
+    worst = int(np.argmax(index))
+    assert index.max() <= cap + 1e-9, (st["name"].iloc[vill[worst]], round(float(index.max()), 2))
+    if built.geo.terrain in ("mountain", "alpine"):  # roads still wind in the mountains
+        assert (index > float(cfg["network.detour_index_max"])).mean() > 0.05
+        assert np.median(index) > 1.2

@@ -136,7 +136,7 @@ def build_county(county_code: str, seed: int = 1, *, config: Config | None = Non
         hcells = hcells[(gen_h.random(len(hcells)) < 0.3) & seats.road_mask.ravel()[hcells]]
         net = roads.build_roads(ter, seats.road_mask, township_of_cell, int(seats.town_cell[seats.seat_township]),
                                 seats.town_cell, seats.village_cell, np.unique(hcells), rng(seed, code, "roads"),
-                                **roads.urban_options(cfg, lu.town[owner]))
+                                **roads.road_options(cfg, lu.town[owner], vt))
         lap("roads")
         advance()
         p0 = parcels.merge_atoms(atoms, lu.code, lu.czcsxm, lu.town)

@@ -26,7 +26,15 @@ Towns are not reached by mountain tracks only:
   seat, or in one of its urban townships, whose road time to the seat exceeds
   ``radial_detour_max`` × the straight-line time at ``reference_speed_kmh``, gets a township
   road on its least-cost path to the seat (one shortest-path tree from the seat, so the
-  radials share trunks). Far from the county seat the mountain detours stay.
+  radials share trunks). Far from the county seat the mountain detours stay, up to a cap:
+
+Village roads toward the town seat: every village seat whose road time to the seat of its
+township still exceeds ``village_detour_max`` × the straight-line time gets a village road
+toward that seat (:func:`direct_roads`, shared with the radial roads): first the plain
+least-cost path on the slope grid, then, if that still winds beyond the cap, paths that
+weigh travel time more and more against the slope cost. Winding roads and detours between 1.5
+and the cap stay, as in real mountain counties; a village 10 km from its town behind a 20×
+detour does not (its 村道 would cross the pass).
 
 Edges are then cut into LineStrings at every junction (a vertex of degree ≠ 2, a class
 change, or where two diagonals cross) and smoothed (Chaikin, ends fixed), so every junction
@@ -35,12 +43,13 @@ is a vertex shared by the ends of the lines that meet there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 import shapely
-from scipy.sparse.csgraph import connected_components, minimum_spanning_tree
+from scipy.sparse.csgraph import connected_components, dijkstra, minimum_spanning_tree
 
 from pianqu import standards
 from pianqu.synth._util import chaikin
@@ -51,6 +60,9 @@ CLASS_RANK = {"national": 1, "provincial": 2, "county": 3, "township": 4, "villa
 RANK_CLASS = {v: k for k, v in CLASS_RANK.items()}
 # grade each class tolerates before its cost doubles, and how it weighs hillside slope
 RADIAL_DISCOUNT = 0.7  # radial roads follow an existing road only where it heads their way
+VILLAGE_LINK_DISCOUNT = 0.5  # village roads toward their town seat reuse roads as the village loops do
+# rounds of :func:`direct_roads`: weight of time against cost (λ); the last round is time only
+LAGRANGE = (0.0, 2.0, 8.0, 32.0, np.inf)
 OFF_ROAD_S = 1e12  # time of a grid edge without a road in :meth:`_Builder.road_time` (never taken)
 GRADE = {"national": 0.045, "provincial": 0.055, "county": 0.07, "township": 0.09, "village": 0.12}
 
@@ -70,6 +82,7 @@ class _Builder:
         self.gen = gen
         self.g = CellGraph(t.grid, mask)
         g = self.g
+        self.xy = t.grid.xy(g.cells)  # node coordinates (m)
         zf = t.elev.ravel()
         cu, cv = g.cells[g.u], g.cells[g.v]
         self.grade = np.abs(zf[cu] - zf[cv]) / g.length
@@ -203,26 +216,92 @@ def _prune_stubs(b: _Builder, e: np.ndarray, keep_node: int) -> np.ndarray:
     return e
 
 
+def _window(b: _Builder, seat: int, targets: np.ndarray, factor: float) -> np.ndarray:
+    """Nodes (bool per node) inside the union of the ellipses with foci ``seat`` and each of
+    the ``targets`` whose sum of focal distances is at most ``factor`` × their distance (plus
+    two cells): where a road of at most ``factor`` × the straight length can lie."""
+    s = b.xy[seat]
+    ds = np.hypot(*(b.xy - s).T)
+    inw = np.zeros(b.g.n, dtype=bool)
+    for tn in targets:
+        d = np.hypot(*(b.xy[tn] - s))
+        inw |= ds + np.hypot(*(b.xy - b.xy[tn]).T) <= factor * d + 2.0 * b.t.grid.cell
+    return inw
+
+
+def _tree(b: _Builder, weight: np.ndarray, inside: np.ndarray, source: int) -> np.ndarray:
+    """Predecessors (global node ids, −9999 off the tree) of the least-``weight`` tree from
+    ``source`` over the grid edges with both ends ``inside``."""
+    g = b.g
+    nodes = np.flatnonzero(inside)
+    loc = np.full(g.n, -1, dtype=np.int64)
+    loc[nodes] = np.arange(len(nodes))
+    e = inside[g.u] & inside[g.v]
+    m = sp.csr_matrix((np.maximum(weight[e], 1e-6), (loc[g.u[e]], loc[g.v[e]])), shape=(len(nodes), len(nodes)))
+    _, pl = dijkstra(m, directed=False, indices=int(loc[source]), return_predecessors=True)
+    pred = np.full(g.n, -9999, dtype=np.int64)
+    pred[nodes] = np.where(pl >= 0, nodes[np.maximum(pl, 0)], -9999)
+    return pred
+
+
+def direct_roads(b: _Builder, seats: np.ndarray, targets: np.ndarray, speeds: dict[str, float],
+                 reference_kmh: float, detour_max: float, cls: str, name: Callable[[int], str],
+                 discount: float = 0.5) -> np.ndarray:
+    """Roads of class ``cls`` from every target node whose road time to its seat node
+    (``seats[i]`` for ``targets[i]``) exceeds ``detour_max`` × the straight-line time at
+    ``reference_kmh``; returns the targets linked.
+
+    Per seat, in rounds: the targets still above the cap get the path of least
+    ``cost + λ·time`` from the seat (cost: :meth:`_Builder.weight` of ``cls``; time: on the
+    roads built so far, or at the speed of ``cls`` off them, in metres at that speed), for λ in
+    ``LAGRANGE`` — the Lagrangian relaxation of the least-cost path under a time bound; a path
+    is built in the first round where its own time meets the cap. Round one (λ = 0) is the
+    plain least-cost path on the slope grid, so most roads still wind; the last (time only)
+    meets the cap whenever the class speed allows it (a grid path is at most 1.08 × the
+    straight line), so no target is left above it. Paths are searched in the
+    ellipse where a road of the class meeting the cap can lie (:func:`_window`); targets of
+    one seat share trunks (one tree per seat and round). ``name(k)`` names the k-th road made."""
+    g, grid = b.g, b.t.grid
+    seats = np.asarray(seats, dtype=np.int64)
+    targets = np.asarray(targets, dtype=np.int64)
+    ok = (seats >= 0) & (targets >= 0) & (seats != targets)
+    v_ref, v_cls = reference_kmh / 3.6, speeds[cls] / 3.6
+    factor = max(detour_max * v_cls / v_ref, 1.1)
+    linked, made = [], 0
+    for s in np.unique(seats[ok]):
+        tg = np.unique(targets[ok & (seats == s)])
+        budget = detour_max * np.maximum(np.hypot(*(b.xy[tg] - b.xy[s]).T), grid.cell) / v_ref
+        for lam in LAGRANGE:
+            rt = b.road_time(speeds)
+            dist = g.shortest(rt, [s], limit=float(budget.max()) * 1.001)[0][tg]
+            late = dist > budget
+            if not late.any():
+                break
+            need, excess = tg[late], dist[late] - budget[late]
+            time_m = np.where(b.rank > 0, rt * v_cls, g.length)
+            w = time_m if np.isinf(lam) else b.weight(cls, discount=discount) + lam * time_m
+            pred = _tree(b, w, _window(b, int(s), need, factor), int(s))
+            last = lam == LAGRANGE[-1]
+            for k in np.argsort(-np.nan_to_num(excess, posinf=1e18), kind="stable"):
+                if pred[need[k]] < 0:
+                    continue
+                path = trace(pred, int(need[k]))
+                # a path still beyond the cap waits for a later round: no road is built twice
+                if last or time_m[b.edge_ids(path)].sum() / v_cls <= budget[late][k]:
+                    b.mark(path, cls, name(made))
+                    made += 1
+            linked.append(need)
+    return np.unique(np.concatenate(linked)) if linked else np.zeros(0, dtype=np.int64)
+
+
 def radial_roads(b: _Builder, seat: int, targets: np.ndarray, speeds: dict[str, float],
                  reference_kmh: float, detour_max: float) -> np.ndarray:
     """Township roads from the county seat node ``seat`` to the ``targets`` (graph nodes) whose
-    road time to it exceeds ``detour_max`` × the straight-line time at ``reference_kmh``, on
-    the least-cost tree from the seat (see module doc). Returns the targets linked."""
-    g, grid = b.g, b.t.grid
-    targets = np.unique(targets[(targets >= 0) & (targets != seat)])
-    if len(targets) == 0:
-        return targets
-    dist = g.shortest(b.road_time(speeds), [seat])[0]
-    sxy = grid.xy(g.cells[[seat]])[0]
-    straight = np.hypot(*(grid.xy(g.cells[targets]) - sxy).T)
-    ref_s = straight / (reference_kmh / 3.6)
-    need = targets[dist[targets] > detour_max * np.maximum(ref_s, grid.cell / (reference_kmh / 3.6))]
-    if len(need) == 0:
-        return need
-    _, pred, _ = g.shortest(b.weight("township", discount=RADIAL_DISCOUNT), [seat])
-    for node in need[np.argsort(dist[need] - ref_s[np.searchsorted(targets, need)], kind="stable")]:
-        b.mark(trace(pred, int(node)), "township", f"FS{len(b.names) + 1:04d}")
-    return need
+    road time to it exceeds ``detour_max`` × the straight-line time at ``reference_kmh``
+    (:func:`direct_roads`; see module doc). Returns the targets linked."""
+    targets = np.unique(np.asarray(targets, dtype=np.int64))
+    return direct_roads(b, np.full(len(targets), seat), targets, speeds, reference_kmh, detour_max,
+                        "township", lambda k: f"FS{len(b.names) + 1:04d}", RADIAL_DISCOUNT)
 
 
 def _border_nodes(g: CellGraph) -> np.ndarray:
@@ -235,13 +314,17 @@ def build_roads(t: Terrain, mask: np.ndarray, township_of_cell: np.ndarray, seat
                 gen: np.random.Generator, *, loop_share: float = 0.3, village_loop_share: float = 0.2,
                 built_town: np.ndarray | None = None, street_spacing_m: float = 400.0,
                 radial_radius_m: float = 5000.0, radial_detour_max: float = 1.8,
-                reference_speed_kmh: float = 30.0, speeds: dict[str, float] | None = None) -> RoadNet:
+                reference_speed_kmh: float = 30.0, speeds: dict[str, float] | None = None,
+                village_township: np.ndarray | None = None, village_detour_max: float | None = None) -> RoadNet:
     """Build the road network (see module doc). Cells are flat grid indices inside ``mask``.
 
     ``built_town`` (flat, per cell: township row of the town whose built-up land covers it, −1
     elsewhere) enables the urban streets; the radial roads serve the seats in the county
     seat's township or within ``radial_radius_m`` of it; ``speeds`` (km/h per class, default
-    ``standards.road_classes()``) time the roads for the radial test."""
+    ``standards.road_classes()``) time the roads for the radial and village tests. With
+    ``village_detour_max``, every village seat whose road time to the seat of its township
+    (``village_township``: township row per village, default the township of its cell) exceeds
+    it × the straight-line time at ``reference_speed_kmh`` gets a village road toward that seat."""
     b = _Builder(t, mask, township_of_cell, gen)
     if speeds is None:
         speeds = dict(zip(standards.road_classes()["class"], standards.road_classes()["speed_kmh"].astype(float)))
@@ -373,6 +456,15 @@ def build_roads(t: Terrain, mask: np.ndarray, township_of_cell: np.ndarray, seat
         | (tw[cand] == tw[seat_cell])
     radial_roads(b, seat, g.node[cand[near]], speeds, reference_speed_kmh, radial_detour_max)
 
+    # village roads toward the own town seat where the road detour is beyond the cap
+    if village_detour_max is not None and len(villages):
+        vt = tw[village_cells] if village_township is None else np.asarray(village_township, dtype=np.int64)
+        n0 = len(b.names)
+        c0 = c_no
+        direct_roads(b, towns[vt], villages, speeds, reference_speed_kmh, village_detour_max, "village",
+                     lambda k: f"C{c0 + 1 + k:03d}", VILLAGE_LINK_DISCOUNT)
+        c_no += len(b.names) - n0
+
     # spurs to hamlets
     hamlets = g.node[hamlet_cells]
     hamlets = hamlets[hamlets >= 0]
@@ -496,6 +588,13 @@ def urban_options(cfg, built_town: np.ndarray) -> dict:
             "radial_detour_max": float(cfg["synth.seat_radial_detour_max"]),
             "reference_speed_kmh": float(cfg["network.detour_reference_speed_kmh"]),
             "speeds": {c: float(v) for c, v in dict(cfg.road_speeds).items()}}
+
+
+def road_options(cfg, built_town: np.ndarray, village_township: np.ndarray) -> dict:
+    """Keyword arguments of :func:`build_roads` from the config: :func:`urban_options` plus the
+    village detour cap (``synth.village_detour_max``) and the township row of every village."""
+    return {**urban_options(cfg, built_town), "village_township": np.asarray(village_township, dtype=np.int64),
+            "village_detour_max": float(cfg["synth.village_detour_max"])}
 
 
 def road_attributes(cls: list[str]) -> dict[str, np.ndarray]:
