@@ -192,7 +192,8 @@ def analyse_services(layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame], *, z
     school_cols = np.flatnonzero(fac["kind"].isin(SCHOOL_KINDS).to_numpy())
     if len(school_cols) and "drive" in cm:
         schools = fac.iloc[school_cols]
-        plan = propose_districts(demand, schools, cm["drive"][:, school_cols], config=cfg, time_limit=time_limit)
+        plan = propose_districts(demand, schools, cm["drive"][:, school_cols], config=cfg,
+                                 time_limit=min(time_limit, float(cfg["services.school_time_limit_s"])))
         # today's practice as the baseline: villages go to their nearest-by-capacity school, one
         # district per township that has a school
         sch_t = schools["township_code"].astype(str).to_numpy()

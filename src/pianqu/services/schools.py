@@ -18,6 +18,7 @@ district lies within one zone.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -33,7 +34,6 @@ from pianqu.services.common import ServicesInputError, config_of
 from pianqu.services.location.highs_model import solve_mip
 
 SCHOOL_KINDS = ("primary_school", "regional_school")
-IMPROVE_NEAREST = 5  # schools per village in the single-source improvement MIP (measured: 5 works best)
 
 
 def pupils(population, kind: str = "primary_school", config: Config | None = None) -> np.ndarray:
@@ -65,8 +65,10 @@ def school_capacity(schools: pd.DataFrame, level: str = "primary_school", config
 class Assignment:
     """school: per village the school position (−1: no place); time_s: its travel time;
     unassigned: pupils without a place per village; load: pupils per school; objective:
-    Σ pupils × seconds of the assigned (the no-place penalty excluded); gap: against the LP bound
-    (penalty included); share: (villages, schools) fraction of each village's pupils per school."""
+    Σ pupils × seconds of the assigned (the no-place penalty excluded); gap: against
+    ``lower_bound`` (a proven bound on the total, penalty included: the LP's, or for single
+    source the best of LP, Lagrangian and MIP bounds); share: (villages, schools) fraction of
+    each village's pupils per school; info: how it was solved."""
 
     school: np.ndarray
     time_s: np.ndarray
@@ -77,6 +79,8 @@ class Assignment:
     proven_optimal: bool
     gap: float
     share: np.ndarray | None = None
+    lower_bound: float = float("nan")
+    info: dict = field(default_factory=dict)
 
     @property
     def mean_time_s(self) -> float:
@@ -122,11 +126,12 @@ def assign_schools(pupils_per_village, cost, capacity, *, allowed: np.ndarray | 
 
     Solved as a transportation LP: exact, a fraction of a second for a county; a few villages
     may be split between two schools (a 村 is several 组; at most one split per school in a
-    basic solution). With ``single_source`` (one school per village, a generalised assignment
-    problem, NP-hard and slow when capacities are tight) the split villages are first assigned
-    by a small MIP on the capacity left, then a MIP over each village's nearest schools (and
-    the LP's pairs) improves that solution for up to ``improve_s`` seconds; ``gap`` is
-    proven against the LP bound.
+    basic solution). With ``single_source`` (one school per village: a generalised assignment
+    problem) see :func:`single_source_assignment`: every set of villages and schools linked
+    by permitted pairs (a zone, under a same-zone mask) is solved on its own by the location
+    engine's relaxation with every school open, then HiGHS from that solution, within
+    ``improve_s`` seconds in all; ``gap`` is certified by the best of the LP, Lagrangian and
+    MIP bounds (``lower_bound``).
     """
     cfg = config_of(config)
     q = np.asarray(pupils_per_village, dtype=float).ravel()
@@ -140,38 +145,18 @@ def assign_schools(pupils_per_village, cost, capacity, *, allowed: np.ndarray | 
     penalty = float(cfg["services.school_unassigned_min"]) * 60.0
     ok = np.isfinite(C) & (C < penalty)
     if allowed is not None:
-        ok &= np.asarray(allowed, dtype=bool)
+        allowed = np.asarray(allowed, dtype=bool)
+        if allowed.shape != C.shape:
+            raise ServicesInputError(f"allowed mask {allowed.shape} does not match the {n}×{m} cost matrix")
+        ok &= allowed
     if n == 0:
-        return Assignment(np.zeros(0, int), np.zeros(0), q, q, np.zeros(m), 0.0, True, 0.0)
-    X, lp = _gap_model(q, C, ok, cap, penalty, False, time_limit)
-    Xlp = X.copy()
-    bound = lp.objective
-    eps = 1e-7
+        return Assignment(np.zeros(0, int), np.zeros(0), q, q, np.zeros(m), 0.0, True, 0.0, np.zeros((0, m)), 0.0)
     if single_source:
-        whole = np.isclose(X.max(axis=1), 1.0, atol=eps) | np.isclose(X.sum(axis=1), 0.0, atol=eps)
-        split = np.flatnonzero(~whole & (q > 0))
-        if len(split):
-            fixed = np.flatnonzero(whole)
-            used = np.zeros(m)
-            fx = X[fixed]
-            for k, i in enumerate(fixed):
-                j = int(np.argmax(fx[k]))
-                if fx[k, j] > 0.5:
-                    used[j] += q[i]
-            left = np.maximum(cap - used, 0.0)
-            Xs, _ = _gap_model(q[split], C[split], ok[split], left, penalty, True, time_limit)
-            X[split] = np.round(Xs)
-        X = np.where(X > 0.5, 1.0, 0.0)
-        if len(split) and improve_s > 0:
-            # improve with the MIP restricted to each village's nearest schools and the LP's
-            # pairs (a much smaller model HiGHS searches well); the repair is its incumbent
-            near = np.argsort(np.where(ok, C, np.inf), axis=1, kind="stable")[:, :IMPROVE_NEAREST]
-            mask = np.zeros_like(ok)
-            mask[np.arange(n)[:, None], near] = True
-            mask = (mask | (Xlp > eps) | (X > 0.5)) & ok
-            Xm, mip = _gap_model(q, C, mask, cap, penalty, True, improve_s, start=X)
-            if mip.x is not None and mip.objective < _total(q, C, X, penalty) - 1e-9:
-                X = np.where(Xm > 0.5, 1.0, 0.0)
+        X, bound, info = single_source_assignment(q, C, ok, cap, penalty, time_limit=improve_s)
+    else:
+        X, lp = _gap_model(q, C, ok, cap, penalty, False, time_limit)
+        bound, info = lp.objective, {"method": "transportation LP"}
+    eps = 1e-7
     share = X
     assigned = share.sum(axis=1) > eps
     school = np.where(assigned, np.argmax(share, axis=1), -1)
@@ -181,8 +166,84 @@ def assign_schools(pupils_per_village, cost, capacity, *, allowed: np.ndarray | 
     load = share.T @ q
     obj = float(np.sum(q[:, None] * np.where(share > 0, C, 0.0) * share))
     total = _total(q, C, share, penalty)
+    bound = min(bound, total)
     gap = max(0.0, total - bound) / max(total, 1e-12)
-    return Assignment(school, t, q, unassigned, load, obj, gap <= 1e-9, gap, share)
+    return Assignment(school, t, q, unassigned, load, obj, gap <= 1e-9, gap, share, bound, info)
+
+
+def _components(ok: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """Connected sets of villages and schools linked by permitted pairs (independent problems:
+    the 'no place' option has no capacity): (count, label per village, label per school)."""
+    from scipy.sparse.csgraph import connected_components
+
+    n, m = ok.shape
+    g = sparse.bmat([[None, sparse.csr_matrix(ok)], [sparse.csr_matrix(ok.T), None]], format="csr")
+    k, lab = connected_components(g, directed=False)
+    return k, lab[:n], lab[n:]
+
+
+def single_source_assignment(q: np.ndarray, C: np.ndarray, ok: np.ndarray, cap: np.ndarray, penalty: float, *,
+                             time_limit: float = 10.0, lagrangian_share: float = 0.25) -> tuple[np.ndarray, float, dict]:
+    """One school per village (or none, at ``penalty`` seconds per pupil), within capacity, at
+    least Σ pupils × seconds over the permitted pairs ``ok``.
+
+    Each connected set of permitted pairs is solved on its own (sets with fewer pairs first;
+    time left over passes on): the capacitated p-median engine with every school open and a
+    'no place' column of unlimited capacity (:func:`generalized_assignment`: transportation LP,
+    Lagrangian bound with one exact knapsack per school, knapsack-based solutions, shift/swap
+    moves) for ``lagrangian_share`` of the set's time, then the full MIP of the set from that
+    solution (HiGHS) until proven optimal or the time is up. Returns (X (villages, schools) 0/1,
+    lower bound on the total with the penalty, info)."""
+    from pianqu.services.location.cap_lagrangian import generalized_assignment
+
+    t0 = time.perf_counter()
+    n, m = C.shape
+    X = np.zeros((n, m))
+    k, vlab, slab = _components(ok)
+    todo = [(int(ok[np.ix_(vlab == c, slab == c)].sum()), c) for c in range(k)
+            if (vlab == c).any() and (slab == c).any() and ok[np.ix_(vlab == c, slab == c)].any()]
+    todo.sort()
+    bound = float(penalty * q[~ok.any(axis=1)].sum())  # villages with no permitted school
+    weight_left = float(sum(w for w, _ in todo))
+    info = {"method": "lagrangian+mip", "components": len(todo), "proven_components": 0, "lp_bound": 0.0,
+            "lagrangian_bound": 0.0, "mip_bound": 0.0}
+    for w, c in todo:
+        iv, js = np.flatnonzero(vlab == c), np.flatnonzero(slab == c)
+        budget = max(time_limit - (time.perf_counter() - t0), 0.05) * w / max(weight_left, 1.0)
+        weight_left -= w
+        t1 = time.perf_counter()
+        qc, Cc, okc = q[iv], C[np.ix_(iv, js)], ok[np.ix_(iv, js)]
+        # the engine's form: cost per village and school, a 'no place' column that takes everyone;
+        # a forbidden pair costs more than 'no place', so no solution improved by shifts keeps it
+        W = np.c_[np.where(okc, qc[:, None] * np.where(okc, Cc, 0.0), qc[:, None] * 2.0 * penalty), qc * penalty]
+        capc = np.r_[cap[js], qc.sum() + 1.0]
+        heur = generalized_assignment(W, qc, capc, time_limit=lagrangian_share * budget)
+        a = heur.assignment
+        lb = heur.lower_bound
+        info["lp_bound"] += heur.info["lp_bound"]
+        info["lagrangian_bound"] += heur.lower_bound
+        Xc = np.zeros((len(iv), len(js)))
+        inside = (a < len(js))
+        Xc[np.flatnonzero(inside), a[inside]] = 1.0
+        Xc[~okc] = 0.0
+        best = _total(qc, Cc, Xc, penalty)
+        if best - lb > 1e-9 * max(best, 1.0):
+            rest = budget - (time.perf_counter() - t1)
+            if rest > 0.05:
+                Xm, mip = _gap_model(qc, Cc, okc, capc[:-1], penalty, True, rest, start=Xc)
+                lb = max(lb, mip.dual_bound)
+                info["mip_bound"] += mip.dual_bound
+                if mip.x is not None:
+                    Xm = np.where(Xm > 0.5, 1.0, 0.0)
+                    tm = _total(qc, Cc, Xm, penalty)
+                    if tm < best:
+                        Xc, best = Xm, tm
+        if best - lb <= 1e-9 * max(best, 1.0):
+            info["proven_components"] += 1
+        X[np.ix_(iv, js)] = Xc
+        bound += min(lb, best)
+    info["time_s"] = time.perf_counter() - t0
+    return X, bound, info
 
 
 @dataclass
@@ -290,7 +351,9 @@ class DistrictPlan:
     take its pupils); assignment (within zones) and free (unconstrained) assignments; cost of
     the rule = the extra mean travel time (minutes per pupil placed) of the plan against the
     unconstrained assignment; zones_without_school; check of the plan against the rule; table:
-    per zone pupils, pupils without a place in their zone, schools, places, mean times."""
+    per zone pupils, pupils without a place in their zone, schools, places, mean times, the
+    villages split between schools (only in the split mode) and the certified gap of the zone's
+    assignment; split_villages: codes of the villages the plan splits (empty with single source)."""
 
     district: pd.Series
     school: pd.Series
@@ -300,6 +363,7 @@ class DistrictPlan:
     zones_without_school: list[str]
     check: DistrictCheck
     table: pd.DataFrame
+    split_villages: list[str] = field(default_factory=list)
 
 
 def _pupil_seconds(q: np.ndarray, C: np.ndarray, share: np.ndarray) -> np.ndarray:
@@ -307,7 +371,8 @@ def _pupil_seconds(q: np.ndarray, C: np.ndarray, share: np.ndarray) -> np.ndarra
 
 
 def propose_districts(villages: pd.DataFrame, schools: pd.DataFrame, cost, *, level: str = "primary_school",
-                      config: Config | None = None, time_limit: float = 30.0) -> DistrictPlan:
+                      single_source: bool | None = None, config: Config | None = None,
+                      time_limit: float = 30.0) -> DistrictPlan:
     """One district per zone with each village assigned to a school of its own zone at least
     pupil × travel time, within capacity.
 
@@ -315,19 +380,26 @@ def propose_districts(villages: pd.DataFrame, schools: pd.DataFrame, cost, *, le
     schools: ``id``, ``kind``, ``zone``, ``capacity`` (the order of ``cost``'s columns);
     cost: (villages, schools) seconds. Pupils of a zone whose schools are full or absent are
     left without a place (the plan's table says how many: build or extend a school there).
+    single_source: one school per village (default ``services.school_single_source``); else the
+    transportation LP, which may split a few villages (listed in the table's ``split_villages``).
+    time_limit: seconds for the two assignments (within zones, then free), half each.
     """
     cfg = config_of(config)
     for col in ("code", "zone", "population"):
         if col not in villages.columns:
             raise ServicesInputError(f"layer 'village': field '{col}' is missing for school districts")
+    if single_source is None:
+        single_source = bool(cfg["services.school_single_source"])
     vz = villages["zone"].astype(str).to_numpy()
     sz = schools["zone"].astype(str).to_numpy()
     q = pupils(villages["population"].to_numpy(float), level, cfg)
     cap = school_capacity(schools, level, cfg)
     C = np.asarray(cost, dtype=float)
     allowed = vz[:, None] == sz[None, :]
-    inside = assign_schools(q, C, cap, allowed=allowed, config=cfg, time_limit=time_limit)
-    free = assign_schools(q, C, cap, config=cfg, time_limit=time_limit)
+    half = max(time_limit / 2.0, 0.1)
+    inside = assign_schools(q, C, cap, allowed=allowed, single_source=single_source, improve_s=half, config=cfg,
+                            time_limit=half)
+    free = assign_schools(q, C, cap, single_source=single_source, improve_s=half, config=cfg, time_limit=half)
     codes = villages["code"].astype(str).to_numpy()
     ids = schools["id"].astype(str).to_numpy()
     district = pd.Series(np.where(inside.school >= 0, vz, ""), index=codes, name="district")
@@ -335,14 +407,20 @@ def propose_districts(villages: pd.DataFrame, schools: pd.DataFrame, cost, *, le
     extra = (inside.mean_time_s - free.mean_time_s) / 60.0
     no_school = sorted(set(vz) - set(sz[cap > 0]))
     check = check_districts(district, pd.Series(vz, index=codes), n_zones=len(set(vz)), weights=pd.Series(q, index=codes))
+    is_split = (inside.share > 1e-7).sum(axis=1) > 1
     t = pd.DataFrame({"zone": vz, "pupils": q, "unassigned": inside.unassigned, "unassigned_free": free.unassigned,
-                      "pupil_s": _pupil_seconds(q, C, inside.share), "pupil_s_free": _pupil_seconds(q, C, free.share)})
+                      "pupil_s": _pupil_seconds(q, C, inside.share), "pupil_s_free": _pupil_seconds(q, C, free.share),
+                      "split": np.where(is_split, codes, None)})
     g = t.groupby("zone", sort=True)
+    zones = sorted(set(vz))
     table = pd.DataFrame({"pupils": g["pupils"].sum(), "pupils_without_place": g["unassigned"].sum(),
-                          "schools": pd.Series(sz).value_counts().reindex(sorted(set(vz))).fillna(0).astype(int).to_numpy(),
-                          "capacity": pd.Series(cap, index=sz).groupby(level=0).sum().reindex(sorted(set(vz))).fillna(0).to_numpy(),
+                          "schools": pd.Series(sz).value_counts().reindex(zones).fillna(0).astype(int).to_numpy(),
+                          "capacity": pd.Series(cap, index=sz).groupby(level=0).sum().reindex(zones).fillna(0).to_numpy(),
                           "mean_time_min": (g["pupil_s"].sum() / (g["pupils"].sum() - g["unassigned"].sum()).clip(lower=1e-12)) / 60.0,
                           "mean_time_min_free": (g["pupil_s_free"].sum() / (g["pupils"].sum() - g["unassigned_free"].sum()
-                                                                            ).clip(lower=1e-12)) / 60.0})
+                                                                            ).clip(lower=1e-12)) / 60.0,
+                          "villages_split": g["split"].count(),
+                          "split_villages": g["split"].agg(lambda s: ",".join(s.dropna()))})
     table.index.name = "zone"
-    return DistrictPlan(district, school, inside, free, extra, no_school, check, table.reset_index())
+    return DistrictPlan(district, school, inside, free, extra, no_school, check, table.reset_index(),
+                        sorted(codes[is_split].tolist()))

@@ -470,3 +470,90 @@ def lagrangian_heuristic(
     info.update(t_total=time.perf_counter() - t0, multipliers=best_lam)
     best.info = info
     return best
+
+
+# -- every site open: the generalised assignment problem ---------------------------------------
+def knapsack_assignment(W: np.ndarray, q: np.ndarray, cap: np.ndarray, X: np.ndarray) -> np.ndarray | None:
+    """A single-source assignment from the knapsacks of a relaxation (``X``: (demands, sites)
+    taken, every site open): a demand taken by several knapsacks keeps its cheapest one, a
+    site over capacity (the exact knapsacks round weights down) sheds its costliest demands
+    per unit, and the demands left go by regret into the room left; then shifts and swaps.
+    None when some demand then fits nowhere."""
+    n, k = W.shape
+    sites = np.arange(k)
+    taken = X > 0.5
+    assign = np.where(taken.any(axis=1), np.argmin(np.where(taken, W, np.inf), axis=1), -1)
+    for j in np.flatnonzero(np.bincount(assign[assign >= 0], weights=q[assign >= 0], minlength=k) > cap + 1e-9):
+        mine = np.flatnonzero(assign == j)
+        mine = mine[np.argsort(W[mine, j] / np.maximum(q[mine], 1e-12), kind="stable")]  # cheapest per unit first
+        assign[mine[np.cumsum(q[mine]) > cap[j] + 1e-9]] = -1
+    rest = np.flatnonzero(assign < 0)
+    if rest.size:
+        room = cap - np.bincount(assign[assign >= 0], weights=q[assign >= 0], minlength=k)
+        part = regret_assign(W, q, room, sites, rest)
+        if part is None:
+            return None
+        assign[rest] = part
+    return improve_assignment(W, q, cap, sites, assign)
+
+
+def generalized_assignment(
+    W: np.ndarray,
+    q: np.ndarray,
+    cap: np.ndarray,
+    *,
+    time_limit: float = 5.0,
+    iterations: int = 400,
+    heuristic_every: int = 3,
+    step0: float = 1.0,
+    patience: int = 6,
+    units: int = 4000,
+) -> CapacitatedHeuristic:
+    """Every site open (the capacitated p-median with p = sites, all fixed): each demand to
+    one site within capacity at least cost ``W[i, j]``.  The same relaxation (one exact 0-1
+    knapsack per site, :func:`lagrangian_value`) maximised by subgradient steps from the
+    transportation LP's duals; every ``heuristic_every`` iterations its knapsacks become a
+    solution (:func:`knapsack_assignment`, then the shift/swap moves).  ``lower_bound`` is the
+    best of the LP value and the Lagrangian bound.  Callers wanting a solution always should
+    give a site that can take every demand (e.g. a 'not served' column).  Stops when the bound
+    meets the incumbent, after ``iterations`` or at ``time_limit``."""
+    t0 = time.perf_counter()
+    deadline = t0 + time_limit
+    n, k = W.shape
+    sites = np.arange(k)
+    fixed_mask = np.ones(k, dtype=bool)
+    duals: dict = {}
+    ub, assign = solution_from_sites(W, q, cap, sites, duals=duals)
+    best = CapacitatedHeuristic(sites, assign, ub, duals.get("value", -np.inf), {})
+    lam = duals["u"].copy() if "u" in duals else W.min(axis=1) + 1e-3 * (np.ptp(W, axis=1) + 1.0)
+    best_lam, mu, stall, it = lam.copy(), step0, 0, 0
+    scale = max(1.0, abs(ub) if np.isfinite(ub) else float(np.abs(W).sum()))
+
+    def closed() -> bool:
+        return np.isfinite(best.objective) and best.lower_bound >= best.objective - 1e-9 * scale
+
+    while it < iterations and time.perf_counter() < deadline and not closed() and mu > 1e-4:
+        val, _, X, _ = lagrangian_value(W, q, cap, lam, k, sites, fixed_mask, exact=True, units=units)
+        it += 1
+        if val > best.lower_bound + 1e-12 * scale:
+            best.lower_bound, best_lam, stall = val, lam.copy(), 0
+        else:
+            stall += 1
+            if stall >= patience:
+                mu, stall = mu / 2.0, 0
+        if it % heuristic_every == 1 or heuristic_every == 1:
+            a = knapsack_assignment(W, q, cap, X)
+            if a is not None:
+                c = float(W[np.arange(n), a].sum())
+                if c < best.objective:
+                    best.assignment, best.objective = a, c
+        g = 1.0 - X.sum(axis=1)
+        norm = float(g @ g)
+        if norm < 1e-12:
+            break  # the knapsacks assign every demand once: L is optimal for these multipliers
+        target = best.objective if np.isfinite(best.objective) else abs(val) * 1.05 + 1.0
+        lam = lam + mu * max(target - val, 1e-9 * scale) / norm * g
+    best.lower_bound = min(best.lower_bound, best.objective)
+    best.info = {"lagrangian_iterations": it, "lp_bound": duals.get("value", -np.inf), "multipliers": best_lam,
+                 "t_total": time.perf_counter() - t0}
+    return best
