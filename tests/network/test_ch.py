@@ -1,5 +1,7 @@
 """Contraction hierarchies: the same times as Dijkstra / networkx / brute force, on real and
-random graphs, directed and disconnected, with snapped points as origins and destinations."""
+random graphs, directed and disconnected, with snapped points as origins and destinations. Both
+builds are checked: the order by edge difference with witness searches (a matrix alone) and the
+customizable one by nested dissection of node coordinates (``xy``, what road graphs use)."""
 
 from __future__ import annotations
 
@@ -38,6 +40,24 @@ def random_digraph(n, m, seed, one_way_share=0.3, components=3):
     return csr_min(n, t, h, np.r_[w, w[two]])
 
 
+def geometric_digraph(n, seed, one_way_share=0.3):
+    """Random points, each joined to its 4 nearest neighbours (two-way or one-way arcs, times
+    from distances, some zero, some repeated), no arc across the line x = 0.5 (two components)
+    and a few points sharing their coordinates. Returns (matrix, xy)."""
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(seed)
+    xy = rng.random((n, 2))
+    xy[n - 5:] = xy[:5]  # same place, different nodes
+    _, nb = cKDTree(xy).query(xy, k=5)
+    tail, head = np.repeat(np.arange(n), 4), nb[:, 1:].ravel()
+    keep = (tail != head) & ((xy[tail, 0] < 0.5) == (xy[head, 0] < 0.5))
+    tail, head = tail[keep], head[keep]
+    w = np.round(np.hypot(*(xy[tail] - xy[head]).T) * 100, 1) * (rng.random(len(tail)) > 0.05)
+    two = rng.random(len(tail)) > one_way_share
+    return csr_min(n, np.r_[tail, head[two]], np.r_[head, tail[two]], np.r_[w, w[two]]), xy
+
+
 def floyd(m):
     """All-pairs shortest times by the Floyd–Warshall recurrence in plain numpy."""
     n = m.shape[0]
@@ -62,6 +82,52 @@ def test_tiny_graphs_equal_floyd(seed):
     # every arc of the hierarchy runs upward
     lo = np.repeat(all_, np.diff(h.fwd_ptr))
     assert (h.rank[h.fwd_head] > h.rank[lo]).all()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_customizable_tiny_graphs_equal_floyd(seed):
+    m = random_digraph(25, 70, seed)
+    xy = np.random.default_rng(seed).random((25, 2)).round(1)  # ties in the coordinates too
+    h = ch.build_hierarchy(m, xy=xy)
+    all_ = np.arange(25)
+    ref = floyd(m)
+    assert_same(ch.many_to_many(h, ch.node_seeds(all_), 25, ch.node_seeds(all_), 25), ref)
+    assert_same(ch.one_to_all(h, ch.node_seeds(all_), 25), ref)
+    assert sorted(h.node_of) == list(range(25)) and (h.id_of[h.node_of] == all_).all()
+    lo = np.repeat(all_, np.diff(h.fwd_ptr))
+    assert (h.rank[h.fwd_head] > h.rank[lo]).all()
+    lo = np.repeat(all_, np.diff(h.bwd_ptr))
+    assert (h.rank[h.bwd_head] > h.rank[lo]).all()
+
+
+def test_customizable_geometric_graph_equals_dijkstra():
+    m, xy = geometric_digraph(3000, 4)
+    h = ch.build_hierarchy(m, xy=xy)
+    witness = ch.build_hierarchy(m)
+    rng = np.random.default_rng(5)
+    src, dst = rng.choice(3000, 70, replace=False), rng.choice(3000, 50, replace=False)
+    ref = dijkstra(m, indices=src)
+    got = ch.many_to_many(h, ch.node_seeds(src), 70, ch.node_seeds(dst), 50)
+    assert_same(got, ref[:, dst])
+    assert np.isinf(got).any() and np.isfinite(got).any()  # two components really met
+    assert (got[np.isfinite(got)] > 0).any() and (ref[:, dst] == 0).sum() == (got == 0).sum()
+    assert_same(ch.many_to_many(witness, ch.node_seeds(src), 70, ch.node_seeds(dst), 50), got)
+    assert_same(ch.one_to_all(h, ch.node_seeds(src[:6]), 6), ref[:6])
+    seeds = (np.array([0, 0]), src[:2], np.array([5.0, 1.5]))
+    two = ch.many_to_many(h, seeds, 2, ch.node_seeds(dst), 50)
+    assert_same(two[0], np.minimum(5.0 + ref[0, dst], 1.5 + ref[1, dst]))
+    assert np.isinf(two[1]).all()
+    # times are multiples of 0.1 here: a cut-off between two of them (one equal to a time may
+    # fall on either side: shortcut sums round differently from Dijkstra's, by ~1e-14)
+    cut = ch.many_to_many(h, ch.node_seeds(src), 70, ch.node_seeds(dst), 50, cutoff_s=20.05)
+    assert_same(cut, np.where(ref[:, dst] <= 20.05, ref[:, dst], np.inf))
+    assert np.isfinite(cut).sum() < np.isfinite(got).sum()
+    with pytest.raises(ValueError, match="coordinates"):
+        ch.build_hierarchy(m, xy=xy[:10])
+    bad = xy.copy()
+    bad[3] = np.nan
+    with pytest.raises(ValueError, match="coordinates"):
+        ch.build_hierarchy(m, xy=bad)
 
 
 def test_random_directed_graph_with_components_equals_dijkstra():
@@ -154,6 +220,7 @@ def test_hierarchy_is_cached_and_auto_uses_it():
     assert not ch.has_hierarchy(g, "drive")
     h = ch.hierarchy(g, "drive")
     assert ch.hierarchy(g, "drive") is h and ch.has_hierarchy(g, "drive")  # built once per graph and mode
+    assert h.id_of is not None  # a road graph has coordinates: the customizable build
     assert not ch.has_hierarchy(g, "walk")
     # once kept, auto uses it for any query of that mode, with a cut-off too
     assert choose_method(g, 5, 5, "drive", 600.0) == "ch"
@@ -167,7 +234,8 @@ def test_hierarchy_is_cached_and_auto_uses_it():
 
 def test_arc_lists_packed_when_full():
     # a grid (many shortcuts) with little room reserved: the arc lists fill up and are packed
-    # during the contraction; the answers do not change
+    # during the contraction; the answers do not change. Last, the customizable build on the
+    # grid's coordinates
     k = 40
     ids = np.arange(k * k).reshape(k, k)
     t = np.r_[ids[:, :-1].ravel(), ids[:-1, :].ravel()]
@@ -176,8 +244,9 @@ def test_arc_lists_packed_when_full():
     m = csr_min(k * k, np.r_[t, h], np.r_[h, t], np.r_[w, w])
     src = np.arange(0, k * k, 37)
     ref = dijkstra(m, indices=src)
-    for room in (1.0, 3.0):
-        hier = ch.build_hierarchy(m, room=room)
+    yx = np.c_[np.repeat(np.arange(k), k), np.tile(np.arange(k), k)].astype(float)  # node ids[i, j] at (i, j)
+    for room in (1.0, 3.0, None):
+        hier = ch.build_hierarchy(m, room=room) if room else ch.build_hierarchy(m, xy=yx[:, ::-1])
         assert hier.n_shortcuts > 0.5 * m.nnz  # more than the 4 spare slots per node hold
         assert_same(ch.one_to_all(hier, ch.node_seeds(src), len(src)), ref)
         assert_same(ch.many_to_many(hier, ch.node_seeds(src), len(src), ch.node_seeds(src), len(src)), ref[:, src])

@@ -33,10 +33,11 @@ from pianqu.network.snap import Snapped, as_snapped
 DEFAULT_MEMORY_MB = 256
 REDUCE_MIN_SHARE = 0.2  # contract the graph only when this share of its nodes could go
 # auto: build a contraction hierarchy when the smaller side has this many points and one
-# Dijkstra per point would settle this many nodes in all. Building costs about 40–250 Dijkstra
-# searches on the benchmark networks (more on larger graphs; docs/benchmarks/network.md), and
-# loading numba ~1 s once per process, so below this Dijkstra answers a first call sooner.
-CH_MIN_POINTS = 200
+# Dijkstra per point would settle this many nodes in all. Building the customizable hierarchy of
+# a road graph (nested dissection of its coordinates) and querying it costs about 50 Dijkstra
+# searches on the 100k-node generated province (docs/benchmarks/network.md), and loading numba
+# ~0.3–1 s once per process, so below this Dijkstra answers a first call sooner.
+CH_MIN_POINTS = 100
 CH_MIN_WORK = 1_000_000
 AT_NODE_M = 1e-6  # a snapped point this close to an edge end is at the junction (float noise, not a threshold)
 
