@@ -123,14 +123,8 @@ class _Builder:
         return self.key_order[pos]
 
     def mark(self, path: list[int], cls: str, name: str) -> None:
-        e = self.edge_ids(path)
-        if len(e) == 0:
-            return
-        r = CLASS_RANK[cls]
-        self.names.append(name)
-        better = (self.rank[e] == 0) | (self.rank[e] > r)
-        self.rank[e[better]] = r
-        self.owner[e[better]] = len(self.names) - 1
+        """Mark the edges along ``path`` (a node sequence) as a road of ``cls`` named ``name``."""
+        self.mark_edges(self.edge_ids(path), cls, name)
 
     def mark_edges(self, e: np.ndarray, cls: str, name: str) -> None:
         """Mark graph edges ``e`` (not necessarily a path) as roads of ``cls`` named ``name``."""
