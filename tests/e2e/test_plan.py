@@ -71,6 +71,21 @@ def test_report_has_zone_and_road_sections(planned, tmp_path):
     assert (tmp_path / "r" / "maps" / "zones.png").exists() and (tmp_path / "r" / "maps" / "roads.png").exists()
 
 
+def test_english_report_of_a_chinese_plan_speaks_english(planned, tmp_path):
+    """Road actions and conflict names follow the report's language, not the plan run's."""
+    from pianqu.i18n import t
+
+    ws, result = planned
+    html = write_report(ws, tmp_path / "en", scenario="auto", lang="en", strict=True).read_text(encoding="utf-8")
+    links = ws.read("road_plan", "auto")
+    stored_zh = {t(f"network.link.{k}.do", "zh") for k in ("shortcut", "connect_component")}
+    assert len(links) and links["action"].isin(stored_zh).all()  # the plan ran in zh
+    assert t("network.link.shortcut.do", "en") in html and t("network.link.shortcut.do", "zh") not in html
+    assert t("network.dead_end.missing_connection.do", "zh") not in html
+    conflicts = ws.read("conflict", "auto")
+    assert len(conflicts) and not any(name in html for name in set(conflicts["name"]))
+
+
 def test_land_spaces_partition_zones_and_conflicts_have_stable_ids(planned):
     ws, result = planned
     table = ws.read("space_by_zone", "auto")

@@ -189,6 +189,22 @@ def roads_map(ctx: ReportContext, layers: dict[str, gpd.GeoDataFrame | None]) ->
     return _finish(fig, ax, ctx, epsg, handles, "roads", ctx.t("plan.section.roads.map_caption"))
 
 
+# the recommended action of a road diagnostic follows from its kind (or status); the layer keeps
+# it in the language of the plan run, the report says it in the report's language
+_ACTION_KEYS = {"dead_ends": ("network.dead_end", "kind"), "bottlenecks": ("network.bottleneck", "kind"),
+                "detours": ("network.detour", "status"), "links": ("network.link", "kind")}
+
+
+def _actions_in(ctx: ReportContext, key: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its ``action`` column in the report's language (where the kind is known)."""
+    prefix, col = _ACTION_KEYS.get(key, ("", ""))
+    if not prefix or "action" not in frame or col not in frame:
+        return frame
+    out = frame.copy()
+    out["action"] = [ctx.t(f"{prefix}.{k}.do") for k in out[col].astype(str)]
+    return out
+
+
 @register_section("roads", order=800)
 def roads_section(ws, ctx: ReportContext) -> SectionContent | None:
     if ctx.scenario is None or not ws.has("road_dead_end", ctx.scenario):
@@ -216,6 +232,7 @@ def roads_section(ws, ctx: ReportContext) -> SectionContent | None:
         f = pd.DataFrame(frame.drop(columns="geometry"))
         if sel is not None:
             f = f[sel.to_numpy()]
+        f = _actions_in(ctx, key, f)
         title = ctx.t(f"plan.section.roads.{key}")
         content.add_table(Table(f"roads_{key}", title, f, sheet=title[:31], html_rows=15))
     if tel is not None:
@@ -225,6 +242,18 @@ def roads_section(ws, ctx: ReportContext) -> SectionContent | None:
 
 
 SPACE_COLOURS = {"agricultural": "#f6e7a1", "ecological": "#a8d5a2", "construction": "#e8908a"}
+
+
+def _conflict_names_in(ctx: ReportContext, conflicts: pd.DataFrame) -> pd.DataFrame:
+    """The conflict table with each rule's name in the report's language (from the rules table)."""
+    from pianqu.land.conflicts import conflict_rules
+
+    out = pd.DataFrame(conflicts)
+    if "rule" in out and "name" in out:
+        rules = conflict_rules().set_index("rule")
+        col = "name_zh" if ctx.lang == "zh" else "name_en"
+        out["name"] = out["rule"].map(rules[col]).fillna(out["name"])
+    return out
 
 
 def _draw_spaces(ctx: ReportContext, ax, spaces: gpd.GeoDataFrame, alpha: float = 1.0) -> list:
@@ -268,7 +297,7 @@ def land_section(ws, ctx: ReportContext) -> SectionContent | None:
     content.add_figure(land_map(ctx, spaces, conflicts, zones))
     if n:
         title = ctx.t("plan.section.land.conflicts")
-        content.add_table(Table("land_conflicts", title, pd.DataFrame(conflicts.drop(columns="geometry")),
+        content.add_table(Table("land_conflicts", title, _conflict_names_in(ctx, conflicts.drop(columns="geometry")),
                                 sheet=title, html_rows=25))
     for key, layer in (("spaces", "space_by_zone"), ("lines", "land_control_lines_by_zone"),
                        ("landuse", "land_landuse_by_zone")):
