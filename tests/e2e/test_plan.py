@@ -1,8 +1,6 @@
 """`pianqu plan` on the default county: invariants of the zones and the report sections."""
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pytest
 import shapely
 
