@@ -45,8 +45,9 @@ def test_control_lines(tongjiang):
     for g in (pbf, erl, udb):
         assert _pair_overlaps(g, g) == len(g)  # each only with itself
     n = int(load_config()["synth.control_conflicts"])
-    assert 1 <= _pair_overlaps(pbf, udb) <= 3 * n
-    assert 1 <= _pair_overlaps(erl, pbf) <= 3 * n
+    planted = {"pbf x udb": _pair_overlaps(pbf, udb), "redline x pbf": _pair_overlaps(erl, pbf)}
+    for pair, count in planted.items():  # some planted conflicts, but only a handful
+        assert count > 0 and count <= 3 * n, (pair, count, n)
 
 
 def test_facilities_kinds_levels_and_gaps(built):
