@@ -128,8 +128,7 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
     names = units.set_index("code")["name"]
 
     with task("道路网络与出行时间 / road graph and travel times", total=2) as advance:
-        graph = build_graph(roads, config=cfg)
-        findings += list(graph.findings)
+        graph = build_graph(roads, config=cfg)  # its findings come with the road diagnostics
         advance()
         seats = _seats(settlements, units["code"], "town_seat", "township_code")
         T = od_matrix(graph, seats, seats, mode="drive")
@@ -198,7 +197,7 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
     with task("道路诊断 / road diagnostics", total=1) as advance:
         zones_for_roads = pd.DataFrame({"township_code": result.assignment.index.astype(str),
                                         "centre": result.assignment.astype(str).to_numpy()})
-        net = analyse_network(roads, settlements, boundary=ws.read("county"),
+        net = analyse_network(roads, settlements, boundary=ws.read("county"), graph=graph,
                               telecom=ws.read("telecom") if ws.has("telecom") else None,
                               zones=zones_for_roads, config=cfg, lang=lang)
         findings += net.findings

@@ -70,10 +70,12 @@ def analyse_network(roads: gpd.GeoDataFrame, settlements: gpd.GeoDataFrame, *,
                     boundary: gpd.GeoDataFrame | None = None, telecom: gpd.GeoDataFrame | None = None,
                     zones: pd.DataFrame | None = None, config: Config | None = None,
                     budget_m: float | None = None, budget_cost: float | None = None,
-                    lang: str | None = None, source: str = "") -> NetworkAnalysis:
-    """Every road diagnostic of seed §二(四) on a county's layers (see the module doc)."""
+                    lang: str | None = None, source: str = "",
+                    graph: RoadGraph | None = None) -> NetworkAnalysis:
+    """Every road diagnostic of seed §二(四) on a county's layers (see the module doc).
+    ``graph``: the graph already built from ``roads`` with the same config (it is not rebuilt)."""
     cfg = config or load_config()
-    g = build_graph(roads, config=cfg, source=source)
+    g = graph if graph is not None else build_graph(roads, config=cfg, source=source)
     snapped = snap_points(g, settlements, layer="settlement") if g.n_nodes else None
     br = bridges(g, settlements, lang=lang, source=source)
     return NetworkAnalysis(
