@@ -130,6 +130,53 @@ def test_customizable_geometric_graph_equals_dijkstra():
         ch.build_hierarchy(m, xy=bad)
 
 
+@pytest.mark.parametrize("one_way_share", [0.0, 0.3])
+def test_customizable_parallel_and_symmetric_paths_equal_dijkstra(monkeypatch, one_way_share):
+    """The triangle pass on two threads (subtrees side by side, the top nodes' lower neighbours
+    shared) gives the same arc times as the sequential pass, for every split of the tree; a
+    symmetric graph keeps one set of arcs for both directions. Both equal Dijkstra."""
+    m, xy = geometric_digraph(3000, 7, one_way_share=one_way_share)
+    sym = one_way_share == 0.0
+    assert ((m != m.T).nnz == 0) == sym
+    # the kernels themselves, on the filled graph of the nested-dissection order
+    n = m.shape[0]
+    coo = m.tocoo()
+    tail, head, w = coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data.astype(float)
+    pat = (m + m.T).tocsr()
+    order = ch._dissection_order(xy[:, 0].copy(), xy[:, 1].copy(), pat.indptr.astype(np.int64),
+                                 pat.indices.astype(np.int64), ch.DISSECTION_LEAF, ch.DISSECTION_BINS,
+                                 ch.DISSECTION_BALANCE)
+    assert sorted(order) == list(range(n))
+    rank = np.empty(n, np.int64)
+    rank[order] = np.arange(n)
+    rp = (pat[order][:, order] + pat[order][:, order].T).tocsr()
+    rp.sort_indices()
+    uptr, uhead = ch._fill(n, rp.indptr.astype(np.int64), rp.indices.astype(np.int64))
+    assert all((np.diff(uhead[uptr[v]:uptr[v + 1]]) > 0).all() for v in range(n))  # sorted, no repeats
+    up, down = ch._customize(n, uptr, uhead, rank[tail], rank[head], w, sym)
+    assert np.isfinite(up).sum() > len(tail) // 2  # fill arcs got times, not only the graph's own
+    for top_split in (0.0, 0.1, 1.0):  # everything on top, the default, no split
+        pu, pd = ch._customize_parallel(n, uptr, uhead, rank[tail], rank[head], w, sym, 2, top_split)
+        assert np.array_equal(pu, up) and np.array_equal(pd, down)
+    # the whole build, forced onto the parallel pass
+    monkeypatch.setattr(ch, "PARALLEL_MIN_ARCS", 0)
+    h = ch.build_hierarchy(m, xy=xy)
+    assert (h.bwd_head is h.fwd_head) == sym
+    rng = np.random.default_rng(8)
+    src, dst = rng.choice(n, 40, replace=False), rng.choice(n, 30, replace=False)
+    ref = dijkstra(m, indices=src)
+    assert_same(ch.many_to_many(h, ch.node_seeds(src), 40, ch.node_seeds(dst), 30), ref[:, dst])
+    assert_same(ch.one_to_all(h, ch.node_seeds(src[:4]), 4), ref[:4])
+    # the elimination tree: a node's parent is above it, and every upward arc reaches an ancestor
+    assert (h.parent[h.parent >= 0] > np.flatnonzero(h.parent >= 0)).all()
+    v = int(np.argmax(np.diff(h.fwd_ptr)))
+    anc, x = set(), int(h.parent[v])
+    while x >= 0:
+        anc.add(x)
+        x = int(h.parent[x])
+    assert set(h.fwd_head[h.fwd_ptr[v]:h.fwd_ptr[v + 1]].tolist()) <= anc
+
+
 def test_random_directed_graph_with_components_equals_dijkstra():
     m = random_digraph(2000, 5000, 11, components=4)
     h = ch.build_hierarchy(m)

@@ -7,15 +7,17 @@ of two ways:
 * with node coordinates (road graphs, :func:`hierarchy`): a *customizable* hierarchy. The order
   is a nested dissection of the coordinates and every node is contracted without witness
   searches (all pairs of its higher neighbours joined); the times of the arcs come from one pass
-  over the triangles of the filled graph (see the section below). More arcs, but nothing is
-  searched while building: on the generated 100k-node province it builds several times faster
-  than the order below, whose witness searches and priority updates dominate there;
+  over the triangles of the filled graph (see the section below), on all of numba's threads for
+  large graphs, and once for both directions when the graph is symmetric. More arcs, but nothing
+  is searched while building: on the generated 100k-node province it builds in about a quarter
+  of a second, where the order below takes 6–7 s (its witness searches dominate there);
 * from a matrix alone: nodes are contracted one by one, least important first (priority = edge
-  difference + level, the level growing with contracted neighbours; kept current by lazy updates: a node whose
-  neighbourhood changed is re-rated when it comes up). Contracting ``v`` adds a shortcut ``u→w``
-  (weight ``t(u,v) + t(v,w)``, float64, an exact sum) unless a *witness* path ``u→w`` avoiding ``v`` is as fast. Witness searches are
-  bounded by a number of settled nodes: a search stopped early only adds a shortcut that was not
-  needed, it never loses a path, so the times stay exact;
+  difference + level, the level growing with contracted neighbours; kept current by lazy
+  updates: a node whose neighbourhood changed is re-rated when it comes up). Contracting ``v``
+  adds a shortcut ``u→w`` (weight ``t(u,v) + t(v,w)``, float64, an exact sum) unless a *witness*
+  path ``u→w`` avoiding ``v`` is as fast. Witness searches are bounded by a number of settled
+  nodes: a search stopped early only adds a shortcut that was not needed, it never loses a path,
+  so the times stay exact;
 * every arc then runs from a lower to a higher node (its rank). A shortest path is an upward part
   from the origin followed by a downward part to the destination, so two *upward* searches meet
   on the path's highest node. Directed graphs (one-way arcs) keep an upward forward graph (arcs
@@ -24,7 +26,9 @@ of two ways:
 Queries: :func:`many_to_many` (the bucket algorithm: a backward upward search from every target
 drops ``(target, time)`` into the bucket of every node it settles; a forward upward search from
 every source scans the buckets of its nodes) and :func:`one_to_all` (PHAST: a forward upward
-search, then one sweep over all nodes from the highest rank down). Origins and destinations are
+search, then one sweep over all nodes from the highest rank down). On a customizable hierarchy
+an upward search walks the seeds' ancestors in the elimination tree, lowest first, with no
+priority queue; on the other, it is Dijkstra with stall-on-demand. Origins and destinations are
 *seeded*: each may start at several nodes with an initial time (a snapped point starts at both
 ends of its edge, with the part of the edge and its access leg already counted).
 
@@ -40,7 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from numba import njit
+from numba import get_num_threads, njit, prange
 
 # Witness searches stop after settling this many nodes: small while estimating a node's priority
 # (only the ordering's quality depends on it), larger when contracting (fewer needless shortcuts).
@@ -48,9 +52,23 @@ from numba import njit
 # 8/100 … 40/400 (and 12/1000) all build within 10 % of each other.
 WITNESS_SETTLED_PRIORITY = 20
 WITNESS_SETTLED_CONTRACT = 200
-# Nested dissection stops cutting parts this small (only speed depends on it: on the generated
-# province 2 builds faster than 16).
+# Nested dissection stops cutting parts this small, bins each part's nodes into this many slabs
+# per axis to find the cut with the fewest crossing edges, and keeps at least this share of a
+# part's nodes on each side of a cut. Only speed depends on them: on the generated province,
+# searching the cut (balance 0.35, 128 slabs) instead of cutting at the median leaves 73 M
+# triangles instead of 130 M (customization 0.28 s instead of 0.44 s); 64–256 slabs and balance
+# 0.33–0.4 are all within 10 % of each other.
 DISSECTION_LEAF = 2
+DISSECTION_BINS = 128
+DISSECTION_BALANCE = 0.35
+# The triangle pass runs on all of numba's threads when the filled graph has at least this many
+# arcs (below, starting the threads costs more than it saves).
+PARALLEL_MIN_ARCS = 200_000
+# ... and the elimination tree is shared among the threads as whole subtrees, the largest split
+# at its root (which is then done after them, its lower neighbours shared) while it holds more
+# than this share of the triangles. On the generated province (2 threads) 0.1–0.15 took 0.14–0.2 s
+# and 0.25–0.35 0.17–0.22 s: the top nodes, their lower neighbours shared, keep the cache warm.
+TOP_SPLIT = 0.1
 
 
 @dataclass(frozen=True)
@@ -78,6 +96,10 @@ class Hierarchy:
     # the graph node of each node of the hierarchy and back (None: the same numbering)
     node_of: np.ndarray | None = None
     id_of: np.ndarray | None = None
+    # the customizable build: every node's parent in the elimination tree (its lowest higher
+    # neighbour in the filled graph; -1 at a root). A node's upward search space is exactly its
+    # ancestors, so the queries walk up the tree instead of running Dijkstra
+    parent: np.ndarray | None = None
 
 
 # -- indexed binary min-heap over items 0..n-1 (keys float64) ------------------------------------
@@ -439,136 +461,211 @@ def _csr_arrays(lo: np.ndarray, hi: np.ndarray, w: np.ndarray, n: int):
 # -- customizable contraction hierarchy (nodes with coordinates) ----------------------------------
 #
 # With node coordinates the order comes from the geometry alone (nested dissection: the graph is
-# cut in two at the median of its longer side, the nodes with a neighbour across the cut are the
-# separator, ranked above both halves, which are cut again), and every node is contracted in that
-# order *without* witness searches: all pairs of its higher neighbours are joined. The arcs so
-# added (the fill) depend on the order only; their times come from one pass over the triangles of
-# the filled graph, lowest node first (x→v→y with v lower than both ends, Dibbelt, Strasser &
-# Wagner 2014, "customizable contraction hierarchies"). Every up-down path of the plain
-# contraction is there, so the queries are exact as well. On a planar mesh the separators are
-# small (~√n), which bounds the fill, and no search is run while building.
+# cut in two across x or y where the fewest edges cross, the nodes on one side with a neighbour
+# across the cut are the separator, ranked above both halves, which are cut again), and every
+# node is contracted in that order *without* witness searches: all pairs of its higher
+# neighbours are joined. The arcs so added (the fill) depend on the order only; their times come
+# from one pass over the triangles of the filled graph, lowest node first (x→v→y with v lower
+# than both ends, Dibbelt, Strasser & Wagner 2014, "customizable contraction hierarchies").
+# Every up-down path of the plain contraction is there, so the queries are exact as well. On a
+# planar mesh the separators are small (~√n), which bounds the fill, and no search is run while
+# building. A node's higher neighbours are all its ancestors in the elimination tree (parent =
+# lowest higher neighbour), which lets the queries walk up the tree instead of searching, and
+# makes disjoint subtrees independent in the triangle pass (run side by side on the threads).
 
 @njit(cache=True)
-def _dissection_depth(x, y, ptr, head, leaf):
-    """Separator depth of every node under recursive coordinate bisection (``ptr``/``head``: a
-    symmetric pattern). A part of at most ``leaf`` nodes is not cut: its nodes get the largest
-    depth. Ranking by decreasing depth puts every separator above the parts it separates."""
+def _dissection_order(x, y, ptr, head, leaf, nbins, balance):
+    """An elimination order (lowest rank first) by recursive bisection of the coordinates
+    (``ptr``/``head``: a symmetric pattern). Each part is cut across x or across y where the
+    fewest edges cross, among the cuts that leave at least ``balance`` of its nodes on each side
+    (the nodes binned into
+    ``nbins`` slabs per axis: one pass over the nodes and one over the edges give every candidate
+    cut of both axes). The nodes of the side with fewer of them that have a neighbour across are
+    the separator, ranked above both sides, which are cut again in turn; a part of at most ``leaf``
+    nodes is not cut. Every part keeps a contiguous range of ranks (sides first, separator last),
+    so a part's nodes, and their arcs, stay together in memory."""
     n = len(x)
-    depth = np.full(n, -1, np.int64)
     order = np.arange(n)
+    tmp = np.empty(n, np.int64)
+    stamp = np.full(n, -1, np.int64)  # the part a node is in (its number), while it is cut
+    bx = np.empty(n, np.int64)
+    by = np.empty(n, np.int64)
     side = np.zeros(n, np.int8)
-    st_a = np.empty(n + 2, np.int64)  # a stack of parts order[a:b] with their depth
+    cnt = np.empty((2, nbins + 1), np.int64)
+    diff = np.empty((2, nbins + 1), np.int64)
+    st_a = np.empty(n + 2, np.int64)  # a stack of parts order[a:b]
     st_b = np.empty(n + 2, np.int64)
-    st_d = np.empty(n + 2, np.int64)
-    st_a[0], st_b[0], st_d[0] = 0, n, 0
+    st_a[0], st_b[0] = 0, n
     top = 1
+    part = 0
     while top > 0:
         top -= 1
-        a, b, d = st_a[top], st_b[top], st_d[top]
-        if b - a <= leaf:
-            for k in range(a, b):
-                depth[order[k]] = 1 << 40
+        a, b = st_a[top], st_b[top]
+        size = b - a
+        if size <= leaf:
             continue
-        sub = order[a:b].copy()
+        part += 1
         xmin, xmax, ymin, ymax = np.inf, -np.inf, np.inf, -np.inf
-        for v in sub:
+        for k in range(a, b):
+            v = order[k]
+            stamp[v] = part
             xmin, xmax = min(xmin, x[v]), max(xmax, x[v])
             ymin, ymax = min(ymin, y[v]), max(ymax, y[v])
-        key = x[sub] if xmax - xmin >= ymax - ymin else y[sub]
-        sub = sub[np.argsort(key, kind="mergesort")]
-        h = len(sub) // 2
-        side[sub[:h]] = 1
-        side[sub[h:]] = 2
-        # the separator: the nodes of the side with fewer of them that have a neighbour across
-        cut = np.zeros(len(sub), np.bool_)
-        n_cut = np.zeros(2, np.int64)
-        for k in range(len(sub)):
-            v = sub[k]
-            other = 3 - side[v]
+        sx = nbins / (xmax - xmin) if xmax > xmin else 0.0
+        sy = nbins / (ymax - ymin) if ymax > ymin else 0.0
+        cnt[:] = 0
+        diff[:] = 0
+        for k in range(a, b):
+            v = order[k]
+            i = min(int((x[v] - xmin) * sx), nbins - 1)
+            j = min(int((y[v] - ymin) * sy), nbins - 1)
+            bx[v], by[v] = i, j
+            cnt[0, i + 1] += 1
+            cnt[1, j + 1] += 1
+        # diff[axis, c]: edges whose slabs lie on both sides of the cut before slab c, as differences
+        for k in range(a, b):
+            u = order[k]
+            iu, ju = bx[u], by[u]
+            for e in range(ptr[u], ptr[u + 1]):
+                v = head[e]
+                if v > u and stamp[v] == part:
+                    iv, jv = bx[v], by[v]
+                    if iu != iv:
+                        diff[0, min(iu, iv) + 1] += 1
+                        diff[0, max(iu, iv) + 1] -= 1
+                    if ju != jv:
+                        diff[1, min(ju, jv) + 1] += 1
+                        diff[1, max(ju, jv) + 1] -= 1
+        best, best_axis, best_c = np.int64(1) << 62, -1, 0
+        lo, hi = balance * size, (1.0 - balance) * size
+        for axis in range(2):
+            left, crossing = 0, 0
+            for c in range(1, nbins):
+                left += cnt[axis, c]
+                crossing += diff[axis, c]
+                if lo <= left <= hi and crossing < best:
+                    best, best_axis, best_c = crossing, axis, c
+        n_left = 0
+        if best_axis >= 0:
+            for k in range(a, b):
+                v = order[k]
+                s = (bx[v] if best_axis == 0 else by[v]) < best_c
+                side[v] = 1 if s else 2
+                n_left += s
+        else:  # no balanced cut between slabs (points piled up): halve the list
+            for k in range(a, b):
+                side[order[k]] = 1 if k - a < size // 2 else 2
+            n_left = size // 2
+        # the nodes with a neighbour across (side -1/-2 marks them), counted per side
+        n_cut1, n_cut2 = 0, 0
+        for k in range(a, b):
+            v = order[k]
+            sv = side[v]
             for e in range(ptr[v], ptr[v + 1]):
-                if side[head[e]] == other:
-                    cut[k] = True
-                    n_cut[0 if k < h else 1] += 1
+                h = head[e]
+                if stamp[h] == part and abs(side[h]) != sv:
+                    if sv == 1:
+                        n_cut1 += 1
+                    else:
+                        n_cut2 += 1
+                    side[v] = -sv
                     break
-        cut_left = n_cut[0] <= n_cut[1]
-        side[sub] = 0
-        nl = 0
-        for k in range(h):
-            if cut_left and cut[k]:
-                depth[sub[k]] = d
-            else:
-                order[a + nl] = sub[k]
+        cut_side = 1 if n_cut1 <= n_cut2 else 2
+        nl, nr, ns = 0, 0, 0
+        for k in range(a, b):
+            v = order[k]
+            sv = side[v]
+            stamp[v] = -1
+            side[v] = 0
+            if sv == -cut_side:
+                tmp[size - 1 - ns] = v
+                ns += 1
+            elif abs(sv) == 1:
+                order[a + nl] = v
                 nl += 1
-        nr = 0
-        for k in range(h, len(sub)):
-            if not cut_left and cut[k]:
-                depth[sub[k]] = d
             else:
-                order[a + nl + nr] = sub[k]
+                tmp[nr] = v
                 nr += 1
-        st_a[top], st_b[top], st_d[top] = a, a + nl, d + 1
+        order[a + nl:a + nl + nr] = tmp[:nr]
+        order[a + nl + nr:b] = tmp[size - ns:size][::-1]
+        st_a[top], st_b[top] = a, a + nl
         top += 1
-        st_a[top], st_b[top], st_d[top] = a + nl, a + nl + nr, d + 1
+        st_a[top], st_b[top] = a + nl, a + nl + nr
         top += 1
-    return depth
+    return order
 
 
 @njit(cache=True)
 def _fill(n, ptr, head):
     """The higher neighbours of every node once all are contracted without witnesses (nodes
-    numbered by rank; ``ptr``/``head`` a symmetric pattern): CSR (uptr, uhead), heads sorted. A
-    node's set is its own higher neighbours and those of its children in the elimination tree
-    (the nodes whose lowest higher neighbour it is)."""
+    numbered by rank; ``ptr``/``head`` a symmetric pattern without duplicates): CSR (uptr,
+    uhead), heads sorted. A node's set is its own higher neighbours and those of its children in
+    the elimination tree (the nodes whose lowest higher neighbour it is), merged as sorted lists."""
     cap = 4 * len(head) + 16
     uhead = np.empty(cap, np.int64)
     uptr = np.zeros(n + 1, np.int64)
     first_child = np.full(n, -1, np.int64)
     sibling = np.full(n, -1, np.int64)
-    mark = np.full(n, -1, np.int64)
     buf = np.empty(n, np.int64)
+    other = np.empty(n, np.int64)
     for v in range(n):
-        k = 0
+        k = 0  # its own higher neighbours, sorted (a few: insertion)
         for e in range(ptr[v], ptr[v + 1]):
             y = head[e]
-            if y > v and mark[y] != v:
-                mark[y] = v
-                buf[k] = y
+            if y > v:
+                i = k
+                while i > 0 and buf[i - 1] > y:
+                    buf[i] = buf[i - 1]
+                    i -= 1
+                buf[i] = y
                 k += 1
         c = first_child[v]
-        while c >= 0:
-            for e in range(uptr[c], uptr[c + 1]):
-                y = uhead[e]
-                if y > v and mark[y] != v:
-                    mark[y] = v
-                    buf[k] = y
-                    k += 1
+        while c >= 0:  # merged with each child's (sorted; its first is v itself)
+            i, j, end, o = 0, uptr[c] + 1, uptr[c + 1], 0
+            while i < k and j < end:
+                a, b = buf[i], uhead[j]
+                if a <= b:
+                    other[o] = a
+                    i += 1
+                    j += a == b
+                else:
+                    other[o] = b
+                    j += 1
+                o += 1
+            while i < k:
+                other[o] = buf[i]
+                i += 1
+                o += 1
+            while j < end:
+                other[o] = uhead[j]
+                j += 1
+                o += 1
+            buf, other = other, buf
+            k = o
             c = sibling[c]
-        s = np.sort(buf[:k])
         if uptr[v] + k > cap:
             cap = 2 * cap + k
             grown = np.empty(cap, np.int64)
             grown[:uptr[v]] = uhead[:uptr[v]]
             uhead = grown
-        uhead[uptr[v]:uptr[v] + k] = s
+        uhead[uptr[v]:uptr[v] + k] = buf[:k]
         uptr[v + 1] = uptr[v] + k
         if k > 0:
-            sibling[v] = first_child[s[0]]
-            first_child[s[0]] = v
+            sibling[v] = first_child[buf[0]]
+            first_child[buf[0]] = v
     return uptr, uhead[:uptr[n]]
 
 
 @njit(cache=True)
-def _customize(n, uptr, uhead, tail, head, w):
-    """Times of the arcs of the filled graph: ``up[e]`` for v→x, ``down[e]`` for x→v (arc e of
-    v, x higher; inf where no path of that kind exists). First the graph's own arcs (the fastest
-    of parallel ones), then every triangle: x→v→y and y→v→x for v lower than x and y, x taken
-    in increasing order, so the arcs of v are final when they are used."""
+def _arc_times(n, uptr, uhead, tail, head, w, sym):
+    """The filled graph's arcs with the graph's own times (the fastest of parallel arcs; inf for
+    fill), ``up[e]`` for v→x and ``down[e]`` for x→v (arc e of v, x higher), and the arcs
+    reaching every node from below: CSR ``dptr``/``darc``, with ``dend`` the end of the list of
+    the arc's owner (v's arcs above x are ``darc[q] + 1 .. dend[q] - 1``). ``sym``: the graph is
+    symmetric, ``down`` is ``up`` (the same array)."""
     m = len(uhead)
     up = np.full(m, np.inf)
-    down = np.full(m, np.inf)
-    owner = np.empty(m, np.int64)
-    for v in range(n):
-        owner[uptr[v]:uptr[v + 1]] = v
+    down = up if sym else np.full(m, np.inf)
     for k in range(len(tail)):
         a, b = tail[k], head[k]
         lo, hi = (a, b) if a < b else (b, a)
@@ -579,44 +676,189 @@ def _customize(n, uptr, uhead, tail, head, w):
                 left = mid + 1
             else:
                 right = mid
-        if a < b:
+        if a < b or sym:
             up[left] = min(up[left], w[k])
         else:
             down[left] = min(down[left], w[k])
-    # the arcs reaching each node from below
     dptr = np.zeros(n + 1, np.int64)
     for e in range(m):
         dptr[uhead[e] + 1] += 1
     for i in range(n):
         dptr[i + 1] += dptr[i]
     darc = np.empty(m, np.int64)
+    dend = np.empty(m, np.int64)
     fill = dptr[:n].copy()
-    for e in range(m):
-        darc[fill[uhead[e]]] = e
-        fill[uhead[e]] += 1
+    for v in range(n):
+        end = uptr[v + 1]
+        for e in range(uptr[v], end):
+            q = fill[uhead[e]]
+            darc[q] = e
+            dend[q] = end
+            fill[uhead[e]] = q + 1
+    return up, down, dptr, darc, dend
+
+
+@njit(cache=True)
+def _lower_triangles(q0, q1, uhead, darc, dend, sym, up, down, pos, out_up, out_down):
+    """The triangles x→v→y and y→v→x through the lower neighbours ``v`` of x given by the arcs
+    ``darc[q0:q1]`` (v→x), for every y above x: ``out_up``/``out_down`` of arc x→y improved
+    (indexed ``pos[y]``, the arc's place in x's list). ``sym``: the graph is symmetric, ``down``
+    is ``up`` and only ``out_up`` is computed (half the memory traffic)."""
+    for q in range(q0, q1):
+        evx = darc[q]
+        if sym:
+            x_v = up[evx]
+            if x_v == np.inf:
+                continue
+            for evy in range(evx + 1, dend[q]):
+                f = pos[uhead[evy]]
+                c = x_v + up[evy]
+                if c < out_up[f]:
+                    out_up[f] = c
+            continue
+        x_to_v, v_to_x = down[evx], up[evx]
+        if x_to_v == np.inf and v_to_x == np.inf:
+            continue
+        for evy in range(evx + 1, dend[q]):  # v's arcs to nodes above x
+            f = pos[uhead[evy]]
+            c = x_to_v + up[evy]
+            if c < out_up[f]:
+                out_up[f] = c
+            c = down[evy] + v_to_x
+            if c < out_down[f]:
+                out_down[f] = c
+
+
+@njit(cache=True)
+def _customize(n, uptr, uhead, tail, head, w, sym):
+    """Times of the arcs of the filled graph (``up``, ``down`` as in :func:`_arc_times`; inf where
+    no path of that kind exists): the graph's own arcs, then every triangle x→v→y and y→v→x for
+    v lower than x and y, x taken in increasing order, so the arcs of v are final when used."""
+    up, down, dptr, darc, dend = _arc_times(n, uptr, uhead, tail, head, w, sym)
     pos = np.full(n, -1, np.int64)
     for x in range(n):
-        for f in range(uptr[x], uptr[x + 1]):
-            pos[uhead[f]] = f
-        for q in range(dptr[x], dptr[x + 1]):
-            evx = darc[q]
-            x_to_v, v_to_x = down[evx], up[evx]
-            if x_to_v == np.inf and v_to_x == np.inf:
-                continue
-            for evy in range(evx + 1, uptr[owner[evx] + 1]):  # v's arcs to nodes above x
-                f = pos[uhead[evy]]
-                c = x_to_v + up[evy]
-                if c < up[f]:
-                    up[f] = c
-                c = down[evy] + v_to_x
-                if c < down[f]:
-                    down[f] = c
-        for f in range(uptr[x], uptr[x + 1]):
+        a, b = uptr[x], uptr[x + 1]
+        for f in range(a, b):
+            pos[uhead[f]] = f - a
+        _lower_triangles(dptr[x], dptr[x + 1], uhead, darc, dend, sym, up, down, pos, up[a:b], down[a:b])
+        for f in range(a, b):
             pos[uhead[f]] = -1
     return up, down
 
 
-def _build_customizable(n: int, tail: np.ndarray, head: np.ndarray, w: np.ndarray, xy: np.ndarray,
+@njit(cache=True)
+def _split_tree(n, uptr, uhead, groups, top_split):
+    """Share the triangle pass among ``groups`` threads: whole subtrees of the elimination tree (a
+    node's lower neighbours are all in its subtree, so subtrees are independent), the largest one
+    split at its root (which joins the *top*, done after the subtrees) while it holds more than
+    ``top_split`` of the work. Returns the group of every node (-1: top)."""
+    work = np.zeros(n, np.int64)  # triangles done at x: the arcs of its lower neighbours above it
+    for v in range(n):
+        end = uptr[v + 1]
+        for e in range(uptr[v], end):
+            work[uhead[e]] += end - e - 1
+    parent = np.full(n, -1, np.int64)
+    sub = work.copy()
+    nkids = np.zeros(n + 1, np.int64)
+    for v in range(n):
+        if uptr[v + 1] > uptr[v]:
+            p = uhead[uptr[v]]
+            parent[v] = p
+            sub[p] += sub[v]
+            nkids[p + 1] += 1
+    for v in range(n):
+        nkids[v + 1] += nkids[v]
+    kids = np.empty(max(nkids[n], 1), np.int64)
+    fill = nkids[:n].copy()
+    for v in range(n):
+        if parent[v] >= 0:
+            kids[fill[parent[v]]] = v
+            fill[parent[v]] += 1
+    # the frontier: subtree roots still whole; the largest is split at its root (which joins the
+    # top) while it holds more than ``top_split`` of all the work
+    total = np.int64(0)
+    for v in range(n):
+        total += work[v]
+    front = list(np.flatnonzero(parent < 0))
+    top = np.zeros(n, np.bool_)
+    while len(front) > 0:
+        i = 0
+        for k in range(1, len(front)):
+            if sub[front[k]] > sub[front[i]]:
+                i = k
+        r = front[i]
+        if sub[r] <= top_split * total:
+            break
+        front.pop(i)
+        top[r] = True
+        for k in range(nkids[r], nkids[r + 1]):
+            front.append(kids[k])
+    # largest subtrees first, each to the least loaded group
+    roots = np.array(front, np.int64)
+    roots = roots[np.argsort(-sub[roots], kind="mergesort")]
+    load = np.zeros(groups, np.int64)
+    root_group = np.full(n, -1, np.int64)
+    for r in roots:
+        g = np.argmin(load)
+        root_group[r] = g
+        load[g] += sub[r]
+    group = np.full(n, -1, np.int64)
+    for v in range(n - 1, -1, -1):  # parents first
+        if top[v]:
+            continue
+        group[v] = root_group[v] if root_group[v] >= 0 else group[parent[v]]
+    return group
+
+
+@njit(cache=True, parallel=True)
+def _customize_parallel(n, uptr, uhead, tail, head, w, sym, groups, top_split):
+    """:func:`_customize` on ``groups`` threads: the subtrees of :func:`_split_tree` side by side,
+    then the top nodes in order, the lower neighbours of each shared among the threads (each
+    improving its own copy of the node's arcs, the copies merged by minimum)."""
+    up, down, dptr, darc, dend = _arc_times(n, uptr, uhead, tail, head, w, sym)
+    group = _split_tree(n, uptr, uhead, groups, top_split)
+    pos = np.full((groups, n), -1, np.int64)
+    for g in prange(groups):
+        pg = pos[g]
+        for x in range(n):
+            if group[x] != g:
+                continue
+            a, b = uptr[x], uptr[x + 1]
+            for f in range(a, b):
+                pg[uhead[f]] = f - a
+            _lower_triangles(dptr[x], dptr[x + 1], uhead, darc, dend, sym, up, down, pg, up[a:b], down[a:b])
+            for f in range(a, b):
+                pg[uhead[f]] = -1
+    p0 = pos[0]
+    for x in range(n):
+        if group[x] >= 0:
+            continue
+        a, b = uptr[x], uptr[x + 1]
+        q0, q1 = dptr[x], dptr[x + 1]
+        for f in range(a, b):
+            p0[uhead[f]] = f - a
+        if (q1 - q0) * (b - a) < 20000:
+            _lower_triangles(q0, q1, uhead, darc, dend, sym, up, down, p0, up[a:b], down[a:b])
+        else:
+            best_up = np.empty((groups, b - a))
+            best_down = np.empty((groups, b - a))
+            for g in prange(groups):
+                best_up[g] = up[a:b]
+                if not sym:
+                    best_down[g] = down[a:b]
+                _lower_triangles(q0 + (q1 - q0) * g // groups, q0 + (q1 - q0) * (g + 1) // groups, uhead, darc, dend,
+                                 sym, up, down, p0, best_up[g], best_down[g])
+            for g in range(groups):
+                for f in range(b - a):
+                    up[a + f] = min(up[a + f], best_up[g, f])
+                    if not sym:
+                        down[a + f] = min(down[a + f], best_down[g, f])
+        for f in range(a, b):
+            p0[uhead[f]] = -1
+    return up, down
+
+
+def _build_customizable(n: int, tail: np.ndarray, head: np.ndarray, w: np.ndarray, xy: np.ndarray, sym: bool,
                         t0: float) -> Hierarchy:
     """The hierarchy by nested dissection of the coordinates ``xy`` (see the comment above)."""
     xy = np.asarray(xy, dtype=np.float64)
@@ -624,24 +866,31 @@ def _build_customizable(n: int, tail: np.ndarray, head: np.ndarray, w: np.ndarra
         raise ValueError(f"xy must hold finite coordinates of the {n} nodes, one (x, y) row each")
     pat = sp.csr_matrix((np.ones(len(tail), np.int8), (tail, head)), shape=(n, n))
     pat = (pat + pat.T).tocsr()
-    depth = _dissection_depth(np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]),
-                              pat.indptr.astype(np.int64), pat.indices.astype(np.int64), DISSECTION_LEAF)
-    order = np.argsort(-depth, kind="stable").astype(np.int64)  # lowest rank first
+    order = _dissection_order(np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]),
+                              pat.indptr.astype(np.int64), pat.indices.astype(np.int64), DISSECTION_LEAF,
+                              DISSECTION_BINS, DISSECTION_BALANCE)  # lowest rank first
     rank = np.empty(n, np.int64)
     rank[order] = np.arange(n)
     rt, rh = rank[tail], rank[head]
     rp = sp.csr_matrix((np.ones(len(rt), np.int8), (rt, rh)), shape=(n, n))
     rp = (rp + rp.T).tocsr()
     uptr, uhead = _fill(n, rp.indptr.astype(np.int64), rp.indices.astype(np.int64))
-    up, down = _customize(n, uptr, uhead, rt, rh, w)
+    threads = get_num_threads()
+    if threads > 1 and len(uhead) >= PARALLEL_MIN_ARCS:
+        up, down = _customize_parallel(n, uptr, uhead, rt, rh, w, sym, threads, TOP_SPLIT)
+    else:
+        up, down = _customize(n, uptr, uhead, rt, rh, w, sym)
     # the hierarchy keeps the rank numbering (its arcs are grouped by rank already, and searches
     # and sweeps run through memory in order); arcs without a path are dropped
     fptr, fhead, fw = _keep_finite(uptr, uhead, up)
-    bptr, bhead, bw = _keep_finite(uptr, uhead, down)
+    bptr, bhead, bw = (fptr, fhead, fw) if sym else _keep_finite(uptr, uhead, down)  # symmetric: one set
     ids = np.arange(n, dtype=np.int64)
     n_short = len(fhead) + len(bhead) - len(tail)  # the graph's own arcs are all there, once each
+    parent = np.full(n, -1, np.int64)
+    has_up = uptr[1:] > uptr[:-1]
+    parent[has_up] = uhead[uptr[:-1][has_up]]  # heads are sorted: the first is the lowest
     return Hierarchy(n, ids, fptr, fhead, fw, bptr, bhead, bw, ids[::-1].copy(), int(len(tail)), int(n_short),
-                     time.perf_counter() - t0, node_of=order, id_of=rank)
+                     time.perf_counter() - t0, node_of=order, id_of=rank, parent=parent)
 
 
 def _keep_finite(ptr: np.ndarray, head: np.ndarray, w: np.ndarray):
@@ -673,9 +922,9 @@ def build_hierarchy(matrix: sp.csr_matrix, *, xy: np.ndarray | None = None, room
     tail, head, w = tail[keep], head[keep], w[keep]
     if len(w) and w.min() < 0:
         raise ValueError("travel times must not be negative")
-    if xy is not None:
-        return _build_customizable(n, tail, head, w, xy, t0)
     sym = bool((m != m.T).nnz == 0)
+    if xy is not None:
+        return _build_customizable(n, tail, head, w, xy, sym, t0)
     cap = int(max(room, 1.0) * len(tail)) + 4 * n + 16
     while True:
         ok, rank, lo, hi, uw, fwd, n_short = _contract(n, _adj(n, tail, head, w, cap), _adj(n, head, tail, w, cap),
@@ -754,8 +1003,59 @@ def _upward(ptr, head, w, sptr, shead, sw, stall, seed_node, seed_d, limit, dist
 
 
 @njit(cache=True)
-def _many_to_many(n, fptr, fhead, fw, bptr, bhead, bw, o_ptr, o_node, o_d, d_ptr, d_node, d_d, limit):
+def _tree_upward(ptr, head, w, parent, seed_node, seed_d, limit, dist, mark, tag, chain, out_node, out_d):
+    """The upward search of a customizable hierarchy: the seeds' ancestors in the elimination tree
+    (``parent``), lowest first, each relaxing its upward arcs; no queue, no search order to keep.
+    Every arc into an ancestor comes from a lower ancestor, so its time is final when it is
+    reached. Settled nodes (time ≤ ``limit``) go to ``out_node``/``out_d``; returns their number.
+    ``mark`` must not hold ``tag``; ``dist`` is left at inf."""
+    nc = 0
+    for k in range(len(seed_node)):
+        s = seed_node[k]
+        if seed_d[k] < dist[s]:
+            dist[s] = seed_d[k]
+        x = s
+        while x >= 0 and mark[x] != tag:
+            mark[x] = tag
+            chain[nc] = x
+            nc += 1
+            x = parent[x]
+    if len(seed_node) > 1:
+        chain[:nc].sort()
+    ns = 0
+    for q in range(nc):
+        x = chain[q]
+        d = dist[x]
+        dist[x] = np.inf
+        if d > limit:
+            continue
+        out_node[ns] = x
+        out_d[ns] = d
+        ns += 1
+        for e in range(ptr[x], ptr[x + 1]):
+            y = head[e]
+            nd = d + w[e]
+            if nd < dist[y]:
+                dist[y] = nd
+    return ns
+
+
+@njit(cache=True)
+def _search(tree, ptr, head, w, sptr, shead, sw, parent, seed_node, seed_d, limit, dist, touched, hk, hn, pos,
+            mark, tag, out_node, out_d):
+    """One upward search: up the elimination tree (``tree``) or by Dijkstra with stall-on-demand."""
+    if tree:
+        return _tree_upward(ptr, head, w, parent, seed_node, seed_d, limit, dist, mark, tag, touched, out_node,
+                            out_d)
+    return _upward(ptr, head, w, sptr, shead, sw, True, seed_node, seed_d, limit, dist, touched, hk, hn, pos,
+                   out_node, out_d)
+
+
+@njit(cache=True)
+def _many_to_many(n, fptr, fhead, fw, bptr, bhead, bw, tree, parent, o_ptr, o_node, o_d, d_ptr, d_node, d_d,
+                  limit):
     no, nd = len(o_ptr) - 1, len(d_ptr) - 1
+    mark = np.full(n, -1, np.int64)
     res = np.full((no, nd), np.inf)
     dist = np.full(n, np.inf)
     touched = np.empty(n, np.int64)
@@ -771,8 +1071,8 @@ def _many_to_many(n, fptr, fhead, fw, bptr, bhead, bw, o_ptr, o_node, o_d, d_ptr
     b_d = np.empty(cap, np.float64)
     nb = 0
     for j in range(nd):
-        k = _upward(bptr, bhead, bw, fptr, fhead, fw, True, d_node[d_ptr[j]:d_ptr[j + 1]],
-                    d_d[d_ptr[j]:d_ptr[j + 1]], limit, dist, touched, hk, hn, pos, snode, sd)
+        k = _search(tree, bptr, bhead, bw, fptr, fhead, fw, parent, d_node[d_ptr[j]:d_ptr[j + 1]],
+                    d_d[d_ptr[j]:d_ptr[j + 1]], limit, dist, touched, hk, hn, pos, mark, j, snode, sd)
         if nb + k > cap:
             while nb + k > cap:
                 cap *= 2
@@ -794,8 +1094,8 @@ def _many_to_many(n, fptr, fhead, fw, bptr, bhead, bw, o_ptr, o_node, o_d, d_ptr
         bucket_ptr[i + 1] += bucket_ptr[i]
     # forward upward searches from the sources scan them
     for i in range(no):
-        k = _upward(fptr, fhead, fw, bptr, bhead, bw, True, o_node[o_ptr[i]:o_ptr[i + 1]],
-                    o_d[o_ptr[i]:o_ptr[i + 1]], limit, dist, touched, hk, hn, pos, snode, sd)
+        k = _search(tree, fptr, fhead, fw, bptr, bhead, bw, parent, o_node[o_ptr[i]:o_ptr[i + 1]],
+                    o_d[o_ptr[i]:o_ptr[i + 1]], limit, dist, touched, hk, hn, pos, mark, nd + i, snode, sd)
         row = res[i]
         for t in range(k):
             x, dx = snode[t], sd[t]
@@ -808,8 +1108,9 @@ def _many_to_many(n, fptr, fhead, fw, bptr, bhead, bw, o_ptr, o_node, o_d, d_ptr
 
 
 @njit(cache=True)
-def _one_to_all(n, fptr, fhead, fw, bptr, bhead, bw, down, s_ptr, s_node, s_d, limit):
+def _one_to_all(n, fptr, fhead, fw, bptr, bhead, bw, tree, parent, down, s_ptr, s_node, s_d, limit):
     ns = len(s_ptr) - 1
+    mark = np.full(n, -1, np.int64)
     out = np.full((ns, n), np.inf)
     dist = np.full(n, np.inf)
     touched = np.empty(n, np.int64)
@@ -820,8 +1121,12 @@ def _one_to_all(n, fptr, fhead, fw, bptr, bhead, bw, down, s_ptr, s_node, s_d, l
     sd = np.empty(n, np.float64)
     for i in range(ns):
         row = out[i]
-        k = _upward(fptr, fhead, fw, bptr, bhead, bw, False, s_node[s_ptr[i]:s_ptr[i + 1]],
-                    s_d[s_ptr[i]:s_ptr[i + 1]], limit, dist, touched, hk, hn, pos, snode, sd)
+        if tree:
+            k = _tree_upward(fptr, fhead, fw, parent, s_node[s_ptr[i]:s_ptr[i + 1]], s_d[s_ptr[i]:s_ptr[i + 1]],
+                             limit, dist, mark, i, touched, snode, sd)
+        else:
+            k = _upward(fptr, fhead, fw, bptr, bhead, bw, False, s_node[s_ptr[i]:s_ptr[i + 1]],
+                        s_d[s_ptr[i]:s_ptr[i + 1]], limit, dist, touched, hk, hn, pos, snode, sd)
         for t in range(k):
             row[snode[t]] = sd[t]
         # downward sweep, highest rank first: arcs x→v with x higher are final when v is reached
@@ -846,6 +1151,13 @@ def _seed_csr(n_items: int, item: np.ndarray, node: np.ndarray, d: np.ndarray):
             np.ascontiguousarray(np.asarray(d, dtype=np.float64)[order]))
 
 
+def _tree(h: Hierarchy) -> tuple[bool, np.ndarray]:
+    """Whether the queries walk the elimination tree, and its parent array (empty if not)."""
+    if h.parent is None:
+        return False, np.empty(0, np.int64)
+    return True, h.parent
+
+
 def _internal(h: Hierarchy, seeds):
     """Seeds with their nodes in the numbering of the hierarchy."""
     item, node, d = seeds
@@ -866,7 +1178,8 @@ def many_to_many(h: Hierarchy, sources: tuple[np.ndarray, np.ndarray, np.ndarray
     limit = np.inf if cutoff_s is None else float(cutoff_s)
     o = _seed_csr(n_sources, *_internal(h, sources))
     d = _seed_csr(n_targets, *_internal(h, targets))
-    res = _many_to_many(h.n, h.fwd_ptr, h.fwd_head, h.fwd_w, h.bwd_ptr, h.bwd_head, h.bwd_w, *o, *d, limit)
+    res = _many_to_many(h.n, h.fwd_ptr, h.fwd_head, h.fwd_w, h.bwd_ptr, h.bwd_head, h.bwd_w, *_tree(h), *o, *d,
+                        limit)
     if cutoff_s is not None:
         res[res > limit] = np.inf
     return res
@@ -877,7 +1190,7 @@ def one_to_all(h: Hierarchy, sources: tuple[np.ndarray, np.ndarray, np.ndarray],
     """Times (s) from every source (seeds as in :func:`many_to_many`) to every node (PHAST)."""
     limit = np.inf if cutoff_s is None else float(cutoff_s)
     s = _seed_csr(n_sources, *_internal(h, sources))
-    res = _one_to_all(h.n, h.fwd_ptr, h.fwd_head, h.fwd_w, h.bwd_ptr, h.bwd_head, h.bwd_w, h.down_order,
+    res = _one_to_all(h.n, h.fwd_ptr, h.fwd_head, h.fwd_w, h.bwd_ptr, h.bwd_head, h.bwd_w, *_tree(h), h.down_order,
                       *s, limit)
     if h.id_of is not None:
         res = res[:, h.id_of]
