@@ -29,6 +29,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import networkx as nx
+import numba
 import numpy as np
 import pandas as pd
 import shapely
@@ -79,6 +80,12 @@ def bench_network(name, g, points, *, repeat, nx_origins=None, cutoff=None, pand
         g.__dict__["_ch_cache"].clear()
         t_wb, hw = timed(lambda: ch.build_hierarchy(g.csr("drive")), 1)
         rows.append(("pianqu", f"ch build ({h.n_shortcuts} shortcut arcs)", t_chb))
+        threads = numba.get_num_threads()
+        if threads > 1:  # what the second thread adds (the triangle pass runs on all of them)
+            numba.set_num_threads(1)
+            t_chb1, _ = timed(lambda: ch.build_hierarchy(g.csr("drive"), xy=g.node_xy), ch_repeat)
+            numba.set_num_threads(threads)
+            rows.append(("pianqu", "ch build on one thread", t_chb1))
         rows.append(("pianqu", "ch query", t_chq))
         rows.append(("pianqu", "od (CH build + query)", t_chb + t_chq))
         rows.append(("pianqu", f"witness-search CH build, for comparison ({hw.n_shortcuts} shortcuts)", t_wb))
@@ -166,11 +173,7 @@ class _quiet:
 def jit_times():
     """(compile s, load-from-cache s) of the CH kernels: a fresh interpreter with an empty numba
     cache compiles them; a second one with the same cache loads them."""
-    code = ("import time, numpy as np; from pianqu.network import ch; from scipy.sparse import csr_matrix; "
-            "m = csr_matrix((np.ones(4), ([0, 1, 2, 3], [1, 2, 3, 0])), shape=(4, 4)); t = time.perf_counter(); "
-            "s = ch.node_seeds(np.arange(4)); xy = np.array([[0., 0], [1, 0], [1, 1], [0, 1]]); "
-            "[(ch.many_to_many(h, s, 4, s, 4), ch.one_to_all(h, s, 4)) for h in (ch.build_hierarchy(m), "
-            "ch.build_hierarchy(m, xy=xy))]; print(time.perf_counter() - t)")
+    code = "from pianqu.network import ch; print(ch.warm_up())"
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, NUMBA_CACHE_DIR=tmp)
         out = [float(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
@@ -194,9 +197,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore", module="pandana")
     t_compile, t_load = jit_times()
-    small = build_graph(sample_county(n_villages=20, n_towns=2, size_km=5, n_hamlets=20, seed=0).roads)
-    for xy in (None, small.node_xy):  # warm up in this process
-        _ = ch.many_to_many(ch.build_hierarchy(small.csr(), xy=xy), ch.node_seeds([0, 1]), 2, ch.node_seeds([0, 1]), 2)
+    ch.warm_up()  # every kernel, in this process
     runs = []
     for r in range(args.runs):
         print(f"== run {r + 1} of {args.runs}")
@@ -293,8 +294,8 @@ def measure(args):
 
     k = len(counties())  # one origin per Sichuan county-level division
     pts = rng.choice(g.n_nodes, k, replace=False)
-    rows, err = bench_network("province", g, pts, repeat=1, nx_origins=3, pandana_on=not args.no_pandana,
-                              ch_repeat=1, dj_repeat=1)
+    rows, err = bench_network("province", g, pts, repeat=1, nx_origins=10, pandana_on=not args.no_pandana,
+                              ch_repeat=5, dj_repeat=3)
     u, v = g.edges["u"].to_numpy(), g.edges["v"].to_numpy()
     loop = u == v
     t_deg, dead = timed(lambda: np.flatnonzero(np.bincount(np.r_[u[~loop], v[~loop]], minlength=g.n_nodes) == 1), 3)

@@ -143,10 +143,12 @@ def test_customizable_parallel_and_symmetric_paths_equal_dijkstra(monkeypatch, o
     coo = m.tocoo()
     tail, head, w = coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data.astype(float)
     pat = (m + m.T).tocsr()
-    order = ch._dissection_order(xy[:, 0].copy(), xy[:, 1].copy(), pat.indptr.astype(np.int64),
-                                 pat.indices.astype(np.int64), ch.DISSECTION_LEAF, ch.DISSECTION_BINS,
-                                 ch.DISSECTION_BALANCE)
+    orders = [ch._dissection_order(xy[:, 0].copy(), xy[:, 1].copy(), pat.indptr.astype(np.int64),
+                                   pat.indices.astype(np.int64), ch.DISSECTION_LEAF, ch.DISSECTION_BINS,
+                                   ch.DISSECTION_BALANCE, groups) for groups in (1, 2, 3)]
+    order = orders[0]
     assert sorted(order) == list(range(n))
+    assert all(np.array_equal(o, order) for o in orders[1:])  # the same order on any number of threads
     rank = np.empty(n, np.int64)
     rank[order] = np.arange(n)
     rp = (pat[order][:, order] + pat[order][:, order].T).tocsr()
@@ -167,6 +169,21 @@ def test_customizable_parallel_and_symmetric_paths_equal_dijkstra(monkeypatch, o
     ref = dijkstra(m, indices=src)
     assert_same(ch.many_to_many(h, ch.node_seeds(src), 40, ch.node_seeds(dst), 30), ref[:, dst])
     assert_same(ch.one_to_all(h, ch.node_seeds(src[:4]), 4), ref[:4])
+    # the query's searches shared among threads: the same answers, with several seeds per point
+    # (not adjacent), a cut-off, and more chunks than points
+    monkeypatch.setattr(ch, "PARALLEL_MIN_POINTS", 0)
+    assert_same(ch.many_to_many(h, ch.node_seeds(src), 40, ch.node_seeds(dst), 30), ref[:, dst])
+    seeds = (np.array([0, 0, 1]), np.r_[src[:2], src[5]], np.array([5.0, 1.5, 0.0]))
+    two = ch.many_to_many(h, seeds, 2, ch.node_seeds(dst), 30)
+    assert_same(two, np.vstack([np.minimum(5.0 + ref[0, dst], 1.5 + ref[1, dst]), ref[5, dst]]))
+    times = np.unique(ref[:, dst][np.isfinite(ref[:, dst])])
+    cut = float(times[len(times) // 2] + times[len(times) // 2 + 1]) / 2  # between two times (see above)
+    got = ch.many_to_many(h, ch.node_seeds(src), 40, ch.node_seeds(dst), 30, cutoff_s=cut)
+    assert_same(got, np.where(ref[:, dst] <= cut, ref[:, dst], np.inf), tol=1e-6)
+    o = ch._seed_csr(3, *ch._internal(h, ch.node_seeds(src[:3])))
+    three = ch._many_to_many_tree(h.n, h.fwd_ptr, h.fwd_head, h.fwd_w, h.bwd_ptr, h.bwd_head, h.bwd_w, h.parent,
+                                  *o, *o, np.inf, 5)
+    assert_same(three, ref[:3, src[:3]])
     # the elimination tree: a node's parent is above it, and every upward arc reaches an ancestor
     assert (h.parent[h.parent >= 0] > np.flatnonzero(h.parent >= 0)).all()
     v = int(np.argmax(np.diff(h.fwd_ptr)))
