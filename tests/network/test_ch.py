@@ -8,6 +8,7 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import dijkstra
 
@@ -131,46 +132,40 @@ def test_customizable_geometric_graph_equals_dijkstra():
 
 
 @pytest.mark.parametrize("one_way_share", [0.0, 0.3])
-def test_customizable_parallel_and_symmetric_paths_equal_dijkstra(monkeypatch, one_way_share):
-    """The triangle pass on two threads (subtrees side by side, the top nodes' lower neighbours
-    shared) gives the same arc times as the sequential pass, for every split of the tree; a
-    symmetric graph keeps one set of arcs for both directions. Both equal Dijkstra."""
+def test_customizable_threads_and_symmetric_paths_equal_dijkstra(monkeypatch, one_way_share):
+    """The dissection gives the same order on 1–3 threads; a symmetric graph keeps one set of
+    arcs for both directions; the query's searches shared among threads give the same answers
+    (several seeds per point, a cut-off, more threads than points). All equal Dijkstra."""
     m, xy = geometric_digraph(3000, 7, one_way_share=one_way_share)
     sym = one_way_share == 0.0
     assert ((m != m.T).nnz == 0) == sym
-    # the kernels themselves, on the filled graph of the nested-dissection order
     n = m.shape[0]
-    coo = m.tocoo()
-    tail, head, w = coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data.astype(float)
-    pat = (m + m.T).tocsr()
+    coo = m.tocoo()  # the pattern of the graph's arcs, both ways (zero times included)
+    pat = sp.csr_matrix((np.ones(coo.nnz), (coo.row, coo.col)), shape=(n, n))
+    pat = (pat + pat.T).tocsr()
     orders = [ch._dissection_order(xy[:, 0].copy(), xy[:, 1].copy(), pat.indptr.astype(np.int64),
                                    pat.indices.astype(np.int64), ch.DISSECTION_LEAF, ch.DISSECTION_BINS,
-                                   ch.DISSECTION_BALANCE, groups) for groups in (1, 2, 3)]
+                                   ch.DISSECTION_BALANCE, threads) for threads in (1, 2, 3)]
+    assert sorted(orders[0]) == list(range(n))
+    assert all(np.array_equal(o, orders[0]) for o in orders[1:])  # the same order on any number of threads
+    # the fill: every node's higher neighbours sorted, without repeats
     order = orders[0]
-    assert sorted(order) == list(range(n))
-    assert all(np.array_equal(o, order) for o in orders[1:])  # the same order on any number of threads
-    rank = np.empty(n, np.int64)
-    rank[order] = np.arange(n)
-    rp = (pat[order][:, order] + pat[order][:, order].T).tocsr()
-    rp.sort_indices()
+    rp = pat[order][:, order].tocsr()
     uptr, uhead = ch._fill(n, rp.indptr.astype(np.int64), rp.indices.astype(np.int64))
-    assert all((np.diff(uhead[uptr[v]:uptr[v + 1]]) > 0).all() for v in range(n))  # sorted, no repeats
-    up, down = ch._customize(n, uptr, uhead, rank[tail], rank[head], w, sym)
-    assert np.isfinite(up).sum() > len(tail) // 2  # fill arcs got times, not only the graph's own
-    for top_split in (0.0, 0.1, 1.0):  # everything on top, the default, no split
-        pu, pd = ch._customize_parallel(n, uptr, uhead, rank[tail], rank[head], w, sym, 2, top_split)
-        assert np.array_equal(pu, up) and np.array_equal(pd, down)
-    # the whole build, forced onto the parallel pass
-    monkeypatch.setattr(ch, "PARALLEL_MIN_ARCS", 0)
+    assert all((np.diff(uhead[uptr[v]:uptr[v + 1]]) > 0).all() for v in range(n))
+    assert (uhead[uptr[np.flatnonzero(np.diff(uptr))]] > np.flatnonzero(np.diff(uptr))).all()
+    # the whole build, with the dissection on two threads
+    monkeypatch.setattr(ch, "PARALLEL_MIN_NODES", 0)
+    monkeypatch.setattr(ch, "MAX_THREADS", 2)
     h = ch.build_hierarchy(m, xy=xy)
     assert (h.bwd_head is h.fwd_head) == sym
+    assert np.array_equal(h.node_of, order)
     rng = np.random.default_rng(8)
     src, dst = rng.choice(n, 40, replace=False), rng.choice(n, 30, replace=False)
     ref = dijkstra(m, indices=src)
     assert_same(ch.many_to_many(h, ch.node_seeds(src), 40, ch.node_seeds(dst), 30), ref[:, dst])
     assert_same(ch.one_to_all(h, ch.node_seeds(src[:4]), 4), ref[:4])
-    # the query's searches shared among threads: the same answers, with several seeds per point
-    # (not adjacent), a cut-off, and more chunks than points
+    # the query's searches on threads
     monkeypatch.setattr(ch, "PARALLEL_MIN_POINTS", 0)
     assert_same(ch.many_to_many(h, ch.node_seeds(src), 40, ch.node_seeds(dst), 30), ref[:, dst])
     seeds = (np.array([0, 0, 1]), np.r_[src[:2], src[5]], np.array([5.0, 1.5, 0.0]))
@@ -181,9 +176,7 @@ def test_customizable_parallel_and_symmetric_paths_equal_dijkstra(monkeypatch, o
     got = ch.many_to_many(h, ch.node_seeds(src), 40, ch.node_seeds(dst), 30, cutoff_s=cut)
     assert_same(got, np.where(ref[:, dst] <= cut, ref[:, dst], np.inf), tol=1e-6)
     o = ch._seed_csr(3, *ch._internal(h, ch.node_seeds(src[:3])))
-    three = ch._many_to_many_tree(h.n, h.fwd_ptr, h.fwd_head, h.fwd_w, h.bwd_ptr, h.bwd_head, h.bwd_w, h.parent,
-                                  *o, *o, np.inf, 5)
-    assert_same(three, ref[:3, src[:3]])
+    assert_same(ch._many_to_many_tree(h, o, o, np.inf, 5), ref[:3, src[:3]])
     # the elimination tree: a node's parent is above it, and every upward arc reaches an ancestor
     assert (h.parent[h.parent >= 0] > np.flatnonzero(h.parent >= 0)).all()
     v = int(np.argmax(np.diff(h.fwd_ptr)))
@@ -314,3 +307,29 @@ def test_arc_lists_packed_when_full():
         assert hier.n_shortcuts > 0.5 * m.nnz  # more than the 4 spare slots per node hold
         assert_same(ch.one_to_all(hier, ch.node_seeds(src), len(src)), ref)
         assert_same(ch.many_to_many(hier, ch.node_seeds(src), len(src), ch.node_seeds(src), len(src)), ref[:, src])
+
+
+def _child_od(args):
+    m, xy, src = args
+    h = ch.build_hierarchy(m, xy=xy)
+    return ch.many_to_many(h, ch.node_seeds(src), len(src), ch.node_seeds(src), len(src))
+
+
+def test_parallel_kernels_then_fork(monkeypatch):
+    """A process that shared a build and a query among threads can still fork (multiprocessing's
+    default on Linux), and its children can do the same: no OpenMP runtime is involved (a
+    process that used GNU OpenMP cannot fork: numba stops the child)."""
+    import multiprocessing as mp
+
+    monkeypatch.setattr(ch, "PARALLEL_MIN_NODES", 0)
+    monkeypatch.setattr(ch, "PARALLEL_MIN_POINTS", 0)
+    monkeypatch.setattr(ch, "MAX_THREADS", 2)
+    m, xy = geometric_digraph(3000, 9, one_way_share=0.0)
+    src = np.random.default_rng(10).choice(3000, 40, replace=False)
+    here = _child_od((m, xy, src))  # the parallel kernels, in this process
+    with mp.get_context("fork").Pool(2) as pool:
+        got = [r.get(timeout=120) for r in [pool.apply_async(_child_od, ((m, xy, src),)) for _ in range(2)]]
+    ref = dijkstra(m, indices=src)[:, src]
+    assert_same(here, ref)
+    for g in got:
+        assert_same(g, ref)

@@ -7,10 +7,10 @@ of two ways:
 * with node coordinates (road graphs, :func:`hierarchy`): a *customizable* hierarchy. The order
   is a nested dissection of the coordinates and every node is contracted without witness
   searches (all pairs of its higher neighbours joined); the times of the arcs come from one pass
-  over the triangles of the filled graph (see the section below), on all of numba's threads for
-  large graphs, and once for both directions when the graph is symmetric. More arcs, but nothing
-  is searched while building: on the generated 100k-node province it builds in about a quarter
-  of a second, where the order below takes 6–7 s (its witness searches dominate there);
+  over the triangles of the filled graph (see the section below), once for both directions when
+  the graph is symmetric. More arcs, but nothing is searched while building: on the generated
+  100k-node province it builds in about 0.3 s, where the order below takes 6–7 s (its witness
+  searches dominate there);
 * from a matrix alone: nodes are contracted one by one, least important first (priority = edge
   difference + level, the level growing with contracted neighbours; kept current by lazy
   updates: a node whose neighbourhood changed is re-rated when it comes up). Contracting ``v``
@@ -38,13 +38,15 @@ The kernels are numba-compiled with ``cache=True`` (compiled once per machine, i
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import namedtuple
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import scipy.sparse as sp
-from numba import get_num_threads, njit, prange
+from numba import njit
 
 # Witness searches stop after settling this many nodes: small while estimating a node's priority
 # (only the ordering's quality depends on it), larger when contracting (fewer needless shortcuts).
@@ -61,17 +63,41 @@ WITNESS_SETTLED_CONTRACT = 200
 DISSECTION_LEAF = 2
 DISSECTION_BINS = 128
 DISSECTION_BALANCE = 0.35
-# The triangle pass runs on all of numba's threads when the filled graph has at least this many
-# arcs (below, starting the threads costs more than it saves).
-PARALLEL_MIN_ARCS = 200_000
-# ... and the elimination tree is shared among the threads as whole subtrees, the largest split
-# at its root (which is then done after them, its lower neighbours shared) while it holds more
-# than this share of the triangles. On the generated province (2 threads) 0.1–0.15 took 0.14–0.2 s
-# and 0.25–0.35 0.17–0.22 s: the top nodes, their lower neighbours shared, keep the cache warm.
-TOP_SPLIT = 0.1
-# A many-to-many query on a customizable hierarchy shares its searches among the threads when
-# both sides have at least this many points.
+# Large graphs and matrices share the work among threads: the nested dissection (once there are
+# 4 parts per thread), and a many-to-many query's searches. Python threads run numba kernels
+# compiled ``nogil`` (not numba's OpenMP layer: a process that has used GNU OpenMP cannot fork,
+# and multiprocessing forks). The dissection is shared for graphs of at least this many nodes,
+# a query when both sides have at least this many points (below, starting threads costs more).
+PARALLEL_MIN_NODES = 20_000
 PARALLEL_MIN_POINTS = 32
+# The number of threads (None: numba's NUMBA_NUM_THREADS, the machine's cores by default).
+MAX_THREADS: int | None = None
+
+
+def n_threads() -> int:
+    """How many threads the shared steps use."""
+    return max(1, int(MAX_THREADS if MAX_THREADS is not None else numba.config.NUMBA_NUM_THREADS))
+
+
+def _run_threads(calls: list) -> None:
+    """Run ``fn(*args)`` for each ``(fn, args)`` in ``calls``, the first in this thread and the
+    others in threads of their own (the kernels release the GIL), and wait for all of them."""
+    errors: list[BaseException] = []
+
+    def run(fn, args):
+        try:
+            fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, in the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=call) for call in calls[1:]]
+    for th in threads:
+        th.start()
+    run(*calls[0])
+    for th in threads:
+        th.join()
+    if errors:
+        raise errors[0]
 
 
 @dataclass(frozen=True)
@@ -473,10 +499,9 @@ def _csr_arrays(lo: np.ndarray, hi: np.ndarray, w: np.ndarray, n: int):
 # Every up-down path of the plain contraction is there, so the queries are exact as well. On a
 # planar mesh the separators are small (~√n), which bounds the fill, and no search is run while
 # building. A node's higher neighbours are all its ancestors in the elimination tree (parent =
-# lowest higher neighbour), which lets the queries walk up the tree instead of searching, and
-# makes disjoint subtrees independent in the triangle pass (run side by side on the threads).
+# lowest higher neighbour), which lets the queries walk up the tree instead of searching.
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _cut(a, b, x, y, ptr, head, nbins, balance, order, tmp, stamp, bx, by, side, cnt, diff):
     """Cut the part ``order[a:b]`` (see :func:`_dissection_order`): its nodes are rearranged as
     left side, right side, separator; returns the sizes of the two sides. Touches only the
@@ -569,31 +594,35 @@ def _cut(a, b, x, y, ptr, head, nbins, balance, order, tmp, stamp, bx, by, side,
     return nl, nr
 
 
-@njit(cache=True, parallel=True)
-def _dissection_order(x, y, ptr, head, leaf, nbins, balance, groups):
-    """An elimination order (lowest rank first) by recursive bisection of the coordinates
-    (``ptr``/``head``: a symmetric pattern). Each part is cut across x or across y where the
-    fewest edges cross, among the cuts that leave at least ``balance`` of its nodes on each side
-    (the nodes binned into ``nbins`` slabs per axis: one pass over the nodes and one over the
-    edges give every candidate cut of both axes). The nodes of the side with fewer of them that
-    have a neighbour across are the separator, ranked above both sides, which are cut again in
-    turn; a part of at most ``leaf`` nodes is not cut. Every part keeps a contiguous range of
-    ranks (sides first, separator last), so a part's nodes, and their arcs, stay together in
-    memory. The largest parts are cut first until there are 4 per thread (``groups``); the
-    threads then finish them, each its share. The order does not depend on the threads."""
+@njit(cache=True, nogil=True)
+def _finish_parts(g, owner, first_a, first_b, st_a, st_b, x, y, ptr, head, leaf, nbins, balance, order, tmp, stamp,
+                  bx, by, side, cnt, diff):
+    """Cut the parts ``first_a[k]:first_b[k]`` owned by ``g``, and their parts in turn (a stack)."""
+    top = 0
+    for k in range(len(first_a)):
+        if owner[k] == g:
+            st_a[top], st_b[top] = first_a[k], first_b[k]
+            top += 1
+    while top > 0:
+        top -= 1
+        a, b = st_a[top], st_b[top]
+        if b - a <= leaf:
+            continue
+        nl, nr = _cut(a, b, x, y, ptr, head, nbins, balance, order, tmp, stamp, bx, by, side, cnt, diff)
+        st_a[top], st_b[top] = a, a + nl
+        top += 1
+        st_a[top], st_b[top] = a + nl, a + nl + nr
+        top += 1
+
+
+@njit(cache=True, nogil=True)
+def _first_cuts(x, y, ptr, head, leaf, nbins, balance, n_parts, order, tmp, stamp, bx, by, side, cnt, diff):
+    """Cut the graph (``order`` = all nodes) into ``n_parts`` parts, the largest part first;
+    returns the parts' bounds in ``order``."""
     n = len(x)
-    order = np.arange(n)
-    tmp = np.empty(n, np.int64)
-    stamp = np.full(n, -1, np.int64)  # the part a node is in (its first place in order), while it is cut
-    bx = np.empty(n, np.int64)
-    by = np.empty(n, np.int64)
-    side = np.zeros(n, np.int8)
-    cnt = np.empty((groups, 2, nbins + 1), np.int64)
-    diff = np.empty((groups, 2, nbins + 1), np.int64)
-    # the first cuts, largest part first
     pa = [0]
     pb = [n]
-    while len(pa) < 4 * groups:
+    while len(pa) < n_parts:
         i = 0
         for k in range(1, len(pa)):
             if pb[k] - pa[k] > pb[i] - pa[i]:
@@ -603,39 +632,46 @@ def _dissection_order(x, y, ptr, head, leaf, nbins, balance, groups):
             break
         pa.pop(i)
         pb.pop(i)
-        nl, nr = _cut(a, b, x, y, ptr, head, nbins, balance, order, tmp, stamp, bx, by, side, cnt[0], diff[0])
+        nl, nr = _cut(a, b, x, y, ptr, head, nbins, balance, order, tmp, stamp, bx, by, side, cnt, diff)
         pa.append(a)
         pb.append(a + nl)
         pa.append(a + nl)
         pb.append(a + nl + nr)
-    # the parts to the threads, largest first to the least loaded, each finished with a stack
-    sizes = np.array([pb[k] - pa[k] for k in range(len(pa))], np.int64)
-    owner = np.empty(len(pa), np.int64)
-    load = np.zeros(groups, np.int64)
-    for k in np.argsort(-sizes, kind="mergesort"):
-        g = np.argmin(load)
+    return np.array(pa, np.int64), np.array(pb, np.int64)
+
+
+def _dissection_order(x: np.ndarray, y: np.ndarray, ptr: np.ndarray, head: np.ndarray, leaf: int, nbins: int,
+                      balance: float, threads: int = 1) -> np.ndarray:
+    """An elimination order (lowest rank first) by recursive bisection of the coordinates
+    (``ptr``/``head``: a symmetric pattern). Each part is cut across x or across y where the
+    fewest edges cross, among the cuts that leave at least ``balance`` of its nodes on each side
+    (the nodes binned into ``nbins`` slabs per axis: one pass over the nodes and one over the
+    edges give every candidate cut of both axes). The nodes of the side with fewer of them that
+    have a neighbour across are the separator, ranked above both sides, which are cut again in
+    turn; a part of at most ``leaf`` nodes is not cut. Every part keeps a contiguous range of
+    ranks (sides first, separator last), so a part's nodes, and their arcs, stay together in
+    memory. With ``threads`` > 1 the largest parts are cut first until there are 4 per thread,
+    which then finish them, each its share; the order is the same on any number of threads."""
+    n = len(x)
+    order = np.arange(n, dtype=np.int64)
+    tmp = np.empty(n, np.int64)
+    stamp = np.full(n, -1, np.int64)  # the part a node is in (its first place in order), while it is cut
+    bx, by = np.empty(n, np.int64), np.empty(n, np.int64)
+    side = np.zeros(n, np.int8)
+    cnt = np.empty((threads, 2, nbins + 1), np.int64)
+    diff = np.empty((threads, 2, nbins + 1), np.int64)
+    first_a, first_b = _first_cuts(x, y, ptr, head, leaf, nbins, balance, 4 * threads if threads > 1 else 1, order,
+                                   tmp, stamp, bx, by, side, cnt[0], diff[0])
+    owner = np.empty(len(first_a), np.int64)  # largest first, each to the least loaded thread
+    load = np.zeros(threads, np.int64)
+    for k in np.argsort(first_a - first_b, kind="stable"):
+        g = int(np.argmin(load))
         owner[k] = g
-        load[g] += sizes[k]
-    st_a = np.empty((groups, n + 2), np.int64)
-    st_b = np.empty((groups, n + 2), np.int64)
-    first_a = np.array(pa, np.int64)
-    first_b = np.array(pb, np.int64)
-    for g in prange(groups):
-        top = 0
-        for k in range(len(first_a)):
-            if owner[k] == g:
-                st_a[g, top], st_b[g, top] = first_a[k], first_b[k]
-                top += 1
-        while top > 0:
-            top -= 1
-            a, b = st_a[g, top], st_b[g, top]
-            if b - a <= leaf:
-                continue
-            nl, nr = _cut(a, b, x, y, ptr, head, nbins, balance, order, tmp, stamp, bx, by, side, cnt[g], diff[g])
-            st_a[g, top], st_b[g, top] = a, a + nl
-            top += 1
-            st_a[g, top], st_b[g, top] = a + nl, a + nl + nr
-            top += 1
+        load[g] += first_b[k] - first_a[k]
+    stacks = np.empty((threads, 2, n + 2), np.int64)
+    _run_threads([(_finish_parts, (g, owner, first_a, first_b, stacks[g, 0], stacks[g, 1], x, y, ptr, head, leaf,
+                                   nbins, balance, order, tmp, stamp, bx, by, side, cnt[g], diff[g]))
+                  for g in range(threads)])
     return order
 
 
@@ -790,140 +826,25 @@ def _customize(n, uptr, uhead, tail, head, w, sym):
     return up, down
 
 
-@njit(cache=True)
-def _split_tree(n, uptr, uhead, groups, top_split):
-    """Share the triangle pass among ``groups`` threads: whole subtrees of the elimination tree (a
-    node's lower neighbours are all in its subtree, so subtrees are independent), the largest one
-    split at its root (which joins the *top*, done after the subtrees) while it holds more than
-    ``top_split`` of the work. Returns the group of every node (-1: top)."""
-    work = np.zeros(n, np.int64)  # triangles done at x: the arcs of its lower neighbours above it
-    for v in range(n):
-        end = uptr[v + 1]
-        for e in range(uptr[v], end):
-            work[uhead[e]] += end - e - 1
-    parent = np.full(n, -1, np.int64)
-    sub = work.copy()
-    nkids = np.zeros(n + 1, np.int64)
-    for v in range(n):
-        if uptr[v + 1] > uptr[v]:
-            p = uhead[uptr[v]]
-            parent[v] = p
-            sub[p] += sub[v]
-            nkids[p + 1] += 1
-    for v in range(n):
-        nkids[v + 1] += nkids[v]
-    kids = np.empty(max(nkids[n], 1), np.int64)
-    fill = nkids[:n].copy()
-    for v in range(n):
-        if parent[v] >= 0:
-            kids[fill[parent[v]]] = v
-            fill[parent[v]] += 1
-    # the frontier: subtree roots still whole; the largest is split at its root (which joins the
-    # top) while it holds more than ``top_split`` of all the work
-    total = np.int64(0)
-    for v in range(n):
-        total += work[v]
-    front = list(np.flatnonzero(parent < 0))
-    top = np.zeros(n, np.bool_)
-    while len(front) > 0:
-        i = 0
-        for k in range(1, len(front)):
-            if sub[front[k]] > sub[front[i]]:
-                i = k
-        r = front[i]
-        if sub[r] <= top_split * total:
-            break
-        front.pop(i)
-        top[r] = True
-        for k in range(nkids[r], nkids[r + 1]):
-            front.append(kids[k])
-    # largest subtrees first, each to the least loaded group
-    roots = np.array(front, np.int64)
-    roots = roots[np.argsort(-sub[roots], kind="mergesort")]
-    load = np.zeros(groups, np.int64)
-    root_group = np.full(n, -1, np.int64)
-    for r in roots:
-        g = np.argmin(load)
-        root_group[r] = g
-        load[g] += sub[r]
-    group = np.full(n, -1, np.int64)
-    for v in range(n - 1, -1, -1):  # parents first
-        if top[v]:
-            continue
-        group[v] = root_group[v] if root_group[v] >= 0 else group[parent[v]]
-    return group
-
-
-@njit(cache=True, parallel=True)
-def _customize_parallel(n, uptr, uhead, tail, head, w, sym, groups, top_split):
-    """:func:`_customize` on ``groups`` threads: the subtrees of :func:`_split_tree` side by side,
-    then the top nodes in order, the lower neighbours of each shared among the threads (each
-    improving its own copy of the node's arcs, the copies merged by minimum)."""
-    up, down, dptr, darc, dend = _arc_times(n, uptr, uhead, tail, head, w, sym)
-    group = _split_tree(n, uptr, uhead, groups, top_split)
-    pos = np.full((groups, n), -1, np.int64)
-    for g in prange(groups):
-        pg = pos[g]
-        for x in range(n):
-            if group[x] != g:
-                continue
-            a, b = uptr[x], uptr[x + 1]
-            for f in range(a, b):
-                pg[uhead[f]] = f - a
-            _lower_triangles(dptr[x], dptr[x + 1], uhead, darc, dend, sym, up, down, pg, up[a:b], down[a:b])
-            for f in range(a, b):
-                pg[uhead[f]] = -1
-    p0 = pos[0]
-    for x in range(n):
-        if group[x] >= 0:
-            continue
-        a, b = uptr[x], uptr[x + 1]
-        q0, q1 = dptr[x], dptr[x + 1]
-        for f in range(a, b):
-            p0[uhead[f]] = f - a
-        if (q1 - q0) * (b - a) < 20000:
-            _lower_triangles(q0, q1, uhead, darc, dend, sym, up, down, p0, up[a:b], down[a:b])
-        else:
-            best_up = np.empty((groups, b - a))
-            best_down = np.empty((groups, b - a))
-            for g in prange(groups):
-                best_up[g] = up[a:b]
-                if not sym:
-                    best_down[g] = down[a:b]
-                _lower_triangles(q0 + (q1 - q0) * g // groups, q0 + (q1 - q0) * (g + 1) // groups, uhead, darc, dend,
-                                 sym, up, down, p0, best_up[g], best_down[g])
-            for g in range(groups):
-                for f in range(b - a):
-                    up[a + f] = min(up[a + f], best_up[g, f])
-                    if not sym:
-                        down[a + f] = min(down[a + f], best_down[g, f])
-        for f in range(a, b):
-            p0[uhead[f]] = -1
-    return up, down
-
-
 def _build_customizable(n: int, tail: np.ndarray, head: np.ndarray, w: np.ndarray, xy: np.ndarray, sym: bool,
                         t0: float) -> Hierarchy:
     """The hierarchy by nested dissection of the coordinates ``xy`` (see the comment above)."""
     xy = np.asarray(xy, dtype=np.float64)
     if xy.shape != (n, 2) or not np.isfinite(xy).all():
         raise ValueError(f"xy must hold finite coordinates of the {n} nodes, one (x, y) row each")
+    threads = n_threads() if n >= PARALLEL_MIN_NODES else 1
     pat = sp.csr_matrix((np.ones(len(tail), np.int8), (tail, head)), shape=(n, n))
     pat = (pat + pat.T).tocsr()
     order = _dissection_order(np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1]),
                               pat.indptr.astype(np.int64), pat.indices.astype(np.int64), DISSECTION_LEAF,
-                              DISSECTION_BINS, DISSECTION_BALANCE, max(get_num_threads(), 1))  # lowest rank first
+                              DISSECTION_BINS, DISSECTION_BALANCE, threads)  # lowest rank first
     rank = np.empty(n, np.int64)
     rank[order] = np.arange(n)
     rt, rh = rank[tail], rank[head]
     rp = sp.csr_matrix((np.ones(len(rt), np.int8), (rt, rh)), shape=(n, n))
     rp = (rp + rp.T).tocsr()
     uptr, uhead = _fill(n, rp.indptr.astype(np.int64), rp.indices.astype(np.int64))
-    threads = get_num_threads()
-    if threads > 1 and len(uhead) >= PARALLEL_MIN_ARCS:
-        up, down = _customize_parallel(n, uptr, uhead, rt, rh, w, sym, threads, TOP_SPLIT)
-    else:
-        up, down = _customize(n, uptr, uhead, rt, rh, w, sym)
+    up, down = _customize(n, uptr, uhead, rt, rh, w, sym)
     # the hierarchy keeps the rank numbering (its arcs are grouped by rank already, and searches
     # and sweeps run through memory in order); arcs without a path are dropped
     fptr, fhead, fw = _keep_finite(uptr, uhead, up)
@@ -1151,73 +1072,101 @@ def _many_to_many(n, fptr, fhead, fw, bptr, bhead, bw, tree, parent, o_ptr, o_no
     return res
 
 
-@njit(cache=True, parallel=True)
-def _many_to_many_tree(n, fptr, fhead, fw, bptr, bhead, bw, parent, o_ptr, o_node, o_d, d_ptr, d_node, d_d, limit,
-                       chunks):
-    """:func:`_many_to_many` on a customizable hierarchy, the searches shared among ``chunks``
-    threads: the targets' upward searches (each into its own slots, sized by its ancestors), the
-    buckets by a counting sort, then the sources' searches, each filling its own row."""
-    no, nd = len(o_ptr) - 1, len(d_ptr) - 1
-    res = np.full((no, nd), np.inf)
-    dist = np.full((chunks, n), np.inf)
-    mark = np.full((chunks, n), -1, np.int64)
-    chain = np.empty((chunks, n), np.int64)
-    snode = np.empty((chunks, n), np.int64)
-    sd = np.empty((chunks, n), np.float64)
-    # slots: every target's ancestors (the union of its seeds' chains)
+@njit(cache=True, nogil=True)
+def _tree_sizes(parent, d_ptr, d_node):
+    """Slots of every target (its seeds' ancestors in the elimination tree, counted once), as
+    offsets: target j's entries go to ``[size[j], size[j + 1])``."""
+    nd = len(d_ptr) - 1
+    mark = np.full(len(parent), -1, np.int64)
     size = np.zeros(nd + 1, np.int64)
-    for c in prange(chunks):
-        for j in range(nd * c // chunks, nd * (c + 1) // chunks):
-            k = 0
-            for q in range(d_ptr[j], d_ptr[j + 1]):
-                x = d_node[q]
-                while x >= 0 and mark[c, x] != j:
-                    mark[c, x] = j
-                    k += 1
-                    x = parent[x]
-            size[j + 1] = k
-    mark[:] = -1
     for j in range(nd):
-        size[j + 1] += size[j]
-    b_node = np.empty(size[nd], np.int64)
-    b_d = np.empty(size[nd], np.float64)
-    used = np.zeros(nd, np.int64)
-    for c in prange(chunks):
-        for j in range(nd * c // chunks, nd * (c + 1) // chunks):
-            k = _tree_upward(bptr, bhead, bw, parent, d_node[d_ptr[j]:d_ptr[j + 1]], d_d[d_ptr[j]:d_ptr[j + 1]],
-                             limit, dist[c], mark[c], j, chain[c], snode[c], sd[c])
-            b_node[size[j]:size[j] + k] = snode[c, :k]
-            b_d[size[j]:size[j] + k] = sd[c, :k]
-            used[j] = k
-    # buckets: (target, time) per node, by counting
-    bucket_ptr = np.zeros(n + 1, np.int64)
+        k = 0
+        for q in range(d_ptr[j], d_ptr[j + 1]):
+            x = d_node[q]
+            while x >= 0 and mark[x] != j:
+                mark[x] = j
+                k += 1
+                x = parent[x]
+        size[j + 1] = size[j] + k
+    return size
+
+
+@njit(cache=True, nogil=True)
+def _tree_targets(lo, hi, bptr, bhead, bw, parent, d_ptr, d_node, d_d, limit, size, b_node, b_d, used):
+    """The backward upward searches of targets ``lo .. hi - 1``, each into its slots."""
+    n = len(parent)
+    dist = np.full(n, np.inf)
+    mark = np.full(n, -1, np.int64)
+    chain = np.empty(n, np.int64)
+    for j in range(lo, hi):
+        a = size[j]
+        used[j] = _tree_upward(bptr, bhead, bw, parent, d_node[d_ptr[j]:d_ptr[j + 1]], d_d[d_ptr[j]:d_ptr[j + 1]],
+                               limit, dist, mark, j, chain, b_node[a:], b_d[a:])
+
+
+@njit(cache=True, nogil=True)
+def _buckets(n, size, used, b_node, b_d):
+    """The targets' entries grouped by node (a counting sort): CSR (ptr, target, time)."""
+    nd = len(used)
+    ptr = np.zeros(n + 1, np.int64)
     for j in range(nd):
         for q in range(size[j], size[j] + used[j]):
-            bucket_ptr[b_node[q] + 1] += 1
+            ptr[b_node[q] + 1] += 1
     for i in range(n):
-        bucket_ptr[i + 1] += bucket_ptr[i]
-    fill = bucket_ptr[:n].copy()
-    bucket_tgt = np.empty(bucket_ptr[n], np.int64)
-    bucket_d = np.empty(bucket_ptr[n], np.float64)
+        ptr[i + 1] += ptr[i]
+    fill = ptr[:n].copy()
+    tgt = np.empty(ptr[n], np.int64)
+    d = np.empty(ptr[n], np.float64)
     for j in range(nd):
         for q in range(size[j], size[j] + used[j]):
             x = b_node[q]
-            bucket_tgt[fill[x]] = j
-            bucket_d[fill[x]] = b_d[q]
+            tgt[fill[x]] = j
+            d[fill[x]] = b_d[q]
             fill[x] += 1
-    mark[:] = -1
-    for c in prange(chunks):
-        for i in range(no * c // chunks, no * (c + 1) // chunks):
-            k = _tree_upward(fptr, fhead, fw, parent, o_node[o_ptr[i]:o_ptr[i + 1]], o_d[o_ptr[i]:o_ptr[i + 1]],
-                             limit, dist[c], mark[c], i, chain[c], snode[c], sd[c])
-            row = res[i]
-            for t in range(k):
-                x, dx = snode[c, t], sd[c, t]
-                for e in range(bucket_ptr[x], bucket_ptr[x + 1]):
-                    v = dx + bucket_d[e]
-                    j = bucket_tgt[e]
-                    if v < row[j]:
-                        row[j] = v
+    return ptr, tgt, d
+
+
+@njit(cache=True, nogil=True)
+def _tree_sources(lo, hi, fptr, fhead, fw, parent, o_ptr, o_node, o_d, limit, bucket_ptr, bucket_tgt, bucket_d,
+                  res):
+    """The forward upward searches of sources ``lo .. hi - 1``, each scanning the buckets of the
+    nodes it reaches into its row of ``res``."""
+    n = len(parent)
+    dist = np.full(n, np.inf)
+    mark = np.full(n, -1, np.int64)
+    chain = np.empty(n, np.int64)
+    snode = np.empty(n, np.int64)
+    sd = np.empty(n, np.float64)
+    for i in range(lo, hi):
+        k = _tree_upward(fptr, fhead, fw, parent, o_node[o_ptr[i]:o_ptr[i + 1]], o_d[o_ptr[i]:o_ptr[i + 1]], limit,
+                         dist, mark, i, chain, snode, sd)
+        row = res[i]
+        for t in range(k):
+            x, dx = snode[t], sd[t]
+            for e in range(bucket_ptr[x], bucket_ptr[x + 1]):
+                c = dx + bucket_d[e]
+                j = bucket_tgt[e]
+                if c < row[j]:
+                    row[j] = c
+
+
+def _many_to_many_tree(h: Hierarchy, o, d, limit: float, threads: int) -> np.ndarray:
+    """:func:`_many_to_many` on a customizable hierarchy with its searches shared among
+    ``threads`` threads: the targets' upward searches (each into its own slots), the buckets by
+    a counting sort, then the sources' searches, each filling its own row."""
+    (o_ptr, o_node, o_d), (d_ptr, d_node, d_d) = o, d
+    no, nd = len(o_ptr) - 1, len(d_ptr) - 1
+    size = _tree_sizes(h.parent, d_ptr, d_node)
+    b_node, b_d = np.empty(size[nd], np.int64), np.empty(size[nd], np.float64)
+    used = np.zeros(nd, np.int64)
+    _run_threads([(_tree_targets, (nd * g // threads, nd * (g + 1) // threads, h.bwd_ptr, h.bwd_head, h.bwd_w,
+                                   h.parent, d_ptr, d_node, d_d, limit, size, b_node, b_d, used))
+                  for g in range(threads)])
+    bucket = _buckets(h.n, size, used, b_node, b_d)
+    res = np.full((no, nd), np.inf)
+    _run_threads([(_tree_sources, (no * g // threads, no * (g + 1) // threads, h.fwd_ptr, h.fwd_head, h.fwd_w,
+                                   h.parent, o_ptr, o_node, o_d, limit, *bucket, res))
+                  for g in range(threads)])
     return res
 
 
@@ -1292,10 +1241,9 @@ def many_to_many(h: Hierarchy, sources: tuple[np.ndarray, np.ndarray, np.ndarray
     limit = np.inf if cutoff_s is None else float(cutoff_s)
     o = _seed_csr(n_sources, *_internal(h, sources))
     d = _seed_csr(n_targets, *_internal(h, targets))
-    threads = get_num_threads()
-    if h.parent is not None and threads > 1 and min(n_sources, n_targets) >= PARALLEL_MIN_POINTS:
-        res = _many_to_many_tree(h.n, h.fwd_ptr, h.fwd_head, h.fwd_w, h.bwd_ptr, h.bwd_head, h.bwd_w, h.parent, *o, *d,
-                                 limit, threads)
+    threads = n_threads() if h.parent is not None and min(n_sources, n_targets) >= PARALLEL_MIN_POINTS else 1
+    if threads > 1:
+        res = _many_to_many_tree(h, o, d, limit, threads)
     else:
         res = _many_to_many(h.n, h.fwd_ptr, h.fwd_head, h.fwd_w, h.bwd_ptr, h.bwd_head, h.bwd_w, *_tree(h), *o, *d,
                             limit)
@@ -1325,8 +1273,8 @@ def node_seeds(nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def warm_up() -> float:
-    """Compile (or load from numba's cache) every kernel of this module, the two-thread triangle
-    pass included, on a four-node graph; returns the seconds it took. Benchmarks call it so that
+    """Compile (or load from numba's cache) every kernel of this module, those of the shared
+    steps included, on a four-node graph; returns the seconds it took. Benchmarks call it so that
     they time the work, not the compiler; nothing else needs to."""
     t0 = time.perf_counter()
     m = sp.csr_matrix((np.ones(5), ([0, 1, 2, 3, 1], [1, 2, 3, 0, 0])), shape=(4, 4))  # one one-way arc
@@ -1337,11 +1285,5 @@ def warm_up() -> float:
             many_to_many(h, s, 4, s, 4)
             one_to_all(h, s, 4)
         o = _seed_csr(4, *_internal(h, s))
-        _many_to_many_tree(h.n, h.fwd_ptr, h.fwd_head, h.fwd_w, h.bwd_ptr, h.bwd_head, h.bwd_w, h.parent, *o, *o,
-                           np.inf, max(get_num_threads(), 1))
-        coo = mat.tocoo()
-        uptr, uhead = _fill(4, mat.maximum(mat.T).indptr.astype(np.int64), mat.maximum(mat.T).indices.astype(np.int64))
-        for sym in (False, True):
-            _customize_parallel(4, uptr, uhead, coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data, sym,
-                                max(get_num_threads(), 1), TOP_SPLIT)
+        _many_to_many_tree(h, o, o, np.inf, 2)
     return time.perf_counter() - t0
