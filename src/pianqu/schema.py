@@ -178,6 +178,16 @@ LAYERS: dict[str, Layer] = {
               "control class (environmental control units)"),
             F("source", "str", False, "来源规划", "source plan"),
         ), "项目与专项规划范围", "projects and sectoral-plan boundaries", "XMFW"),
+        Layer("targets", None, None, (
+            F("indicator", "str", True, "指标（farmland 耕地保有量 / pbf 永久基本农田 / "
+              "redline 生态保护红线 / construction 建设用地总规模 / urban_rural 城乡建设用地 / "
+              "village 村庄建设用地）",
+              "indicator (farmland / pbf / redline / construction / urban_rural / village)"),
+            F("target_ha", "float", True, "目标值（公顷；导入时按表头单位换算）",
+              "target (ha; converted on import by the header's unit)"),
+            F("year", "int", False, "目标年", "target year"),
+            F("source", "str", False, "下达文件", "document that assigns it"),
+        ), "规划指标（上级下达）", "planning targets (assigned by the higher-level plan)"),
         Layer("landuse_review", None, None, (
             F("bsm", "str", True, "标识码", "feature id"),
             F("source_code", "str", True, "三调地类编码", "三调 code"),

@@ -214,3 +214,35 @@ def test_zz_no_source_was_changed_by_any_import(county_data):
     """Every import of this session only read the sources (hashes as written by the fixture)."""
     assert file_hashes(county_data["root"]) == county_data["hashes"]
 
+
+
+def test_planning_targets_table(county_data, tmp_path):
+    """规划指标.xlsx as county planners keep it: Chinese indicator names, values in 亩 (the unit in
+    the header), one name nobody knows. The import maps the names, converts to hectares (keeping
+    the original) and says so; the quota step reads the table and names the unknown row."""
+    from pianqu.land.pipeline import LandInputError, targets_from_table
+
+    src = tmp_path / "规划指标.xlsx"
+    table = pd.DataFrame({"指标": ["耕地保有量", "永久基本农田保护面积", "村庄建设用地规模", "林地保有量"],
+                          "目标值（亩）": [600000.0, 450000.0, 30000.0, 1.0],
+                          "下达文件": ["川府函〔2023〕X号"] * 4})
+    table.to_excel(src, index=False)
+    before = sha(src)
+    result = import_sources([county_data["gdb"], src], tmp_path / "ws.gpkg", epoch=2022)
+    assert {m.target for m in result.matches if Path(m.source).name == "规划指标.xlsx"} == {"targets"}
+    ws = Workspace.open(tmp_path / "ws.gpkg")
+    got = ws.read("targets")
+    assert got["indicator"].tolist() == ["farmland", "pbf", "village", "林地保有量"]
+    assert got["target_ha"].tolist() == pytest.approx([40000.0, 30000.0, 2000.0, 1 / 15])
+    assert got["目标值（亩）_原值"].tolist() == [600000.0, 450000.0, 30000.0, 1.0]
+    assert got["source"].iloc[0] == "川府函〔2023〕X号"
+    rules = {f.rule: f for f in result.findings if f.layer == "targets"}
+    assert "林地保有量" in rules["ingest.target_indicator"].params["values"]
+    assert rules["ingest.target_unit"].params["unit"] == "亩"
+    assert sha(src) == before  # the planner's file is untouched
+    with pytest.raises(LandInputError, match=r"row 4.*'indicator'.*林地保有量"):
+        targets_from_table(got)
+    assert targets_from_table(got.iloc[:3]) == pytest.approx({"farmland": 4e8, "pbf": 3e8, "village": 2e7})
+    # a table written by hand with the Chinese names and no unit in the header: read as hectares
+    assert targets_from_table(pd.DataFrame({"indicator": ["建设用地总规模"], "target_ha": [12.5]})) == {
+        "construction": pytest.approx(1.25e5)}

@@ -198,6 +198,13 @@ def test_missing_layers_skip_their_step_and_say_which(planned, tmp_path):
     assert any(f.rule == "land.quota.target_unreachable" and f.severity == "error" for f in run.findings)
     t = run.layers["land_quota_targets"].set_index("indicator")
     assert t.at["farmland", "shortfall_ha"] > 0 and t.at["farmland", "source"] == "targets"
+    # a targets table with an indicator nobody knows: an error naming it, and the rule's targets
+    w2.write({"targets": pd.DataFrame({"indicator": ["耕地保有量", "林地保有量"], "target_ha": [1.0, 1.0]})},
+             command="test")
+    run = run_land(w2, "t", zones, lang="en")
+    bad = [f for f in run.findings if f.rule == "land.plan.quota_input" and f.layer == "targets"]
+    assert len(bad) == 1 and bad[0].severity == "error" and "林地保有量" in bad[0].message("en")
+    assert run.layers["land_quota_targets"]["source"].eq("rule").all()
 
 
 def test_targets_table_errors_name_the_row_and_field():

@@ -254,7 +254,9 @@ def _build() -> dict[str, gpd.GeoDataFrame | pd.DataFrame]:
     projects = crs_frame([{"id": "XM01", "name": "乡道改建工程", "kind": "transport", "major": False,
                            "level": "", "source": "县交通专项规划"}],
                          [shapely.buffer(shapely.LineString([town_seats[0], town_seats[1]]), 0.0002)])
-    return {"county": county, "township": township, "village": village, "settlement": settlement,
+    targets = pd.DataFrame({"indicator": ["farmland", "pbf", "village"], "target_ha": [3.0, 2.0, 0.4],
+                            "year": [2035] * 3, "source": ["市级国土空间总体规划指标分解"] * 3})
+    return {"targets": targets, "county": county, "township": township, "village": village, "settlement": settlement,
             "landuse": landuse, "farmland_pbf": pbf, "eco_redline": eco, "urban_boundary": urban,
             "road": road, "river": river, "facility": facility, "telecom": telecom, "hazard": hazard,
             "economy": economy, "approvals": approvals, "reserve": reserve, "projects": projects}

@@ -238,6 +238,8 @@ def conform(frame: pd.DataFrame, field_map: dict[str, str], ctx: Context, *, epo
         out = _facilities(out, ctx)
     elif layer == "telecom" and "tech" in out.columns:
         out["tech"] = out["tech"].str.upper().str.replace("Ｇ", "G")
+    elif layer == "targets":
+        out = _targets(out, ctx)
     elif layer == "economy" and "township_code" in out.columns:
         out["township_code"] = admin_code(out["township_code"])
     elif layer == "settlement":
@@ -281,6 +283,34 @@ def _ids(frame: pd.DataFrame, ctx: Context) -> pd.DataFrame:
                              dtype="string")
             frame[id_field] = frame[id_field].fillna(fill)
             ctx.note("info", "ingest.generated_ids", field=id_field, n=int(empty.sum()))
+    return frame
+
+
+def _targets(frame: pd.DataFrame, ctx: Context) -> pd.DataFrame:
+    """Planning targets: indicator names to pianqu's keys (values.toml ``quota_indicators``), the
+    value to hectares by the unit in its header (``target_units``; none written: 公顷, said)."""
+    if "indicator" in frame.columns:
+        names = {norm_name(k): v for k, v in value_table("quota_indicators")["values"].items()}
+        keys = set(names.values())
+        raw = frame["indicator"].astype("string").str.strip()
+        mapped = raw.map(lambda v: v if pd.isna(v) or v in keys else names.get(norm_name(v), v))
+        unknown = sorted({str(v) for v in mapped.dropna() if v not in keys})
+        if unknown:
+            ctx.note("warning", "ingest.target_indicator", field="indicator", values="、".join(unknown),
+                     known="、".join(value_table("quota_indicators")["values"]))
+        frame["indicator"] = mapped
+    if "target_ha" in frame.columns:
+        src = ctx.src_field("target_ha")
+        unit = unit_in_name(src)
+        factors = {norm_name(k): float(v) for k, v in value_table("target_units")["ha"].items()}
+        if not unit:
+            ctx.note("info", "ingest.target_unit_assumed", field=src)
+        elif norm_name(unit) not in factors:
+            ctx.note("warning", "ingest.target_unit_unknown", field=src, unit=unit)
+        elif factors[norm_name(unit)] != 1.0:
+            frame[f"{src}_原值"] = frame["target_ha"]
+            frame["target_ha"] = pd.to_numeric(frame["target_ha"], errors="coerce") * factors[norm_name(unit)]
+            ctx.note("info", "ingest.target_unit", field=src, unit=unit)
     return frame
 
 

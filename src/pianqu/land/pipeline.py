@@ -64,7 +64,8 @@ def _layer(ws: Workspace, name: str, scenario: str | None) -> gpd.GeoDataFrame |
 # -- quota targets ------------------------------------------------------------------------------
 def targets_from_table(table: pd.DataFrame) -> dict[str, float]:
     """County targets (m²) from a ``targets`` table: ``indicator`` and ``target_m2``, ``target_ha``
-    or ``target_mu`` (one row per indicator; indicators as in :data:`pianqu.land.quota.INDICATORS`)."""
+    or ``target_mu`` (one row per indicator; indicators as in :data:`pianqu.land.quota.INDICATORS`
+    or by their Chinese names, values.toml ``quota_indicators``)."""
     from pianqu.land.quota import INDICATORS
 
     if "indicator" not in table.columns:
@@ -75,9 +76,13 @@ def targets_from_table(table: pd.DataFrame) -> dict[str, float]:
     col = next((c for c in factor if c in table.columns), None)
     if col is None:
         raise LandInputError("layer 'targets': no target column; add target_m2, target_ha or target_mu")
+    from pianqu.ingest.mapping import norm_name, value_table
+
+    names = {norm_name(k): v for k, v in value_table("quota_indicators")["values"].items()}
     out = {}
     for k, row in table.reset_index(drop=True).iterrows():
         ind = str(row["indicator"]).strip()
+        ind = ind if ind in INDICATORS else names.get(norm_name(ind), ind)  # 耕地保有量 → farmland, ...
         if ind not in INDICATORS:
             raise LandInputError(f"layer 'targets', row {k + 1}, field 'indicator': unknown indicator {ind!r}; "
                                  f"use {', '.join(INDICATORS)}")
@@ -208,10 +213,12 @@ def run_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, lang: str
         run.findings.append(Finding("error", "land.plan.quota_input", "landuse", "", "", {"error": str(exc)}))
     if caps is not None:
         table = _layer(ws, "targets", scenario)
+        targets, source = derived_targets(caps, cfg), "rule"
         if table is not None:
-            targets, source = targets_from_table(pd.DataFrame(table)), "targets"
-        else:
-            targets, source = derived_targets(caps, cfg), "rule"
+            try:
+                targets, source = targets_from_table(pd.DataFrame(table)), "targets"
+            except LandInputError as exc:  # said, and the rule's targets used instead
+                run.findings.append(Finding("error", "land.plan.quota_input", "targets", "", "", {"error": str(exc)}))
         quota = allocate_quotas(caps, targets, baseline=str(cfg["land.quota_baseline"]),
                                 village_rule=str(cfg["land.quota_village_rule"]))
         zone_of = township_zone_map(townships, zpoly, epsg)

@@ -31,7 +31,9 @@ from pianqu.synth._util import rng
 
 GENERATOR_VERSION = "1.1"  # 1.1: second land-use epoch with approvals, urban services, county-seat streets
 EPOCH = 2023
-SYNTH_LAYERS = [name for name in LAYERS if name != "landuse_review"]
+# every layer but the import's review list and the targets the city assigns (not invented here:
+# without them the land engine derives targets by rule and says so)
+SYNTH_LAYERS = [name for name in LAYERS if name not in ("landuse_review", "targets")]
 STAGES = 14
 
 

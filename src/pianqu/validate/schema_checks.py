@@ -19,7 +19,7 @@ DEDICATED_MISSING = {("township", "population"), ("village", "population"),
 
 # Numeric fields that cannot be negative (population has its own rule in population.py).
 NON_NEGATIVE = {"households", "area_m2", "capacity", "lanes", "width_m", "speed_kmh", "output",
-                "employment", "order", "slope_deg", "urban_population"}
+                "employment", "order", "slope_deg", "urban_population", "target_ha"}
 
 # Layers whose absence is not reported at all (written by import only when needed).
 SILENT_OPTIONAL = {"landuse_review"}
