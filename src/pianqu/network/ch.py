@@ -1006,21 +1006,10 @@ def _tree_upward(ptr, head, w, parent, seed_node, seed_d, limit, dist, mark, tag
 
 
 @njit(cache=True)
-def _search(tree, ptr, head, w, sptr, shead, sw, parent, seed_node, seed_d, limit, dist, touched, hk, hn, pos,
-            mark, tag, out_node, out_d):
-    """One upward search: up the elimination tree (``tree``) or by Dijkstra with stall-on-demand."""
-    if tree:
-        return _tree_upward(ptr, head, w, parent, seed_node, seed_d, limit, dist, mark, tag, touched, out_node,
-                            out_d)
-    return _upward(ptr, head, w, sptr, shead, sw, True, seed_node, seed_d, limit, dist, touched, hk, hn, pos,
-                   out_node, out_d)
-
-
-@njit(cache=True)
-def _many_to_many(n, fptr, fhead, fw, bptr, bhead, bw, tree, parent, o_ptr, o_node, o_d, d_ptr, d_node, d_d,
-                  limit):
+def _many_to_many(n, fptr, fhead, fw, bptr, bhead, bw, o_ptr, o_node, o_d, d_ptr, d_node, d_d, limit):
+    """The bucket many-to-many on a hierarchy without an elimination tree: upward searches by
+    Dijkstra with stall-on-demand."""
     no, nd = len(o_ptr) - 1, len(d_ptr) - 1
-    mark = np.full(n, -1, np.int64)
     res = np.full((no, nd), np.inf)
     dist = np.full(n, np.inf)
     touched = np.empty(n, np.int64)
@@ -1036,8 +1025,8 @@ def _many_to_many(n, fptr, fhead, fw, bptr, bhead, bw, tree, parent, o_ptr, o_no
     b_d = np.empty(cap, np.float64)
     nb = 0
     for j in range(nd):
-        k = _search(tree, bptr, bhead, bw, fptr, fhead, fw, parent, d_node[d_ptr[j]:d_ptr[j + 1]],
-                    d_d[d_ptr[j]:d_ptr[j + 1]], limit, dist, touched, hk, hn, pos, mark, j, snode, sd)
+        k = _upward(bptr, bhead, bw, fptr, fhead, fw, True, d_node[d_ptr[j]:d_ptr[j + 1]],
+                    d_d[d_ptr[j]:d_ptr[j + 1]], limit, dist, touched, hk, hn, pos, snode, sd)
         if nb + k > cap:
             while nb + k > cap:
                 cap *= 2
@@ -1049,27 +1038,26 @@ def _many_to_many(n, fptr, fhead, fw, bptr, bhead, bw, tree, parent, o_ptr, o_no
             b_tgt[nb] = j
             b_d[nb] = sd[t]
             nb += 1
-    order = np.argsort(b_node[:nb], kind="mergesort")
-    bucket_tgt = b_tgt[:nb][order]
-    bucket_d = b_d[:nb][order]
-    bucket_ptr = np.zeros(n + 1, np.int64)
-    for i in range(nb):
-        bucket_ptr[b_node[i] + 1] += 1
-    for i in range(n):
-        bucket_ptr[i + 1] += bucket_ptr[i]
+    bucket_ptr, bucket_tgt, bucket_d = _bucket_csr(n, b_node[:nb], b_tgt[:nb], b_d[:nb])
     # forward upward searches from the sources scan them
     for i in range(no):
-        k = _search(tree, fptr, fhead, fw, bptr, bhead, bw, parent, o_node[o_ptr[i]:o_ptr[i + 1]],
-                    o_d[o_ptr[i]:o_ptr[i + 1]], limit, dist, touched, hk, hn, pos, mark, nd + i, snode, sd)
-        row = res[i]
-        for t in range(k):
-            x, dx = snode[t], sd[t]
-            for e in range(bucket_ptr[x], bucket_ptr[x + 1]):
-                c = dx + bucket_d[e]
-                j = bucket_tgt[e]
-                if c < row[j]:
-                    row[j] = c
+        k = _upward(fptr, fhead, fw, bptr, bhead, bw, True, o_node[o_ptr[i]:o_ptr[i + 1]],
+                    o_d[o_ptr[i]:o_ptr[i + 1]], limit, dist, touched, hk, hn, pos, snode, sd)
+        _scan_buckets(res[i], snode, sd, k, bucket_ptr, bucket_tgt, bucket_d)
     return res
+
+
+@njit(cache=True, nogil=True)
+def _scan_buckets(row, snode, sd, k, bucket_ptr, bucket_tgt, bucket_d):
+    """A source's times to every target (``row``) from the ``k`` nodes its search reached
+    (``snode``/``sd``) and the targets' entries in their buckets."""
+    for t in range(k):
+        x, dx = snode[t], sd[t]
+        for e in range(bucket_ptr[x], bucket_ptr[x + 1]):
+            c = dx + bucket_d[e]
+            j = bucket_tgt[e]
+            if c < row[j]:
+                row[j] = c
 
 
 @njit(cache=True, nogil=True)
@@ -1105,25 +1093,38 @@ def _tree_targets(lo, hi, bptr, bhead, bw, parent, d_ptr, d_node, d_d, limit, si
 
 
 @njit(cache=True, nogil=True)
-def _buckets(n, size, used, b_node, b_d):
-    """The targets' entries grouped by node (a counting sort): CSR (ptr, target, time)."""
-    nd = len(used)
+def _bucket_csr(n, node, tgt, d):
+    """Entries (node, target, time) grouped by node (a counting sort, stable): CSR (ptr, target,
+    time)."""
     ptr = np.zeros(n + 1, np.int64)
-    for j in range(nd):
-        for q in range(size[j], size[j] + used[j]):
-            ptr[b_node[q] + 1] += 1
+    for q in range(len(node)):
+        ptr[node[q] + 1] += 1
     for i in range(n):
         ptr[i + 1] += ptr[i]
     fill = ptr[:n].copy()
-    tgt = np.empty(ptr[n], np.int64)
-    d = np.empty(ptr[n], np.float64)
-    for j in range(nd):
+    out_tgt = np.empty(len(node), np.int64)
+    out_d = np.empty(len(node), np.float64)
+    for q in range(len(node)):
+        x = node[q]
+        out_tgt[fill[x]] = tgt[q]
+        out_d[fill[x]] = d[q]
+        fill[x] += 1
+    return ptr, out_tgt, out_d
+
+
+@njit(cache=True, nogil=True)
+def _buckets(n, size, used, b_node, b_d):
+    """The targets' entries (each target's first ``used`` slots) as buckets (:func:`_bucket_csr`)."""
+    nb = used.sum()
+    node = np.empty(nb, np.int64)
+    tgt = np.empty(nb, np.int64)
+    d = np.empty(nb, np.float64)
+    k = 0
+    for j in range(len(used)):
         for q in range(size[j], size[j] + used[j]):
-            x = b_node[q]
-            tgt[fill[x]] = j
-            d[fill[x]] = b_d[q]
-            fill[x] += 1
-    return ptr, tgt, d
+            node[k], tgt[k], d[k] = b_node[q], j, b_d[q]
+            k += 1
+    return _bucket_csr(n, node, tgt, d)
 
 
 @njit(cache=True, nogil=True)
@@ -1140,14 +1141,7 @@ def _tree_sources(lo, hi, fptr, fhead, fw, parent, o_ptr, o_node, o_d, limit, bu
     for i in range(lo, hi):
         k = _tree_upward(fptr, fhead, fw, parent, o_node[o_ptr[i]:o_ptr[i + 1]], o_d[o_ptr[i]:o_ptr[i + 1]], limit,
                          dist, mark, i, chain, snode, sd)
-        row = res[i]
-        for t in range(k):
-            x, dx = snode[t], sd[t]
-            for e in range(bucket_ptr[x], bucket_ptr[x + 1]):
-                c = dx + bucket_d[e]
-                j = bucket_tgt[e]
-                if c < row[j]:
-                    row[j] = c
+        _scan_buckets(res[i], snode, sd, k, bucket_ptr, bucket_tgt, bucket_d)
 
 
 def _many_to_many_tree(h: Hierarchy, o, d, limit: float, threads: int) -> np.ndarray:
@@ -1241,12 +1235,11 @@ def many_to_many(h: Hierarchy, sources: tuple[np.ndarray, np.ndarray, np.ndarray
     limit = np.inf if cutoff_s is None else float(cutoff_s)
     o = _seed_csr(n_sources, *_internal(h, sources))
     d = _seed_csr(n_targets, *_internal(h, targets))
-    threads = n_threads() if h.parent is not None and min(n_sources, n_targets) >= PARALLEL_MIN_POINTS else 1
-    if threads > 1:
+    if h.parent is not None:  # customizable: up the elimination tree, on threads for large matrices
+        threads = n_threads() if min(n_sources, n_targets) >= PARALLEL_MIN_POINTS else 1
         res = _many_to_many_tree(h, o, d, limit, threads)
     else:
-        res = _many_to_many(h.n, h.fwd_ptr, h.fwd_head, h.fwd_w, h.bwd_ptr, h.bwd_head, h.bwd_w, *_tree(h), *o, *d,
-                            limit)
+        res = _many_to_many(h.n, h.fwd_ptr, h.fwd_head, h.fwd_w, h.bwd_ptr, h.bwd_head, h.bwd_w, *o, *d, limit)
     if cutoff_s is not None:
         res[res > limit] = np.inf
     return res
