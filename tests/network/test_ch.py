@@ -71,6 +71,27 @@ def floyd(m):
     return d
 
 
+def check_queries(h, m, src, dst, cutoff, n_all=5):
+    """Every query of ``h`` equals Dijkstra on ``m``: the matrix ``src`` × ``dst`` (meeting several
+    components), ``one_to_all`` from the first ``n_all`` sources, a point seeded at two nodes with
+    start times beside one without seeds, and a cut-off (chosen between two times: one equal to a
+    time may fall on either side, shortcut sums round differently from Dijkstra's by ~1e-14).
+    Returns (matrix, Dijkstra from ``src``)."""
+    ref = dijkstra(m, indices=src)
+    got = ch.many_to_many(h, ch.node_seeds(src), len(src), ch.node_seeds(dst), len(dst))
+    assert_same(got, ref[:, dst])
+    assert np.isinf(got).any() and np.isfinite(got).any()  # several components really met
+    assert_same(ch.one_to_all(h, ch.node_seeds(src[:n_all]), n_all), ref[:n_all])
+    seeds = (np.array([0, 0]), src[:2], np.array([5.0, 1.5]))
+    two = ch.many_to_many(h, seeds, 2, ch.node_seeds(dst), len(dst))
+    assert_same(two[0], np.minimum(5.0 + ref[0, dst], 1.5 + ref[1, dst]))
+    assert np.isinf(two[1]).all()
+    cut = ch.many_to_many(h, ch.node_seeds(src), len(src), ch.node_seeds(dst), len(dst), cutoff_s=cutoff)
+    assert_same(cut, np.where(ref[:, dst] <= cutoff, ref[:, dst], np.inf))
+    assert np.isfinite(cut).sum() < np.isfinite(got).sum()
+    return got, ref
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_tiny_graphs_equal_floyd(seed):
     m = random_digraph(25, 70, seed)
@@ -107,22 +128,9 @@ def test_customizable_geometric_graph_equals_dijkstra():
     witness = ch.build_hierarchy(m)
     rng = np.random.default_rng(5)
     src, dst = rng.choice(3000, 70, replace=False), rng.choice(3000, 50, replace=False)
-    ref = dijkstra(m, indices=src)
-    got = ch.many_to_many(h, ch.node_seeds(src), 70, ch.node_seeds(dst), 50)
-    assert_same(got, ref[:, dst])
-    assert np.isinf(got).any() and np.isfinite(got).any()  # two components really met
+    got, ref = check_queries(h, m, src, dst, 20.05, n_all=6)  # times are multiples of 0.1 here
     assert (got[np.isfinite(got)] > 0).any() and (ref[:, dst] == 0).sum() == (got == 0).sum()
     assert_same(ch.many_to_many(witness, ch.node_seeds(src), 70, ch.node_seeds(dst), 50), got)
-    assert_same(ch.one_to_all(h, ch.node_seeds(src[:6]), 6), ref[:6])
-    seeds = (np.array([0, 0]), src[:2], np.array([5.0, 1.5]))
-    two = ch.many_to_many(h, seeds, 2, ch.node_seeds(dst), 50)
-    assert_same(two[0], np.minimum(5.0 + ref[0, dst], 1.5 + ref[1, dst]))
-    assert np.isinf(two[1]).all()
-    # times are multiples of 0.1 here: a cut-off between two of them (one equal to a time may
-    # fall on either side: shortcut sums round differently from Dijkstra's, by ~1e-14)
-    cut = ch.many_to_many(h, ch.node_seeds(src), 70, ch.node_seeds(dst), 50, cutoff_s=20.05)
-    assert_same(cut, np.where(ref[:, dst] <= 20.05, ref[:, dst], np.inf))
-    assert np.isfinite(cut).sum() < np.isfinite(got).sum()
     with pytest.raises(ValueError, match="coordinates"):
         ch.build_hierarchy(m, xy=xy[:10])
     bad = xy.copy()
@@ -162,19 +170,13 @@ def test_customizable_threads_and_symmetric_paths_equal_dijkstra(monkeypatch, on
     assert np.array_equal(h.node_of, order)
     rng = np.random.default_rng(8)
     src, dst = rng.choice(n, 40, replace=False), rng.choice(n, 30, replace=False)
-    ref = dijkstra(m, indices=src)
-    assert_same(ch.many_to_many(h, ch.node_seeds(src), 40, ch.node_seeds(dst), 30), ref[:, dst])
-    assert_same(ch.one_to_all(h, ch.node_seeds(src[:4]), 4), ref[:4])
+    check_queries(h, m, src, dst, 20.05, n_all=4)  # times are multiples of 0.1 here
     # the query's searches on threads
     monkeypatch.setattr(ch, "PARALLEL_MIN_POINTS", 0)
-    assert_same(ch.many_to_many(h, ch.node_seeds(src), 40, ch.node_seeds(dst), 30), ref[:, dst])
+    _, ref = check_queries(h, m, src, dst, 20.05, n_all=4)
     seeds = (np.array([0, 0, 1]), np.r_[src[:2], src[5]], np.array([5.0, 1.5, 0.0]))
     two = ch.many_to_many(h, seeds, 2, ch.node_seeds(dst), 30)
     assert_same(two, np.vstack([np.minimum(5.0 + ref[0, dst], 1.5 + ref[1, dst]), ref[5, dst]]))
-    times = np.unique(ref[:, dst][np.isfinite(ref[:, dst])])
-    cut = float(times[len(times) // 2] + times[len(times) // 2 + 1]) / 2  # between two times (see above)
-    got = ch.many_to_many(h, ch.node_seeds(src), 40, ch.node_seeds(dst), 30, cutoff_s=cut)
-    assert_same(got, np.where(ref[:, dst] <= cut, ref[:, dst], np.inf), tol=1e-6)
     o = ch._seed_csr(3, *ch._internal(h, ch.node_seeds(src[:3])))
     assert_same(ch._many_to_many_tree(h, o, o, np.inf, 5), ref[:3, src[:3]])
     # the elimination tree: a node's parent is above it, and every upward arc reaches an ancestor
@@ -192,19 +194,7 @@ def test_random_directed_graph_with_components_equals_dijkstra():
     h = ch.build_hierarchy(m)
     rng = np.random.default_rng(3)
     src, dst = rng.choice(2000, 60, replace=False), rng.choice(2000, 45, replace=False)
-    ref = dijkstra(m, indices=src)
-    got = ch.many_to_many(h, ch.node_seeds(src), 60, ch.node_seeds(dst), 45)
-    assert_same(got, ref[:, dst])
-    assert np.isinf(got).any() and np.isfinite(got).any()  # several components really met
-    assert_same(ch.one_to_all(h, ch.node_seeds(src[:5]), 5), ref[:5])
-    # seeds: item 0 starts at two nodes with start times, item 1 has no seed at all
-    seeds = (np.array([0, 0]), src[:2], np.array([5.0, 1.5]))
-    two = ch.many_to_many(h, seeds, 2, ch.node_seeds(dst), 45)
-    assert_same(two[0], np.minimum(5.0 + ref[0, dst], 1.5 + ref[1, dst]))
-    assert np.isinf(two[1]).all()
-    # a cut-off only removes the times beyond it
-    cut = ch.many_to_many(h, ch.node_seeds(src), 60, ch.node_seeds(dst), 45, cutoff_s=6.0)
-    assert_same(cut, np.where(ref[:, dst] <= 6.0, ref[:, dst], np.inf))
+    check_queries(h, m, src, dst, 6.0)
 
 
 def test_od_matrix_ch_equals_networkx_on_helsinki(helsinki_graph):
