@@ -230,7 +230,7 @@ class _Model:
     def solve(self) -> tuple[str, np.ndarray | None, float, np.ndarray | None]:
         A = self.A
         A.sort_indices()
-        from pianqu.services.location.highs_model import new_highs
+        from pianqu.highs import new_highs
 
         h = new_highs()  # silent: no version banner on stdout
         h.passModel(A.shape[1], A.shape[0], int(A.nnz), 1, 1, 0.0, self.cost, self.lower, self.upper,

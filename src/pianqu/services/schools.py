@@ -200,9 +200,8 @@ def single_source_assignment(q: np.ndarray, C: np.ndarray, ok: np.ndarray, cap: 
     n, m = C.shape
     X = np.zeros((n, m))
     k, vlab, slab = _components(ok)
-    todo = [(int(ok[np.ix_(vlab == c, slab == c)].sum()), c) for c in range(k)
-            if (vlab == c).any() and (slab == c).any() and ok[np.ix_(vlab == c, slab == c)].any()]
-    todo.sort()
+    pairs = np.bincount(vlab[np.nonzero(ok)[0]], minlength=k)  # permitted pairs per component
+    todo = sorted((int(pairs[c]), int(c)) for c in np.flatnonzero(pairs))
     bound = float(penalty * q[~ok.any(axis=1)].sum())  # villages with no permitted school
     weight_left = float(sum(w for w, _ in todo))
     info = {"method": "lagrangian+mip", "components": len(todo), "proven_components": 0, "lp_bound": 0.0,
@@ -352,8 +351,8 @@ class DistrictPlan:
     the rule = the extra mean travel time (minutes per pupil placed) of the plan against the
     unconstrained assignment; zones_without_school; check of the plan against the rule; table:
     per zone pupils, pupils without a place in their zone, schools, places, mean times, the
-    villages split between schools (only in the split mode) and the certified gap of the zone's
-    assignment; split_villages: codes of the villages the plan splits (empty with single source)."""
+    villages split between schools (only in the split mode); split_villages: codes of the
+    villages the plan splits (empty with single source)."""
 
     district: pd.Series
     school: pd.Series

@@ -49,6 +49,7 @@ import igraph as ig
 import numpy as np
 from scipy import sparse
 
+from pianqu.highs import new_highs
 from pianqu.zoning import explain, heuristic
 from pianqu.zoning.problem import Problem, reachable
 from pianqu.zoning.result import relative_gap
@@ -345,35 +346,6 @@ def components_of(members: np.ndarray, nbrs: list[np.ndarray]) -> list[np.ndarra
                     stack.append(b)
         out.append(np.asarray(sorted(seen), dtype=np.int64))
     return out
-
-
-_BANNER_DONE = False
-
-
-def new_highs() -> highspy.Highs:
-    """A silent HiGHS instance (the version banner of the first instance is swallowed)."""
-    global _BANNER_DONE
-    if not _BANNER_DONE:
-        import os
-        import sys
-        _BANNER_DONE = True
-        try:
-            sys.stdout.flush()
-            saved = os.dup(1)
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, 1)
-            try:
-                h = highspy.Highs()
-            finally:
-                os.dup2(saved, 1)
-                os.close(saved)
-                os.close(devnull)
-        except OSError:
-            h = highspy.Highs()
-    else:
-        h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    return h
 
 
 def fractional_separators(model: Model, xv: np.ndarray, *, eps: float = 1e-6,

@@ -24,6 +24,10 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import sparse
+
+from pianqu.services.location.highs_model import INF, solve_mip
+from pianqu.services.location.result import integral_data
 
 
 # -- knapsacks ---------------------------------------------------------------------------
@@ -265,10 +269,6 @@ def lp_assign(W: np.ndarray, q: np.ndarray, cap: np.ndarray, sites: np.ndarray,
     into the room left.  None when even the LP is infeasible or the rounding fails.
     duals: when given, receives the LP value and the duals of "every demand assigned once"
     (``duals["value"]``, ``duals["u"]``): good multipliers for the relaxation."""
-    from scipy import sparse
-
-    from .highs_model import INF, solve_mip
-
     n, ps = W.shape[0], sites.size
     nx = n * ps
     ii = np.repeat(np.arange(n), ps)
@@ -289,8 +289,8 @@ def lp_assign(W: np.ndarray, q: np.ndarray, cap: np.ndarray, sites: np.ndarray,
     if split.size:
         room = cap[sites] - np.bincount(np.searchsorted(sites, assign[whole]), weights=q[whole], minlength=ps)
         rest = regret_assign(W, q, room, sites, split)
-        if rest is None:
-            return regret_assign(W, q, cap[sites], sites)
+        if rest is None:  # the caller falls back on regret over all demands
+            return None
         assign[split] = rest
     return assign
 
@@ -376,19 +376,21 @@ def lagrangian_heuristic(
     patience: int = 10,
     units: int = 2000,
     swap_candidates: int = 10,
+    integral: bool | None = None,
 ) -> CapacitatedHeuristic:
     """Subgradient ascent on L(lambda) (LP knapsacks, then ``exact_iterations`` with 0-1
     knapsacks from the best multipliers); the relaxation's sites become a solution every
     ``heuristic_every`` iterations once the bound is within ``heuristic_within`` of the
     incumbent (and ``starts`` are tried first); then site swaps on the best solution.
-    Stops when the bound meets the incumbent (integral data: within 1) or at ``time_limit``."""
+    Stops when the bound meets the incumbent (integral data: within 1) or at ``time_limit``.
+    ``integral``: whether ``W`` is integral (worked out when not given)."""
     t0 = time.perf_counter()
     deadline = t0 + time_limit
     n, k = W.shape
     fixed = np.asarray(fixed, dtype=np.int64)
     fixed_mask = np.zeros(k, dtype=bool)
     fixed_mask[fixed] = True
-    integral = np.array_equal(W, np.round(W))
+    integral = integral_data(W) if integral is None else bool(integral)
     best = CapacitatedHeuristic(None, None, np.inf, -np.inf, {})
     tried: set[bytes] = set()
 

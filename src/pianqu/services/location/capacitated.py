@@ -107,7 +107,8 @@ def solve_capacitated_pmedian(
                 "use single_source=False to let it split"
             )
     WC = w[:, None] * C[:, allowed]
-    integral = single_source and integral_data(WC)
+    int_data = integral_data(WC)
+    integral = single_source and int_data
     use_mip = method == "exact" or (method == "auto" and n * k <= auto_exact_max_pairs)
     info: dict = {}
 
@@ -117,7 +118,7 @@ def solve_capacitated_pmedian(
     # the uncapacitated p-median: its sites start the heuristic, its bound holds here too
     from .pmedian import pmedian_exact_core
 
-    pm = pmedian_exact_core(WC, p, fixed, time_limit=min(pmedian_time_limit, left() / 4), integral=integral_data(WC))
+    pm = pmedian_exact_core(WC, p, fixed, time_limit=min(pmedian_time_limit, left() / 4), integral=int_data)
     lb = pm.lower_bound
     info["pmedian_bound"] = lb
     sites = assign = None
@@ -125,7 +126,7 @@ def solve_capacitated_pmedian(
     closed = np.zeros(k, dtype=bool)
     if single_source:
         heur = lagrangian_heuristic(WC, q, cap, p, fixed, starts=[pm.sites],
-                                    time_limit=min(heuristic_time_limit, left()))
+                                    time_limit=min(heuristic_time_limit, left()), integral=int_data)
         info.update({key: v for key, v in heur.info.items() if key != "multipliers"})
         info["lagrangian_bound"] = heur.lower_bound
         lb = max(lb, heur.lower_bound)
@@ -136,8 +137,10 @@ def solve_capacitated_pmedian(
     nodes, mip_optimal, engine = 0, False, "lagrangian"
     if single_source and sites is None:
         use_mip = True  # capacities too tight for the heuristic: let the MIP search for a solution
-    if use_mip and not (np.isfinite(ub) and _certified(ub, lb, integral)):
-        out, keep = _solve_mip(WC, q, cap, p, fixed, closed, single_source, left(), sites, assign)
+    run_mip = use_mip and not (np.isfinite(ub) and _certified(ub, lb, integral))
+    if run_mip or not single_source:  # the splittable model's heuristic is the MIP, stopped at the time
+        limit = left() if run_mip else min(heuristic_time_limit, left())
+        out, keep = _solve_mip(WC, q, cap, p, fixed, closed, single_source, limit, sites, assign)
         nodes, engine = out.nodes, ("lagrangian+mip" if single_source else "mip")
         if out.x is not None and (not np.isfinite(ub) or out.objective < ub - 1e-9 * max(1.0, abs(ub))):
             X = out.x[keep.size:].reshape(n, keep.size)
@@ -155,15 +158,6 @@ def solve_capacitated_pmedian(
         # heuristic's, which the MIP started from: its bound (<= ub) is global
         lb = max(lb, out.dual_bound)
         mip_optimal = out.optimal
-    elif not single_source:  # heuristic on the splittable model: the MIP, stopped at the time
-        out, keep = _solve_mip(WC, q, cap, p, fixed, closed, False, min(heuristic_time_limit, left()), None, None)
-        if out.x is not None:
-            sites = keep[out.x[: keep.size] > 0.5]
-            assign = np.zeros((n, k))
-            assign[:, keep] = out.x[keep.size:].reshape(n, keep.size)
-            ub = out.objective
-        lb = max(lb, out.dual_bound)
-        nodes, mip_optimal, engine = out.nodes, out.optimal, "mip"
     if sites is None:
         raise RuntimeError(f"capacitated p-median: no feasible solution found within time_limit={time_limit}s "
                            "(capacities may be too tight for single-source assignment)")

@@ -1,59 +1,19 @@
 """Thin helpers around highspy: silent solver objects, bulk column/row loading, MIP solves.
 
-Every HiGHS object of the services package comes from :func:`new_highs`: highspy prints its
-version banner ("Running HiGHS ...") to the process's stdout (file descriptor 1, from C++)
-when the first ``Highs()`` of a process is built, before any option can be set, so that
-first construction runs with descriptor 1 pointed at the null device.
+Every HiGHS object comes from :func:`pianqu.highs.new_highs` (no version banner on stdout).
 """
 
 from __future__ import annotations
 
-import os
-import sys
-import threading
 from dataclasses import dataclass
 
 import highspy
 import numpy as np
 from scipy import sparse
 
+from pianqu.highs import new_highs
+
 INF = highspy.kHighsInf
-
-
-_BANNER_LOCK = threading.Lock()
-_banner_swallowed = False
-
-
-def new_highs() -> highspy.Highs:
-    """A HiGHS instance that writes nothing to stdout: the banner of the process's first
-    instance is swallowed, and logging is off before any other call."""
-    global _banner_swallowed
-    with _BANNER_LOCK:
-        if _banner_swallowed:
-            h = highspy.Highs()
-        else:
-            _banner_swallowed = True
-            h = _construct_muted()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("log_to_console", False)
-    return h
-
-
-def _construct_muted() -> highspy.Highs:
-    """``highspy.Highs()`` with file descriptor 1 redirected to the null device."""
-    try:
-        sys.stdout.flush()
-        saved = os.dup(1)
-    except (OSError, ValueError):  # no usable descriptor 1 (embedded interpreter): nothing to mute
-        return highspy.Highs()
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        return highspy.Highs()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
 
 
 def new_solver(time_limit: float, *, mip_rel_gap: float = 0.0, threads: int | None = None) -> highspy.Highs:
