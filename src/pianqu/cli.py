@@ -20,7 +20,6 @@ from pianqu.i18n import t
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="pianqu 片区：县域片区乡村国土空间规划辅助系统 / zone-based rural spatial planning")
 console = Console()
-err_console = Console(stderr=True)
 
 
 

@@ -14,7 +14,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from pianqu.network import ch
 from pianqu.network.snap import snap_points
-from pianqu.network.travel import choose_method, csr_min, node_times, od_matrix
+from pianqu.network.travel import choose_method, csr_min, has_hierarchy, node_times, od_matrix
 
 from network_helpers import nx_od, random_points
 
@@ -264,11 +264,11 @@ def test_hierarchy_is_cached_and_auto_uses_it():
     assert choose_method(g, 5000, 4000, "drive", None) == "ch"
     assert choose_method(g, 100, 4000, "drive", None) == "dijkstra"
     assert choose_method(g, 5000, 4000, "drive", 600.0) == "dijkstra"
-    assert not ch.has_hierarchy(g, "drive")
+    assert not has_hierarchy(g, "drive")
     h = ch.hierarchy(g, "drive")
-    assert ch.hierarchy(g, "drive") is h and ch.has_hierarchy(g, "drive")  # built once per graph and mode
+    assert ch.hierarchy(g, "drive") is h and has_hierarchy(g, "drive")  # built once per graph and mode
     assert h.id_of is not None  # a road graph has coordinates: the customizable build
-    assert not ch.has_hierarchy(g, "walk")
+    assert not has_hierarchy(g, "walk")
     # once kept, auto uses it for any query of that mode, with a cut-off too
     assert choose_method(g, 5, 5, "drive", 600.0) == "ch"
     assert choose_method(g, 5, 5, "walk", None) == "dijkstra"

@@ -15,13 +15,12 @@ import pandas as pd
 import typer
 from rich.console import Console
 
-from pianqu.commands.common import Lang, resolve_lang
+from pianqu.commands.common import Lang, err_console, resolve_lang
 from pianqu.i18n import t
 
 app = typer.Typer(help="三条控制线：依次确定、冲突处置 / control lines: ordered workflow and conflicts",
                   no_args_is_help=True, add_completion=False)
 console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 Ws = Annotated[Path, typer.Argument(help="工作空间 .gpkg / workspace")]
 Scenario = Annotated[str, typer.Option("--scenario", "-s", help="方案 / scenario")]

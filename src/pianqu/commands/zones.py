@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, NoReturn, Optional
 
 import pandas as pd
 import typer
@@ -24,7 +24,6 @@ from pianqu.i18n import t
 app = typer.Typer(help="片区划分评价与调整 / evaluate and adjust township zones", no_args_is_help=True,
                   add_completion=False)
 console = Console(highlight=False, soft_wrap=True, width=160)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 Ws = Annotated[Path, typer.Argument(help="工作空间 .gpkg / workspace")]
 Scenario = Annotated[str, typer.Option("--scenario", "-s", help="对照的方案 / scenario holding pianqu's zones")]
@@ -100,6 +99,14 @@ def _read_kw(code_col, zone_col, centre_col, is_centre_col, layer, sheet) -> dic
             "layer": layer, "sheet": int(sheet) if str(sheet).isdigit() else sheet}
 
 
+def _verdict(s: dict, lang: str) -> NoReturn:
+    """Errors and warnings of the evaluation, and the exit status (1 on errors)."""
+    key = "zoning.cli.has_errors" if s["errors"] else "zoning.cli.no_errors"
+    console.print(t(key, lang, errors=s["errors"], warnings=s["warnings"]),
+                  style="bold red" if s["errors"] else "green", markup=False)
+    raise typer.Exit(1 if s["errors"] else 0)
+
+
 @app.command("evaluate")
 def evaluate_(ws_path: Ws,
               division: Annotated[Path, typer.Argument(help="片区划分表 CSV / XLSX / GPKG（乡镇代码、片区、中心镇）")],
@@ -116,11 +123,7 @@ def evaluate_(ws_path: Ws,
     console.print(_table(cmp.table(lang, ev), index=True, lang=lang))
     console.print(_table(_zones_frame(ev.zones, cmp.zone_names(), lang), t("zoning.cli.zones_title", lang)))
     _findings(ev.findings, lang)
-    s = ev.summary
-    key = "zoning.cli.has_errors" if s["errors"] else "zoning.cli.no_errors"
-    console.print(t(key, lang, errors=s["errors"], warnings=s["warnings"]),
-                  style="bold red" if s["errors"] else "green", markup=False)
-    raise typer.Exit(1 if s["errors"] else 0)
+    _verdict(ev.summary, lang)
 
 
 @app.command("move")
@@ -157,7 +160,4 @@ def move(ws_path: Ws,
     if out is not None:
         cmp.division().to_csv(out, index=False, encoding="utf-8-sig")
         console.print(t("cli.exported", lang, path=out), markup=False)
-    key = "zoning.cli.has_errors" if s["errors"] else "zoning.cli.no_errors"
-    console.print(t(key, lang, errors=s["errors"], warnings=s["warnings"]),
-                  style="bold red" if s["errors"] else "green", markup=False)
-    raise typer.Exit(1 if s["errors"] else 0)
+    _verdict(s, lang)

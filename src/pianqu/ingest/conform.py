@@ -24,7 +24,7 @@ from pianqu.findings import Finding
 from pianqu.geo import ellipsoidal_area
 from pianqu.ingest.errors import IngestError
 from pianqu.ingest.landcodes import slope_from_class
-from pianqu.ingest.mapping import norm_name, unit_in_name, value_table
+from pianqu.ingest.mapping import indicator_key, norm_name, unit_in_name, unit_m2, value_table
 from pianqu.schema import LAYERS
 from pianqu.standards import facility_kinds, road_classes
 
@@ -286,30 +286,33 @@ def _ids(frame: pd.DataFrame, ctx: Context) -> pd.DataFrame:
     return frame
 
 
+def _raw_name(src: str) -> str:
+    """The column that keeps a converted field's original values."""
+    return f"{norm_name(src)}_raw" if re.fullmatch(r"[A-Za-z0-9_]+", src) else f"{src}_原值"
+
+
 def _targets(frame: pd.DataFrame, ctx: Context) -> pd.DataFrame:
     """Planning targets: indicator names to pianqu's keys (values.toml ``quota_indicators``), the
-    value to hectares by the unit in its header (``target_units``; none written: 公顷, said)."""
+    value to hectares by the unit in its header (:func:`unit_m2`; none written: 公顷, said)."""
     if "indicator" in frame.columns:
-        names = {norm_name(k): v for k, v in value_table("quota_indicators")["values"].items()}
-        keys = set(names.values())
-        raw = frame["indicator"].astype("string").str.strip()
-        mapped = raw.map(lambda v: v if pd.isna(v) or v in keys else names.get(norm_name(v), v))
-        unknown = sorted({str(v) for v in mapped.dropna() if v not in keys})
+        names = value_table("quota_indicators")["values"]
+        mapped = frame["indicator"].astype("string").map(indicator_key, na_action="ignore")
+        unknown = sorted({str(v) for v in mapped.dropna() if v not in names.values()})
         if unknown:
             ctx.note("warning", "ingest.target_indicator", field="indicator", values="、".join(unknown),
-                     known="、".join(value_table("quota_indicators")["values"]))
+                     known="、".join(names))
         frame["indicator"] = mapped
     if "target_ha" in frame.columns:
         src = ctx.src_field("target_ha")
         unit = unit_in_name(src)
-        factors = {norm_name(k): float(v) for k, v in value_table("target_units")["ha"].items()}
+        m2 = unit_m2(unit) if unit else 1e4
         if not unit:
             ctx.note("info", "ingest.target_unit_assumed", field=src)
-        elif norm_name(unit) not in factors:
+        elif m2 is None:
             ctx.note("warning", "ingest.target_unit_unknown", field=src, unit=unit)
-        elif factors[norm_name(unit)] != 1.0:
-            frame[f"{src}_原值"] = frame["target_ha"]
-            frame["target_ha"] = pd.to_numeric(frame["target_ha"], errors="coerce") * factors[norm_name(unit)]
+        elif m2 != 1e4:
+            frame[_raw_name(src)] = frame["target_ha"]
+            frame["target_ha"] = pd.to_numeric(frame["target_ha"], errors="coerce") * (m2 / 1e4)
             ctx.note("info", "ingest.target_unit", field=src, unit=unit)
     return frame
 
@@ -319,12 +322,7 @@ def _area_unit(frame: gpd.GeoDataFrame, ctx: Context, tolerance: float) -> gpd.G
     units = value_table("area_units")["m2"]
     src = ctx.src_field("area_m2")
     unit = unit_in_name(src)
-    factor = None
-    for word, m2 in units.items():
-        if unit and (unit == word or unit.lower() in {"ha", "hm2", "hm²"} and word == "公顷"
-                     or unit.lower() in {"km2", "km²"} and word == "平方公里"
-                     or unit.lower() in {"m2", "m²"} and word == "平方米"):
-            factor = float(m2)
+    factor = unit_m2(unit) if unit else None
     values = frame["area_m2"].astype("float64")
     ok = values.notna() & (values > 0) & frame.geometry.notna() & ~frame.geometry.is_empty
     if factor is None and ok.sum() > 0:
@@ -336,7 +334,7 @@ def _area_unit(frame: gpd.GeoDataFrame, ctx: Context, tolerance: float) -> gpd.G
                 unit = word
                 break
     if factor is not None and factor != 1.0:
-        frame[f"{norm_name(src)}_raw" if re.fullmatch(r"[A-Za-z0-9_]+", src) else f"{src}_原值"] = values
+        frame[_raw_name(src)] = values
         frame["area_m2"] = values * factor
         ctx.note("info", "ingest.area_unit", field=src, unit=unit)
     return frame

@@ -59,6 +59,24 @@ def norm_name(name: object) -> str:
     return stripped or text
 
 
+def unit_m2(unit: str) -> float | None:
+    """m² per ``unit`` as written in a column header (公顷, ha, hm², 亩, 万亩, 平方米, m², km², ...;
+    values.toml ``area_units`` and ``area_unit_aliases``), None when unknown."""
+    table = {**value_table("area_units")["m2"], **value_table("area_unit_aliases")["m2"]}
+    return {norm_name(k): float(v) for k, v in table.items()}.get(norm_name(unit))
+
+
+def indicator_key(name: object) -> str:
+    """The quota indicator (pianqu.land.quota.INDICATORS) a targets table names: a key as it is,
+    or its Chinese name (values.toml ``quota_indicators``: 耕地保有量 → farmland, ...); else the
+    name unchanged (stripped)."""
+    text = str(name).strip()
+    names = value_table("quota_indicators")["values"]
+    if text in names.values():
+        return text
+    return {norm_name(k): v for k, v in names.items()}.get(norm_name(text), text)
+
+
 def unit_in_name(name: object) -> str:
     """The unit written in brackets at the end of a column name ("面积（公顷）" → "公顷"), or ""."""
     text = unicodedata.normalize("NFKC", str(name)).strip()

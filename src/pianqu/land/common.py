@@ -137,6 +137,13 @@ def polygons(frame: gpd.GeoDataFrame, layer: str, epsg: int, id_field: str | Non
     return out
 
 
+def layer_or_base(ws, name: str, scenario: str | None):
+    """A layer of the scenario if it has one, else of the workspace, else None."""
+    if scenario is not None and ws.has(name, scenario):
+        return ws.read(name, scenario)
+    return ws.read(name) if ws.has(name) else None
+
+
 def epsg_for(epsg: int | None, *frames: gpd.GeoDataFrame | None) -> int:
     """The computing GK zone: the one given, else the zone of the first non-empty frame."""
     if epsg:

@@ -31,6 +31,7 @@ from pianqu.geo import STORAGE_EPSG, ellipsoidal_area
 from pianqu.i18n import t
 from pianqu.land import workflow
 from pianqu.land.common import (CONTROL_LINES, LandInputError, area_columns, config_of, epsg_for, filter_mask,
+                                layer_or_base,
                                 polygons, rules_table)
 from pianqu.land.overlay import _polygonal, intersect_any, to_storage
 from pianqu.workspace import Workspace
@@ -335,13 +336,7 @@ def conflict_findings(conflicts: pd.DataFrame) -> list[Finding]:
 
 def read_lines(ws: Workspace, scenario: str | None = None) -> dict[str, gpd.GeoDataFrame]:
     """The control lines (and ``reserve``) of a scenario, falling back to the base layers."""
-    out = {}
-    for name in LINE_LAYERS:
-        if scenario is not None and ws.has(name, scenario):
-            out[name] = ws.read(name, scenario)
-        elif ws.has(name):
-            out[name] = ws.read(name)
-    return out
+    return {n: f for n in LINE_LAYERS if (f := layer_or_base(ws, n, scenario)) is not None}
 
 
 def write_conflicts(ws: Workspace, scenario: str, conflicts: gpd.GeoDataFrame, *,

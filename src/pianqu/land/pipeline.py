@@ -26,17 +26,15 @@ import shapely
 from pianqu.config import Config
 from pianqu.findings import Finding
 from pianqu.i18n import t
-from pianqu.land.common import LandInputError, area_columns
+from pianqu.land.common import LandInputError, area_columns, layer_or_base
+from pianqu.ingest.mapping import indicator_key
+from pianqu.land.quota import BASE_COLUMN, INDICATORS
+from pianqu.land.stats import UNIT_DIV
 from pianqu.land.overlay import project, to_storage
 from pianqu.workspace import Workspace
 
-STEPS = ("conflicts", "spaces", "tables", "change", "sizing", "siting", "consolidation", "grain", "quota",
-         "workflow")
-QUOTA_RULE_KEYS = {"farmland": "land.quota_farmland_keep_share", "pbf": "land.quota_pbf_keep_share",
-                   "redline": "land.quota_redline_keep_share", "construction": "land.quota_construction_keep_share",
-                   "urban_rural": "land.quota_urban_rural_keep_share", "village": "land.quota_village_keep_share"}
-PRESENT_COLUMN = {"farmland": "farmland_m2", "pbf": "pbf_m2", "redline": "redline_m2",
-                  "construction": "construction_m2", "urban_rural": "urban_rural_m2", "village": "village_m2"}
+# the rule's targets when the workspace states none: land.quota_<indicator>_keep_share × today's
+QUOTA_RULE_KEYS = {ind: f"land.quota_{ind}_keep_share" for ind in INDICATORS}
 
 
 @dataclass
@@ -54,35 +52,22 @@ class LandRun:
         return {s["step"]: s["seconds"] for s in self.steps}
 
 
-def _layer(ws: Workspace, name: str, scenario: str | None) -> gpd.GeoDataFrame | pd.DataFrame | None:
-    """A layer of the scenario if it has one, else of the workspace, else None."""
-    if scenario is not None and ws.has(name, scenario):
-        return ws.read(name, scenario)
-    return ws.read(name) if ws.has(name) else None
-
-
 # -- quota targets ------------------------------------------------------------------------------
 def targets_from_table(table: pd.DataFrame) -> dict[str, float]:
     """County targets (m²) from a ``targets`` table: ``indicator`` and ``target_m2``, ``target_ha``
     or ``target_mu`` (one row per indicator; indicators as in :data:`pianqu.land.quota.INDICATORS`
     or by their Chinese names, values.toml ``quota_indicators``)."""
-    from pianqu.land.quota import INDICATORS
-
     if "indicator" not in table.columns:
         raise LandInputError(f"layer 'targets': missing field 'indicator'; it has {', '.join(map(str, table.columns))}."
                              f" Give one row per indicator ({', '.join(INDICATORS)}) with target_m2, target_ha "
                              "or target_mu")
-    factor = {"target_m2": 1.0, "target_ha": 1e4, "target_mu": 10000.0 / 15.0}
+    factor = {f"target_{unit}": m2 for unit, m2 in UNIT_DIV.items()}
     col = next((c for c in factor if c in table.columns), None)
     if col is None:
         raise LandInputError("layer 'targets': no target column; add target_m2, target_ha or target_mu")
-    from pianqu.ingest.mapping import norm_name, value_table
-
-    names = {norm_name(k): v for k, v in value_table("quota_indicators")["values"].items()}
     out = {}
     for k, row in table.reset_index(drop=True).iterrows():
-        ind = str(row["indicator"]).strip()
-        ind = ind if ind in INDICATORS else names.get(norm_name(ind), ind)  # 耕地保有量 → farmland, ...
+        ind = indicator_key(row["indicator"])  # 耕地保有量 → farmland, ...
         if ind not in INDICATORS:
             raise LandInputError(f"layer 'targets', row {k + 1}, field 'indicator': unknown indicator {ind!r}; "
                                  f"use {', '.join(INDICATORS)}")
@@ -98,7 +83,7 @@ def derived_targets(capacities: pd.DataFrame, cfg: Config) -> dict[str, float]:
     """County targets when the workspace states none: the present amount of each indicator (sum
     over the units) times its ``land.quota_<indicator>_keep_share`` (thresholds.toml)."""
     tot = capacities.sum(numeric_only=True)
-    return {ind: float(tot[PRESENT_COLUMN[ind]]) * float(cfg[key]) for ind, key in QUOTA_RULE_KEYS.items()}
+    return {ind: float(tot[BASE_COLUMN[ind]]) * float(cfg[key]) for ind, key in QUOTA_RULE_KEYS.items()}
 
 
 def township_zone_map(townships: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, epsg: int) -> pd.Series:
@@ -131,7 +116,7 @@ def quota_tables(result, capacities: pd.DataFrame, zone_of: pd.Series, source: s
     zone.index.name = "zone"
     rows = []
     for ind, target in result.targets.items():
-        present = float(capacities[PRESENT_COLUMN[ind]].sum())
+        present = float(capacities[BASE_COLUMN[ind]].sum())
         rows.append({"indicator": ind, "name": t(f"land.quota.indicator.{ind}", lang), "target_ha": target / 1e4,
                      "present_ha": present / 1e4, "allocated_ha": float(alloc[ind].sum()) / 1e4 if ind in alloc else
                      np.nan, "shortfall_ha": result.shortfall.get(ind, 0.0) / 1e4, "source": source})
@@ -212,7 +197,7 @@ def run_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, lang: str
         caps = None
         run.findings.append(Finding("error", "land.plan.quota_input", "landuse", "", "", {"error": str(exc)}))
     if caps is not None:
-        table = _layer(ws, "targets", scenario)
+        table = layer_or_base(ws, "targets", scenario)
         targets, source = derived_targets(caps, cfg), "rule"
         if table is not None:
             try:
@@ -256,10 +241,10 @@ def run_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, lang: str
     run.results["sizing"] = checks
     done("sizing", "done" if checks else "skipped", "" if checks else "urban_boundary, reserve", note=False)
 
-    projects = _layer(ws, "projects", scenario)
+    projects = layer_or_base(ws, "projects", scenario)
     siting = None
     if projects is not None and len(projects):
-        hazard = _layer(ws, "hazard", scenario)
+        hazard = layer_or_base(ws, "hazard", scenario)
         layers = {**lines, "space": spaces.pieces, "hazard": project(hazard, epsg) if hazard is not None else None}
         siting = check_siting(projects, layers, epsg=epsg, cfg=cfg)
         run.layers["land_siting"] = siting.verdicts
@@ -276,7 +261,7 @@ def run_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, lang: str
         done("siting", "skipped", "projects")
     run.results["siting"] = siting
 
-    villages = _layer(ws, "village", None)
+    villages = layer_or_base(ws, "village", None)
     if villages is not None and len(villages):
         cons = consolidation_potential(lu, villages=project(villages, epsg), epsg=epsg, cfg=cfg)
         run.layers["land_consolidation"] = consolidation_layer(cons.villages, villages, cfg)

@@ -902,16 +902,12 @@ def build_hierarchy(matrix: sp.csr_matrix, *, xy: np.ndarray | None = None, room
 
 def hierarchy(graph, mode: str = "drive") -> Hierarchy:
     """The hierarchy of ``graph`` (a :class:`~pianqu.network.graph.RoadGraph`) in ``mode``, built
-    on first use and kept on the graph (which is immutable), so repeated queries reuse it."""
-    cache = graph.__dict__.setdefault("_ch_cache", {})  # read by pianqu.network.travel too
+    on first use and kept on the graph (which is immutable), so repeated queries reuse it
+    (:func:`pianqu.network.travel.has_hierarchy` says whether it is kept)."""
+    cache = graph.__dict__.setdefault("_ch_cache", {})
     if mode not in cache:
         cache[mode] = build_hierarchy(graph.csr(mode), xy=graph.node_xy)
     return cache[mode]
-
-
-def has_hierarchy(graph, mode: str = "drive") -> bool:
-    """Whether the hierarchy of ``graph`` in ``mode`` is built already."""
-    return mode in graph.__dict__.get("_ch_cache", {})
 
 
 # -- queries -------------------------------------------------------------------------------------

@@ -266,7 +266,7 @@ def _ch_module():
     return ch
 
 
-def _has_hierarchy(graph: RoadGraph, mode: str) -> bool:
+def has_hierarchy(graph: RoadGraph, mode: str = "drive") -> bool:
     """A hierarchy of ``mode`` is kept on the graph already (:func:`pianqu.network.ch.hierarchy`
     keeps them in ``graph.__dict__["_ch_cache"]``)."""
     return mode in graph.__dict__.get("_ch_cache", {})
@@ -287,7 +287,7 @@ def choose_method(graph: RoadGraph, n_sources: int, n_targets: int, mode: str, c
         return method
     if graph.n_nodes == 0 or not _ch_available():
         return "dijkstra"
-    if _has_hierarchy(graph, mode):
+    if has_hierarchy(graph, mode):
         return "ch"
     small = min(n_sources, n_targets)
     if cutoff_s is None and small >= CH_MIN_POINTS and small * graph.n_nodes >= CH_MIN_WORK:
@@ -325,10 +325,10 @@ def od_matrix(graph: RoadGraph, origins, destinations, *, mode: str = "drive",
     o = as_snapped(graph, origins, mode)
     d = as_snapped(graph, destinations, mode)
     out = np.full((len(o), len(d)), np.inf)
+    use = choose_method(graph, len(o), len(d), mode, cutoff_s, method)  # rejects a bad method
     if len(o) == 0 or len(d) == 0 or graph.n_nodes == 0:
-        choose_method(graph, len(o), len(d), mode, cutoff_s, method)  # still reject a bad method
         return _same_place(out, o, d)
-    if choose_method(graph, len(o), len(d), mode, cutoff_s, method) == "ch":
+    if use == "ch":
         return _same_place(_od_ch(graph, o, d, mode, cutoff_s), o, d)
     aug = augment(graph, o, d, mode)
     m = aug.matrix
@@ -379,7 +379,7 @@ def node_times(graph: RoadGraph, sources, *, mode: str = "drive", cutoff_s: floa
     s = as_snapped(graph, sources, mode)
     n = graph.n_nodes
     if method == "auto":
-        from_ch = cutoff_s is None and n > 0 and _has_hierarchy(graph, mode)
+        from_ch = cutoff_s is None and n > 0 and has_hierarchy(graph, mode)
         method = "ch" if from_ch else "dijkstra"
     if method == "ch" and n > 0:
         ch = _ch_module()
