@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from pianqu.findings import Finding
@@ -39,18 +38,6 @@ class PlanResult:
     findings: list[Finding] = field(default_factory=list)
     services: Any | None = None  # pianqu.services.ServicesAnalysis
     land: dict[str, Any] | None = None  # conflicts, spaces, tables (pianqu.land)
-
-
-def _seats(settlements: gpd.GeoDataFrame, codes: pd.Series, level: str, key: str) -> gpd.GeoDataFrame:
-    """The seat point of each unit, in the order of ``codes``; a clear error for a missing one."""
-    s = settlements[settlements["level"].astype(str) == level].copy()
-    s[key] = s[key].astype(str)
-    s = s.drop_duplicates(key).set_index(key)
-    missing = [c for c in codes.astype(str) if c not in s.index]
-    if missing:
-        raise ValueError(f"settlement: no {level} for {key} {missing[:5]}"
-                         f"{' …' if len(missing) > 5 else ''}; every unit needs a seat point to compute travel times")
-    return gpd.GeoDataFrame(s.loc[codes.astype(str)].reset_index(), crs=settlements.crs)
 
 
 def township_units(ws: Workspace) -> gpd.GeoDataFrame:
@@ -110,6 +97,7 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
     """
     from pianqu.industry import leading_specialties, zone_neighbours
     from pianqu.network import analyse_network, build_graph, od_matrix
+    from pianqu.network.snap import seat_points
     from pianqu.zoning import adjacency, delineate
     from pianqu.zoning.autop import auto_p
     from pianqu.zoning.centres import centre_indicators, score_centres, township_hierarchy, village_hierarchy
@@ -130,7 +118,7 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
     with task("道路网络与出行时间 / road graph and travel times", total=2) as advance:
         graph = build_graph(roads, config=cfg)  # its findings come with the road diagnostics
         advance()
-        seats = _seats(settlements, units["code"], "town_seat", "township_code")
+        seats = seat_points(settlements, units["code"], "town_seat", "township_code")
         T = od_matrix(graph, seats, seats, mode="drive")
         advance()
 
@@ -172,7 +160,7 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
     if villages and ws.has("village"):
         with task("村级片区 / village-level zones", total=1) as advance:
             vil = ws.read("village")
-            vseats = _seats(settlements, vil["code"], "village_seat", "village_code")
+            vseats = seat_points(settlements, vil["code"], "village_seat", "village_code")
             Tv = od_matrix(graph, vseats, vseats, mode="drive")
             vz = village_zones(vil, Tv, township_zone=result.assignment, config=cfg,
                                method=village_method, time_limit=village_time_limit)

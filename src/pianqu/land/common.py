@@ -32,6 +32,12 @@ def rules_table(name: str) -> pd.DataFrame:
     return _rules_table(name).copy()
 
 
+def rule_names(name: str, lang: str | None) -> dict[str, str]:
+    """Rule → its name in ``lang`` (zh by default) from the rules file ``name``."""
+    r = _rules_table(name)
+    return dict(zip(r["rule"], r["name_en" if (lang or "zh") == "en" else "name_zh"]))
+
+
 @cache
 def _rules_table(name: str) -> pd.DataFrame:
     with resources.files("pianqu.land").joinpath("rules", name).open("rb") as fh:

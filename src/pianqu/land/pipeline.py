@@ -26,7 +26,7 @@ import shapely
 from pianqu.config import Config
 from pianqu.findings import Finding
 from pianqu.i18n import t
-from pianqu.land.common import LandInputError, area_columns, layer_or_base
+from pianqu.land.common import LandInputError, area_columns, layer_or_base, rule_names
 from pianqu.ingest.mapping import indicator_key
 from pianqu.land.quota import BASE_COLUMN, INDICATORS
 from pianqu.land.stats import UNIT_DIV
@@ -250,12 +250,13 @@ def run_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, lang: str
         run.layers["land_siting"] = siting.verdicts
         run.layers["land_siting_detail"] = siting.details
         run.findings += siting.findings
+        names = rule_names("siting_rules.csv", lang)
         for r in siting.verdicts.itertuples(index=False):
             if r.verdict in ("prohibited", "restricted"):
                 run.findings.append(Finding("error" if r.verdict == "prohibited" else "warning",
                                             f"land.siting.{r.verdict}", "projects", str(r.id), "",
                                             {"id": r.id, "name": r.name, "rules": r.rules,
-                                             "rule": _rule_name(r.worst_rule, lang)}))
+                                             "rule": names.get(r.worst_rule, r.worst_rule)}))
         done("siting")
     else:
         done("siting", "skipped", "projects")
@@ -290,15 +291,6 @@ def _skipped(step: str, layer: str, lang: str | None) -> Finding:
     """Info: ``step`` did not run; importing ``layer`` would enable it."""
     return Finding("info", "land.plan.skipped", layer.split(",")[0], "", "",
                    {"step": t(f"land.plan.step.{step}", lang), "layer": layer})
-
-
-def _rule_name(rule: str, lang: str | None) -> str:
-    from pianqu.land.siting import siting_rules
-
-    r = siting_rules().set_index("rule")
-    if rule not in r.index:
-        return rule
-    return str(r.at[rule, "name_en" if (lang or "zh") == "en" else "name_zh"])
 
 
 def consolidation_layer(table: pd.DataFrame, villages: gpd.GeoDataFrame, cfg: Config) -> gpd.GeoDataFrame:

@@ -122,3 +122,16 @@ def snapped_frame(graph: RoadGraph, s: Snapped) -> pd.DataFrame:
                     else "", "")
     return pd.DataFrame({"id": s.ids, "edge": s.edge, "road": road, "offset_m": s.offset_m,
                          "access_m": s.access_m, "access_s": s.access_s, "far": s.far})
+
+
+def seat_points(settlements: gpd.GeoDataFrame, codes: pd.Series, level: str, key: str) -> gpd.GeoDataFrame:
+    """The seat point (settlement ``level``, e.g. town_seat, matched on ``key``) of each unit, in
+    the order of ``codes``; a clear error naming the units without one."""
+    s = settlements[settlements["level"].astype(str) == level].copy()
+    s[key] = s[key].astype(str)
+    s = s.drop_duplicates(key).set_index(key)
+    missing = [c for c in codes.astype(str) if c not in s.index]
+    if missing:
+        raise ValueError(f"settlement: no {level} for {key} {missing[:5]}"
+                         f"{' …' if len(missing) > 5 else ''}; every unit needs a seat point to compute travel times")
+    return gpd.GeoDataFrame(s.loc[codes.astype(str)].reset_index(), crs=settlements.crs)

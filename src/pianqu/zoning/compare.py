@@ -37,19 +37,15 @@ def township_instance(ws, config: Config | None = None) -> TownshipInstance:
     """Townships of ``ws`` with the drive-time matrix between their seats (settlement layer,
     ``level = town_seat``) over the road layer, as :func:`pianqu.plan.plan` computes it."""
     from pianqu.network import build_graph, od_matrix
+    from pianqu.network.snap import seat_points
 
     cfg = config or ws.config()
     units = ws.read("township")
     units["code"] = units["code"].astype(str)
-    settle = ws.read("settlement")
-    seats = settle[settle["level"].astype(str) == "town_seat"].copy()
-    seats["township_code"] = seats["township_code"].astype(str)
-    seats = seats.drop_duplicates("township_code").set_index("township_code")
-    missing = [c for c in units["code"] if c not in seats.index]
-    if missing:
-        raise ValueError(f"{ws.url}: layer settlement has no town_seat for township {missing[:5]} (field "
-                         "township_code); every township needs its seat point to compute travel times")
-    pts = gpd.GeoDataFrame(seats.loc[units["code"]].reset_index(), crs=settle.crs)
+    try:
+        pts = seat_points(ws.read("settlement"), units["code"], "town_seat", "township_code")
+    except ValueError as exc:
+        raise ValueError(f"{ws.url}: {exc}") from None
     graph = build_graph(ws.read("road"), config=cfg)
     T = od_matrix(graph, pts, pts, mode="drive")
     adj = build_adjacency(units, travel_s=T, config=cfg)
@@ -167,7 +163,11 @@ def compare_division(ws, division: str | Path | pd.DataFrame | None = None, *, s
         div = read_division(division, **read_kw)
     kw = dict(adjacency=inst.adjacency, config=cfg, layer="township")
     evaluator = Evaluator(inst.units, inst.travel_s, div, **kw)
-    proposal = Evaluator(inst.units, inst.travel_s, proposal_div, **kw).evaluation() if proposal_div is not None \
-        else None
+    if proposal_div is None:
+        proposal = None
+    elif div is proposal_div:  # adjusting the proposal itself: its evaluation before any move
+        proposal = evaluator.evaluation()
+    else:
+        proposal = Evaluator(inst.units, inst.travel_s, proposal_div, **kw).evaluation()
     return Comparison(inst, evaluator, proposal, labels,
                       {"load_s": t1 - t0, "evaluate_s": time.perf_counter() - t1})

@@ -13,6 +13,7 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from pianqu.land.common import rule_names
 from pianqu.report import maps
 from pianqu.report.parts.core import dpi, map_epsg, width_in
 from pianqu.report.sections import Figure, ReportContext, SectionContent, Table, register_section
@@ -246,13 +247,9 @@ SPACE_COLOURS = {"agricultural": "#f6e7a1", "ecological": "#a8d5a2", "constructi
 
 def _conflict_names_in(ctx: ReportContext, conflicts: pd.DataFrame) -> pd.DataFrame:
     """The conflict table with each rule's name in the report's language (from the rules table)."""
-    from pianqu.land.conflicts import conflict_rules
-
     out = pd.DataFrame(conflicts)
     if "rule" in out and "name" in out:
-        rules = conflict_rules().set_index("rule")
-        col = "name_zh" if ctx.lang == "zh" else "name_en"
-        out["name"] = out["rule"].map(rules[col]).fillna(out["name"])
+        out["name"] = out["rule"].map(rule_names("conflict_rules.csv", ctx.lang)).fillna(out["name"])
     return out
 
 
@@ -319,7 +316,8 @@ def _land_change(ctx: ReportContext, content: SectionContent) -> None:
     outflow = ctx.layer("land_outflow", ctx.scenario)
     from pianqu.land.epochs import epochs_of, ticket_summary
 
-    years = epochs_of(ctx.ws.read("landuse", columns=["epoch"]))
+    # the survey years the workspace records (reading them off the parcels only when it records none)
+    years = sorted(ctx.ws.meta.epochs) or epochs_of(ctx.ws.read("landuse", columns=["epoch"]))
     s = ticket_summary(tickets if tickets is not None else pd.DataFrame())
     out_ha = float(outflow["area_ha"].sum()) if outflow is not None and len(outflow) else 0.0
     content.add_note(ctx.t("land.report.change_intro", before=years[0] if years else "", after=years[-1] if years else "",
@@ -361,7 +359,7 @@ def _land_more(ctx: ReportContext, content: SectionContent, spaces: gpd.GeoDataF
         content.add_note(tx("siting_note", n=len(siting), prohibited=int(n.get("prohibited", 0)),
                             restricted=int(n.get("restricted", 0)), allowed=int(n.get("allowed", 0))),
                          "warning" if n.get("prohibited", 0) else "info")
-        names = _siting_rule_names(ctx.lang)
+        names = rule_names("siting_rules.csv", ctx.lang)
         v = pd.DataFrame({tx("col.id"): siting["id"], tx("col.name"): siting["name"], tx("col.kind"): siting["kind"],
                           tx("col.verdict"): siting["verdict"].map(lambda x: ctx.t(f"land.verdict.{x}")),
                           tx("col.worst_rule"): siting["worst_rule"].map(lambda r: names.get(r, r)),
@@ -418,13 +416,6 @@ def _land_more(ctx: ReportContext, content: SectionContent, spaces: gpd.GeoDataF
         sk = steps[steps["status"] == "skipped"]
         content.add_note(tx("skipped_note", items=", ".join(
             f"{ctx.t(f'land.plan.step.{r.step}')} ({r.layer})" for r in sk.itertuples(index=False))))
-
-
-def _siting_rule_names(lang: str) -> dict[str, str]:
-    from pianqu.land.siting import siting_rules
-
-    r = siting_rules()
-    return dict(zip(r["rule"], r["name_en" if lang == "en" else "name_zh"]))
 
 
 def _land_sizing(ctx: ReportContext, content: SectionContent, sizing: pd.DataFrame | None, tx) -> None:
