@@ -66,24 +66,26 @@ def parse_other_tags(values: pd.Series, keys: tuple[str, ...] = ROAD_TAGS) -> pd
     return pd.DataFrame(out, index=values.index)
 
 
+def _tag(tags: pd.DataFrame, key: str) -> pd.Series:
+    """The values of OSM tag ``key`` (all <NA> when no way has it)."""
+    return (tags[key] if key in tags.columns else pd.Series(pd.NA, index=tags.index)).astype("string")
+
+
 def closed_to_cars(tags: pd.DataFrame) -> np.ndarray:
     """Ways a car may not use: areas (``area=yes``) and ways whose most specific access tag
     (motorcar, motor_vehicle, vehicle, then access) says ``no`` or ``private``, also as one of
     several values — the rule of OSMnx's and pyrosm's "drive" network, so that both imports keep
     the same ways."""
-    def tag(k: str) -> pd.Series:
-        return (tags[k] if k in tags.columns else pd.Series(pd.NA, index=tags.index)).astype("string")
-
     closed = np.zeros(len(tags), bool)
     decided = np.zeros(len(tags), bool)
     for k in CAR_ACCESS_KEYS:
-        v = tag(k)
+        v = _tag(tags, k)
         has = v.notna().to_numpy(bool) & ~decided
         parts = v.fillna("").str.lower().str.split(";")
         shut = parts.map(lambda p: any(x.strip() in ("no", "private") for x in p)).to_numpy(bool)
         closed |= has & shut
         decided |= has
-    return closed | (tag("area").fillna("").str.lower() == "yes").to_numpy(bool)
+    return closed | (_tag(tags, "area").fillna("").str.lower() == "yes").to_numpy(bool)
 
 
 def osm_road_attributes(highway: pd.Series, tags: pd.DataFrame) -> pd.DataFrame:
@@ -98,9 +100,7 @@ def osm_road_attributes(highway: pd.Series, tags: pd.DataFrame) -> pd.DataFrame:
     (bridges, tunnels, ways on another ``layer``), ``lanes``, ``width_m``.
     """
     highway = highway.astype("string").fillna("")
-
-    def tag(k: str) -> pd.Series:
-        return tags[k] if k in tags.columns else pd.Series(pd.NA, index=highway.index)
+    tag = lambda k: _tag(tags, k)  # noqa: E731
 
     table = osm_highway_classes().set_index("highway")["class"]
     cls = highway.map(table).astype("string")
@@ -144,11 +144,7 @@ def read_osm_roads(pbf_path: str | Path, bbox: tuple[float, float, float, float]
     if got is None or got[1] is None or len(got[1]) == 0:
         return empty_roads()
     edges = got[1]
-
-    def col(name: str) -> pd.Series:
-        return edges[name] if name in edges.columns else pd.Series(pd.NA, index=edges.index)
-
-    att = osm_road_attributes(edges["highway"], pd.DataFrame({k: col(k) for k in ROAD_TAGS}))
+    att = osm_road_attributes(edges["highway"], edges)
     keep = att["keep"].to_numpy(bool)
     edges, att = edges[keep].reset_index(drop=True), att[keep].reset_index(drop=True)
     geom = edges.geometry.to_numpy().copy()
@@ -159,7 +155,7 @@ def read_osm_roads(pbf_path: str | Path, bbox: tuple[float, float, float, float]
     seq = pd.Series(wid).groupby(wid).cumcount().to_numpy()
     out = gpd.GeoDataFrame({
         "id": [f"osm{w}_{k}" for w, k in zip(wid, seq)],
-        "class": att["class"].to_numpy(), "name": col("name").astype("string").fillna("").to_numpy(),
+        "class": att["class"].to_numpy(), "name": _tag(edges, "name").fillna("").to_numpy(),
         "lanes": att["lanes"].array, "width_m": att["width_m"].to_numpy(), "speed_kmh": att["speed_kmh"].to_numpy(),
         "oneway": att["oneway"].to_numpy(), "grade_separated": att["grade_separated"].to_numpy(),
         "osm_highway": edges["highway"].astype(str).to_numpy(), "osm_id": wid,
