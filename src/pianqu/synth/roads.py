@@ -276,13 +276,14 @@ def direct_roads(b: _Builder, seats: np.ndarray, targets: np.ndarray, speeds: di
             w = time_m if np.isinf(lam) else b.weight(cls, discount=discount) + lam * time_m
             pred = _tree(b, w, _window(b, int(s), need, factor), int(s))
             last = lam == LAGRANGE[-1]
+            cap = budget[late]
             for k in np.argsort(-np.nan_to_num(excess, posinf=1e18), kind="stable"):
                 if pred[need[k]] < 0:
                     continue
-                path = trace(pred, int(need[k]))
+                e = b.edge_ids(trace(pred, int(need[k])))
                 # a path still beyond the cap waits for a later round: no road is built twice
-                if last or time_m[b.edge_ids(path)].sum() / v_cls <= budget[late][k]:
-                    b.mark(path, cls, name(made))
+                if last or time_m[e].sum() / v_cls <= cap[k]:
+                    b.mark_edges(e, cls, name(made))
                     made += 1
             linked.append(need)
     return np.unique(np.concatenate(linked)) if linked else np.zeros(0, dtype=np.int64)
@@ -321,7 +322,8 @@ def build_roads(t: Terrain, mask: np.ndarray, township_of_cell: np.ndarray, seat
     it × the straight-line time at ``reference_speed_kmh`` gets a village road toward that seat."""
     b = _Builder(t, mask, township_of_cell, gen)
     if speeds is None:
-        speeds = dict(zip(standards.road_classes()["class"], standards.road_classes()["speed_kmh"].astype(float)))
+        classes = standards.road_classes()
+        speeds = dict(zip(classes["class"], classes["speed_kmh"].astype(float)))
     g = b.g
     seat = int(g.node[seat_cell])
     towns = g.node[town_cells]
@@ -572,22 +574,17 @@ def _lines(b: _Builder, keep_nodes: set[int]) -> tuple[list[shapely.LineString],
     return lines, cls, names
 
 
-def urban_options(cfg, built_town: np.ndarray) -> dict:
-    """Keyword arguments of :func:`build_roads` for the urban streets and radial roads, from the
-    config (``synth.street_spacing_m``, ``synth.seat_radial_radius_m``,
-    ``synth.seat_radial_detour_max``, ``network.detour_reference_speed_kmh``, road speeds) and
-    the town of every cell's built-up land (``built_town``, −1 outside the towns)."""
+def road_options(cfg, built_town: np.ndarray, village_township: np.ndarray) -> dict:
+    """Keyword arguments of :func:`build_roads` from the config (``synth.street_spacing_m``,
+    ``synth.seat_radial_radius_m``, ``synth.seat_radial_detour_max``, ``synth.village_detour_max``,
+    ``network.detour_reference_speed_kmh``, road speeds), the town of every cell's built-up land
+    (``built_town``, −1 outside the towns) and the township row of every village."""
     return {"built_town": built_town, "street_spacing_m": float(cfg["synth.street_spacing_m"]),
             "radial_radius_m": float(cfg["synth.seat_radial_radius_m"]),
             "radial_detour_max": float(cfg["synth.seat_radial_detour_max"]),
             "reference_speed_kmh": float(cfg["network.detour_reference_speed_kmh"]),
-            "speeds": {c: float(v) for c, v in dict(cfg.road_speeds).items()}}
-
-
-def road_options(cfg, built_town: np.ndarray, village_township: np.ndarray) -> dict:
-    """Keyword arguments of :func:`build_roads` from the config: :func:`urban_options` plus the
-    village detour cap (``synth.village_detour_max``) and the township row of every village."""
-    return {**urban_options(cfg, built_town), "village_township": np.asarray(village_township, dtype=np.int64),
+            "speeds": {c: float(v) for c, v in dict(cfg.road_speeds).items()},
+            "village_township": np.asarray(village_township, dtype=np.int64),
             "village_detour_max": float(cfg["synth.village_detour_max"])}
 
 
