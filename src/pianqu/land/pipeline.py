@@ -151,8 +151,7 @@ def run_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, lang: str
         if status == "skipped" and note:
             run.findings.append(_skipped(step, layer, lang))
 
-    lines_st = read_lines(ws, scenario)
-    lines = {k: project(v, epsg) for k, v in lines_st.items()}  # once, for every step
+    lines = {k: project(v, epsg) for k, v in read_lines(ws, scenario).items()}  # once, for every step
     previous = ws.read("conflict", scenario) if ws.has("conflict", scenario) else None
     conflicts = detect_conflicts(lines, epsg=epsg, cfg=cfg, previous=previous)
     run.layers["conflict"] = conflicts
@@ -178,15 +177,18 @@ def run_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, lang: str
     done("tables")
 
     change = None
-    if ws.has("approvals"):  # two epochs and approval records: change detection
-        change = detect_changes(landuse_all, approvals=ws.read("approvals"), farmland_pbf=lines_st.get("farmland_pbf"),
+    if not ws.has("approvals"):  # change detection needs two epochs and the approval records
+        done("change", "skipped", "approvals")
+    else:
+        change = detect_changes(landuse_all, approvals=ws.read("approvals"), farmland_pbf=lines.get("farmland_pbf"),
                                 epsg=epsg, cfg=cfg, meta=ws.meta)
-        if change is not None:
+        if change is None:
+            done("change", "skipped", "landuse (2 epochs)")
+        else:
             run.layers.update(change.layers())
             run.findings += change.findings
+            done("change")
     run.results["change"] = change
-    done("change", "done" if change is not None else "skipped", "" if change is not None else
-         ("approvals" if not ws.has("approvals") else "landuse (2 epochs)"))
 
     # quota before sizing: the reserve quota is measured against the planned construction land
     quota = None
