@@ -52,10 +52,9 @@ def township_units(ws: Workspace) -> gpd.GeoDataFrame:
         fac = ws.read("facility")
         t["facilities"] = t["code"].map(fac["township_code"].astype(str).value_counts()).fillna(0).astype(int)
     if ws.has("landuse"):
-        from pianqu.land.epochs import select_epoch
+        from pianqu.land.epochs import read_landuse
 
-        lu = select_epoch(ws.read("landuse", columns=["code", "township_code", "area_m2", "czcsxm", "epoch"]),
-                          meta=ws.meta)  # the base epoch only when the layer holds several
+        lu = read_landuse(ws, ["code", "township_code", "area_m2", "czcsxm"])  # the base epoch
         built = lu[lu["czcsxm"].astype(str).str[:3].isin(["201", "202"])]
         area = built.groupby(built["township_code"].astype(str))["area_m2"].sum() / 1e6
         t["built_up_km2"] = t["code"].map(area).fillna(0.0)

@@ -51,6 +51,14 @@ def select_epoch(landuse: pd.DataFrame | None, epoch: int | None = None, *, meta
     return landuse[keep]
 
 
+def read_landuse(ws: Any, columns: list[str] | None = None, epoch: int | None = None) -> pd.DataFrame:
+    """The workspace's land-use parcels of one epoch (default: the base epoch), only ``columns``
+    when given (with the ``epoch`` field too unless the workspace records a single epoch)."""
+    if columns is not None and "epoch" not in columns and len(ws.meta.epochs) != 1:
+        columns = [*columns, "epoch"]
+    return select_epoch(ws.read("landuse", columns=columns), epoch, meta=ws.meta)
+
+
 @dataclass
 class ChangeResult:
     """Change detection between two epochs: the pieces, the transition matrix (ha, first-level

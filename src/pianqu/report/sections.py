@@ -180,11 +180,12 @@ class ReportContext:
     def layer(self, name: str, scenario: str | None = None):
         """A workspace layer read once per report, or None when the workspace has none."""
         def read():
-            frame = self.ws.read(name, scenario) if self.ws.has(name, scenario) else None
-            if name == "landuse" and scenario is None and frame is not None:  # several survey epochs: the base one
-                from pianqu.land.epochs import select_epoch
-                frame = select_epoch(frame, meta=self.ws.meta)
-            return frame
+            if not self.ws.has(name, scenario):
+                return None
+            if name == "landuse" and scenario is None:  # several survey epochs: the base one
+                from pianqu.land.epochs import read_landuse
+                return read_landuse(self.ws)
+            return self.ws.read(name, scenario)
         return self.cached(f"layer:{scenario or ''}:{name}", read)
 
 

@@ -25,7 +25,7 @@ from pianqu.findings import SEVERITIES, Finding
 from pianqu.geo import describe_crs, ellipsoidal_area
 from pianqu.i18n import t
 from pianqu.schema import LAYERS
-from pianqu.land.epochs import select_epoch
+from pianqu.land.epochs import read_landuse
 from pianqu.standards import area_units, land_classes, landuse_codes
 
 M2_PER_HA = float(area_units().set_index("unit").loc["ha", "m2"])
@@ -144,7 +144,7 @@ def township_stats(ws=None, *, townships: gpd.GeoDataFrame | None = None,
     if ws is not None:
         townships = townships if townships is not None else ws.read("township")
         if landuse is None and ws.has("landuse"):
-            landuse = select_epoch(ws.read("landuse"), meta=ws.meta)
+            landuse = read_landuse(ws)
         if villages is None and ws.has("village"):
             villages = ws.read("village", columns=["code", "township_code"])
         if mu_per_m2 is None:
@@ -269,7 +269,7 @@ def landuse_structure(landuse: gpd.GeoDataFrame | None = None, *, ws=None, lang:
     """
     if ws is not None:
         landuse = landuse if landuse is not None else (
-            select_epoch(ws.read("landuse"), meta=ws.meta) if ws.has("landuse") else None)
+            read_landuse(ws) if ws.has("landuse") else None)
         mu_per_m2 = mu_per_m2 if mu_per_m2 is not None else mu_factor(ws.config())
         version = version or ws.meta.landuse_version
     version = version or 2023

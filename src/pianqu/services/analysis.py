@@ -379,15 +379,14 @@ def services_for_scenario(ws, scenario: str, *, write: bool = True, lang: str = 
         if ws.has(name):
             layers[name] = ws.read(name)
     if ws.has("landuse"):  # slopes for the terrain type of each village
-        from pianqu.land.epochs import select_epoch
+        from pianqu.land.epochs import read_landuse
 
-        cols = ["village_code", "slope_deg", "area_m2"]
-        try:
-            lu = ws.read("landuse", columns=cols + (["epoch"] if len(ws.meta.epochs) > 1 else []))
+        try:  # the planning base epoch only: later epochs repeat the same ground
+            lu = read_landuse(ws, ["village_code", "slope_deg", "area_m2"])
         except Exception:  # an older workspace without slopes: terrain from the county's class
             lu = None
-        if lu is not None:  # the planning base epoch only: later epochs repeat the same ground
-            layers["landuse"] = pd.DataFrame(select_epoch(lu, meta=ws.meta).drop(columns="geometry", errors="ignore"))
+        if lu is not None:
+            layers["landuse"] = pd.DataFrame(lu.drop(columns="geometry", errors="ignore"))
     zones = kw.pop("zones", None)
     if zones is None and scenario in set(ws.scenarios()["name"]) and ws.has("zone_member", scenario):
         zones = Zones.from_scenario(ws, scenario)
