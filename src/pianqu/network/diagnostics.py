@@ -58,7 +58,8 @@ def _gdf(rows: dict, geoms, graph: RoadGraph) -> gpd.GeoDataFrame:
     return frame.to_crs(STORAGE_EPSG) if graph.epsg else frame
 
 
-def _actions(kinds: pd.Series | np.ndarray, prefix: str, lang: str | None) -> list[str]:
+def action_texts(kinds: pd.Series | np.ndarray, prefix: str, lang: str | None) -> list[str]:
+    """The recommended action of each diagnostic ``kind`` (locale key ``<prefix>.<kind>.do``) in ``lang``."""
     cache: dict[str, str] = {}
     out = []
     for k in kinds:
@@ -260,7 +261,7 @@ def dead_ends(graph: RoadGraph, settlements: gpd.GeoDataFrame | None = None,
             "target": np.where(kind == "missing_connection", target, ""), "gap_m": link_len,
             "network_m": np.where(kind == "missing_connection", net, np.nan),
             "settlement_m": dist_s, "boundary_m": dist_b,
-            "action": _actions(kind, "network.dead_end", lang)}
+            "action": action_texts(kind, "network.dead_end", lang)}
     layer = _gdf(rows, shapely.points(xy) if nd else [], graph).sort_values("rank").reset_index(drop=True)
     mc = np.flatnonzero(kind == "missing_connection")
     links = _gdf({"node": dead[mc], "road": rows["road"][mc] if nd else [], "target": target[mc],
@@ -404,7 +405,7 @@ def bridges(graph: RoadGraph, settlements: gpd.GeoDataFrame | None = None, *, la
     layer = _gdf({"rank": rank, "edge": bi, "road": e["road"].to_numpy()[bi], "class": e["class"].to_numpy()[bi],
                   "length_m": e["length_m"].to_numpy()[bi], "isolated_population": iso,
                   "isolated_settlements": iso_n, "kind": kind,
-                  "action": _actions(kind, "network.bridge", lang)},
+                  "action": action_texts(kind, "network.bridge", lang)},
                  e.geometry.to_numpy()[bi], graph).sort_values("rank").reset_index(drop=True)
     return Diagnosis(layer, (), {"mask": mask})
 
@@ -509,7 +510,7 @@ def bottlenecks(graph: RoadGraph, settlements: gpd.GeoDataFrame, *, bridge_diagn
     rows = rows.sort_values(["kind", "load", "isolated_population"], ascending=[True, False, False])
     # rank: single-access by population, low-capacity by load, interleaved by their own order
     rows["rank"] = np.arange(1, len(rows) + 1)
-    rows["action"] = _actions(rows["kind"].to_numpy(), "network.bottleneck", lang)
+    rows["action"] = action_texts(rows["kind"].to_numpy(), "network.bottleneck", lang)
     layer = _gdf({c: rows[c].to_numpy() for c in ["rank", "edge", "road", "class", "kind", "load", "load_index",
                                                   "isolated_population", "width_m", "lanes", "narrow",
                                                   "length_m", "action"]},
@@ -594,7 +595,7 @@ def detours(graph: RoadGraph, settlements: gpd.GeoDataFrame, zones: pd.DataFrame
                   "to_code": code[b], "to_name": name[b], "population": pop[a], "straight_m": straight,
                   "time_s": time, "time_min": time / 60, "reference_min": straight / ref / 60,
                   "detour_index": index, "status": status,
-                  "action": _actions(status, "network.detour", lang)}, geoms, graph)
+                  "action": action_texts(status, "network.detour", lang)}, geoms, graph)
     layer = layer.sort_values("rank").reset_index(drop=True)
     findings = []
     for _, r in layer[layer["status"] != "ok"].iterrows():

@@ -32,8 +32,7 @@ from scipy.spatial import cKDTree
 
 from pianqu.findings import Finding
 from pianqu.geo import STORAGE_EPSG
-from pianqu.i18n import t
-from pianqu.network.diagnostics import CHUNK_ELEMENTS, detours, length_matrix, seat_pairs
+from pianqu.network.diagnostics import CHUNK_ELEMENTS, action_texts, detours, length_matrix, seat_pairs
 from pianqu.network.graph import RoadGraph
 from pianqu.network.snap import as_snapped
 from pianqu.network.travel import augment, csr_min
@@ -210,7 +209,7 @@ def propose_links(graph: RoadGraph, settlements: gpd.GeoDataFrame, *, zones: pd.
             "length_m": ch["length_m"], "cost_wan": ch["length_m"] / 1000 * unit_cost,
             "saved_person_h": ch["saved_s"] / 3600, "saved_per_km": ch["saved_s"] / 3600 / (ch["length_m"] / 1000),
             "pairs_improved": ch["pairs_improved"],
-            "action": [t(f"network.link.{k}.do", lang) for k in ch["kind"]]},
+            "action": action_texts(ch["kind"], "network.link", lang)},
             geometry=gpd.GeoSeries(geoms, crs=graph.epsg)).to_crs(STORAGE_EPSG)
     else:
         links = empty

@@ -14,6 +14,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from pianqu.land.common import rule_names
+from pianqu.network.diagnostics import action_texts
 from pianqu.report import maps
 from pianqu.report.parts.core import dpi, map_epsg, width_in
 from pianqu.report.sections import Figure, ReportContext, SectionContent, Table, register_section
@@ -202,7 +203,7 @@ def _actions_in(ctx: ReportContext, key: str, frame: pd.DataFrame) -> pd.DataFra
     if not prefix or "action" not in frame or col not in frame:
         return frame
     out = frame.copy()
-    out["action"] = [ctx.t(f"{prefix}.{k}.do") for k in out[col].astype(str)]
+    out["action"] = action_texts(out[col].astype(str), prefix, ctx.lang)
     return out
 
 
