@@ -115,20 +115,17 @@ def delineate(units: gpd.GeoDataFrame | pd.DataFrame, travel_s: np.ndarray, p: i
                            method=method, time_limit=limit, seed=seed, layer=layer, contiguity=contiguity,
                            village_class=village_class, threads=threads, target_gap=target_gap, config=cfg,
                            relax_member_bounds=relax_member_bounds)
-    prob = make_problem(units, travel_s, p, code=code, population=population, county=county, candidates=candidates,
-                        fixed_centres=fixed_centres, forbidden_centres=forbidden_centres, locked=locked,
-                        pop_bounds=pop_bounds, member_bounds=member_bounds, keep_together=keep_together,
-                        max_travel_s=max_travel_s, adjacency=adjacency, village_class=village_class, layer=layer)
-    result = solve_problem(prob, method=method, time_limit=limit, seed=seed, contiguity=contiguity,
-                           threads=threads, config=cfg, target_gap=target_gap)
+    problem_kw = dict(code=code, population=population, county=county, candidates=candidates,
+                      fixed_centres=fixed_centres, forbidden_centres=forbidden_centres, locked=locked,
+                      pop_bounds=pop_bounds, keep_together=keep_together, max_travel_s=max_travel_s,
+                      adjacency=adjacency, village_class=village_class, layer=layer)
+    solve_kw = dict(method=method, time_limit=limit, seed=seed, contiguity=contiguity, threads=threads, config=cfg,
+                    target_gap=target_gap)
+    prob = make_problem(units, travel_s, p, member_bounds=member_bounds, **problem_kw)
+    result = solve_problem(prob, **solve_kw)
     if result.feasible or not relax_member_bounds or member_bounds is None or member_bounds == (None, None):
         return result
-    free = delineate(units, travel_s, p, code=code, population=population, county=county, candidates=candidates,
-                     fixed_centres=fixed_centres, forbidden_centres=forbidden_centres, locked=locked,
-                     pop_bounds=pop_bounds, member_bounds=None, keep_together=keep_together,
-                     max_travel_s=max_travel_s, adjacency=adjacency, method=method, time_limit=limit, seed=seed,
-                     layer=layer, contiguity=contiguity, village_class=village_class, threads=threads,
-                     target_gap=target_gap, config=cfg)
+    free = solve_problem(make_problem(units, travel_s, p, member_bounds=None, **problem_kw), **solve_kw)
     if not free.feasible:
         return result
     where = str(prob.county_codes[0]) if len(prob.county_codes) == 1 else ""
