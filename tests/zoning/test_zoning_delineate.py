@@ -193,3 +193,38 @@ def test_bad_inputs_are_named(county):
         delineate(u2, T, 3)
     with pytest.raises(ValueError, match="positive integer"):
         delineate(u, T, 0)
+
+
+def test_heuristic_falls_back_to_exact_search():
+    """Issue 12's instance: the heuristic finds no division meeting the population bounds; the
+    result must come from the exact search (equal to the brute-force optimum) and say so."""
+    from scipy import sparse
+    from scipy.sparse.csgraph import shortest_path
+
+    from pianqu.zoning.contiguity import Adjacency
+
+    xy = np.array([(32.2, 32.32), (20.61, 11.43), (2.16, 15.33), (16.34, 1.81), (1.95, 39.97),
+                   (26.09, 9.38), (17.4, 38.97), (35.91, 33.77), (15.7, 19.72)])
+    pop = [28305, 28684, 28202, 7128, 38568, 24445, 36622, 14500, 17653]
+    edges = [(0, 5), (0, 6), (0, 7), (0, 8), (1, 2), (1, 3), (1, 5), (1, 8), (2, 3), (2, 4), (2, 8),
+             (3, 5), (4, 6), (4, 8), (5, 7), (5, 8), (6, 7), (6, 8)]
+    n, bounds, cand = 9, (42020.06, 70033.44), [0, 3, 6, 8]
+    a, b = np.array(edges).T
+    secs = np.hypot(*(xy[a] - xy[b]).T) * 2 * 60  # 30 km/h: 2 min per km
+    T = shortest_path(sparse.coo_matrix((secs, (a, b)), shape=(n, n)).tocsr(), directed=False)
+    codes = np.array([f"u{i}" for i in range(n)])
+    e = pd.DataFrame({"i": a, "j": b, "code_i": codes[a], "code_j": codes[b], "shared_m": 1000.0, "kind": "user"})
+    shared = sparse.coo_matrix((np.full(2 * len(a), 1000.0), (np.r_[a, b], np.r_[b, a])), shape=(n, n)).tocsr()
+    adj = Adjacency(codes, e, shared, np.full(n, 4000.0), np.full(n, 1e6), [])
+    units = pd.DataFrame({"code": codes, "population": pop})
+    r = delineate(units, T, 4, adjacency=adj, candidates=list(codes[cand]), pop_bounds=bounds,
+                  method="heuristic", county=None, village_class=None)
+    best, _ = dp_optimum(Instance(pop, T, edges, 4, candidates=cand, pop_bounds=bounds))
+    assert r.status == "optimal" and r.method.startswith("heuristic→exact")
+    assert r.objective == pytest.approx(best, rel=1e-9)
+    assert r.objective / 60 == pytest.approx(5_315_159.84, abs=0.01)  # person-minutes
+    assert sorted(sorted(r.assignment.index[r.assignment == c]) for c in set(r.assignment)) == \
+        [["u0", "u5"], ["u1", "u2", "u3"], ["u4", "u8"], ["u6", "u7"]]
+    assert [f.rule for f in r.explanation] == ["zoning.heuristic_fallback"]
+    assert "精确算法" in r.explanation[0].message("zh")
+    check_division(units, adj, r.assignment, 4)

@@ -189,12 +189,18 @@ def solve_problem(prob: Problem, *, method: str = "auto", time_limit: float = 60
                                     time_s=time.perf_counter() - t0, standard_s=std, stats=stats,
                                     explanation=explain.diagnose(prob, lambda q: _quick_feasible(q, cfg))
                                     if explain_infeasible else [])
-        if centre_of is None:
-            return _no_solution(prob, h, t0, std, stats, label, lb)
-        _verify(prob, centre_of)
-        status = "optimal" if relative_gap(obj, lb) <= tol * 1.01 + 1e-12 else "feasible"
-        return build_result(prob, centre_of, lower_bound=min(lb, obj), status=status, method=label,
-                            time_s=time.perf_counter() - t0, standard_s=std, stats=stats)
+        if centre_of is not None:
+            _verify(prob, centre_of)
+            status = "optimal" if relative_gap(obj, lb) <= tol * 1.01 + 1e-12 else "feasible"
+            return build_result(prob, centre_of, lower_bound=min(lb, obj), status=status, method=label,
+                                time_s=time.perf_counter() - t0, standard_s=std, stats=stats)
+        # the heuristic found no division that meets every rule: that proves nothing, so the
+        # exact search decides (a division, or proof that none exists), and the result says so
+        fallback = [Finding("warning", "zoning.heuristic_fallback", prob.layer, "", "",
+                            {"p": prob.p, "seconds": round(time.perf_counter() - t0, 2)})]
+        stats["heuristic_fallback"] = True
+    else:
+        fallback = []
     left = max(time_limit - (time.perf_counter() - t0), 0.5)
     m = exact.solve(prob, time_limit=left, mip_rel_gap=stop, start=h["centre_of"] if h_ok else None,
                     threads=threads, contiguity=contiguity)
@@ -203,28 +209,31 @@ def solve_problem(prob: Problem, *, method: str = "auto", time_limit: float = 60
                   "root_bound": m["root_bound"], "root_rounds": m["root_rounds"], "root_cuts": m["root_cuts"],
                   "fixed_pairs": m["fixed_pairs"], "polished": m["polished"]})
     bound = max(lb, m["lower_bound"])
+    label = f"heuristic→exact:{contiguity}" if fallback else f"exact:{contiguity}"
     if m["infeasible"] and not h_ok:
-        findings = []
+        findings = list(fallback)
         if explain_infeasible:
-            findings = explain.diagnose(prob, lambda q: _quick_feasible(q, cfg))
-        return build_result(prob, None, lower_bound=np.inf, status="infeasible", method=f"exact:{contiguity}",
+            findings += explain.diagnose(prob, lambda q: _quick_feasible(q, cfg))
+        return build_result(prob, None, lower_bound=np.inf, status="infeasible", method=label,
                             time_s=time.perf_counter() - t0, standard_s=std, explanation=findings, stats=stats)
     centre_of = m["centre_of"]
     if centre_of is None or (h_ok and h["objective"] < m["objective"] - 1e-9):
         centre_of = h["centre_of"] if h_ok else None
     if centre_of is None:
-        return _no_solution(prob, h, t0, std, stats, f"exact:{contiguity}", bound)
+        return _no_solution(prob, h, t0, std, stats, label, bound, fallback)
     _verify(prob, centre_of)
     obj = float(np.sum(prob.pop * prob.T[np.arange(prob.n), centre_of]))
     optimal = relative_gap(obj, bound) <= tol * 1.01 + 1e-12
     return build_result(prob, centre_of, lower_bound=min(bound, obj), status="optimal" if optimal else "feasible",
-                        method=f"exact:{contiguity}", time_s=time.perf_counter() - t0, standard_s=std, stats=stats)
+                        method=label, time_s=time.perf_counter() - t0, standard_s=std, stats=stats,
+                        explanation=fallback)
 
 
-def _no_solution(prob, h, t0, std, stats, method, bound=None) -> ZoningResult:
+def _no_solution(prob, h, t0, std, stats, method, bound=None, before: list[Finding] = ()) -> ZoningResult:
     f = Finding("error", "zoning.no_solution", prob.layer, "", "", {"p": prob.p})
     return build_result(prob, None, lower_bound=h["lower_bound"] if bound is None else bound, status="no_solution",
-                        method=method, time_s=time.perf_counter() - t0, standard_s=std, explanation=[f], stats=stats)
+                        method=method, time_s=time.perf_counter() - t0, standard_s=std,
+                        explanation=[*before, f], stats=stats)
 
 
 def _quick_feasible(prob: Problem, cfg: Config) -> bool:
