@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 GEN = textwrap.dedent("""
     import sys, math
     import numpy as np, geopandas as gpd
-    from pianqu.land.synthetic import parcel_grid, blobs, DEFAULT_ORIGIN, DEFAULT_EPSG
+    from pianqu.testing.land import parcel_grid, blobs, DEFAULT_ORIGIN, DEFAULT_EPSG
     n, out = int(sys.argv[1]), sys.argv[2]
     side = int(math.ceil(math.sqrt(n)))
     nx, ny = side, int(math.ceil(n / side))
@@ -100,7 +100,7 @@ JOB = textwrap.dedent("""
 COUNTY = textwrap.dedent("""
     import json, sys, time
     import numpy as np, geopandas as gpd, pandas as pd
-    from pianqu.land.synthetic import parcel_grid, blobs, DEFAULT_ORIGIN
+    from pianqu.testing.land import parcel_grid, blobs, DEFAULT_ORIGIN
     from pianqu.land import (detect_conflicts, apply_conflicts, three_spaces, unit_capacities, allocate_quotas,
                              simulate_epoch, change_pieces, violation_tickets, transition_matrix,
                              consolidation_potential, grain_bases, check_siting)

@@ -45,7 +45,7 @@ warnings.filterwarnings("ignore")
 os.environ.setdefault("MPLCONFIGDIR", os.path.join(os.path.dirname(__file__), "..", ".cache", "matplotlib"))
 
 from pianqu.zoning import adjacency, delineate  # noqa: E402
-from pianqu.zoning.synthetic import synthetic_county, synthetic_province, synthetic_villages  # noqa: E402
+from pianqu.testing.zoning import synthetic_county, synthetic_province, synthetic_villages  # noqa: E402
 
 MEMBER_BOUNDS = (2, 5)  # zoning.members_min/max: a township-level zone groups ≈ 2–5 townships
 ATTRS = ["population", "gdp_yi", "built_up_km2"]  # what the homogeneity methods cluster on
@@ -236,7 +236,7 @@ def _zone_one(inst):
 
 def village_level(codes: list[str], time_limit: float = 10.0) -> None:
     """Section 5: the village level of synthetic counties (pianqu.synth), as pianqu plan runs it."""
-    from pianqu.zoning.synthetic import county_villages
+    from pianqu.testing.zoning import county_villages
     from pianqu.zoning.villages import village_zones
 
     print("## 5. Village level of synthetic counties (pianqu.synth), automatic p per group\n")

@@ -26,7 +26,7 @@ import pandas as pd
 import shapely
 
 from pianqu.geo import STORAGE_EPSG
-from pianqu.land.synthetic import DEFAULT_ORIGIN, blob, parcel_grid
+from pianqu.testing.land import DEFAULT_ORIGIN, blob, parcel_grid
 
 EPSG = 4544
 NX, NY, CELL = 80, 50, 40.0

@@ -8,7 +8,7 @@ import shapely
 
 from pianqu.land.overlay import (OverlayError, components, intersect, intersect_any, overlay, split_large, subtract,
                                  to_storage)
-from pianqu.land.synthetic import DEFAULT_ORIGIN, blob, blobs, parcel_grid
+from pianqu.testing.land import DEFAULT_ORIGIN, blob, blobs, parcel_grid
 
 X0, Y0 = DEFAULT_ORIGIN
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pianqu.network.graph import build_graph
-from pianqu.network.sample import sample_county
+from pianqu.testing.network import sample_county
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from pianqu.network import diagnostics as D
 from pianqu.network.graph import build_graph
 from pianqu.network.isochrone import isochrones
 from pianqu.network.links import propose_links
-from pianqu.network.sample import SAMPLE_EPSG, grid_roads
+from pianqu.testing.network import SAMPLE_EPSG, grid_roads
 from pianqu.network.snap import snap_points
 from pianqu.network.travel import nearest_k, od_matrix
 

@@ -256,7 +256,7 @@ def test_default_county_settlements():
 
 def test_hierarchy_is_cached_and_auto_uses_it():
     from pianqu.network.graph import build_graph
-    from pianqu.network.sample import grid_roads
+    from pianqu.testing.network import grid_roads
 
     g = build_graph(grid_roads(30, 30))
     assert g.n_nodes == 900

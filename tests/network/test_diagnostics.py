@@ -14,7 +14,7 @@ from pianqu.findings import to_frame
 from pianqu.network import diagnostics as D
 from pianqu.network.graph import build_graph
 from pianqu.network.links import augmentation_baseline, link_candidates, propose_links
-from pianqu.network.sample import sample_county
+from pianqu.testing.network import sample_county
 from pianqu.network.snap import snap_points
 from pianqu.network.travel import augment, csr_min, od_matrix
 

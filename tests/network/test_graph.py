@@ -13,7 +13,7 @@ from scipy.sparse.csgraph import dijkstra
 from pianqu.config import load_config
 from pianqu.findings import to_frame
 from pianqu.network.graph import build_graph
-from pianqu.network.sample import SAMPLE_EPSG, grid_roads
+from pianqu.testing.network import SAMPLE_EPSG, grid_roads
 
 X0, Y0 = 500_000.0, 3_300_000.0
 

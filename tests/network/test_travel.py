@@ -10,7 +10,7 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 
 from pianqu.network.graph import build_graph
-from pianqu.network.sample import SAMPLE_EPSG, grid_roads
+from pianqu.testing.network import SAMPLE_EPSG, grid_roads
 from pianqu.network.snap import snap_points
 from pianqu.network.travel import nearest_k, node_times, od_matrix, reduce_graph
 

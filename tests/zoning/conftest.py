@@ -7,7 +7,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))  # zoning_helpers, zoning_brute
 
-from pianqu.zoning.synthetic import synthetic_county, synthetic_villages  # noqa: E402
+from pianqu.testing.zoning import synthetic_county, synthetic_villages  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from pianqu.config import load_config
 from pianqu.zoning import adjacency, delineate
 from pianqu.zoning.autop import auto_p
 from pianqu.zoning.delineate import RELAXED_RULE, member_bounds_for
-from pianqu.zoning.synthetic import synthetic_county, synthetic_villages
+from pianqu.testing.zoning import synthetic_county, synthetic_villages
 from pianqu.zoning.villages import village_zones
 
 

@@ -22,7 +22,7 @@ from pianqu.config import load_config
 from pianqu.zoning import delineate
 from pianqu.zoning.autop import p_range, recommend_shares
 from pianqu.zoning.problem import RELOCATE_CLASS
-from pianqu.zoning.synthetic import county_villages
+from pianqu.testing.zoning import county_villages
 from pianqu.zoning.villages import village_zones
 
 CODE = "510121"

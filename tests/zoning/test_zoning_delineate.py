@@ -12,7 +12,7 @@ from zoning_helpers import check_division
 
 from pianqu.zoning import adjacency, delineate, exact
 from pianqu.zoning.problem import make_problem
-from pianqu.zoning.synthetic import synthetic_province
+from pianqu.testing.zoning import synthetic_province
 
 GK = 4543
 

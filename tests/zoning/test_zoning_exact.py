@@ -11,7 +11,7 @@ from zoning_brute import Instance, dp_optimum, enumerate_optimum
 from zoning_helpers import check_division
 
 from pianqu.zoning import adjacency, delineate
-from pianqu.zoning.synthetic import synthetic_county
+from pianqu.testing.zoning import synthetic_county
 
 
 def random_case(trial: int):

@@ -14,7 +14,7 @@ from zoning_helpers import check_division
 
 from pianqu.zoning import adjacency, exact, heuristic
 from pianqu.zoning.problem import RELOCATE_CLASS, make_problem
-from pianqu.zoning.synthetic import synthetic_county, synthetic_villages
+from pianqu.testing.zoning import synthetic_county, synthetic_villages
 
 
 def noisy_villages(seed: int, per_township: int = 12, townships: int = 2):

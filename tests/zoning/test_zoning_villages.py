@@ -4,7 +4,7 @@ import pandas as pd
 from zoning_helpers import check_division
 
 from pianqu.zoning import Adjacency, adjacency, delineate
-from pianqu.zoning.synthetic import synthetic_county, synthetic_villages
+from pianqu.testing.zoning import synthetic_county, synthetic_villages
 from pianqu.zoning.villages import village_zones
 
 

@@ -14,7 +14,7 @@ import shapely
 
 from pianqu import divisions
 from pianqu.workspace import Workspace
-from pianqu.zoning.synthetic import synthetic_county, synthetic_villages
+from pianqu.testing.zoning import synthetic_county, synthetic_villages
 
 COUNTY = "510185"
 PAIR = ("510185003", "510185102")  # 新市街道, 杨家镇: both were 新市镇 (510185102) in 2018

@@ -10,8 +10,9 @@ Modules: ``graph`` (build, noding, speeds, components), ``snap`` (points onto ed
 legs), ``travel`` (OD matrices, nearest-k, node times), ``isochrone`` (service areas),
 ``ch`` (contraction hierarchies for large OD matrices; numba, imported on first use),
 ``diagnostics`` (components, dead ends, cut edges, bottlenecks, detours), ``links``
-(missing-link proposals), ``coverage`` (4G/5G), ``osm`` (OpenStreetMap roads), ``sample``
-(generated networks for tests and benchmarks), ``analysis`` (all diagnostics in one call).
+(missing-link proposals), ``coverage`` (4G/5G), ``osm`` (OpenStreetMap roads), ``analysis``
+(all diagnostics in one call). Generated networks for tests and benchmarks live in
+:mod:`pianqu.testing.network`.
 """
 
 from pianqu.network.analysis import NetworkAnalysis, analyse_network
