@@ -24,6 +24,7 @@ from pianqu import divisions
 from pianqu.config import Config, load_config
 from pianqu.derive.settlements import has_code, parcel_units, role_codes
 from pianqu.geo import ellipsoidal_area
+from pianqu.land.epochs import select_epoch
 
 
 def split_total(total: int, weights: np.ndarray) -> np.ndarray:
@@ -49,7 +50,8 @@ def residential_land(landuse: gpd.GeoDataFrame, townships: gpd.GeoDataFrame,
     ``rural_m2`` (homesteads: 0703 on 203 land), ellipsoidal m² (``area_m2`` when present)."""
     vl = villages.reset_index(drop=True)
     out = pd.DataFrame({"urban_m2": 0.0, "rural_m2": 0.0}, index=pd.Index(vl["code"].astype(str), name="code"))
-    lu = landuse[landuse.geometry.notna()].reset_index(drop=True)
+    lu = select_epoch(landuse)
+    lu = lu[lu.geometry.notna()].reset_index(drop=True)
     if lu.empty:
         return out
     cz = lu["czcsxm"] if "czcsxm" in lu.columns else pd.Series("", index=lu.index)

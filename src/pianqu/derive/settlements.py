@@ -33,6 +33,7 @@ from scipy.sparse.csgraph import connected_components
 from pianqu import divisions, standards
 from pianqu.config import Config, load_config
 from pianqu.geo import STORAGE_EPSG
+from pianqu.land.epochs import select_epoch
 
 #: values of the ``method`` column
 METHODS = ("town_cluster", "village_cluster", "homestead_cluster", "town_land_in_village", "point_on_surface")
@@ -152,7 +153,7 @@ def settlements_from_parcels(landuse: gpd.GeoDataFrame, townships: gpd.GeoDataFr
     """The settlement layer derived from the parcels (see the module doc): one county seat, one
     town seat per township, one village seat per village, in EPSG:4490, with the settlement
     fields (code, name, level, population left empty, township_code, village_code) and
-    ``method``."""
+    ``method``. A landuse layer holding several survey epochs is read at its base epoch."""
     cfg = config if config is not None else load_config()
     town_gap = float(cfg["derive.town_gap_m"])
     home_gap = float(cfg["derive.homestead_gap_m"])
@@ -161,7 +162,7 @@ def settlements_from_parcels(landuse: gpd.GeoDataFrame, townships: gpd.GeoDataFr
     tw["code"] = tw["code"].astype(str)
     vl["code"] = vl["code"].astype(str)
     vl["township_code"] = vl["township_code"].astype(str)
-    lu = landuse.to_crs(compute_epsg).reset_index(drop=True)
+    lu = select_epoch(landuse).to_crs(compute_epsg).reset_index(drop=True)  # the base epoch of several
     lu = lu[lu.geometry.notna() & ~lu.geometry.is_empty].reset_index(drop=True)
     geoms = lu.geometry.to_numpy()
     tcode, vcode = parcel_units(lu, tw, vl)
