@@ -23,6 +23,7 @@ from pianqu import divisions
 from pianqu.derive.population import spread_census
 from pianqu.derive.settlements import settlements_from_parcels
 from pianqu.geo import compute_epsg
+from pianqu.land.epochs import select_epoch
 from pianqu.synth.county import synthesize_county
 
 
@@ -52,7 +53,7 @@ def run(code: str) -> dict:
     err = seat_errors(s, layers["settlement"], epsg)
     tt = layers["township"].set_index(layers["township"]["code"].astype(str))["population"]
     tv = layers["village"].set_index(layers["village"]["code"].astype(str))["population"]
-    return {"code": code, "name": divisions.county(code)["name"], "parcels": len(layers["landuse"]),
+    return {"code": code, "name": divisions.county(code)["name"], "parcels": len(select_epoch(layers["landuse"])),
             "err": err, "t_seats": t_seats, "t_pop": t_pop, "rt": rel_error(tp, tt), "rv": rel_error(vp, tv),
             "total": int(vp.sum()), "census": int(divisions.census(code)["population"]),
             "township_sum": int(tp.sum())}
@@ -63,7 +64,7 @@ def main() -> None:
     ap.add_argument("--counties", default="511921,510403,511827")
     args = ap.parse_args()
     results = [run(c.strip()) for c in args.counties.split(",")]
-    print("| county | parcels | level | n | median m | p90 m | max m | how found |")
+    print("| county | parcels (base epoch) | level | n | median m | p90 m | max m | how found |")
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
         for level, g in r["err"].groupby("level", sort=False):
