@@ -553,9 +553,30 @@ def _facilities(frame: pd.DataFrame, ctx: Context) -> pd.DataFrame:
 
 
 def points_from_lonlat(frame: pd.DataFrame, ctx: Context) -> gpd.GeoDataFrame:
-    """A table with longitude/latitude columns as points in EPSG:4490."""
+    """A table with longitude/latitude columns as points in EPSG:4490. Columns holding
+    Gauss–Krüger metres with a zone prefix (X/Y, either order) are reprojected from that zone;
+    rows without coordinates get no geometry (a facility table places them by code)."""
     lon = _to_number(frame, "lon", ctx, False)
     lat = _to_number(frame, "lat", ctx, False)
-    geom = gpd.points_from_xy(lon, lat, crs=4490)
-    ctx.note("warning", "ingest.lonlat_points", field=f"{ctx.src_field('lon')}, {ctx.src_field('lat')}")
-    return gpd.GeoDataFrame(frame.drop(columns=["lon", "lat"]), geometry=geom, crs=4490)
+    has = (lon.notna() & lat.notna()).to_numpy()
+    fields = f"{ctx.src_field('lon')}, {ctx.src_field('lat')}"
+    x, y, epsg = lon.to_numpy(), lat.to_numpy(), 4490
+    if has.any() and not ((73 <= x[has]) & (x[has] <= 136) & (3 <= y[has]) & (y[has] <= 54)).all():
+        from pianqu.geo import guess_gk_crs  # GK metres: X east/Y north, or the surveyors' X north/Y east
+
+        epsg = guess_gk_crs(x[has], y[has])
+        if epsg is None and (epsg := guess_gk_crs(y[has], x[has])) is not None:
+            x, y = y, x
+        if epsg is None:
+            from pianqu.ingest.crs import describe_coordinates
+
+            looks, suggest = describe_coordinates((float(np.nanmin(x)), float(np.nanmin(y)),
+                                                   float(np.nanmax(x)), float(np.nanmax(y))))
+            raise ctx.error("ingest.table_xy_crs", field=fields, looks=looks, suggest=suggest)
+        ctx.note("info", "ingest.table_xy_points", field=fields, crs=f"EPSG:{epsg}")
+    else:
+        ctx.note("warning", "ingest.lonlat_points", field=fields)
+    geom = np.full(len(frame), None, dtype=object)
+    geom[has] = shapely.points(np.column_stack([x[has], y[has]]))
+    out = gpd.GeoDataFrame(frame.drop(columns=["lon", "lat"]), geometry=list(geom), crs=epsg)
+    return out.to_crs(4490) if epsg != 4490 else out

@@ -220,6 +220,7 @@ def import_sources(sources: Sequence[str | Path], workspace: str | Path, *, crs:
     reviews: list[pd.DataFrame] = []
     joins: list[tuple[_Planned, pd.DataFrame, Context]] = []
     matches: list[LayerMatch] = []
+    placing: list[tuple[pd.DataFrame, Context]] = []
     with task("读取数据源 / reading sources", total=len(planned)) as advance:
         for p in planned:
             advance()
@@ -242,13 +243,18 @@ def import_sources(sources: Sequence[str | Path], workspace: str | Path, *, crs:
                 joins.append((p, renamed, ctx))
                 matches.append(_match_of(p, "joined by code"))
                 continue
+            by_code = is_table and target == "facility" and bool({"village_code", "township_code"}
+                                                                  & set(p.fields.values()))
             if is_table and LAYERS[target].geometry is not None:
-                if not {"lon", "lat"} <= set(p.fields.values()) or LAYERS[target].geometry != "Point":
+                lonlat = {"lon", "lat"} <= set(p.fields.values()) and LAYERS[target].geometry == "Point"
+                if not lonlat and not by_code:
                     raise IngestError("ingest.no_geometry", source=str(src.path), source_layer=src.layer,
                                       target=target)
-                frame = points_from_lonlat(frame.rename(columns={c: f for c, f in p.fields.items()
-                                                                 if f in ("lon", "lat")}), ctx)
-                transform = "longitude/latitude columns → points in EPSG:4490"
+                if lonlat:
+                    frame = points_from_lonlat(frame.rename(columns={c: f for c, f in p.fields.items()
+                                                                     if f in ("lon", "lat")}), ctx)
+                transform = ("longitude/latitude columns → points in EPSG:4490" if lonlat else "") + \
+                    ("; rows without coordinates placed at their village/town seat" if by_code else "")
             elif isinstance(frame, gpd.GeoDataFrame) and LAYERS[target].geometry is not None:
                 found = set(frame.geom_type.dropna().map(geometry_family))
                 if found - {geometry_family(LAYERS[target].geometry)}:
@@ -267,6 +273,11 @@ def import_sources(sources: Sequence[str | Path], workspace: str | Path, *, crs:
                 out, review, notes = convert(out, source=str(src.path), source_layer=src.layer)
                 ctx.findings.extend(notes)
                 reviews.append(review)
+            if by_code:  # placed once every layer of this import is read (pianqu.derive.facilities)
+                ctx.findings[:] = [f for f in ctx.findings if f.rule != "ingest.null_geometry"]
+                placing.append((out, ctx))
+                matches.append(_match_of(p, transform))
+                continue
             findings.extend(ctx.findings)
             frames.setdefault(target, []).append(out)
             matches.append(_match_of(p, transform))
@@ -277,6 +288,10 @@ def import_sources(sources: Sequence[str | Path], workspace: str | Path, *, crs:
     _derive_parents(new_layers, existing, findings)
     if "township" in new_layers and "county_code" in new_layers["township"].columns:
         new_layers["township"]["county_code"] = new_layers["township"]["county_code"].fillna(code)
+
+    for out, ctx in placing:
+        new_layers["facility"] = _concat([new_layers.get("facility"), _place(out, ctx, new_layers, existing)])
+        findings.extend(ctx.findings)
 
     # statistics tables: onto the layers of this import, else onto the workspace's
     joined_from_ws: set[str] = set()
@@ -313,6 +328,37 @@ def import_sources(sources: Sequence[str | Path], workspace: str | Path, *, crs:
     layers = {k: len(v) for k, v in to_write.items()}
     return ImportResult(ws_path, created, code, name, layers, tuple(matches),
                         review if review is not None else _empty_review(), findings)
+
+
+def _place(table: pd.DataFrame, ctx: Context, layers: dict[str, pd.DataFrame],
+           existing: Workspace | None) -> gpd.GeoDataFrame:
+    """Facility rows without coordinates placed at their village/town seat: the settlement layer,
+    else seats derived from the parcels, else inside the unit's polygon (``location_method``)."""
+    from pianqu.derive.facilities import place_facilities
+
+    def get(name: str) -> pd.DataFrame | None:
+        if name in layers:
+            return layers[name]
+        return existing.read(name) if existing is not None and existing.has(name) else None
+
+    for col in ("village_code", "township_code"):
+        if col in table.columns:
+            table[col] = admin_code(table[col])
+    villages, townships = get("village"), get("township")
+    if villages is None:
+        raise ctx.error("ingest.facility_needs_villages")
+    epsg = existing.meta.compute_epsg if existing is not None else None
+    placed = place_facilities(table, villages=villages, townships=townships, settlements=get("settlement"),
+                              landuse=get("landuse"), compute_epsg=epsg)
+    counts = placed["location_method"].value_counts()
+    ctx.note("info", "ingest.facilities_placed", n=int(len(placed) - counts.get("unplaced", 0)),
+             methods=", ".join(f"{k} {v}" for k, v in counts.items() if k != "unplaced"))
+    if counts.get("unplaced", 0):
+        bad = placed["location_method"] == "unplaced"
+        ctx.note("warning", "ingest.facilities_unplaced", n=int(bad.sum()),
+                 examples=", ".join(placed.loc[bad, "id"].astype(str).head(5)) if "id" in placed.columns else "")
+        placed = placed.loc[~bad]
+    return placed
 
 
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:

@@ -260,6 +260,8 @@ def _compatible(target: str, src: "SourceLayer", columns: Iterable[str]) -> bool
             return True  # a table of township/village attributes joined by code
         if target in _TABLE_POINT_TARGETS:
             cols = {norm_name(c) for c in columns}
+            if target == "facility" and cols & (_alias_set("village_code") | _alias_set("township_code")):
+                return True  # placed at the village or town seat (pianqu.derive.facilities)
             return bool(cols & _alias_set("lon")) and bool(cols & _alias_set("lat"))
         return False
     family = geometry_family(src.geometry_type)

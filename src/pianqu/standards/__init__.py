@@ -74,6 +74,15 @@ def road_classes() -> pd.DataFrame:
 
 
 @cache
+def derive_codes() -> pd.DataFrame:
+    """Codes that derived inputs read from the parcels (pianqu.derive): role, table (czcsxm or
+    landuse), code, weight; e.g. the 城镇村属性码 of town clusters, the homestead 用地用海 codes."""
+    df = _csv("derive_codes.csv")
+    df["weight"] = df["weight"].astype(float)
+    return df
+
+
+@cache
 def area_units() -> pd.DataFrame:
     """Area units and their size in m² (亩 = 10000/15 m²)."""
     df = _csv("units.csv")
@@ -152,5 +161,6 @@ def catalogue() -> dict[str, pd.DataFrame]:
         "industries": industries(),
         "road_classes": road_classes(),
         "area_units": area_units(),
+        "derive_codes": derive_codes(),
         "thresholds": th,
     }
