@@ -474,7 +474,8 @@ def _pieces(rng, villages, defects):
         gap = shapely.difference(vg, shapely.union_all([p["geometry"] for p in pieces] + [strip["outer"]],
                                                        grid_size=GRID), grid_size=GRID)
         pieces += [{"group": "gap", "code": None, "geometry": g} for g in _parts(gap)]
-        pieces = _merge_small(pieces, {"rest": 400.0, "town": 200.0, "home": 200.0, "gap": 1e9})
+        pieces = _merge_small(pieces, {"rest": 400.0, "town": 200.0, "home": 200.0, "road": 50.0,
+                                       "water": 50.0, "gap": 1e9})
         left = [p["geometry"] for p in pieces if p["group"] == "gap"]
         assert not left, [(g.area, g.wkt[:200]) for g in left]
         if v["code"] == strip_village:
