@@ -48,6 +48,8 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
+import shapely.ops
+import shapely.prepared
 from pyproj import Geod, Transformer
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
@@ -353,10 +355,12 @@ def _layout(rng, villages):
     # 1006: from every cluster to the nearest point of the network so far, one bend on the way
     built = shapely.union_all([g for _, g, *_ in clusters] + [town_union])
     net = [g for *_, g in lines]
+    net_cars = list(net)
     k = 1
     for czcs, g, main, vcode in clusters:
         c = g.centroid
-        target = shapely.ops.nearest_points(c, shapely.union_all(net))[1]
+        # a village's main road joins the car network; a small cluster's track may join anything
+        target = shapely.ops.nearest_points(c, shapely.union_all(net if not main else net_cars))[1]
         if c.distance(target) < 1:
             continue
         mid = np.array([(c.x + target.x) / 2, (c.y + target.y) / 2])
@@ -366,6 +370,8 @@ def _layout(rng, villages):
         lines.append(("1006", 5.0 if main else 4.0, "unclassified" if main else "track",
                       f"{vcode[-3:]}村道{k}", line))
         net.append(line)
+        if main:
+            net_cars.append(line)
         k += 1
     return lines, towns, clusters, river, built
 
