@@ -132,11 +132,13 @@ def validate_layers(layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame], *, co
     return sort_findings(ctx.findings)
 
 
-def validate_workspace(ws, config: Config | None = None) -> list[Finding]:
+def validate_workspace(ws, config: Config | None = None, *,
+                       layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame] | None = None) -> list[Finding]:
     """Check every base layer of a workspace (read only) with the thresholds of ``config``
-    (default: the workspace's own, i.e. defaults + its ``pianqu.toml``)."""
+    (default: the workspace's own, i.e. defaults + its ``pianqu.toml``); ``layers``: the
+    workspace's layers already read (``ws.read_many()``), to read them only once."""
     config = config if config is not None else ws.config()
-    layers = ws.read_many()
+    layers = ws.read_many() if layers is None else layers
     meta = ws.meta
     return validate_layers(layers, config=config, county_code=meta.county_code,
                            sources={name: ws.url for name in layers},
