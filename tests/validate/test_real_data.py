@@ -229,3 +229,13 @@ def test_grouped_output_and_the_full_list_in_xlsx_and_gpkg(sandiao, findings, tm
     # --json keeps working
     js = CliRunner().invoke(app, ["validate", str(sandiao["ws"]), "--json", "-"])
     assert js.exit_code == 1 and len(json.loads(js.stdout)) == len(findings)
+
+
+def test_parts_of_one_unit_are_told_from_different_units():
+    from pianqu.ingest.conform import _unit_name
+
+    same = {_unit_name(n) for n in ("民胜村一组", "民胜村村民委员会", "民胜村民委员会", "民胜村", "民胜村 3组")}
+    assert len(same) == 1
+    assert _unit_name("城南社区二居民小组") == "城南社区"
+    assert _unit_name("鹦哥嘴村民委员会") != _unit_name("新场村民委员会")
+    assert _unit_name(None) == _unit_name("  ") == ""

@@ -441,11 +441,12 @@ _GROUP_SUFFIX = re.compile(r"(?<=[村区])[0-9０-９一二三四五六七八九
 
 
 def _unit_name(name: object) -> str:
-    """The unit a part's name points to: '民胜村一组' and '民胜村村民委员会' → '民胜村'; '' if none."""
+    """The unit a part's name points to, as a comparison key: '民胜村一组', '民胜村' and
+    '民胜村民委员会' → '民胜'; '城南社区二组' → '城南社区'; '' if none."""
     if not isinstance(name, str) or not name.strip():
         return ""
-    text = re.sub(r"\s+", "", name)
-    return _GROUP_SUFFIX.sub("", divisions.short_village_name(text))
+    text = _GROUP_SUFFIX.sub("", divisions.short_village_name(re.sub(r"\s+", "", name)))
+    return text[:-1] if text.endswith("村") and len(text) > 1 else text
 
 
 def _dissolve(frame: pd.DataFrame, ctx: Context) -> pd.DataFrame:
