@@ -142,35 +142,73 @@ def validate(
     workspace: Annotated[Path, typer.Argument(help="工作空间 .gpkg")],
     lang: Lang = "",
     json_out: Annotated[Optional[Path], typer.Option("--json", help="把全部检查结果写成 JSON（- 为标准输出）")] = None,
-    max_rows: Annotated[int, typer.Option(help="表格最多显示行数")] = 50,
+    xlsx_out: Annotated[Optional[Path], typer.Option("--xlsx", help="把全部检查结果写成 Excel 质检清单")] = None,
+    gpkg_out: Annotated[Optional[Path], typer.Option("--gpkg", help="把全部检查结果写成带图形的错误图层（GeoPackage）")] = None,
+    gpkg_crs: Annotated[Optional[str], typer.Option("--gpkg-crs", help="错误图层的坐标系，如 EPSG:4524（默认 EPSG:4490）")] = None,
+    examples: Annotated[int, typer.Option(help="每条规则显示的示例数")] = 3,
+    max_rows: Annotated[int, typer.Option(help="表格最多显示的规则数")] = 50,
 ) -> None:
     """检查工作空间中的数据问题；有错误时退出码为 1 / check a workspace; exit 1 on errors."""
-    from pianqu.validate import validate_workspace
+    from pianqu.validate.qc import qc_report
     from pianqu.workspace import Workspace, WorkspaceError
 
     lang = resolve_lang(lang)
     try:
         ws = Workspace.open(workspace)
-        findings = validate_workspace(ws)
+        qc = qc_report(ws)
     except (WorkspaceError, ValueError) as exc:
         fail(str(exc), lang)
+    findings = qc.findings
     if json_out is not None:
         text = to_json(findings, lang)
         if str(json_out) == "-":
             sys.stdout.write(text + "\n")
             raise typer.Exit(1 if has_errors(findings) else 0)
         json_out.write_text(text, encoding="utf-8")
-    _print_findings(findings, lang, max_rows=max_rows)
-    if len(findings) > max_rows:
-        from pianqu.validate import summarise
-
-        tab = Table(title=t("cli.summary_title", lang))
-        for col in ("col_severity", "col_rule", "col_layer", "col_count"):
-            tab.add_column(t(f"cli.{col}", lang))
-        for row in summarise(findings, lang).itertuples(index=False):
-            tab.add_row(t(f"common.severity.{row.severity}", lang), row.title, row.layer, str(row.count))
-        console.print(tab)
+    if xlsx_out is not None:
+        qc.to_xlsx(xlsx_out, lang)
+        console.print(t("cli.qc_written", lang, path=xlsx_out, n=len(findings)), markup=False)
+    if gpkg_out is not None:
+        try:
+            layers = qc.to_gpkg(gpkg_out, lang, crs=gpkg_crs)
+        except Exception as exc:  # a CRS pyproj does not know
+            fail(str(exc), lang)
+        console.print(t("cli.qc_layers_written", lang, path=gpkg_out,
+                        layers=", ".join(f"{k} {v}" for k, v in layers.items())), markup=False)
+    _print_groups(qc.groups(lang, examples=examples), lang, max_rows)
+    _print_counts(findings, lang)
     raise typer.Exit(1 if has_errors(findings) else 0)
+
+
+def _print_groups(groups, lang: str, max_rows: int) -> None:
+    """The findings by rule: severity, problem, count, area, examples (layer feature .field), action."""
+    if groups.empty:
+        return
+    tab = Table(title=t("cli.summary_title", lang), show_lines=True)
+    for key in ("severity", "title", "count", "area_ha", "examples", "action"):
+        tab.add_column(t(f"qc.col.{key}", lang), overflow="fold",
+                       justify="right" if key in ("count", "area_ha") else "left")
+    style = {"error": "red", "warning": "yellow", "info": "cyan"}
+    for row in groups.head(max_rows).itertuples(index=False):
+        shown = list(row.examples)
+        if row.count > len(shown):
+            shown.append(t("qc.examples_more", lang, n=row.count))
+        area = "" if row.area_m2 != row.area_m2 else f"{row.area_m2 / 10_000:,.2f}"
+        tab.add_row(t(f"common.severity.{row.severity}", lang), f"{row.title}\n{row.rule}", f"{row.count:,}",
+                    area, "\n".join(shown), row.action, style=style[row.severity])
+    console.print(tab)
+    if len(groups) > max_rows:
+        console.print(t("cli.more_rows", lang, n=len(groups) - max_rows), markup=False)
+
+
+def _print_counts(findings: list[Finding], lang: str) -> None:
+    counts = summary(findings)
+    if counts["error"]:
+        console.print(t("cli.validate_failed", lang, errors=counts["error"], warnings=counts["warning"]),
+                      style="bold red", markup=False)
+    else:
+        console.print(t("cli.validate_ok", lang, warnings=counts["warning"], infos=counts["info"]),
+                      style="green", markup=False)
 
 
 def _print_findings(findings: list[Finding], lang: str, max_rows: int) -> None:

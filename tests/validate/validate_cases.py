@@ -118,7 +118,7 @@ def empty_layer(L):
 @case("required field village.population missing")
 def missing_field_population(L):
     L["village"] = L["village"].drop(columns="population")
-    return {E("error", "missing_field", "village", "", "population")}
+    return {E("warning", "population_absent", "village", "", "population")}
 
 
 @case("required field township.kind missing")
@@ -337,15 +337,19 @@ def parent_mismatch(L):
 
 @case("duplicate village code (a village recoded to its neighbour's code, references too)")
 def duplicate_village_code(L):
+    a, b = row_of(L["village"], "code", V(2, 0)) + 1, row_of(L["village"], "code", V(2, 1)) + 1
     rename_refs(L, "village_code", V(2, 1), V(2, 0))
     set_value(L["village"], "code", V(2, 1), "code", V(2, 0))
-    return {E("error", "duplicate_id", "village", V(2, 0), "code")}
+    return {E("error", "duplicate_id", "village", f"{V(2, 0)} #{a}", "code"),
+            E("error", "duplicate_id", "village", f"{V(2, 0)} #{b}", "code")}
 
 
 @case("duplicate parcel bsm (typo: one parcel given its neighbour's bsm)")
 def duplicate_bsm(L):
+    a, b = row_of(L["landuse"], "bsm", parcel_bsm(4, 3)) + 1, row_of(L["landuse"], "bsm", parcel_bsm(4, 4)) + 1
     set_value(L["landuse"], "bsm", parcel_bsm(4, 4), "bsm", parcel_bsm(4, 3))
-    return {E("error", "duplicate_id", "landuse", parcel_bsm(4, 3), "bsm")}
+    return {E("error", "duplicate_id", "landuse", f"{parcel_bsm(4, 3)} #{a}", "bsm"),
+            E("error", "duplicate_id", "landuse", f"{parcel_bsm(4, 3)} #{b}", "bsm")}
 
 
 @case("a parcel imported twice (same bsm, same geometry)")
@@ -354,7 +358,8 @@ def parcel_imported_twice(L):
     r = row_of(lu, "bsm", parcel_bsm(2, 2))
     L["landuse"] = pd.concat([lu, lu.iloc[[r]]], ignore_index=True)
     bsm = parcel_bsm(2, 2)
-    return {E("error", "duplicate_id", "landuse", bsm, "bsm"), E("error", "overlap", "landuse", bsm)}
+    return {E("error", "duplicate_id", "landuse", f"{bsm} #{r + 1}", "bsm"),
+            E("error", "duplicate_id", "landuse", f"{bsm} #{len(lu) + 1}", "bsm"), E("error", "overlap", "landuse", bsm)}
 
 
 # -- vocabularies -----------------------------------------------------------------------------
@@ -483,7 +488,7 @@ def missing_population(L):
     vil = L["village"]
     vil["population"] = vil["population"].astype(float)
     set_value(vil, "code", V(2, 1), "population", np.nan)
-    return {E("error", "missing_population", "village", V(2, 1), "population")}
+    return {E("warning", "missing_population", "village", V(2, 1), "population")}
 
 
 @case("village population of 8 万 (totals above adjusted to match)")

@@ -253,6 +253,9 @@ def conform(frame: pd.DataFrame, field_map: dict[str, str], ctx: Context, *, epo
         derived_later = {"code", "name"} if layer == "landuse" and "source_code" in out.columns else set()
         missing = [f.name for f in LAYERS[layer].fields
                    if f.required and f.name not in out.columns and f.name not in derived_later]
+        if "population" in missing and layer in ("township", "village"):  # 三调 carries none: the
+            missing.remove("population")  # same warning and fix as validate's population_absent
+            ctx.note("warning", "ingest.population_absent", field="population")
         if missing:
             ctx.note("warning", "ingest.missing_required", field=", ".join(missing), fields=", ".join(missing))
     nulls = int(out.geometry.isna().sum() + out.geometry.is_empty.sum()) if isinstance(out, gpd.GeoDataFrame) else 0
@@ -387,10 +390,10 @@ def _admin(frame: pd.DataFrame, ctx: Context) -> pd.DataFrame:
         codes = admin_code(frame["code"])
         if layer == "village":
             codes = norm_code(frame["code"])
-            long = codes.str.len() > 12
-            if long.any():
+            long = _true(codes.str.fullmatch(r"\d{19}"))  # ZLDWDM: village + 7 digits of its groups;
+            if long.any():  # other lengths are kept as they came (validate reports their format)
                 ctx.note("info", "ingest.codes_truncated", field=ctx.src_field("code"), n=int(long.sum()), digits=12)
-            codes = codes.str[:12]
+            codes = codes.where(~long, codes.str[:12])
         frame["code"] = codes
         frame = _dissolve(frame, ctx)
     else:
@@ -434,14 +437,42 @@ def _admin(frame: pd.DataFrame, ctx: Context) -> pd.DataFrame:
     return frame
 
 
+_GROUP_SUFFIX = re.compile(r"(?<=[村区])[0-9０-９一二三四五六七八九十百零〇]+(村民小组|居民小组|小组|组|社)$")
+
+
+def _unit_name(name: object) -> str:
+    """The unit a part's name points to, as a comparison key: '民胜村一组', '民胜村' and
+    '民胜村民委员会' → '民胜'; '城南社区二组' → '城南社区'; '' if none."""
+    if not isinstance(name, str) or not name.strip():
+        return ""
+    text = _GROUP_SUFFIX.sub("", divisions.short_village_name(re.sub(r"\s+", "", name)))
+    return text[:-1] if text.endswith("村") and len(text) > 1 else text
+
+
 def _dissolve(frame: pd.DataFrame, ctx: Context) -> pd.DataFrame:
-    """One feature per division code: the parts of a 飞地 or a split CJDCQ are merged."""
+    """One feature per division code where the features sharing it are parts of one unit (飞地,
+    a CJDCQ split by 村民小组: same name or no name). Features that share a code but carry
+    different names are different units with a wrong code: they are kept as they came (never
+    merged) and validate reports each of them."""
     if not isinstance(frame, gpd.GeoDataFrame):
         return frame
     has = frame["code"].notna()
     dup = frame.loc[has, "code"].duplicated(keep=False)
     if not dup.any():
         return frame
+    if "name" in frame.columns:
+        unit = frame["name"].map(_unit_name).where(has, "")
+        named = frame.loc[has & (unit != ""), "code"]
+        distinct = unit[has & (unit != "")].groupby(named.to_numpy()).nunique()
+        clash = set(distinct.index[distinct > 1])
+        if clash:
+            kept = has & frame["code"].isin(clash)
+            ctx.note("warning", "ingest.duplicate_codes", field=ctx.src_field("code"), n=int(kept.sum()),
+                     m=len(clash), examples=", ".join(sorted(clash)[:5]))
+            has = has & ~kept
+            dup = frame.loc[has, "code"].duplicated(keep=False)
+            if not dup.any():
+                return frame
     parts = frame.loc[has]
     merged_geom = parts.geometry.groupby(parts["code"].to_numpy()).agg(lambda g: g.union_all())
     first = parts.drop_duplicates("code", keep="first").set_index("code", drop=False)

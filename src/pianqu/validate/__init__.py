@@ -71,7 +71,10 @@ RULES: dict[str, str] = {
     "validate.outside_parent": "error",
     "validate.crosses_villages": "error",
     "validate.location_mismatch": "warning",
-    "validate.missing_population": "error",
+    "validate.missing_population": "warning",
+    "validate.population_absent": "warning",
+    "validate.unknown_area_code": "error",
+    "validate.invalid_geometry_projected": "error",
     "validate.negative_population": "error",
     "validate.population_implausible": "warning",
     "validate.population_sum_mismatch": "warning",
@@ -108,6 +111,7 @@ def validate_layers(layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame], *, co
         lambda: [schema_checks.prepare_layer(ctx, d) for d in prepared.values()],
         lambda: [geometry.prepare_geometry(ctx, d) for d in prepared.values()],
         lambda: setattr(ctx, "compute_epsg", geometry.choose_compute_epsg(ctx, compute_epsg)),
+        lambda: geometry.check_projected_validity(ctx),
         lambda: geometry.check_areas(ctx),
         lambda: codes.check_landuse_codes(ctx),
         lambda: codes.check_admin_hierarchy(ctx),
@@ -128,11 +132,13 @@ def validate_layers(layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame], *, co
     return sort_findings(ctx.findings)
 
 
-def validate_workspace(ws, config: Config | None = None) -> list[Finding]:
+def validate_workspace(ws, config: Config | None = None, *,
+                       layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame] | None = None) -> list[Finding]:
     """Check every base layer of a workspace (read only) with the thresholds of ``config``
-    (default: the workspace's own, i.e. defaults + its ``pianqu.toml``)."""
+    (default: the workspace's own, i.e. defaults + its ``pianqu.toml``); ``layers``: the
+    workspace's layers already read (``ws.read_many()``), to read them only once."""
     config = config if config is not None else ws.config()
-    layers = ws.read_many()
+    layers = ws.read_many() if layers is None else layers
     meta = ws.meta
     return validate_layers(layers, config=config, county_code=meta.county_code,
                            sources={name: ws.url for name in layers},

@@ -16,11 +16,16 @@ import pandas as pd
 
 from pianqu import standards
 from pianqu.schema import SETTLEMENT_LEVELS, TELECOM_TECHS, TOWNSHIP_KINDS, VILLAGE_CLASSES
-from pianqu.validate._common import Context, LayerData
+from pianqu.validate._common import Context, LayerData, as_text
 
 VILLAGE_KINDS = ("村", "社区")  # NBS: 村民委员会 / 居民委员会
 CODE_DIGITS = {"county": 6, "township": 9, "village": 12}
 LINKED_LAYERS = ("settlement", "landuse", "urban_boundary", "facility", "economy")
+# Planning layers drawn for the whole county: their township code (XZQDM) may hold the county's
+# own 6-digit code, meaning "county-wide". Layers without a township_code field in the schema are
+# checked on the source XZQDM kept by import (lower-cased), so that every such layer is treated alike.
+COUNTY_WIDE_LAYERS = ("farmland_pbf", "eco_redline", "urban_boundary", "reserve", "approvals")
+SOURCE_AREA_CODE = "xzqdm"
 
 
 def _norm_name(s: pd.Series) -> pd.Series:
@@ -147,13 +152,18 @@ def check_links(ctx: Context) -> None:
             if township_codes is None or p in township_codes:  # a village's unknown parent is
                 village_parent.setdefault(c, p)  # reported on the village, not on its parcels
     village_codes = _codes(village)
+    for name in COUNTY_WIDE_LAYERS:
+        if name not in LINKED_LAYERS:
+            _check_area_codes(ctx, name, township_codes)
     for name in LINKED_LAYERS:
         data = ctx.get(name)
         if data is None:
             continue
         has_t = data.has("township_code") and township_codes is not None
         has_v = data.has("village_code") and village_codes is not None
-        if has_t:
+        if has_t and name in COUNTY_WIDE_LAYERS:
+            _check_area_codes(ctx, name, township_codes)
+        elif has_t:
             col = data.col("township_code")
             bad = data.ok("township_code") & ~col.isin(township_codes).to_numpy()
             for i in np.nonzero(bad)[0]:
@@ -175,6 +185,29 @@ def check_links(ctx: Context) -> None:
             for i in np.nonzero(bad)[0]:
                 ctx.add("error", "validate.parent_mismatch", name, data.ids[i], "township_code",
                         value=str(t.iloc[i]), village=str(v.iloc[i]), expected=str(expected.iloc[i]))
+
+
+def _check_area_codes(ctx: Context, name: str, township_codes: set[str] | None) -> None:
+    """A county-wide layer's township code (or its source XZQDM): a township of the workspace or
+    the county's own code (county-wide; ``…000`` padding ignored); anything else is an error."""
+    data = ctx.get(name)
+    if data is None or township_codes is None:
+        return
+    if data.has("township_code"):
+        field, col, ok = "township_code", data.col("township_code"), data.ok("township_code")
+    elif SOURCE_AREA_CODE in data.frame.columns:
+        field = SOURCE_AREA_CODE
+        col = as_text(data.frame[SOURCE_AREA_CODE].reset_index(drop=True)).str.strip()
+        ok = (col.fillna("") != "").to_numpy()
+    else:
+        return
+    text = col.fillna("").astype(str)
+    short = text.str.replace(r"^(\d{6}|\d{9})0{3,6}$", r"\1", regex=True)
+    county = (short == ctx.county_code).to_numpy() if ctx.county_code else np.zeros(len(text), bool)
+    bad = ok & ~county & ~text.isin(township_codes).to_numpy() & ~short.isin(township_codes).to_numpy()
+    for i in np.nonzero(bad)[0]:
+        ctx.add("error", "validate.unknown_area_code", name, data.ids[i], field,
+                value=str(text.iloc[i]), county=ctx.county_code or "")
 
 
 def check_vocabularies(ctx: Context) -> None:
@@ -239,18 +272,31 @@ def check_duplicates(ctx: Context) -> None:
         if name == "landuse" and data.has("epoch"):
             group = data.col("epoch").fillna(-1)
         frame = pd.DataFrame({"id": key, "g": group if group is not None else 0})[ok]
-        if not frame.duplicated().any():
+        dup = frame.duplicated(keep=False)
+        if not dup.any():
             continue
-        counts = frame.groupby(["g", "id"], sort=True).size()
-        for (g, fid), n in counts[counts > 1].items():
+        # Every feature involved gets its own finding, named by id and row (#n, 1-based), with
+        # the rows and names of all the others: nothing is merged, the planner sees each one.
+        names = data.col("name").fillna("").astype(str) if data.has("name") else None
+        frame = frame[dup.to_numpy()]
+        for (g, fid), rows in frame.groupby(["g", "id"], sort=True).groups.items():
+            rows = sorted(rows)
+            listed = "、".join(f"#{r + 1}" + (f" {names.iloc[r]}" if names is not None and names.iloc[r] else "")
+                              for r in rows)
             extra = {"epoch": int(g)} if group is not None and g != -1 else {}
-            ctx.add("error", "validate.duplicate_id", name, str(fid), spec.id_field, count=int(n), **extra)
+            for r in rows:
+                ctx.add("error", "validate.duplicate_id", name, f"{fid} #{r + 1}", spec.id_field,
+                        count=len(rows), value=str(fid), row=int(r + 1), features=listed, **extra)
     economy = ctx.get("economy")
     if economy is not None and all(economy.has(c) for c in ("township_code", "sector", "year")):
         ok = economy.ok("township_code") & economy.ok("sector") & economy.ok("year")
         frame = economy.values.loc[ok, ["township_code", "sector", "year"]]
-        if not frame.duplicated().any():
+        dup = frame.duplicated(keep=False)
+        if not dup.any():
             return
-        counts = frame.groupby(["township_code", "sector", "year"], sort=True).size()
-        for (t, s, y), n in counts[counts > 1].items():
-            ctx.add("error", "validate.duplicate_id", "economy", f"{t}/{s}/{int(y)}", "sector", count=int(n))
+        for (t, s, y), rows in frame[dup].groupby(["township_code", "sector", "year"], sort=True).groups.items():
+            rows = sorted(rows)
+            key = f"{t}/{s}/{int(y)}"
+            for r in rows:
+                ctx.add("error", "validate.duplicate_id", "economy", f"{key} #{r + 1}", "sector", count=len(rows),
+                        value=key, row=int(r + 1), features="、".join(f"#{k + 1}" for k in rows))

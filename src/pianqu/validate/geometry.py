@@ -11,6 +11,7 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import shapely
+from pyproj import Transformer
 
 from pianqu.geo import STORAGE_EPSG, accepted_crs, describe_crs, ellipsoidal_area, gk3_epsg, guess_gk_crs
 from pianqu.validate._common import Context, LayerData
@@ -90,6 +91,39 @@ def prepare_geometry(ctx: Context, data: LayerData) -> None:
             ctx.add("error", "validate.invalid_geometry", data.name, data.ids[i], reason=str(reason))
     data.usable = usable
     data.invalid = invalid
+
+
+def check_projected_validity(ctx: Context) -> None:
+    """Polygons valid in EPSG:4490 degrees but invalid in the computing GK zone.
+
+    A bow-tie drawn in a projected source can become a valid ring in degrees: the projection is
+    not affine, and a shallow crossing of a few millimetres is undone by the curvature of the
+    inverse transform. 三调 areas and every GIS topology check are done in the projected plane,
+    so validity is tested there too (all coordinates transformed in one vectorised call)."""
+    if ctx.compute_epsg is None:
+        return
+    transformer = Transformer.from_crs(STORAGE_EPSG, ctx.compute_epsg, always_xy=True)
+
+    def to_gk(xy: np.ndarray) -> np.ndarray:
+        return np.column_stack(transformer.transform(xy[:, 0], xy[:, 1]))
+
+    for name, data in ctx.layers.items():
+        if data.spec is None or data.spec.geometry != "Polygon" or data.geom is None or data.usable is None:
+            continue
+        rows = np.nonzero(data.usable & ~data.invalid)[0]
+        if len(rows) == 0:
+            continue
+        gk = shapely.transform(data.geom[rows], to_gk)
+        bad = ~shapely.is_valid(gk)
+        if not bad.any():
+            continue
+        reasons = shapely.is_valid_reason(gk[bad])
+        where = shapely.point_on_surface(data.geom[rows[bad]])
+        for i, reason, pt in zip(rows[bad], reasons, where):
+            ctx.add("error", "validate.invalid_geometry_projected", name, data.ids[i],
+                    reason=str(reason), epsg=int(ctx.compute_epsg),
+                    lon=round(float(shapely.get_x(pt)), 6), lat=round(float(shapely.get_y(pt)), 6))
+        data.invalid[rows[bad]] = True
 
 
 def choose_compute_epsg(ctx: Context, preferred: int | None) -> int | None:

@@ -17,16 +17,24 @@ OPTIONAL_POPULATION = ("county", "settlement")
 
 
 def check_values(ctx: Context) -> None:
-    """Missing (required layers) and negative population; villages above the plausible maximum."""
+    """Missing (township/village: a warning with the fix, since 三调 data never carries
+    population) and negative population; villages above the plausible maximum."""
+    for name in REQUIRED_POPULATION:
+        data = ctx.get(name)
+        if data is None or len(data) == 0 or data.spec is None:
+            continue
+        if not data.has("population") or data.col("population").isna().all() and not data.bad.get(
+                "population", np.zeros(len(data), dtype=bool)).any():
+            ctx.add("warning", "validate.population_absent", name, "", "population", n=len(data))
     for name in REQUIRED_POPULATION + OPTIONAL_POPULATION:
         data = ctx.get(name)
         if data is None or not data.has("population"):
             continue
         pop = data.col("population")
         bad = data.bad.get("population", np.zeros(len(data), dtype=bool))
-        if name in REQUIRED_POPULATION:
+        if name in REQUIRED_POPULATION and not (pop.isna() & ~bad).all():
             for i in np.nonzero(pop.isna().to_numpy() & ~bad)[0]:
-                ctx.add("error", "validate.missing_population", name, data.ids[i], "population")
+                ctx.add("warning", "validate.missing_population", name, data.ids[i], "population")
         for i in np.nonzero((pop < 0).fillna(False).to_numpy(dtype=bool))[0]:
             ctx.add("error", "validate.negative_population", name, data.ids[i], "population",
                     value=int(pop.iloc[i]))

@@ -17,6 +17,10 @@ from pianqu.validate._common import Context, LayerData, as_text, feature_ids
 DEDICATED_MISSING = {("township", "population"), ("village", "population"),
                      ("landuse", "code"), ("landuse", "name")}
 
+# Required fields whose absence is a warning with its own rule (population.py): 三调 data never
+# carries population; it comes from a statistics table imported by code.
+SOFT_REQUIRED = {("township", "population"), ("village", "population")}
+
 # Numeric fields that cannot be negative (population has its own rule in population.py).
 NON_NEGATIVE = {"households", "area_m2", "capacity", "lanes", "width_m", "speed_kmh", "output",
                 "employment", "order", "slope_deg", "urban_population", "target_ha"}
@@ -77,6 +81,8 @@ def prepare_layer(ctx: Context, data: LayerData) -> None:
     values = {}
     for f in spec.fields:
         if f.name not in frame.columns:
+            if (data.name, f.name) in SOFT_REQUIRED:
+                continue
             if f.required:
                 ctx.add("error", "validate.missing_field", data.name, "", f.name)
             else:
