@@ -44,6 +44,7 @@ BASE_DATASET = "JCSJ"  # 基础数据: the GDB feature dataset of the base layer
 SHP_NAME_BYTES = 10
 SHP_ENCODING = "GBK"
 FIELD_TABLE = "字段对照表.csv"
+GDB_XY_SCALE = 1e6  # coordinate units per unit of the CRS stored in a File GDB (metres: a 1 µm grid)
 _MULTI = {"Polygon": "MultiPolygon", "LineString": "MultiLineString", "Point": "Point",
           "MultiPolygon": "MultiPolygon", "MultiLineString": "MultiLineString", "MultiPoint": "MultiPoint"}
 
@@ -293,7 +294,9 @@ def _write(g: gpd.GeoDataFrame, target: Path, layer: str, fmt: str, *, aliases: 
     table = pa.Table.from_arrays(table.columns, schema=pa.schema(schema, metadata=table.schema.metadata))
     options = {}
     if fmt == "gdb":
-        options = {"LAYER_ALIAS": alias, **({"FEATURE_DATASET": dataset} if dataset else {})}
+        # a 1 µm grid (GDAL's default for projected CRSs is 0.1 mm): areas come back to 1e-6 relative
+        options = {"LAYER_ALIAS": alias, "XYSCALE": str(GDB_XY_SCALE), "XYTOLERANCE": str(10.0 / GDB_XY_SCALE),
+                   **({"FEATURE_DATASET": dataset} if dataset else {})}
     else:
         options = {"IDENTIFIER": alias, "DESCRIPTION": alias}
     write_arrow(table, str(target), layer=layer, driver=FORMATS[fmt], geometry_name=g.geometry.name,
