@@ -30,6 +30,9 @@ def _main() -> None:
 
 app.add_typer(zones_commands.app, name="zones")
 app.add_typer(land_commands.app, name="lines")
+from pianqu.commands.export import export as _export  # noqa: E402
+
+app.command("export")(_export)
 
 
 @app.command()

@@ -21,14 +21,15 @@ def test_replan_keeps_status_and_decisions(tmp_path):
     open_ = conflicts[conflicts["state"] == "open"]
     for _, row in open_.iterrows():
         for option in ("withdraw_left", "withdraw_right", "tolerate"):
-            r = runner.invoke(app, ["lines", "decide", str(path), row["conflict_id"], option, "--reason", "测试"])
+            r = runner.invoke(app, ["lines", "decide", str(path), row["conflict_id"], option, "--reason", "测试",
+                                     "-s", "plan"])
             if r.exit_code == 0:
                 decided = (row["conflict_id"], option)
                 break
         if decided:
             break
     assert decided is not None, "the synthetic county plants control-line conflicts"
-    r = runner.invoke(app, ["lines", "finalise", str(path), "farmland_pbf", "--reason", "定稿"])
+    r = runner.invoke(app, ["lines", "finalise", str(path), "farmland_pbf", "--reason", "定稿", "-s", "plan"])
     assert r.exit_code == 0, r.output
     before = pd.DataFrame(Workspace.open(path).read(STATUS_TABLE, "plan")).set_index("line")["status"]
     assert before["farmland_pbf"] == "final"

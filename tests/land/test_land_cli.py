@@ -27,7 +27,9 @@ def ws(tmp_path):
 
 
 def run(*args):
-    return runner.invoke(app, [str(a) for a in args])
+    """A command on the scenario ``plan`` (the base workspace is the default: test_lines_base.py)."""
+    args = [str(a) for a in args]
+    return runner.invoke(app, args if "-s" in args else [*args, "-s", "plan"])
 
 
 def status(ws):

@@ -4,6 +4,9 @@ Thin over :mod:`pianqu.land.workflow` and :mod:`pianqu.land.conflicts`: each com
 workspace, calls one library function and prints the result (zh by default, ``--lang en``).
 A refusal (out-of-order finalisation, an unknown conflict or action) prints the reason and what
 to do, and exits with code 1; the workspace is not changed.
+
+Without ``--scenario`` every command works on the base workspace (the control-line check of new
+data, before any plan); ``pianqu plan`` then starts its scenario from that work.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ app = typer.Typer(help="三条控制线：依次确定、冲突处置 / control 
 console = Console(highlight=False, soft_wrap=True)
 
 Ws = Annotated[Path, typer.Argument(help="工作空间 .gpkg / workspace")]
-Scenario = Annotated[str, typer.Option("--scenario", "-s", help="方案 / scenario")]
+Scenario = Annotated[Optional[str], typer.Option("--scenario", "-s",
+                                                  help="方案（默认：基础数据，无需方案）/ scenario (default: the base workspace)")]
 Reason = Annotated[str, typer.Option("--reason", help="原因（记入审计表）/ reason, kept in the audit table")]
 
 
@@ -51,6 +55,11 @@ def _open(path: Path, scenario: str | None, lang: str):
     return ws
 
 
+def _where(scenario: str | None, lang: str) -> str:
+    """Where the work is kept: "方案 plan" or "基础数据"."""
+    return t("land.cli.where_scenario", lang, scenario=scenario) if scenario else t("land.cli.where_base", lang)
+
+
 def _status_lines(status: pd.DataFrame, lang: str) -> list[str]:
     out = []
     for r in status.itertuples(index=False):
@@ -66,26 +75,48 @@ def _workflow_error(exc, lang: str) -> None:
 
 
 @app.command("status")
-def status(ws_path: Ws, scenario: Annotated[Optional[str], typer.Option("--scenario", "-s", help="方案（默认全部）")] = None,
+def status(ws_path: Ws, scenario: Annotated[Optional[str], typer.Option(
+               "--scenario", "-s", help="方案（默认：基础数据和全部方案）/ scenario (default: base and all)")] = None,
            lang: Lang = "") -> None:
-    """每个方案中各控制线的状态 / each control line's state per scenario."""
+    """各控制线的状态（基础数据与每个方案）/ each control line's state (base workspace and scenarios)."""
     from pianqu.land.workflow import read_status
 
     lang = resolve_lang(lang)
     ws = _open(ws_path, scenario, lang)
-    names = [scenario] if scenario else list(ws.scenarios()["name"])
-    if not names:
-        _say(t("land.cli.no_scenarios", lang, path=str(ws_path)))
-        return
+    names = [scenario] if scenario else [None, *ws.scenarios()["name"]]
     for name in names:
-        _say(t("land.cli.scenario", lang, scenario=name))
+        _say(t("land.cli.scenario", lang, scenario=_where(name, lang)))
         for row in _status_lines(read_status(ws, name), lang):
             _say("  " + row)
 
 
+@app.command("spaces")
+def spaces(ws_path: Ws, scenario: Scenario = None, lang: Lang = "") -> None:
+    """全县三区面积（无需片区）/ the three spaces of the whole county (no zones needed)."""
+    from pianqu.land.common import LandInputError
+    from pianqu.land.workflow import county_spaces
+
+    lang = resolve_lang(lang)
+    ws = _open(ws_path, scenario, lang)
+    missing = [name for name in ("county", "landuse") if not ws.has(name)]
+    if missing:
+        _refuse(t("land.cli.spaces_missing", lang, layers=", ".join(missing), path=str(ws_path)),
+                t("land.cli.spaces_missing_do", lang), code=2)
+    try:
+        table = county_spaces(ws, scenario)
+    except LandInputError as exc:
+        _refuse(str(exc), t("land.cli.spaces_missing_do", lang))
+    _say(t("land.cli.spaces_title", lang, county=ws.meta.county_name, where=_where(scenario, lang)))
+    for r in table.itertuples(index=False):
+        _say("  " + t("land.cli.spaces_row", lang, space=t(f"land.space.{r.space}", lang), ha=float(r.area_ha),
+                      mu=float(r.area_mu), share=100.0 * float(r.share)))
+    for f in table.attrs.get("findings", []):
+        _say("  " + f.message(lang))
+
+
 @app.command("finalise")
 def finalise(ws_path: Ws, line: Annotated[str, typer.Argument(help="farmland_pbf | eco_redline | urban_boundary")],
-             scenario: Scenario = "plan", reason: Reason = "", lang: Lang = "") -> None:
+             scenario: Scenario = None, reason: Reason = "", lang: Lang = "") -> None:
     """确定一条控制线（须按顺序）/ finalise a line (refused out of order)."""
     from pianqu.land.workflow import WorkflowError, finalise_line
 
@@ -95,14 +126,14 @@ def finalise(ws_path: Ws, line: Annotated[str, typer.Argument(help="farmland_pbf
         s = finalise_line(ws, scenario, line, reason, lang=lang, command="lines finalise")
     except WorkflowError as exc:
         _workflow_error(exc, lang)
-    _say(t("land.cli.finalised", lang, line=t(f"land.line.{line}", lang), scenario=scenario))
+    _say(t("land.cli.finalised", lang, line=t(f"land.line.{line}", lang), scenario=_where(scenario, lang)))
     for row in _status_lines(s, lang):
         _say("  " + row)
 
 
 @app.command("reopen")
 def reopen(ws_path: Ws, line: Annotated[str, typer.Argument(help="farmland_pbf | eco_redline | urban_boundary")],
-           scenario: Scenario = "plan", reason: Reason = "", lang: Lang = "") -> None:
+           scenario: Scenario = None, reason: Reason = "", lang: Lang = "") -> None:
     """重新打开一条控制线，其后已确定的控制线标为待复核 / reopen a line; later final lines become stale."""
     from pianqu.land.workflow import WorkflowError, read_status, reopen_line
 
@@ -114,31 +145,26 @@ def reopen(ws_path: Ws, line: Annotated[str, typer.Argument(help="farmland_pbf |
     except WorkflowError as exc:
         _workflow_error(exc, lang)
     stale = sorted(set(s.loc[s["status"] == "stale", "line"]) - set(before.loc[before["status"] == "stale", "line"]))
-    _say(t("land.cli.reopened", lang, line=t(f"land.line.{line}", lang), scenario=scenario,
+    _say(t("land.cli.reopened", lang, line=t(f"land.line.{line}", lang), scenario=_where(scenario, lang),
            stale=", ".join(t(f"land.line.{x}", lang) for x in stale) or t("land.cli.none", lang)))
     for row in _status_lines(s, lang):
         _say("  " + row)
 
 
-def _conflicts(ws, scenario: str):
-    """The scenario's conflict table; detected (and stored) when it has none yet."""
-    from pianqu.land.conflicts import detect_conflicts, read_lines, write_conflicts
+def _conflicts(ws, scenario: str | None, command: str = "lines conflicts"):
+    from pianqu.land.workflow import stored_conflicts
 
-    if ws.has("conflict", scenario):
-        return ws.read("conflict", scenario), False
-    c = detect_conflicts(read_lines(ws, scenario), epsg=ws.meta.compute_epsg, cfg=ws.config())
-    write_conflicts(ws, scenario, c, command="lines conflicts")
-    return c, True
+    return stored_conflicts(ws, scenario, command=command)
 
 
 @app.command("conflicts")
-def conflicts(ws_path: Ws, scenario: Scenario = "plan", lang: Lang = "") -> None:
+def conflicts(ws_path: Ws, scenario: Scenario = None, lang: Lang = "") -> None:
     """列出控制线冲突图斑（无冲突表时先检测）/ list the conflict patches (detected if absent)."""
     lang = resolve_lang(lang)
     ws = _open(ws_path, scenario, lang)
     c, fresh = _conflicts(ws, scenario)
     if fresh:
-        _say(t("land.cli.detected", lang, n=len(c), scenario=scenario))
+        _say(t("land.cli.detected", lang, n=len(c), scenario=_where(scenario, lang)))
     if not len(c):
         _say(t("land.cli.no_conflicts", lang))
         return
@@ -151,32 +177,32 @@ def conflicts(ws_path: Ws, scenario: Scenario = "plan", lang: Lang = "") -> None
 @app.command("decide")
 def decide(ws_path: Ws, conflict_id: Annotated[str, typer.Argument(help="冲突编号 CF-…")],
            resolution: Annotated[str, typer.Argument(help="withdraw_left | withdraw_right | tolerate")],
-           scenario: Scenario = "plan", reason: Reason = "", lang: Lang = "") -> None:
+           scenario: Scenario = None, reason: Reason = "", lang: Lang = "") -> None:
     """记录对一处冲突的处置决定 / record the decision on one conflict."""
     from pianqu.land.common import LandInputError
     from pianqu.land.conflicts import decide as decide_conflicts, write_conflicts
 
     lang = resolve_lang(lang)
     ws = _open(ws_path, scenario, lang)
-    c, _ = _conflicts(ws, scenario)
+    c, _ = _conflicts(ws, scenario, "lines decide")
     try:
         c = decide_conflicts(c, {conflict_id: (resolution, reason)})
     except LandInputError as exc:
         _refuse(t("land.cli.decide_refused", lang, id=conflict_id, reason=str(exc)), t("land.cli.decide_do", lang))
     write_conflicts(ws, scenario, c, command="lines decide",
                     reason=f"{conflict_id}: {resolution}" + (f" ({reason})" if reason else ""))
-    _say(t("land.cli.decided", lang, id=conflict_id, action=resolution, scenario=scenario))
+    _say(t("land.cli.decided", lang, id=conflict_id, action=resolution, scenario=_where(scenario, lang)))
 
 
 @app.command("apply")
-def apply(ws_path: Ws, scenario: Scenario = "plan", reason: Reason = "", lang: Lang = "") -> None:
+def apply(ws_path: Ws, scenario: Scenario = None, reason: Reason = "", lang: Lang = "") -> None:
     """应用冲突规则与决定，得到清理后的控制线（记入审计表）/ apply the rules and decisions."""
     from pianqu.land.common import LandInputError
     from pianqu.land.conflicts import apply_conflicts, read_lines, write_resolution
 
     lang = resolve_lang(lang)
     ws = _open(ws_path, scenario, lang)
-    c, _ = _conflicts(ws, scenario)
+    c, _ = _conflicts(ws, scenario, "lines apply")
     try:
         res = apply_conflicts(read_lines(ws, scenario), c, epsg=ws.meta.compute_epsg)
     except LandInputError as exc:

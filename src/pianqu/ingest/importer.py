@@ -221,6 +221,7 @@ def import_sources(sources: Sequence[str | Path], workspace: str | Path, *, crs:
     joins: list[tuple[_Planned, pd.DataFrame, Context]] = []
     matches: list[LayerMatch] = []
     placing: list[tuple[pd.DataFrame, Context]] = []
+    source_epsg: dict[str, int] = {}  # target layer → the EPSG its source was in (for `pianqu export`)
     with task("读取数据源 / reading sources", total=len(planned)) as advance:
         for p in planned:
             advance()
@@ -265,6 +266,8 @@ def import_sources(sources: Sequence[str | Path], workspace: str | Path, *, crs:
                                                          source_layer=src.layer, layer=target, china_bbox=bbox)
                 ctx.findings.extend(notes)
                 transform = report.note
+                if report.source_epsg:
+                    source_epsg.setdefault(target, int(report.source_epsg))
             elif isinstance(frame, gpd.GeoDataFrame):  # a table layer delivered with geometry
                 frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
             fmap = {c: f for c, f in p.fields.items() if f not in ("lon", "lat")}
@@ -312,8 +315,9 @@ def import_sources(sources: Sequence[str | Path], workspace: str | Path, *, crs:
     to_write, epochs = _merge(new_layers, review, existing, replace, epoch_added=_epochs(new_layers),
                               joined_from_ws=joined_from_ws)
     reason = "; ".join(str(s) for s in sources)
+    crs_meta = _source_crs_meta(source_epsg, existing)
     if existing is not None:
-        meta = {"epochs": sorted(set(existing.meta.epochs) | set(epochs))}
+        meta = {"epochs": sorted(set(existing.meta.epochs) | set(epochs)), **crs_meta}
         spatial = _any_spatial(to_write)
         if existing.meta.compute_epsg is None and spatial is not None:
             meta["compute_epsg"] = compute_epsg(spatial)
@@ -323,7 +327,7 @@ def import_sources(sources: Sequence[str | Path], workspace: str | Path, *, crs:
         spatial = _any_spatial(to_write)
         _create(ws_path, to_write, county_code=code, county_name=name,
                 compute_epsg=compute_epsg(spatial) if spatial is not None else None,
-                epochs=tuple(sorted(epochs)), reason=reason)
+                epochs=tuple(sorted(epochs)), reason=reason, extra=crs_meta)
         created = True
     layers = {k: len(v) for k, v in to_write.items()}
     return ImportResult(ws_path, created, code, name, layers, tuple(matches),
@@ -359,6 +363,21 @@ def _place(table: pd.DataFrame, ctx: Context, layers: dict[str, pd.DataFrame],
                  examples=", ".join(placed.loc[bad, "id"].astype(str).head(5)) if "id" in placed.columns else "")
         placed = placed.loc[~bad]
     return placed
+
+
+def _source_crs_meta(found: dict[str, int], existing: Workspace | None) -> dict[str, object]:
+    """Metadata recording the CRS each layer was delivered in (``source_epsg_by_layer``) and the
+    county's own (``source_epsg``: the land parcels', else the most common), so that
+    ``pianqu export`` writes results back in it. A CRS recorded earlier is kept."""
+    if not found:
+        return {}
+    extra = dict(existing.meta.extra or {}) if existing is not None else {}
+    by_layer = {**found, **dict(extra.get("source_epsg_by_layer") or {})}
+    out: dict[str, object] = {"source_epsg_by_layer": by_layer}
+    if extra.get("source_epsg") is None:
+        out["source_epsg"] = int(by_layer["landuse"]) if "landuse" in by_layer else \
+            Counter(by_layer.values()).most_common(1)[0][0]
+    return out
 
 
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -514,13 +533,14 @@ def _merge(new: dict[str, pd.DataFrame], review: pd.DataFrame | None, existing: 
 
 
 def _create(path: Path, layers: dict[str, pd.DataFrame], *, county_code: str, county_name: str,
-            compute_epsg: int | None, epochs: tuple[int, ...], reason: str) -> None:
+            compute_epsg: int | None, epochs: tuple[int, ...], reason: str,
+            extra: dict[str, object] | None = None) -> None:
     """A new workspace built beside ``path`` and renamed onto it: all there or nothing."""
     tmp = path.with_name(f".{path.stem}.import-{os.getpid()}.gpkg")
     try:
         ws = Workspace.create(tmp, county_code=county_code, county_name=county_name, synthetic=False,
                               compute_epsg=compute_epsg, epochs=epochs, command="import", reason=reason,
-                              overwrite=True)
+                              overwrite=True, extra=extra)
         ws.write(layers, command="import", reason=reason)
         if path.exists():  # appeared while importing: do not clobber it
             raise IngestError("ingest.workspace_appeared", workspace=str(path))

@@ -8,6 +8,12 @@ later final line stale (it was delineated against an earlier line that may now c
 status lives in the scenario table ``control_line_status`` (line, status, changed, reason); each
 change is one atomic workspace write, so it is also in the audit table.
 
+``scenario=None`` is the base workspace: the control-line check a planner runs on new data,
+before any plan. Its status, conflict decisions and cleaned lines are base tables (the cleaned
+lines replace the base lines; the change log and the audit table say what was cut). A scenario
+without a status table of its own reads the base one, and ``pianqu plan`` starts a scenario from
+the base work (:func:`planner_layers`); inside a scenario its own decisions win.
+
 The pure functions (:func:`finalise`, :func:`reopen`, :func:`mark_changed`) work on the status
 table; :func:`finalise_line` and :func:`reopen_line` read and write a workspace.
 """
@@ -29,6 +35,9 @@ COLUMNS = ["line", "seq", "status", "changed", "reason"]
 # scenario layers that hold the planner's own work on the control lines (status, decisions,
 # cleaned lines and their change log): re-running the plan keeps them
 PLANNER_LAYERS = (STATUS_TABLE, "conflict", "control_line_change", *CONTROL_LINES, "reserve")
+# the same work done on the base workspace (no scenario): tables a new scenario starts from (the
+# cleaned lines are the base lines themselves, which a scenario falls back to)
+BASE_WORK_LAYERS = (STATUS_TABLE, "conflict", "control_line_change")
 
 
 class WorkflowError(RuntimeError):
@@ -130,23 +139,26 @@ def mark_changed(status: pd.DataFrame, lines: Iterable[str], reason: str = "", *
 
 
 # -- workspace ---------------------------------------------------------------------------------
-def read_status(ws: Workspace, scenario: str) -> pd.DataFrame:
-    """The scenario's status table (all draft if it has none yet)."""
-    if ws.has(STATUS_TABLE, scenario):
-        return _normal(pd.DataFrame(ws.read(STATUS_TABLE, scenario)))
+def read_status(ws: Workspace, scenario: str | None) -> pd.DataFrame:
+    """The scenario's status table; without one, the base workspace's; else all draft.
+    ``scenario=None``: the base workspace's own."""
+    for where in ((scenario, None) if scenario is not None else (None,)):
+        if ws.has(STATUS_TABLE, where):
+            return _normal(pd.DataFrame(ws.read(STATUS_TABLE, where)))
     return initial_status()
 
 
-def _open_conflicts(ws: Workspace, scenario: str) -> pd.DataFrame | None:
+def _open_conflicts(ws: Workspace, scenario: str | None) -> pd.DataFrame | None:
     if not ws.has("conflict", scenario):
         return None
     c = pd.DataFrame(ws.read("conflict", scenario))
     return c[c["state"] == "open"] if "state" in c.columns else None
 
 
-def finalise_line(ws: Workspace, scenario: str, line: str, reason: str = "", *,
+def finalise_line(ws: Workspace, scenario: str | None, line: str, reason: str = "", *,
                   lang: str | None = None, command: str = "land finalise") -> pd.DataFrame:
-    """Finalise ``line`` in ``scenario`` (refused with the reason when out of order)."""
+    """Finalise ``line`` in ``scenario`` (None: the base workspace; refused with the reason when
+    out of order)."""
     before = read_status(ws, scenario)
     after = finalise(before, line, reason, open_conflicts=_open_conflicts(ws, scenario), lang=lang)
     if not after.equals(before):
@@ -155,7 +167,7 @@ def finalise_line(ws: Workspace, scenario: str, line: str, reason: str = "", *,
     return after
 
 
-def reopen_line(ws: Workspace, scenario: str, line: str, reason: str = "", *,
+def reopen_line(ws: Workspace, scenario: str | None, line: str, reason: str = "", *,
                 lang: str | None = None, command: str = "land reopen") -> pd.DataFrame:
     """Reopen ``line`` in ``scenario``; later final lines become stale."""
     after = reopen(read_status(ws, scenario), line, reason, lang=lang)
@@ -165,8 +177,88 @@ def reopen_line(ws: Workspace, scenario: str, line: str, reason: str = "", *,
 
 
 def planner_layers(ws: Workspace, scenario: str) -> dict[str, pd.DataFrame]:
-    """The planner's control-line work stored in ``scenario`` (see ``PLANNER_LAYERS``), read
-    before the scenario is replaced so that it can be written back."""
-    if scenario not in set(ws.scenarios()["name"]):
-        return {}
-    return {name: ws.read(name, scenario) for name in PLANNER_LAYERS if ws.has(name, scenario)}
+    """The planner's control-line work for ``scenario`` (see ``PLANNER_LAYERS``), read before the
+    scenario is replaced so that it can be written back.
+
+    The work done on the base workspace (``BASE_WORK_LAYERS``) is the starting point: a new
+    scenario gets it whole; an existing one keeps its own tables, and its conflict table takes
+    the base decisions only on the conflicts the scenario has not decided itself."""
+    base = {name: ws.read(name) for name in BASE_WORK_LAYERS if ws.has(name)}
+    own = {}
+    if scenario in set(ws.scenarios()["name"]):
+        own = {name: ws.read(name, scenario) for name in PLANNER_LAYERS if ws.has(name, scenario)}
+    out = {**base, **own}
+    if "conflict" in base and "conflict" in own:
+        out["conflict"] = merge_decisions(own["conflict"], base["conflict"])
+    return out
+
+
+def _decided(c: pd.DataFrame) -> pd.Series:
+    """Rows carrying a planner's decision: an action on a conflict that needs one, or a reason."""
+    action = c["action"].fillna("").astype(str) if "action" in c.columns else pd.Series("", index=c.index)
+    reason = (c["decision_reason"].fillna("").astype(str) if "decision_reason" in c.columns
+              else pd.Series("", index=c.index))
+    need = c["resolution"].astype(str) == "decide" if "resolution" in c.columns else pd.Series(True, index=c.index)
+    return (action != "") & (need | (reason != ""))
+
+
+def merge_decisions(own: pd.DataFrame, base: pd.DataFrame) -> pd.DataFrame:
+    """``own``'s conflict table with the decisions of ``base`` on the conflicts ``own`` has not
+    decided (by conflict id); decided base conflicts ``own`` lacks are appended, so that they
+    carry over when the patch is detected again. ``own``'s decisions win."""
+    out = own.copy()
+    b = base[_decided(base)].drop_duplicates("conflict_id").set_index("conflict_id")
+    if not len(b):
+        return out
+    free = ~_decided(out) & out["conflict_id"].isin(b.index)
+    ids = out.loc[free, "conflict_id"]
+    out.loc[free, "action"] = ids.map(b["action"]).to_numpy()
+    out.loc[free, "decision_reason"] = ids.map(b["decision_reason"]).fillna("").to_numpy()
+    extra = base[_decided(base) & ~base["conflict_id"].isin(set(out["conflict_id"]))]
+    if len(extra):
+        out = pd.concat([out, extra[[c for c in out.columns if c in extra.columns]]], ignore_index=True)
+        if hasattr(own, "crs"):
+            import geopandas as gpd
+
+            out = gpd.GeoDataFrame(out, geometry=own.geometry.name, crs=own.crs)
+    return out
+
+
+def stored_conflicts(ws: Workspace, scenario: str | None, *, command: str = "lines conflicts"):
+    """The conflict table of ``scenario`` (None: the base workspace) and whether it was detected
+    now: a stored table is returned as it is; without one the conflicts are detected on the
+    scenario's lines (falling back to the base lines), the base decisions carried over, and
+    stored."""
+    from pianqu.land.conflicts import detect_conflicts, read_lines, write_conflicts
+
+    if ws.has("conflict", scenario):
+        return ws.read("conflict", scenario), False
+    previous = ws.read("conflict") if scenario is not None and ws.has("conflict") else None
+    c = detect_conflicts(read_lines(ws, scenario), epsg=ws.meta.compute_epsg, cfg=ws.config(), previous=previous)
+    write_conflicts(ws, scenario, c, command=command)
+    return c, True
+
+
+def county_spaces(ws: Workspace, scenario: str | None = None, *, cfg=None) -> pd.DataFrame:
+    """The three spaces of the whole county (no zones needed): one row per space with m², ha
+    and 亩 and its share of the county, from the base parcels and the control lines of
+    ``scenario`` (None: the base lines). The county polygon is the one zone."""
+    from pianqu.land.common import area_columns
+    from pianqu.land.conflicts import read_lines
+    from pianqu.land.epochs import read_landuse
+    from pianqu.land.spaces import three_spaces
+
+    epsg = ws.meta.compute_epsg
+    county = ws.read("county")
+    zone = county[["geometry"]].assign(zone=ws.meta.county_code)
+    lu = read_landuse(ws, ["bsm", "code"])
+    res = three_spaces(lu, read_lines(ws, scenario), zone, epsg=epsg, cfg=cfg if cfg is not None else ws.config())
+    row = res.table.iloc[0]
+    spaces = [c[:-3] for c in res.table.columns if c.endswith("_m2")
+              and c not in ("total_m2", "zone_area_m2", "difference_m2")]
+    m2 = [float(row[f"{s}_m2"]) for s in spaces]
+    total = float(row["total_m2"])
+    out = pd.DataFrame({"space": spaces, **area_columns(m2)})
+    out["share"] = out["area_m2"] / total if total > 0 else float("nan")
+    out.attrs["findings"] = res.findings
+    return out

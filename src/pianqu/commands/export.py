@@ -1,0 +1,59 @@
+"""`pianqu export`: a scenario's layers back into the planner's tools (File GDB, GBK Shapefile,
+GeoPackage) in the county's own CRS, with Chinese aliases. Thin over :mod:`pianqu.export`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+from rich.console import Console
+
+import typer
+
+from pianqu.commands.common import Lang, err_console, resolve_lang
+from pianqu.i18n import t
+
+console = Console(highlight=False, soft_wrap=True)
+
+
+def export(ws_path: Annotated[Path, typer.Argument(help="工作空间 .gpkg / workspace")],
+           out: Annotated[Path, typer.Option("--out", "-o", help="输出：.gdb 目录、Shapefile 目录或 .gpkg / output")],
+           scenario: Annotated[str, typer.Option("--scenario", "-s", help="方案 / scenario")] = "plan",
+           fmt: Annotated[str, typer.Option("--format", "-f", help="gdb | shp | gpkg")] = "gdb",
+           crs: Annotated[Optional[str], typer.Option("--crs", help="输出坐标系，如 EPSG:4523（默认：导入时的坐标系）")] = None,
+           base: Annotated[bool, typer.Option("--base/--no-base", help="同时导出基础图层 / with the base layers")] = True,
+           overwrite: Annotated[bool, typer.Option("--overwrite", help="覆盖已有输出 / replace OUT")] = False,
+           lang: Lang = "") -> None:
+    """把方案成果导出为 File GDB / Shapefile（GBK）/ GPKG，使用原坐标系和中文别名 / export a scenario."""
+    from pianqu.export import ExportError, export_scenario
+    from pianqu.workspace import Workspace, WorkspaceError
+
+    lang = resolve_lang(lang)
+
+    def refuse(message: str, action: str = "", code: int = 2) -> None:
+        err_console.print(message, style="bold red", markup=False)
+        if action:
+            err_console.print(action, markup=False)
+        raise typer.Exit(code)
+
+    epsg = None
+    if crs:
+        text = crs.strip().upper().removeprefix("EPSG:")
+        if not text.isdigit():
+            refuse(t("export.bad_crs.msg", lang, crs=crs), t("export.bad_crs.do", lang))
+        epsg = int(text)
+    try:
+        ws = Workspace.open(ws_path)
+    except WorkspaceError as exc:
+        refuse(str(exc))
+    try:
+        res = export_scenario(ws, scenario, out, fmt=fmt.lower(), epsg=epsg, lang=lang, base=base,
+                              overwrite=overwrite)
+    except ExportError as exc:
+        refuse(t(f"{exc.rule}.msg", lang, **exc.params), t(f"{exc.rule}.do", lang, **exc.params))
+    for f in res.findings:
+        err_console.print(f.message(lang), style="yellow", markup=False)
+    console.print(t("export.done", lang, path=str(res.path), fmt=res.fmt, n=len(res.layers), epsg=res.epsg,
+                    basis=t(f"export.basis.{res.crs_basis}", lang)), markup=False)
+    for r in res.layers.itertuples(index=False):
+        console.print(f"  {r.out_name}  {r.alias}  {r.features}", markup=False)
