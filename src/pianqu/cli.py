@@ -12,6 +12,7 @@ from rich.table import Table
 
 from pianqu import progress
 from pianqu.commands import land as land_commands
+from pianqu.commands import landuse as landuse_commands
 from pianqu.commands import zones as zones_commands
 from pianqu.findings import Finding, has_errors, summary, to_json
 from pianqu.commands.common import Lang, fail, resolve_lang
@@ -30,6 +31,7 @@ def _main() -> None:
 
 app.add_typer(zones_commands.app, name="zones")
 app.add_typer(land_commands.app, name="lines")
+app.add_typer(landuse_commands.app, name="landuse")
 
 
 @app.command()
@@ -103,7 +105,7 @@ def synth(
 def import_(
     sources: Annotated[list[Path], typer.Argument(help="数据源：GDB 目录、SHP、GPKG、GeoJSON、CSV、XLSX、OSM PBF")],
     workspace: Annotated[Optional[Path], typer.Option("-w", "--workspace", help="工作空间 .gpkg")] = None,
-    crs: Annotated[Optional[str], typer.Option(help="数据无坐标系时指定，如 EPSG:4524")] = None,
+    crs: Annotated[Optional[str], typer.Option(help="数据的坐标系，如 EPSG:4524（无 .prj 时必填；优先于 .prj）")] = None,
     mapping: Annotated[Optional[Path], typer.Option(help="字段映射文件 .toml")] = None,
     county: Annotated[Optional[str], typer.Option(help="县级代码（无法从数据识别时）")] = None,
     county_name: Annotated[Optional[str], typer.Option(help="县级名称（代码不在四川名录中时）")] = None,
