@@ -19,7 +19,7 @@ from pianqu.i18n import t
 
 app = typer.Typer(help="地类转换待核定清单 / the 三调 → 用地用海 review list", no_args_is_help=True,
                   add_completion=False)
-console = Console(highlight=False, soft_wrap=True)
+console = Console(highlight=False, soft_wrap=True, width=160)
 
 Ws = Annotated[Path, typer.Argument(help="工作空间 .gpkg / workspace")]
 
@@ -33,6 +33,7 @@ def review(
     lang: Lang = "",
 ) -> None:
     """列出、导出、读回待核定地类 / list, export and apply the land-code review list."""
+    from pianqu.ingest.landcodes import labelled_codes
     from pianqu.ingest.review import ReviewError, apply_review, export_review, open_items, summarise
     from pianqu.workspace import Workspace, WorkspaceError
 
@@ -67,7 +68,7 @@ def review(
         table.add_column(t(f"landuse.review.col.{c}", lang), overflow="fold",
                          justify="right" if c in ("n", "area_ha") else "left")
     for r in summarise(items).itertuples(index=False):
-        table.add_row(r.source_code, r.source_name, f"{r.n:,}", f"{r.area_ha:,.2f}", r.default_code or "—",
+        table.add_row(r.source_code, r.source_name, f"{r.n:,}", f"{r.area_ha:,.2f}", labelled_codes(r.default_code) or "—",
                       r.alternatives)
     console.print(table)
     console.print(t("landuse.cli.hint", lang, path=str(ws_path)), markup=False)

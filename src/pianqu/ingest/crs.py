@@ -306,7 +306,7 @@ def to_storage(frame: gpd.GeoDataFrame, *, override: CRS | None, source: str, so
         x0, y0, x1, y1 = out.total_bounds
         bx0, by0, bx1, by1 = china_bbox
         if not (bx0 <= x0 and x1 <= bx1 and by0 <= y0 and y1 <= by1):
-            raise IngestError("ingest.crs_out_of_china", crs=describe_crs(crs),
+            raise IngestError("ingest.crs_out_of_china", crs=describe_crs(crs), declared=describe_crs(declared_crs),
                               bounds=f"{x0:.4f}, {y0:.4f}, {x1:.4f}, {y1:.4f}", **fits(epsg), **where)
     return out, CrsReport(declared, epsg, action, note), findings
 

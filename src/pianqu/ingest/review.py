@@ -254,7 +254,7 @@ def audit_text(decisions: list[Decision] | tuple[Decision, ...], reason: str = "
     """The audit reason: the user's reason, then one entry per decision (BSM, year, 三调 code, before → after)."""
     entries = []
     for d in decisions:
-        year = f"({d.epoch})" if d.epoch is not None else ""
+        year = f" ({d.epoch})" if d.epoch is not None else ""
         note = f" {d.note}" if d.note else ""
         entries.append(t("landuse.review.audit_entry", lang, bsm=d.bsm, year=year, source=d.source_code,
                          before=d.before or "—", after=d.after) + note)
