@@ -129,7 +129,7 @@ def import_(
         result = import_sources(sources, workspace, crs=crs, mapping=mapping, county_code=county,
                                 county_name=county_name, epoch=epoch, replace=replace, encoding=encoding)
     except (IngestError, ValueError, RuntimeError) as exc:
-        fail(str(exc), lang)
+        fail(exc.message(lang) if isinstance(exc, IngestError) else str(exc), lang)
     layers = ", ".join(f"{k} {v}" for k, v in result.layers.items())
     console.print(t("cli.import_done", lang, workspace=result.workspace, layers=layers), markup=False)
     n_review = len(result.review) if result.review is not None else 0

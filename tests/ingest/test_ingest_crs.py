@@ -15,7 +15,7 @@ from pyproj import CRS, Transformer
 from ingest_data import ORIGIN, village_cells
 from pianqu.geo import ellipsoidal_area
 from pianqu.ingest import IngestError, import_sources, recognise
-from pianqu.ingest.crs import CrsHint, county_zones, describe_coordinates, gk_epsg, recognise_epsg, suggest_crs
+from pianqu.ingest.crs import describe_coordinates, gk_epsg, recognise_epsg
 from pianqu.workspace import Workspace
 
 ESRI = ('PROJCS["{name}",GEOGCS["GCS_{g}",DATUM["{d}",SPHEROID["{s}",6378137.0,298.257222101]],'
