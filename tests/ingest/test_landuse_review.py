@@ -165,6 +165,18 @@ def test_invalid_decision_is_refused_and_changes_nothing(dltb, ws_copy, tmp_path
         msg = e.message(lang)
         assert str(row) in msg and park in msg and "1499" in msg and str(xlsx) in msg
     assert _sha(ws_copy) == digest
+    # a row naming a parcel that is not on the list: refused with its row and BSM, nothing written
+    export_review(ws, xlsx)
+    book = openpyxl.load_workbook(xlsx)
+    sheet = book.worksheets[0]
+    sheet.cell(sheet.max_row + 1, 1).value = "511921201999999999"
+    sheet.cell(sheet.max_row, 10).value = "1402"
+    book.save(xlsx)
+    with pytest.raises(ReviewError) as err:
+        apply_review(ws, xlsx)
+    assert err.value.rule == "landuse.review.unknown_row" and err.value.params["row"] == sheet.max_row
+    assert "511921201999999999" in err.value.message("en")
+    assert _sha(ws_copy) == digest
 
 
 def test_cli_lists_exports_and_applies(ws_copy, tmp_path):

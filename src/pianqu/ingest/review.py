@@ -146,18 +146,18 @@ def export_review(ws: Workspace, path: str | Path, lang: str | None = None) -> i
     return len(items)
 
 
-def read_decisions(path: str | Path) -> pd.DataFrame:
+def read_decisions(path: str | Path, lang: str | None = None) -> pd.DataFrame:
     """The decisions of an exported (and edited) review sheet: bsm, epoch, decision, note, row.
 
     Headers are recognised in Chinese and English; ``row`` is the spreadsheet row (header = 1).
     """
     path = Path(path)
     if not path.exists():
-        raise ReviewError("landuse.review.no_file", path=str(path))
+        raise ReviewError("landuse.review.no_file", lang, path=str(path))
     try:
         raw = pd.read_excel(path, sheet_name=0, dtype=str)
     except Exception as exc:  # not an xlsx, damaged, locked
-        raise ReviewError("landuse.review.unreadable", path=str(path), reason=str(exc)) from exc
+        raise ReviewError("landuse.review.unreadable", lang, path=str(path), reason=str(exc)) from exc
     names = {}
     for c in COLUMNS:
         for lang in ("zh", "en"):
@@ -166,8 +166,9 @@ def read_decisions(path: str | Path) -> pd.DataFrame:
     raw = raw.rename(columns={h: names.get(str(h).strip().lower(), h) for h in raw.columns})
     missing = [c for c in ("bsm", "decision") if c not in raw.columns]
     if missing:
-        raise ReviewError("landuse.review.missing_columns", path=str(path),
-                          columns="、".join(t(f"landuse.review.col.{c}", "zh") + f" ({c})" for c in missing))
+        raise ReviewError("landuse.review.missing_columns", lang, path=str(path),
+                          columns=", ".join(f"{t(f'landuse.review.col.{c}', 'zh')}/{t(f'landuse.review.col.{c}', 'en')}"
+                                            for c in missing))
     out = pd.DataFrame({
         "row": np.arange(len(raw)) + 2,
         "bsm": raw["bsm"].astype("string").str.strip().fillna(""),
@@ -193,9 +194,9 @@ def apply_review(ws: Workspace, path: str | Path, *, reason: str = "", lang: str
     reason of the audit rows. Empty decisions leave their rows open.
     """
     path = Path(path)
-    decisions = read_decisions(path)
+    decisions = read_decisions(path, lang)
     if not ws.has(REVIEW) or ws.read(REVIEW).empty:
-        raise ReviewError("landuse.review.nothing_open", workspace=str(ws.path))
+        raise ReviewError("landuse.review.nothing_open", lang, workspace=str(ws.path))
     review = ws.read(REVIEW).reset_index(drop=True)
     lu = ws.read("landuse")
     has_epoch = "epoch" in lu.columns and "epoch" in review.columns
@@ -245,6 +246,8 @@ def apply_review(ws: Workspace, path: str | Path, *, reason: str = "", lang: str
         out.append(Decision(str(r.bsm), epoch, str(src_by_key.get(r.key, "")), str(b), str(r.decision),
                             str(r.note)))
     remaining = review[~review_keys.isin(set(todo["key"]))].reset_index(drop=True)
+    if not out:  # every decision empty: nothing to write
+        return ApplyResult((), 0, len(remaining), skipped, "")
     audit = audit_text(out, reason, lang)
     ws.write({"landuse": lu, REVIEW: remaining}, command="landuse review --apply", reason=audit)
     return ApplyResult(tuple(out), sum(d.before != d.after for d in out), len(remaining), skipped, audit)
