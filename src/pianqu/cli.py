@@ -12,6 +12,7 @@ from rich.table import Table
 
 from pianqu import progress
 from pianqu.commands import land as land_commands
+from pianqu.commands import landuse as landuse_commands
 from pianqu.commands import zones as zones_commands
 from pianqu.findings import Finding, has_errors, summary, to_json
 from pianqu.commands.common import Lang, fail, resolve_lang
@@ -33,6 +34,8 @@ app.add_typer(land_commands.app, name="lines")
 from pianqu.commands.export import export as _export  # noqa: E402
 
 app.command("export")(_export)
+
+app.add_typer(landuse_commands.app, name="landuse")
 
 
 @app.command()
@@ -106,7 +109,7 @@ def synth(
 def import_(
     sources: Annotated[list[Path], typer.Argument(help="数据源：GDB 目录、SHP、GPKG、GeoJSON、CSV、XLSX、OSM PBF")],
     workspace: Annotated[Optional[Path], typer.Option("-w", "--workspace", help="工作空间 .gpkg")] = None,
-    crs: Annotated[Optional[str], typer.Option(help="数据无坐标系时指定，如 EPSG:4524")] = None,
+    crs: Annotated[Optional[str], typer.Option(help="数据的坐标系，如 EPSG:4524（无 .prj 时必填；优先于 .prj）")] = None,
     mapping: Annotated[Optional[Path], typer.Option(help="字段映射文件 .toml")] = None,
     county: Annotated[Optional[str], typer.Option(help="县级代码（无法从数据识别时）")] = None,
     county_name: Annotated[Optional[str], typer.Option(help="县级名称（代码不在四川名录中时）")] = None,
@@ -130,7 +133,7 @@ def import_(
         result = import_sources(sources, workspace, crs=crs, mapping=mapping, county_code=county,
                                 county_name=county_name, epoch=epoch, replace=replace, encoding=encoding)
     except (IngestError, ValueError, RuntimeError) as exc:
-        fail(str(exc), lang)
+        fail(exc.message(lang) if isinstance(exc, IngestError) else str(exc), lang)
     layers = ", ".join(f"{k} {v}" for k, v in result.layers.items())
     console.print(t("cli.import_done", lang, workspace=result.workspace, layers=layers), markup=False)
     n_review = len(result.review) if result.review is not None else 0

@@ -194,6 +194,8 @@ LAYERS: dict[str, Layer] = {
             F("source_name", "str", False, "三调地类名称", "三调 name"),
             F("reason", "str", True, "需人工核定原因", "why it needs review"),
             F("source_file", "str", False, "来源文件", "source file"),
+            F("default_code", "str", False, "暂用用地用海代码（默认）", "用地用海 code carried until decided (default)"),
+            F("alternatives", "str", False, "可选用地用海代码", "用地用海 codes to choose from"),
         ), "地类转换待核定清单", "land-code conversion review list"),
     ]
 }

@@ -26,10 +26,12 @@ COUNTY = "511921"
 TOWNSHIPS = ["511921101", "511921102"]  # 民胜镇, 火炬镇
 ORIGIN = (36_429_000.0, 3_531_000.0)  # EPSG:4524 metres, ≈ 107.25°E 31.9°N
 CELL = 1000.0
-# 三调 DLBM cycled over the parcels, with the 用地用海 2023 code each must become ("" = review)
+# 三调 DLBM cycled over the parcels, with the 用地用海 2023 code each must become (05H1 and 08H2 have
+# no unique mapping: they carry the default of sandiao.csv and go on the review list)
 SANDIAO = [("0101", "0101"), ("0702", "0703"), ("1006", "0601"), ("1202", "0602"), ("0305", "0303"),
-           ("05H1", ""), ("0201K", "0201"), ("0103", "0103"), ("1101", "1701"), ("0404", "0403"),
-           ("08H2", ""), ("1003", "1202")]
+           ("05H1", "0901"), ("0201K", "0201"), ("0103", "0103"), ("1101", "1701"), ("0404", "0403"),
+           ("08H2", "08"), ("1003", "1202")]
+REVIEWED = {"05H1": "0901", "08H2": "08"}  # source code → default
 GEOD = Geod(ellps="GRS80")
 TO_4490 = {epsg: Transformer.from_crs(epsg, 4490, always_xy=True) for epsg in (4524, 4545)}
 

@@ -91,18 +91,21 @@ def test_no_crs_refused_with_the_right_suggestion(tmp_path, truth):
         import_sources([shp], tmp_path / "w.gpkg")
     e = err.value
     assert e.rule == "ingest.no_crs" and e.file == str(shp) and e.layer == "村界"
-    assert e.params["suggest"] == "EPSG:4524" and "--crs EPSG:4524" in str(e) and "36" in e.params["looks"]
+    assert e.params["suggest"] == "EPSG:4524" and "--crs EPSG:4524" in str(e) and "带号 36" in e.params["looks_zh"]
+    assert "--crs EPSG:4524" in e.message("en") and "zone prefix 36" in e.message("en")
     assert not (tmp_path / "w.gpkg").exists()
     (m,) = recognise(shp)
     assert "refused" in m.transform and "EPSG:4524" in m.transform
     result = import_sources([shp], tmp_path / "w.gpkg", crs="EPSG:4524")
     assert any(f.rule == "ingest.crs_assigned" for f in result.findings)
     assert _max_shift_deg(Workspace.open(tmp_path / "w.gpkg").read("village"), truth) < 1e-9
-    # without a zone prefix the zone cannot be read: Sichuan's three zones are suggested
+    # without a zone prefix the zone cannot be read from the numbers: the villages' codes name 通江县
+    # (centre ≈107.25°E → CM 108°E), so EPSG:4545 alone is suggested
     shp2 = _write(_villages(4545), tmp_path / "村界_无带号.shp", None)
     with pytest.raises(IngestError) as err:
         import_sources([shp2], tmp_path / "w2.gpkg")
-    assert "EPSG:4545" in err.value.params["suggest"] and "without a zone prefix" in err.value.params["looks"]
+    assert err.value.params["suggest"] == "EPSG:4545" and "without a zone prefix" in err.value.params["looks_en"]
+    assert "511921" in err.value.params["looks_en"]
     # degrees: CGCS2000 geographic
     shp3 = _write(_villages(4490), tmp_path / "村界_经纬度.shp", None)
     with pytest.raises(IngestError) as err:
@@ -154,5 +157,6 @@ def test_describe_coordinates():
     assert describe_coordinates((107.2, 31.8, 107.3, 31.9))[1] == "EPSG:4490"
     assert describe_coordinates((36_429_000, 3_531_000, 36_432_000, 3_533_000))[1] == "EPSG:4524"
     assert describe_coordinates((18_700_000, 3_531_000, 18_710_000, 3_533_000))[1] == "EPSG:4496"
-    looks, suggest = describe_coordinates((429_000, 3_531_000, 432_000, 3_533_000))
-    assert "EPSG:4545" in suggest and "EPSG:4543" in suggest
+    looks, suggest = describe_coordinates((429_000, 3_531_000, 432_000, 3_533_000), lang="en")
+    assert "EPSG:4545" in suggest and "EPSG:4543" in suggest and "cannot be read" in looks
+    assert describe_coordinates((1e9, 1e9, 2e9, 2e9))[1] == ""

@@ -84,16 +84,17 @@ def test_codes_converted_exactly_and_review_listed(gdb_import):
     names = dict(zip(lu["code"], lu["name"]))
     assert names["0703"] == "农村宅基地" and names["0601"] == "农村道路" and names["0602"] == "设施农用地"
     assert names["0303"] == "灌木林地" and names["0201"] == "果园"  # 0201K (可调整果园) as its base code
-    # parcels that need review stay, with an empty code, and are listed with the reason
+    # parcels without a unique mapping carry the default and are listed with the reason and alternatives
     review_rows = lu[lu["source_code"].isin(["05H1", "08H2"])]
-    assert len(review_rows) == 4 and (review_rows["code"] == "").all() and (review_rows["name"] == "").all()
+    assert len(review_rows) == 4 and set(review_rows["name"]) == {"商业用地", "公共管理与公共服务用地"}
     review = ws.read("landuse_review")
     assert sorted(review["bsm"]) == sorted(review_rows["bsm"])
     assert set(review["source_code"]) == {"05H1", "08H2"}
     r05 = review[review["source_code"] == "05H1"]
-    assert (r05["source_name"] == "商业服务业设施用地").all() and r05["reason"].str.contains("0901").all()
+    assert (r05["source_name"] == "商业服务业设施用地").all() and r05["reason"].str.contains("0902").all()
+    assert (r05["default_code"] == "0901").all() and r05["alternatives"].str.contains("0904 其他商业服务业用地").all()
     assert len(result.review) == 4
-    warned = {f.params["code"]: f.params["n"] for f in result.findings if f.rule == "ingest.landcode_review"}
+    warned = {f.params["code"]: f.params["n"] for f in result.findings if f.rule == "ingest.landcode_default"}
     assert warned == {"05H1": 2, "08H2": 2}
 
 

@@ -5,8 +5,11 @@ relabelled), the CGCS2000 Gauss–Krüger zones (3° and 6°, with and without z
 4491–4554, also when a .prj names them in the ESRI way GDAL leaves as a custom CRS), and any other
 projection on the CGCS2000 or WGS 84 datum (the inverse projection is exact). Refused: other
 datums (Xi'an 1980, Beijing 1954, ...), which have no exact public transformation to CGCS2000.
-Data without a CRS are refused unless the user names one; the refusal says what the coordinates
-look like and which ``--crs`` fits.
+Data without a CRS are refused unless the user names one; ``--crs`` also overrides a declared CRS
+(a .prj that is wrong), with a warning naming both. Every refusal about coordinates (no CRS,
+outside China, zone mismatch) says what the numbers look like and which ``--crs`` fits them:
+lon/lat → EPSG:4490; eastings with a zone prefix → that GK zone; 6-digit eastings → the county's
+3° zone without prefix when the workspace or the data's division codes tell the county.
 """
 
 from __future__ import annotations
@@ -14,18 +17,22 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from typing import Callable
 
 import geopandas as gpd
 import numpy as np
 from pyproj import CRS
 
 from pianqu.findings import Finding
-from pianqu.geo import GK3_CM, GK3_PREFIX, GK6_CM, GK6_PREFIX, STORAGE_EPSG, describe_crs, guess_gk_crs
+from pianqu.geo import (GK3_CM, GK3_PREFIX, GK6_CM, GK6_PREFIX, STORAGE_EPSG, describe_crs, gk3_epsg,
+                        guess_gk_crs)
+from pianqu.i18n import t
 from pianqu.ingest.errors import IngestError
 
 WGS84 = 4326
 _CGCS_RF = 298.257222101
-_SICHUAN_ZONES = "EPSG:4543 (CM 102°E), EPSG:4544 (CM 105°E), EPSG:4545 (CM 108°E)"
+_SICHUAN_ZONES = (4543, 4544, 4545)  # CM 102°, 105°, 108°E: the 3° zones Sichuan's counties lie in
+_CHINA_BBOX = (73.0, 3.0, 136.0, 54.0)  # default of validate.china_bbox; callers pass the configured one
 
 
 @dataclass(frozen=True)
@@ -136,49 +143,140 @@ def parse_crs_option(value: str | int | None) -> CRS | None:
         raise IngestError("ingest.bad_crs_option", value=text) from exc
 
 
-def describe_coordinates(bounds: tuple[float, float, float, float] | None) -> tuple[str, str]:
-    """(what the coordinates look like, the ``--crs`` to suggest) for data that came without a CRS."""
+@dataclass(frozen=True)
+class CrsHint:
+    """What is known about where the data should be: the county (division codes, ``--county``,
+    the workspace) and the workspace's computing zone. Used only to narrow a suggestion."""
+
+    county_code: str | None = None
+    zone_epsg: int | None = None  # a CGCS2000 3° GK zone without prefix (the workspace's compute_epsg)
+
+
+def county_zones(code: str | None) -> tuple[int, ...]:
+    """The 3° GK zones (EPSG, no prefix) a county's data is likely in: its centre's zone, and the
+    neighbouring one when the centre lies within 0.5° of the zone edge; () when unknown."""
+    if not code:
+        return ()
+    try:
+        from pianqu.synth.layout import county_geo  # approximate county centres (recalled, 183 counties)
+
+        lon = county_geo(str(code)[:6]).lon
+    except (KeyError, ValueError):
+        return ()
+    zone = gk3_epsg(lon)
+    cm = 75 + 3 * (zone - GK3_CM.start)
+    if abs(lon - cm) > 1.0:
+        other = zone + (1 if lon > cm else -1)
+        if other in GK3_CM:
+            return (zone, other)
+    return (zone,)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """What coordinates look like and the ``--crs`` that fits them, in both languages."""
+
+    kind: str  # lonlat | gk_prefix | gk_workspace | gk_county | gk_plain | none | unknown
+    epsg: tuple[int, ...]  # the fitting EPSG codes, best first (empty when nothing fits)
+    params: dict
+
+    @property
+    def suggest(self) -> str:
+        """``EPSG:4490`` for one fitting code; ``EPSG:4543 / EPSG:4544 / …`` for several; "" for none."""
+        return " / ".join(f"EPSG:{e}" for e in self.epsg)
+
+    def looks(self, lang: str | None = None) -> str:
+        return t(f"ingest.coords.{self.kind}", lang, **self.params)
+
+    def advice(self, lang: str | None = None) -> str:
+        if not self.epsg:
+            return t("ingest.coords.ask_provider", lang)
+        return t("ingest.coords.try_crs", lang, suggest=self.suggest)
+
+    def error_params(self) -> dict:
+        """The parameters every coordinate refusal renders: looks_/advice_ in zh and en, suggest."""
+        return {"looks_zh": self.looks("zh"), "looks_en": self.looks("en"), "advice_zh": self.advice("zh"),
+                "advice_en": self.advice("en"), "suggest": self.suggest}
+
+
+def suggest_crs(bounds: tuple[float, float, float, float] | None, hint: CrsHint | None = None,
+                china_bbox: tuple[float, float, float, float] = _CHINA_BBOX) -> Suggestion:
+    """The CRS the raw coordinate numbers fit, whatever the file declares.
+
+    Numbers within China's lon/lat box → EPSG:4490; eastings ``ZZxxxxxx`` with a zone prefix →
+    that CGCS2000 GK zone (3° zones 25–45: EPSG 4513–4533; 6° zones 13–23: 4491–4501); 6-digit
+    eastings (100 000–900 000 m) → the 3° zone without prefix of the county (``hint``: the
+    workspace's zone, else the county's centre), else the zones Sichuan lies in.
+    """
     if bounds is None:
-        return "no coordinates", "EPSG:4490"
+        return Suggestion("none", (STORAGE_EPSG,), {})
     x0, y0, x1, y1 = bounds
-    if 73 <= x0 <= x1 <= 136 and 3 <= y0 <= y1 <= 54:
-        return (f"longitude/latitude in degrees ({x0:.4f}–{x1:.4f}°E, {y0:.4f}–{y1:.4f}°N)",
-                "EPSG:4490")
+    box = {"x0": f"{x0:.3f}", "x1": f"{x1:.3f}", "y0": f"{y0:.3f}", "y1": f"{y1:.3f}"}
+    bx0, by0, bx1, by1 = china_bbox
+    if bx0 <= x0 <= x1 <= bx1 and by0 <= y0 <= y1 <= by1:
+        return Suggestion("lonlat", (STORAGE_EPSG,), {"x0": f"{x0:.4f}", "x1": f"{x1:.4f}",
+                                                       "y0": f"{y0:.4f}", "y1": f"{y1:.4f}"})
+    metres = {"x0": f"{x0:.0f}", "x1": f"{x1:.0f}", "y0": f"{y0:.0f}", "y1": f"{y1:.0f}"}
     guess = guess_gk_crs(np.array([x0, x1]), np.array([y0, y1]))
     if guess is not None:
         cm, zone, deg = _gk_params(guess)
-        return (f"Gauss–Krüger metres with zone prefix {zone} ({deg}° zone, CM {cm}°E; "
-                f"x {x0:.0f}–{x1:.0f}, y {y0:.0f}–{y1:.0f})", f"EPSG:{guess}")
+        return Suggestion("gk_prefix", (guess,), {**metres, "zone": zone, "deg": deg, "cm": cm})
     if 100_000 <= x0 <= x1 <= 900_000 and 0 < y0 <= y1 < 6_500_000:
-        return (f"Gauss–Krüger metres without a zone prefix (x {x0:.0f}–{x1:.0f}, y {y0:.0f}–{y1:.0f}); "
-                "the zone cannot be read from the coordinates",
-                f"the 3° zone of the county's central meridian, in Sichuan one of {_SICHUAN_ZONES}")
-    return (f"unrecognised coordinates (x {x0:.3f}–{x1:.3f}, y {y0:.3f}–{y1:.3f})",
-            "the CRS the data was produced in (ask the provider)")
+        hint = hint or CrsHint()
+        if hint.zone_epsg is not None and hint.zone_epsg in GK3_CM:
+            zones: tuple[int, ...] = (hint.zone_epsg,)
+            by = "workspace"
+        else:
+            zones = county_zones(hint.county_code)
+            by = "county"
+        if zones:
+            cms = "、".join(f"{_gk_params(z)[0]}°E" for z in zones)
+            return Suggestion(f"gk_{by}", zones, {**metres, "cm": cms, "county": hint.county_code or ""})
+        cms = "、".join(f"{_gk_params(z)[0]}°E" for z in _SICHUAN_ZONES)
+        return Suggestion("gk_plain", _SICHUAN_ZONES, {**metres, "cm": cms})
+    return Suggestion("unknown", (), box)
+
+
+def describe_coordinates(bounds: tuple[float, float, float, float] | None, hint: CrsHint | None = None,
+                         lang: str | None = None) -> tuple[str, str]:
+    """(what the coordinates look like in ``lang``, the ``--crs`` to suggest or "" when none fits)."""
+    s = suggest_crs(bounds, hint)
+    return s.looks(lang), s.suggest
 
 
 def to_storage(frame: gpd.GeoDataFrame, *, override: CRS | None, source: str, source_layer: str,
-               layer: str, china_bbox: tuple[float, float, float, float]
+               layer: str, china_bbox: tuple[float, float, float, float], hint: CrsHint | None = None
                ) -> tuple[gpd.GeoDataFrame, CrsReport, list[Finding]]:
-    """Bring ``frame`` to EPSG:4490, refusing what cannot be brought there exactly."""
+    """Bring ``frame`` to EPSG:4490, refusing what cannot be brought there exactly.
+
+    ``override`` (the user's ``--crs``) wins over the CRS the file declares, with a warning naming
+    both. A refusal suggests the CRS the numbers fit (``suggest_crs``, narrowed by ``hint``).
+    """
     findings: list[Finding] = []
     declared_crs = frame.crs
     bounds = tuple(float(b) for b in frame.total_bounds) if len(frame) and frame.geometry.notna().any() else None
     where = {"source": source, "source_layer": source_layer}
+
+    def fits(used: int | None = None) -> dict:
+        found = suggest_crs(bounds, hint, china_bbox)
+        if used is not None and found.epsg == (used,):  # the numbers fit what was used: something else is off
+            found = Suggestion("unknown", (), {k: f"{v:.3f}" for k, v in zip(("x0", "y0", "x1", "y1"), bounds)})
+        return found.error_params()
+
     if declared_crs is None:
         if override is None:
-            looks, suggest = describe_coordinates(bounds)
-            raise IngestError("ingest.no_crs", looks=looks, suggest=suggest, **where)
+            raise IngestError("ingest.no_crs", **fits(), **where)
         crs = override
         findings.append(Finding("info", "ingest.crs_assigned", layer, params={"crs": describe_crs(crs),
                                                                               "source_layer": source_layer},
                                 source=source))
+    elif override is not None and not override.equals(declared_crs):
+        crs = override
+        findings.append(Finding("warning", "ingest.crs_overridden", layer,
+                                params={"declared": describe_crs(declared_crs), "crs": describe_crs(override),
+                                        "source_layer": source_layer}, source=source))
     else:
         crs = declared_crs
-        if override is not None and not override.equals(declared_crs):
-            findings.append(Finding("warning", "ingest.crs_override_ignored", layer,
-                                    params={"declared": describe_crs(declared_crs), "crs": describe_crs(override),
-                                            "source_layer": source_layer}, source=source))
     epsg = recognise_epsg(crs)
     declared = describe_crs(declared_crs)
     if epsg is None or not (epsg in (STORAGE_EPSG, WGS84) or is_gk(epsg)):
@@ -186,7 +284,8 @@ def to_storage(frame: gpd.GeoDataFrame, *, override: CRS | None, source: str, so
             datum = crs.datum.name if crs.datum else "unknown"
             raise IngestError("ingest.crs_unsupported", crs=describe_crs(crs), datum=datum, **where)
     if is_gk(epsg) and bounds is not None:
-        epsg = _fix_prefix(epsg, bounds, findings, layer=layer, source=source, source_layer=source_layer)
+        epsg = _fix_prefix(epsg, bounds, findings, layer=layer, source=source, source_layer=source_layer,
+                           fits=fits)
         crs = CRS.from_epsg(epsg)
     frame = frame.set_crs(crs, allow_override=True)
     if epsg == STORAGE_EPSG:
@@ -207,31 +306,32 @@ def to_storage(frame: gpd.GeoDataFrame, *, override: CRS | None, source: str, so
         x0, y0, x1, y1 = out.total_bounds
         bx0, by0, bx1, by1 = china_bbox
         if not (bx0 <= x0 and x1 <= bx1 and by0 <= y0 and y1 <= by1):
-            raise IngestError("ingest.crs_out_of_china", crs=describe_crs(crs),
-                              bounds=f"{x0:.4f}, {y0:.4f}, {x1:.4f}, {y1:.4f}", **where)
+            raise IngestError("ingest.crs_out_of_china", crs=describe_crs(crs), declared=describe_crs(declared_crs),
+                              bounds=f"{x0:.4f}, {y0:.4f}, {x1:.4f}, {y1:.4f}", **fits(epsg), **where)
     return out, CrsReport(declared, epsg, action, note), findings
 
 
 def _fix_prefix(epsg: int, bounds: tuple[float, float, float, float], findings: list[Finding], *,
-                layer: str, source: str, source_layer: str) -> int:
-    """Correct a GK CRS whose zone prefix disagrees with the eastings (common in exchanged data)."""
+                layer: str, source: str, source_layer: str, fits: Callable[[], dict]) -> int:
+    """Correct a GK CRS whose zone prefix disagrees with the eastings (common in exchanged data);
+    ``fits()`` (``Suggestion.error_params``) goes into a refusal."""
     cm, zone, deg = _gk_params(epsg)
     x0, _, x1, _ = bounds
     prefixed = x0 >= 1_000_000
     if prefixed == (zone != 0):
         if zone and int(x0 // 1_000_000) != zone or zone and int(x1 // 1_000_000) != zone:
             raise IngestError("ingest.crs_zone_mismatch", crs=f"EPSG:{epsg}", zone=zone,
-                              found=int(x0 // 1_000_000), source=source, source_layer=source_layer)
+                              found=int(x0 // 1_000_000), source=source, source_layer=source_layer, **fits())
         return epsg
     if prefixed:  # CRS without prefix, eastings with one
         found = int(x0 // 1_000_000)
         if int(x1 // 1_000_000) != found:
             raise IngestError("ingest.crs_zone_mismatch", crs=f"EPSG:{epsg}", zone=0, found=found,
-                              source=source, source_layer=source_layer)
+                              source=source, source_layer=source_layer, **fits())
         fixed = gk_epsg(cm, found * 1_000_000 + 500_000, deg)
         if fixed is None:
             raise IngestError("ingest.crs_zone_mismatch", crs=f"EPSG:{epsg}", zone=0, found=found,
-                              source=source, source_layer=source_layer)
+                              source=source, source_layer=source_layer, **fits())
     else:  # CRS with prefix, eastings without
         fixed = gk_epsg(cm, 500_000, deg)
         if fixed is None:  # pragma: no cover - every GK CM has a no-prefix code

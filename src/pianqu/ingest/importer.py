@@ -163,9 +163,11 @@ def _planned_transform(src: SourceLayer, override) -> str:
         return ""
     if src.crs is None:
         if override is None:
-            looks, suggest = crsmod.describe_coordinates(src.bounds)
-            return f"no CRS: refused without --crs ({looks}; try --crs {suggest})"
+            fit = crsmod.suggest_crs(src.bounds)
+            return f"no CRS: refused without --crs ({fit.looks('en')}; {fit.advice('en')})"
         return f"no CRS: --crs {describe_crs(override)} assumed → EPSG:4490"
+    if override is not None and not override.equals(src.crs):
+        return f"declares {describe_crs(src.crs)}; read as --crs {describe_crs(override)} → EPSG:4490"
     epsg = crsmod.recognise_epsg(src.crs)
     if epsg == STORAGE_EPSG:
         return "already EPSG:4490"
@@ -216,6 +218,7 @@ def import_sources(sources: Sequence[str | Path], workspace: str | Path, *, crs:
     area_tol = float(cfg["ingest.area_unit_tolerance"])
 
     planned, findings = _plan(sources, user, encoding, strict=True)
+    hint = _crs_hint(ws_path, county_code)
     frames: dict[str, list[pd.DataFrame]] = {}
     reviews: list[pd.DataFrame] = []
     joins: list[tuple[_Planned, pd.DataFrame, Context]] = []
@@ -262,8 +265,11 @@ def import_sources(sources: Sequence[str | Path], workspace: str | Path, *, crs:
                     raise IngestError("ingest.geometry_mismatch", source=str(src.path), source_layer=src.layer,
                                       target=target, found="/".join(sorted(found)),
                                       expected=LAYERS[target].geometry)
+                if hint.county_code is None and hint.zone_epsg is None:
+                    hint = crsmod.CrsHint(county_code=_county_of(frame, p.fields))
                 frame, report, notes = crsmod.to_storage(frame, override=override, source=str(src.path),
-                                                         source_layer=src.layer, layer=target, china_bbox=bbox)
+                                                         source_layer=src.layer, layer=target, china_bbox=bbox,
+                                                         hint=hint)
                 ctx.findings.extend(notes)
                 transform = report.note
                 if report.source_epsg:
@@ -378,6 +384,27 @@ def _source_crs_meta(found: dict[str, int], existing: Workspace | None) -> dict[
         out["source_epsg"] = int(by_layer["landuse"]) if "landuse" in by_layer else \
             Counter(by_layer.values()).most_common(1)[0][0]
     return out
+
+def _crs_hint(ws_path: Path, county_code: str | None) -> crsmod.CrsHint:
+    """Where the data should be, to narrow a CRS suggestion: the workspace's zone, else ``--county``."""
+    if ws_path.exists():
+        try:
+            meta = Workspace.open(ws_path).meta
+            return crsmod.CrsHint(county_code=meta.county_code, zone_epsg=meta.compute_epsg)
+        except Exception:  # an unreadable workspace is reported when it is written, not here
+            pass
+    return crsmod.CrsHint(county_code=county_code)
+
+
+def _county_of(frame: pd.DataFrame, fields: dict[str, str]) -> str | None:
+    """The county (6 digits) most of a source layer's division codes name, or None."""
+    cols = [c for c, f in fields.items() if f in ("code", "county_code", "township_code", "village_code",
+                                                   "zldwdm") and c in frame.columns]
+    votes: Counter = Counter()
+    for col in cols:
+        codes = admin_code(frame[col]).dropna()
+        votes.update(codes[codes.str.fullmatch(r"\d{6,}")].str[:6].tolist())
+    return votes.most_common(1)[0][0] if votes else None
 
 
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:

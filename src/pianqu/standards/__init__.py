@@ -34,7 +34,12 @@ def landuse_codes(version: int = 2023) -> pd.DataFrame:
 
 @cache
 def sandiao_mapping() -> pd.DataFrame:
-    """三调 (third land survey) codes → 用地用海 2023 codes; empty target means manual review."""
+    """三调 (third land survey) codes → 用地用海 2023 codes; empty target means manual review.
+
+    A code without a unique mapping has a ``default`` (the usual reading, e.g. 0810 → 1401, with
+    ``default_sureness``/``default_source``) that parcels carry until a planner decides, and the
+    ``alternatives`` to choose from (space-separated 用地用海 codes).
+    """
     return _csv("sandiao.csv")
 
 
@@ -126,9 +131,11 @@ def convert_sandiao(codes: pd.Series) -> pd.DataFrame:
     """Convert 三调 DLBM codes to 用地用海 2023.
 
     Returns a frame aligned with ``codes``: ``code`` (target, empty when it needs review),
-    ``name`` and ``review`` (why a planner must decide; empty when the mapping is clean).
-    Codes with a ``K`` suffix (即可恢复/工程恢复 land) map as their base code. Unknown codes
-    go to review as well: never a silent default.
+    ``name``, ``review`` (why a planner must decide; empty when the mapping is clean), and for
+    codes without a unique mapping ``default``/``default_name`` (the code to carry until a
+    planner decides, from the table) and ``alternatives`` (space-separated codes). Codes with a
+    ``K`` suffix (即可恢复/工程恢复 land) map as their base code. Unknown codes go to review
+    with no default.
     """
     mapping = sandiao_mapping().set_index("code")
     names = landuse_codes(2023).set_index("code")["name"]
@@ -141,8 +148,11 @@ def convert_sandiao(codes: pd.Series) -> pd.DataFrame:
     review[unknown] = "unknown 三调 code"
     needs = (~unknown) & (target == "")
     review[needs] = note[needs].fillna("no clean mapping")
+    default = base.map(mapping["default"]).fillna("").where(review != "", "")
+    alternatives = base.map(mapping["alternatives"]).fillna("").where(review != "", "")
     return pd.DataFrame(
-        {"code": target, "name": target.map(names).fillna(""), "review": review},
+        {"code": target, "name": target.map(names).fillna(""), "review": review,
+         "default": default, "default_name": default.map(names).fillna(""), "alternatives": alternatives},
         index=codes.index,
     )
 

@@ -62,9 +62,14 @@ def check_landuse_codes(ctx: Context) -> None:
         ctx.add("error", "validate.landuse_code_version", "landuse", data.ids[i], "code",
                 code=code.iloc[i], name=nm, version=version, other=other, suggestion=suggestion)
     unknown = ~known & ~version_pair
+    # a parcel left without a code by import is quoted by its source 三调 code, not as ""
+    source = data.col("source_code").fillna("").astype(str).str.strip() if data.has("source_code") else None
     for i in np.nonzero(unknown)[0]:
+        shown = code.iloc[i]
+        if not shown and source is not None and source.iloc[i]:
+            shown = f"三调 {source.iloc[i]}"
         ctx.add("error", "validate.unknown_landuse_code", "landuse", data.ids[i], "code",
-                code=code.iloc[i], version=version)
+                code=shown, version=version)
     if name is not None:
         mismatch = known & ~version_pair & (_norm_name(expected) != name).to_numpy()
         if "name" in data.bad:
