@@ -14,6 +14,7 @@ from pianqu import progress
 from pianqu.commands import land as land_commands
 from pianqu.commands import landuse as landuse_commands
 from pianqu.commands import zones as zones_commands
+from pianqu.commands.export import export as export_command
 from pianqu.findings import Finding, has_errors, summary, to_json
 from pianqu.commands.common import Lang, fail, resolve_lang
 from pianqu.i18n import t
@@ -23,7 +24,6 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 console = Console()
 
 
-
 @app.callback()
 def _main() -> None:
     progress.enable(sys.stderr.isatty())
@@ -31,11 +31,8 @@ def _main() -> None:
 
 app.add_typer(zones_commands.app, name="zones")
 app.add_typer(land_commands.app, name="lines")
-from pianqu.commands.export import export as _export  # noqa: E402
-
-app.command("export")(_export)
-
 app.add_typer(landuse_commands.app, name="landuse")
+app.command("export")(export_command)
 
 
 @app.command()

@@ -201,6 +201,10 @@ LAYERS: dict[str, Layer] = {
 }
 
 TABLE_LAYERS = [name for name, layer in LAYERS.items() if layer.geometry is None]
+# what pianqu itself writes into the base workspace: the planner's control-line work done without
+# a scenario, and the control lines as imported, kept once before cleaned lines replace them
+WORK_LAYERS = ("control_line_status", "conflict", "control_line_change")
+IMPORTED_SUFFIX = "_imported"
 SPATIAL_LAYERS = [name for name, layer in LAYERS.items() if layer.geometry is not None]
 
 SETTLEMENT_LEVELS = ("county_seat", "town_seat", "village_seat")

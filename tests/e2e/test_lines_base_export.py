@@ -44,7 +44,7 @@ def county(tmp_path_factory):
                                geometry=[shapely.buffer(gk.geometry.loc[big].representative_point(), 60.0)],
                                crs=ws.meta.compute_epsg).to_crs(4490)
     ws.write({"eco_redline": pd.concat([red, planted], ignore_index=True)}, command="test")
-    log = {"expected": detect_conflicts(read_lines(Workspace.open(path), None), epsg=ws.meta.compute_epsg)}
+    log = {"imported_red": Workspace.open(path).read("eco_redline"), "expected": detect_conflicts(read_lines(Workspace.open(path), None), epsg=ws.meta.compute_epsg)}
     log["conflicts"] = cli("lines", "conflicts", path)
     log["conflicts_again"] = cli("lines", "conflicts", path)
     c = Workspace.open(path).read("conflict")
@@ -98,6 +98,10 @@ def test_lines_work_without_a_plan(county):
     assert not len(left) or left.to_crs(gk).union_all().intersection(pbf.to_crs(gk).union_all()).area < 1.0
     change = ws.read("control_line_change")
     assert log["cid"] in ",".join(change["conflict_ids"])
+    # the lines as imported are kept, unchanged, beside the cleaned ones
+    kept = ws.read("eco_redline_imported")
+    assert kept["id"].tolist() == log["imported_red"]["id"].tolist()
+    assert shapely.equals(kept.geometry.to_numpy(), log["imported_red"].geometry.to_numpy()).all()
 
 
 def test_county_spaces_without_zones(county):

@@ -30,6 +30,7 @@ from pianqu.findings import Finding
 from pianqu.geo import STORAGE_EPSG, ellipsoidal_area
 from pianqu.i18n import t
 from pianqu.land import workflow
+from pianqu.schema import IMPORTED_SUFFIX
 from pianqu.land.common import (CONTROL_LINES, LandInputError, area_columns, config_of, epsg_for, filter_mask,
                                 layer_or_base,
                                 polygons, rules_table)
@@ -358,6 +359,10 @@ def write_resolution(ws: Workspace, scenario: str, res: Resolution, *, reason: s
     status = workflow.mark_changed(workflow.read_status(ws, scenario), res.changed_layers,
                                    reason=described, lang=lang)
     layers: dict[str, pd.DataFrame] = dict(res.lines)
+    if scenario is None:  # cleaned lines replace the base ones: the imported lines are kept once, as delivered
+        for name in res.lines:
+            if ws.has(name) and not ws.has(name + IMPORTED_SUFFIX):
+                layers[name + IMPORTED_SUFFIX] = ws.read(name)
     layers["conflict"] = res.conflicts
     layers["control_line_change"] = res.changes
     layers[workflow.STATUS_TABLE] = status

@@ -27,6 +27,7 @@ import pandas as pd
 
 from pianqu.i18n import t
 from pianqu.land.common import CONTROL_LINES
+from pianqu.schema import WORK_LAYERS
 from pianqu.workspace import Workspace
 
 STATUS_TABLE = "control_line_status"
@@ -37,7 +38,7 @@ COLUMNS = ["line", "seq", "status", "changed", "reason"]
 PLANNER_LAYERS = (STATUS_TABLE, "conflict", "control_line_change", *CONTROL_LINES, "reserve")
 # the same work done on the base workspace (no scenario): tables a new scenario starts from (the
 # cleaned lines are the base lines themselves, which a scenario falls back to)
-BASE_WORK_LAYERS = (STATUS_TABLE, "conflict", "control_line_change")
+BASE_WORK_LAYERS = WORK_LAYERS
 
 
 class WorkflowError(RuntimeError):

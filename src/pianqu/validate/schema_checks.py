@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pianqu.schema import LAYERS, SPATIAL_LAYERS
+from pianqu.schema import IMPORTED_SUFFIX, LAYERS, SPATIAL_LAYERS, WORK_LAYERS
 from pianqu.validate._common import Context, LayerData, as_text, feature_ids
 
 # Fields whose missing values have a dedicated rule elsewhere (population.py, codes.py).
@@ -43,7 +43,7 @@ def check_presence(ctx: Context, present: list[str]) -> None:
         elif name not in SILENT_OPTIONAL:
             ctx.add("info", "validate.optional_layer_absent", name)
     for name in present:
-        if name not in LAYERS:
+        if name not in LAYERS and name not in WORK_LAYERS and not name.endswith(IMPORTED_SUFFIX):
             ctx.add("info", "validate.unknown_layer", name, known=", ".join(LAYERS))
 
 
