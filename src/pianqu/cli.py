@@ -307,6 +307,8 @@ def plan_(
     except (WorkspaceError, ValueError) as exc:
         fail(str(exc), lang)
     z = result.zoning
+    for f in result.inputs.findings if result.inputs is not None else []:  # what was derived, what to import
+        console.print(f"[{t('common.severity.' + f.severity, lang)}] {f.message(lang)} → {f.action(lang)}", markup=False)
     console.print(t("cli.plan_done", lang, scenario=scenario, p=z.p, status=z.status, gap=z.gap,
                     layers=", ".join(result.layers)), markup=False)
     if report_dir is not None:
@@ -332,14 +334,17 @@ def travel(
     import numpy as np
     import pandas as pd
 
-    from pianqu.network import build_graph, nearest_k, od_matrix
+    from pianqu.inputs import from_workspace
+    from pianqu.network import nearest_k
     from pianqu.workspace import Workspace, WorkspaceError
 
     lang = resolve_lang(lang)
 
     def pick(ws: Workspace, spec: str):
         layer, _, cond = spec.partition(":")
-        frame = ws.read(layer)
+        given = {"settlement": inputs.settlements, "facility": inputs.facilities,
+                 "township": inputs.townships, "village": inputs.villages}.get(layer)
+        frame = given if given is not None else ws.read(layer)  # derived seats where the county has none
         if cond:
             field, _, value = cond.partition("=")
             if field not in frame.columns:
@@ -353,18 +358,24 @@ def travel(
 
     try:
         ws = Workspace.open(workspace)
-        graph = build_graph(ws.read("road"), config=ws.config())
+        inputs = from_workspace(ws)  # the county's roads, else centrelines of its traffic parcels
+        graph = inputs.graph
         o, oid = pick(ws, origins)
         d, did = pick(ws, destinations)
         cutoff = cutoff_min * 60 if cutoff_min else None
         if nearest:
+            if graph is None:
+                fail(t("inputs.road_straight.msg", lang) + " → " + t("inputs.road_straight.do", lang), lang)
             table = nearest_k(graph, o, d, k=nearest, mode=mode, cutoff_s=cutoff)
             table["origin_id"] = oid[table["origin"].to_numpy()]
             table["facility_id"] = did[table["facility"].to_numpy()]
             table["time_min"] = table["time_s"] / 60
             table.to_csv(output, index=False, encoding="utf-8-sig")
         else:
-            minutes = od_matrix(graph, o, d, mode=mode, cutoff_s=cutoff) / 60
+            seconds = inputs.travel_s(o, d, mode=mode)
+            if cutoff is not None:
+                seconds = np.where(seconds <= cutoff, seconds, np.inf)
+            minutes = seconds / 60
             pd.DataFrame(minutes, index=pd.Index(oid, name="origin"), columns=did).to_csv(
                 output, encoding="utf-8-sig")
     except (WorkspaceError, ValueError) as exc:

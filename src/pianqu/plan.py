@@ -17,6 +17,8 @@ import geopandas as gpd
 import pandas as pd
 
 from pianqu.findings import Finding
+from pianqu.inputs import PlanInputs, from_workspace
+from pianqu.land.epochs import read_landuse
 from pianqu.progress import task
 from pianqu.workspace import Workspace
 
@@ -38,28 +40,29 @@ class PlanResult:
     findings: list[Finding] = field(default_factory=list)
     services: Any | None = None  # pianqu.services.ServicesAnalysis
     land: dict[str, Any] | None = None  # conflicts, spaces, tables (pianqu.land)
+    inputs: PlanInputs | None = None  # what the plan worked from: given, derived or estimated
 
 
-def township_units(ws: Workspace) -> gpd.GeoDataFrame:
+def township_units(ws: Workspace, inputs: PlanInputs | None = None) -> gpd.GeoDataFrame:
     """Townships with the attributes zoning needs: population, kind, county seat flag,
-    facility count, built-up area (km², from 用地用海 07–15 inside the township) and output (亿元)."""
-    t = ws.read("township")
+    facility count, built-up area (km², from 用地用海 07–15 inside the township) and output (亿元),
+    from ``inputs`` (default: :func:`pianqu.inputs.from_workspace`, derived where the data lacks them)."""
+    inputs = inputs or from_workspace(ws, build_network=False)
+    t = inputs.townships.copy()
     t["code"] = t["code"].astype(str)
-    seats = ws.read("settlement")
+    seats = inputs.settlements
     seat_town = set(seats.loc[seats["level"].astype(str) == "county_seat", "township_code"].astype(str))
     t["is_county_seat"] = t["code"].isin(seat_town)
-    if ws.has("facility"):
-        fac = ws.read("facility")
+    if inputs.facilities is not None:
+        fac = inputs.facilities
         t["facilities"] = t["code"].map(fac["township_code"].astype(str).value_counts()).fillna(0).astype(int)
     if ws.has("landuse"):
-        from pianqu.land.epochs import read_landuse
-
         lu = read_landuse(ws, ["code", "township_code", "area_m2", "czcsxm"])  # the base epoch
         built = lu[lu["czcsxm"].astype(str).str[:3].isin(["201", "202"])]
         area = built.groupby(built["township_code"].astype(str))["area_m2"].sum() / 1e6
         t["built_up_km2"] = t["code"].map(area).fillna(0.0)
-    if ws.has("economy"):
-        eco = ws.read("economy")
+    if inputs.economy is not None:
+        eco = inputs.economy
         out = eco.groupby(eco["township_code"].astype(str))["output"].sum() / 1e4  # 万元 → 亿元
         t["gdp_yi"] = t["code"].map(out).fillna(0.0)
     return t
@@ -83,7 +86,7 @@ def zone_polygons(units: gpd.GeoDataFrame, assignment: pd.Series, zones: pd.Data
 def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: str = "",
          villages: bool = True, lang: str | None = None, time_limit: float | None = None,
          village_method: str | None = None, village_time_limit: float | None = None,
-         services_step: bool = True, land_step: bool = True) -> PlanResult:
+         services_step: bool = True, land_step: bool = True, inputs: PlanInputs | None = None) -> PlanResult:
     """Run the zone plan on ``ws`` into ``scenario`` (replaced if it exists).
 
     Township-level zones are solved exactly (the gap is reported), within ``time_limit``
@@ -92,10 +95,12 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
     (default ``zoning.village_time_limit_s``), each with its gap against a lower bound. Member
     bounds apply as ``zoning.member_bounds_mode`` says; townships that were one township before
     the 2019 merger are kept together when ``zoning.keep_pre_merger_together`` is true (and
-    reported either way).
+    reported either way). ``inputs`` (default :func:`pianqu.inputs.from_workspace`): the roads,
+    seats, population, facilities and economy the analyses use — the county's own where it has
+    them, else derived and marked so; an analysis whose input is missing is skipped with a finding.
     """
     from pianqu.industry import leading_specialties, zone_neighbours
-    from pianqu.network import analyse_network, build_graph, od_matrix
+    from pianqu.network import analyse_network
     from pianqu.network.snap import seat_points
     from pianqu.zoning import adjacency, delineate
     from pianqu.zoning.autop import auto_p
@@ -108,17 +113,15 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
     time_limit = float(cfg["zoning.time_limit_s"] if time_limit is None else time_limit)
     village_method = str(cfg["zoning.village_method"] if village_method is None else village_method)
     village_time_limit = float(cfg["zoning.village_time_limit_s"] if village_time_limit is None else village_time_limit)
-    findings: list[Finding] = []
-    roads = ws.read("road")
-    settlements = ws.read("settlement")
-    units = township_units(ws)
-    names = units.set_index("code")["name"]
-
     with task("道路网络与出行时间 / road graph and travel times", total=2) as advance:
-        graph = build_graph(roads, config=cfg)  # its findings come with the road diagnostics
+        inputs = inputs or from_workspace(ws, config=cfg)  # the graph's findings come with the diagnostics
+        findings: list[Finding] = list(inputs.findings)
+        settlements, graph = inputs.settlements, inputs.graph
+        units = township_units(ws, inputs)
+        names = units.set_index("code")["name"]
         advance()
         seats = seat_points(settlements, units["code"], "town_seat", "township_code")
-        T = od_matrix(graph, seats, seats, mode="drive")
+        T = inputs.travel_s(seats, seats)
         advance()
 
     with task("中心镇评分与片区划分 / centres and zones", total=3) as advance:
@@ -156,11 +159,11 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
 
     vz = None
     village_layers: dict[str, Frame] = {}
-    if villages and ws.has("village"):
+    if villages and inputs.villages is not None:
         with task("村级片区 / village-level zones", total=1) as advance:
-            vil = ws.read("village")
+            vil = inputs.villages
             vseats = seat_points(settlements, vil["code"], "village_seat", "village_code")
-            Tv = od_matrix(graph, vseats, vseats, mode="drive")
+            Tv = inputs.travel_s(vseats, vseats)
             vz = village_zones(vil, Tv, township_zone=result.assignment, config=cfg,
                                method=village_method, time_limit=village_time_limit)
             vh, vf = village_hierarchy(vil, vz.result.assignment)
@@ -173,22 +176,24 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
             advance()
 
     specialties = None
-    if ws.has("economy"):
+    if inputs.economy is not None:
         with task("一片区一特色 / specialties", total=1) as advance:
             neighbours = zone_neighbours(result.assignment, adj.edges)
-            specialties = leading_specialties(ws.read("economy"), result.assignment, neighbours=neighbours,
+            specialties = leading_specialties(inputs.economy, result.assignment, neighbours=neighbours,
                                               config=cfg)
             findings += specialties.findings
             advance()
 
-    with task("道路诊断 / road diagnostics", total=1) as advance:
-        zones_for_roads = pd.DataFrame({"township_code": result.assignment.index.astype(str),
-                                        "centre": result.assignment.astype(str).to_numpy()})
-        net = analyse_network(roads, settlements, boundary=ws.read("county"), graph=graph,
-                              telecom=ws.read("telecom") if ws.has("telecom") else None,
-                              zones=zones_for_roads, config=cfg, lang=lang)
-        findings += net.findings
-        advance()
+    net = None
+    if graph is not None:
+        with task("道路诊断 / road diagnostics", total=1) as advance:
+            zones_for_roads = pd.DataFrame({"township_code": result.assignment.index.astype(str),
+                                            "centre": result.assignment.astype(str).to_numpy()})
+            net = analyse_network(inputs.roads, settlements, boundary=ws.read("county"), graph=graph,
+                                  telecom=ws.read("telecom") if ws.has("telecom") else None,
+                                  zones=zones_for_roads, config=cfg, lang=lang)
+            findings += net.findings
+            advance()
 
     zone_layer = zone_polygons(units, result.assignment, result.zones, names)
     if specialties is not None:
@@ -221,9 +226,10 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
     if specialties is not None:
         layers["specialty"] = specialties.leading
         layers["zone_similarity"] = specialties.similarity
-    for name, frame in net.layers().items():
+    for name, frame in (net.layers() if net is not None else {}).items():
         if frame is not None:
             layers[name] = frame
+    layers.update(inputs.layers())
     layers = {k: _plain(v) for k, v in layers.items()}
 
     from pianqu.land.workflow import planner_layers
@@ -234,11 +240,12 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
     ws.write({**kept, **layers}, command="plan", scenario=scenario,
              reason=f"p={result.p} ({'auto' if p is None else 'given'}), status {result.status}, gap {result.gap:.2e}")
     services = None
-    if services_step and ws.has("facility"):
+    if services_step and inputs.facilities is not None and graph is not None:
         from pianqu.services import services_for_scenario
 
         with task("公共服务与安全 / services and safety", total=1) as advance:
-            services = services_for_scenario(ws, scenario, graph=graph, lang=lang or "zh")
+            services = services_for_scenario(ws, scenario, graph=graph, lang=lang or "zh",
+                                             layers=inputs.service_layers())
             findings += list(getattr(services, "findings", []))
             advance()
     land = None
@@ -247,7 +254,8 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
             land = plan_land(ws, scenario, zone_layer, lang=lang)
             findings += land.get("findings", [])
             advance()
-    return PlanResult(scenario, result, ap, scores, vz, specialties, net, layers, findings, services, land)
+    return PlanResult(scenario, result, ap, scores, vz, specialties, net, layers, findings, services, land,
+                      inputs)
 
 
 def plan_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, lang: str | None = None) -> dict[str, Any]:

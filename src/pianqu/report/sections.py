@@ -181,6 +181,9 @@ class ReportContext:
         """A workspace layer read once per report, or None when the workspace has none."""
         def read():
             if not self.ws.has(name, scenario):
+                derived = f"derived_{name}"  # what the plan derived where the county's data had none
+                if scenario is None and self.scenario and self.ws.has(derived, self.scenario):
+                    return self.ws.read(derived, self.scenario)
                 return None
             if name == "landuse" and scenario is None:  # several survey epochs: the base one
                 from pianqu.land.epochs import read_landuse

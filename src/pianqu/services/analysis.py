@@ -370,14 +370,16 @@ def write_services(ws, scenario: str, analysis: ServicesAnalysis, *, layers: Map
 
 
 def services_for_scenario(ws, scenario: str, *, write: bool = True, lang: str = "zh",
-                          **kw) -> ServicesAnalysis:
+                          layers: Mapping[str, gpd.GeoDataFrame] | None = None, **kw) -> ServicesAnalysis:
     """Run :func:`analyse_services` on a workspace with the zones of ``scenario`` (from
     ``pianqu plan``; every township its own zone when the scenario has none) and, with
-    ``write``, store the layers and tables in the scenario. ``kw`` goes to :func:`analyse_services`."""
-    layers: dict[str, gpd.GeoDataFrame | pd.DataFrame] = {}
-    for name in ("township", "village", "facility", "settlement", "road"):
-        if ws.has(name):
-            layers[name] = ws.read(name)
+    ``write``, store the layers and tables in the scenario. ``layers``: the township, village,
+    facility, settlement and road layers to use (``pianqu plan`` passes its inputs, derived where
+    the workspace lacks them; default: the workspace's own). ``kw`` goes to :func:`analyse_services`."""
+    if layers is None:
+        layers = {name: ws.read(name) for name in ("township", "village", "facility", "settlement", "road")
+                  if ws.has(name)}
+    layers = dict(layers)
     if ws.has("landuse"):  # slopes for the terrain type of each village
         from pianqu.land.epochs import read_landuse
 

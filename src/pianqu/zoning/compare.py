@@ -34,20 +34,20 @@ class TownshipInstance:
 
 
 def township_instance(ws, config: Config | None = None) -> TownshipInstance:
-    """Townships of ``ws`` with the drive-time matrix between their seats (settlement layer,
-    ``level = town_seat``) over the road layer, as :func:`pianqu.plan.plan` computes it."""
-    from pianqu.network import build_graph, od_matrix
+    """Townships of ``ws`` with the drive-time matrix between their seats, from the same inputs
+    as :func:`pianqu.plan.plan` (:func:`pianqu.inputs.from_workspace`: the county's own roads and
+    seats, else derived ones)."""
+    from pianqu.inputs import from_workspace
     from pianqu.network.snap import seat_points
 
     cfg = config or ws.config()
-    units = ws.read("township")
-    units["code"] = units["code"].astype(str)
+    inputs = from_workspace(ws, config=cfg)
+    units = inputs.townships
     try:
-        pts = seat_points(ws.read("settlement"), units["code"], "town_seat", "township_code")
+        pts = seat_points(inputs.settlements, units["code"], "town_seat", "township_code")
     except ValueError as exc:
         raise ValueError(f"{ws.url}: {exc}") from None
-    graph = build_graph(ws.read("road"), config=cfg)
-    T = od_matrix(graph, pts, pts, mode="drive")
+    T = inputs.travel_s(pts, pts)
     adj = build_adjacency(units, travel_s=T, config=cfg)
     return TownshipInstance(units, T, adj, units.set_index("code")["name"].astype(str))
 

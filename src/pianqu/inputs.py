@@ -1,0 +1,241 @@
+"""What `pianqu plan` works from: every input from the county's own data where it has it, else
+derived from what it has, and a record of which, per analysis.
+
+A county's 三调 delivery has townships, villages and land parcels, and nothing else a plan
+needs: no road network, no settlement points, no population, usually no facility coordinates
+and no economy table. :func:`from_workspace` gathers each input in order of preference:
+
+- roads: the workspace's ``road`` layer (the planner's own, or an OSM extract imported with
+  ``pianqu import county.osm.pbf``); else centrelines of the 三调 traffic parcels
+  (:func:`pianqu.derive.roads.centreline_roads`); else straight-line times with the measured
+  detour factor, an estimate;
+- settlements: the ``settlement`` layer; else seats derived from the parcels' 城镇村属性码
+  (:func:`pianqu.derive.settlements.settlements_from_parcels`);
+- population: the townships' and villages' own figures (a statistics table imported onto them);
+  else the county's 2020 census total spread by residential land, an estimate;
+- facilities and economy: the layers when present; the analyses that need them are skipped
+  otherwise.
+
+Each choice is an :class:`InputSource` (``given`` / ``derived`` / ``estimated`` / ``missing``)
+and, when not given, a finding that says what to import to get the real input. The analyses
+never read these layers from the workspace themselves: they take them from :class:`PlanInputs`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from pianqu.config import Config
+from pianqu.derive.population import spread_census
+from pianqu.derive.roads import centreline_roads, straight_line_times
+from pianqu.derive.settlements import settlements_from_parcels
+from pianqu.findings import Finding
+from pianqu.land.epochs import read_landuse
+from pianqu.network import RoadGraph, build_graph, od_matrix
+from pianqu.workspace import Workspace
+
+STATUSES = ("given", "derived", "estimated", "missing")
+
+# the analyses of `pianqu plan` and the inputs each one needs
+NEEDS: dict[str, tuple[str, ...]] = {
+    "zoning": ("road", "settlement", "population"),
+    "village_zoning": ("road", "settlement", "population"),
+    "road_diagnostics": ("road", "settlement"),
+    "services": ("road", "settlement", "population", "facility"),
+    "specialties": ("economy",),
+    "land": ("landuse",),
+}
+
+
+@dataclass(frozen=True)
+class InputSource:
+    """Where one input came from: ``status`` in :data:`STATUSES`, ``method`` how it was made
+    (``layer``, ``osm``, ``centreline``, ``straight_line``, ``parcels``, ``census_spread``, …)."""
+
+    input: str
+    status: str
+    method: str
+    rows: int = 0
+    detail: str = ""
+
+
+@dataclass
+class PlanInputs:
+    """Everything the analyses of a plan read about the county, with where each came from."""
+
+    townships: gpd.GeoDataFrame
+    villages: gpd.GeoDataFrame | None
+    settlements: gpd.GeoDataFrame
+    roads: gpd.GeoDataFrame | None  # None: travel times are straight-line estimates
+    facilities: gpd.GeoDataFrame | None
+    economy: pd.DataFrame | None
+    sources: dict[str, InputSource]
+    findings: list[Finding] = field(default_factory=list)
+    config: Config | None = None
+    graph: RoadGraph | None = None
+
+    def status(self, name: str) -> str:
+        return self.sources[name].status if name in self.sources else "missing"
+
+    def travel_s(self, origins: gpd.GeoDataFrame, destinations: gpd.GeoDataFrame, *,
+                 mode: str = "drive") -> np.ndarray:
+        """Seconds from every origin to every destination: over the road graph, or straight-line
+        estimates when the county has no road input at all."""
+        if self.graph is not None:
+            return od_matrix(self.graph, origins, destinations, mode=mode)
+        return straight_line_times(origins.geometry, destinations.geometry, config=self.config, mode=mode)
+
+    def table(self) -> pd.DataFrame:
+        """One row per input: status, method, rows and the analyses that use it (`input_source`)."""
+        rows = []
+        for name, s in self.sources.items():
+            used = [a for a, needs in NEEDS.items() if name in needs]
+            rows.append({"input": name, "status": s.status, "method": s.method, "rows": s.rows,
+                         "analyses": ",".join(used), "detail": s.detail})
+        return pd.DataFrame(rows, columns=["input", "status", "method", "rows", "analyses", "detail"])
+
+    def analysis_table(self) -> pd.DataFrame:
+        """One row per analysis: the weakest status among its inputs (:func:`analysis_status`)."""
+        return analysis_status({n: s.status for n, s in self.sources.items()})
+
+    def service_layers(self) -> dict[str, gpd.GeoDataFrame]:
+        """The layers the service analyses read (:func:`pianqu.services.services_for_scenario`)."""
+        out = {"township": self.townships, "village": self.villages, "facility": self.facilities,
+               "settlement": self.settlements, "road": self.roads}
+        return {k: v for k, v in out.items() if v is not None}
+
+    def layers(self) -> dict[str, pd.DataFrame]:
+        """What a scenario records of its inputs: the table, and the derived layers themselves
+        (so maps and later commands show exactly what the plan worked from)."""
+        out: dict[str, pd.DataFrame] = {"input_source": self.table()}
+        if self.status("road") == "derived" and self.roads is not None:
+            out["derived_road"] = self.roads
+        if self.status("settlement") == "derived":
+            out["derived_settlement"] = self.settlements
+        if self.status("population") == "estimated":
+            cols = ["code", "name", "population"]
+            out["derived_population"] = pd.concat(
+                [pd.DataFrame(self.townships[cols]).assign(level="township"),
+                 *([pd.DataFrame(self.villages[cols]).assign(level="village")] if self.villages is not None else [])],
+                ignore_index=True)
+        return out
+
+
+def analysis_status(statuses: Mapping[str, str]) -> pd.DataFrame:
+    """Each analysis of :data:`NEEDS` with the weakest status among its inputs (``statuses``:
+    input → status, absent inputs are ``missing``) and the status of each input it uses."""
+    order = {s: i for i, s in enumerate(STATUSES)}
+    rows = []
+    for analysis, needs in NEEDS.items():
+        states = {n: statuses.get(n, "missing") for n in needs}
+        rows.append({"analysis": analysis, "status": max(states.values(), key=order.__getitem__),
+                     "inputs": states})
+    return pd.DataFrame(rows, columns=["analysis", "status", "inputs"])
+
+
+def _note(rule: str, severity: str = "info", **params) -> Finding:
+    return Finding(severity, f"inputs.{rule}", params.pop("layer", ""), "", "", params)
+
+
+def _roads(ws: Workspace, landuse: gpd.GeoDataFrame | None, cfg: Config) -> tuple[gpd.GeoDataFrame | None,
+                                                                                   InputSource, list[Finding]]:
+    if ws.has("road"):
+        roads = ws.read("road")
+        if len(roads):
+            method = "osm" if "osm_id" in roads.columns else "layer"
+            return roads, InputSource("road", "given", method, len(roads)), []
+    if landuse is not None:
+        derived = centreline_roads(landuse, config=cfg, compute_epsg=ws.meta.compute_epsg)
+        if len(derived) >= int(cfg["inputs.min_derived_roads"]):
+            km = float(derived.to_crs(ws.meta.compute_epsg).length.sum() / 1000.0)
+            return derived, InputSource("road", "derived", "centreline", len(derived), f"{km:.1f} km"), [
+                _note("road_centreline", "warning", layer="road", lines=len(derived), km=round(km, 1))]
+    return None, InputSource("road", "estimated", "straight_line"), [_note("road_straight", "warning", layer="road")]
+
+
+def _settlements(ws: Workspace, townships, villages, landuse, cfg: Config):
+    if ws.has("settlement"):
+        s = ws.read("settlement")
+        levels = set(s["level"].astype(str)) if len(s) else set()
+        if "town_seat" in levels and (villages is None or "village_seat" in levels):
+            return s, InputSource("settlement", "given", "layer", len(s)), []
+    if landuse is None:
+        landuse = gpd.GeoDataFrame({"code": [], "czcsxm": []}, geometry=[], crs=4490)
+    s = settlements_from_parcels(landuse, townships, villages if villages is not None else townships.iloc[:0],
+                                 config=cfg, compute_epsg=ws.meta.compute_epsg)
+    by = s["method"].value_counts().to_dict() if "method" in s.columns else {}
+    detail = ", ".join(f"{k} {v}" for k, v in sorted(by.items()))
+    return s, InputSource("settlement", "derived", "parcels", len(s), detail), [
+        _note("settlement_parcels", "warning", layer="settlement", seats=len(s), detail=detail)]
+
+
+def _population(ws: Workspace, townships: gpd.GeoDataFrame, villages: gpd.GeoDataFrame | None,
+                landuse: gpd.GeoDataFrame | None, cfg: Config):
+    tp = pd.to_numeric(townships.get("population"), errors="coerce") if "population" in townships else None
+    vp = pd.to_numeric(villages.get("population"), errors="coerce") \
+        if villages is not None and "population" in villages else None
+    t_full = tp is not None and tp.notna().all()
+    v_full = villages is None or (vp is not None and vp.notna().all())
+    if t_full and v_full:
+        return townships, villages, InputSource("population", "given", "layer", len(townships)), []
+    if not t_full and v_full and villages is not None:  # townships as the sum of their villages
+        sums = vp.groupby(villages["township_code"].astype(str)).sum()
+        townships = townships.assign(population=townships["code"].astype(str).map(sums).fillna(0).round().astype(int))
+        return townships, villages, InputSource("population", "given", "village_sum", len(villages)), []
+    known = {}
+    if tp is not None and tp.notna().any():
+        known.update(dict(zip(townships["code"].astype(str), tp)))
+    if vp is not None and vp.notna().any():
+        known.update(dict(zip(villages["code"].astype(str), vp)))
+    known = {k: float(v) for k, v in known.items() if pd.notna(v)}
+    vill = villages if villages is not None else townships.iloc[:0].assign(township_code=[])
+    t_pop, v_pop, estimated = spread_census(ws.meta.county_code, townships, vill, landuse, config=cfg,
+                                            known=known or None)
+    townships = townships.assign(population=townships["code"].astype(str).map(t_pop).round().astype(int))
+    if villages is not None:
+        villages = villages.assign(population=villages["code"].astype(str).map(v_pop).round().astype(int))
+    n_est = int(np.asarray(estimated, dtype=bool).sum())
+    total = int(townships["population"].sum())
+    return townships, villages, InputSource("population", "estimated", "census_spread", n_est,
+                                            f"{total}"), [
+        _note("population_census", "warning", layer="township", units=n_est, total=total)]
+
+
+def from_workspace(ws: Workspace, *, config: Config | None = None, build_network: bool = True) -> PlanInputs:
+    """The inputs of a plan of ``ws``: given where the workspace has them, else derived (see the
+    module doc). ``build_network``: also build the road graph (travel times need it)."""
+    cfg = config or ws.config()
+    townships = ws.read("township")
+    townships["code"] = townships["code"].astype(str)
+    villages = ws.read("village") if ws.has("village") else None
+    if villages is not None:
+        villages["code"] = villages["code"].astype(str)
+    landuse = read_landuse(ws) if ws.has("landuse") else None
+    findings: list[Finding] = []
+    sources: dict[str, InputSource] = {}
+
+    roads, sources["road"], f = _roads(ws, landuse, cfg)
+    findings += f
+    settlements, sources["settlement"], f = _settlements(ws, townships, villages, landuse, cfg)
+    findings += f
+    townships, villages, sources["population"], f = _population(ws, townships, villages, landuse, cfg)
+    findings += f
+    facilities = ws.read("facility") if ws.has("facility") else None
+    sources["facility"] = InputSource("facility", "given", "layer", len(facilities)) if facilities is not None \
+        else InputSource("facility", "missing", "")
+    if facilities is None:
+        findings.append(_note("facility_missing", layer="facility"))
+    economy = ws.read("economy") if ws.has("economy") else None
+    sources["economy"] = InputSource("economy", "given", "layer", len(economy)) if economy is not None \
+        else InputSource("economy", "missing", "")
+    if economy is None:
+        findings.append(_note("economy_missing", layer="economy"))
+    sources["landuse"] = InputSource("landuse", "given" if landuse is not None else "missing", "layer",
+                                     0 if landuse is None else len(landuse))
+    graph = build_graph(roads, config=cfg) if build_network and roads is not None else None
+    return PlanInputs(townships, villages, settlements, roads, facilities, economy, sources, findings, cfg, graph)
