@@ -107,12 +107,12 @@ def _densify_geodesic(lon: np.ndarray, lat: np.ndarray, ring: np.ndarray, step: 
     ``ring`` labels each vertex's ring (rings closed: last vertex = first). Returns the new
     ``(lon, lat, ring)``; the vertices of an edge keep their order.
     """
-    same = ring[1:] == ring[:-1]
-    cos = np.cos(np.radians(lat[:-1]))
-    dx = (lon[1:] - lon[:-1]) * cos * 111_320.0
-    dy = (lat[1:] - lat[:-1]) * 110_574.0
-    approx = np.hypot(dx, dy)
-    long_ = np.flatnonzero(same & (approx > step))
+    dlon, dlat = np.abs(np.diff(lon)), np.abs(np.diff(lat))
+    deg = step / 111_320.0 / np.sqrt(2)  # an edge shorter than this in both degrees is short at any latitude
+    long_ = np.flatnonzero(((dlon > deg) | (dlat > deg)) & (ring[1:] == ring[:-1]))
+    if len(long_):  # the candidates: their length in metres (approx.; the geodesic length decides the steps)
+        dx = dlon[long_] * np.cos(np.radians(lat[long_])) * 111_320.0
+        long_ = long_[np.hypot(dx, dlat[long_] * 110_574.0) > step]
     if len(long_) == 0:
         return lon, lat, ring
     geod = Geod(a=GRS80_A, f=GRS80_F)
