@@ -11,7 +11,7 @@ language chosen with ``--lang`` whatever the language was when it was raised::
     zh = "先用 `pianqu import` 或 `pianqu synth` 建立工作空间。"
     en = "make one with `pianqu import` or `pianqu synth`."
 
-``rule.msg`` is required, ``rule.do`` optional. A parameter that is itself a PianquError (a
+``rule.msg`` is required, ``rule.do`` optional (or ``rule`` itself holds the whole message). A parameter that is itself a PianquError (a
 wrapped cause) is rendered in the same language. Concrete errors keep the built-in type that
 callers catch: :class:`UserValueError` is a ValueError, :class:`UserKeyError` a KeyError;
 modules subclass these (``WorkspaceError``, ``ConfigError``, ``ReportError``, ...).
@@ -20,6 +20,7 @@ modules subclass these (``WorkspaceError``, ``ConfigError``, ``ReportError``, ..
 from __future__ import annotations
 
 import errno
+import re
 from typing import Any
 
 from pianqu.i18n import LANGS, catalogue, default_lang, t
@@ -36,6 +37,8 @@ class PianquError(Exception):
     def message(self, lang: str | None = None) -> str:
         """The message (and, if the catalogue has one, what to do) in ``lang``."""
         params = {k: _render(v, lang) for k, v in self.params.items()}
+        if self.rule in catalogue():  # a one-part message (zh/en directly under the rule)
+            return _text(self.rule, lang, params)
         text = _text(f"{self.rule}.msg", lang, params)
         if f"{self.rule}.do" in catalogue():
             text = f"{text} {_text(f'{self.rule}.do', lang, params)}"
@@ -99,8 +102,13 @@ def from_os_error(exc: OSError) -> PianquError:
     if isinstance(exc, PianquError):
         return exc
     path = exc.filename if exc.filename is not None else ""
-    rule = _ERRNO_RULES.get(exc.errno or -1, "common.os.other")
-    return UserFileError(rule, path=str(path), errno=exc.errno if exc.errno is not None else "?")
+    code = exc.errno
+    if code is None:  # pandas: OSError("Cannot save file into a non-existent directory: '...'")
+        quoted = re.search(r"'([^']+)'", str(exc))
+        path = path or (quoted.group(1) if quoted else "")
+        code = errno.ENOENT if "non-existent directory" in str(exc) else None
+    rule = _ERRNO_RULES.get(code if code is not None else -1, "common.os.other")
+    return UserFileError(rule, path=str(path), errno=code if code is not None else "?")
 
 
 def user_message(exc: BaseException, lang: str | None = None) -> str:
@@ -110,7 +118,7 @@ def user_message(exc: BaseException, lang: str | None = None) -> str:
     message = getattr(exc, "message", None)
     if callable(message):
         return message(lang)
-    if isinstance(exc, OSError) and exc.errno is not None:
+    if isinstance(exc, OSError):
         return from_os_error(exc).message(lang)
     text = str(exc)
     return text.strip("'\"") if isinstance(exc, KeyError) else text
