@@ -46,7 +46,7 @@ def standards(
     cat = catalogue()
     if table:
         if table not in cat:
-            fail(UserKeyError("cli.err.unknown_table", table=table, tables=", ".join(cat)), lang)
+            fail(UserKeyError("cli.err.unknown_table", table=table, tables=", ".join(f"`{c}`" for c in cat)), lang)
         cat = {table: cat[table]}
     if export:
         try:

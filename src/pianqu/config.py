@@ -68,13 +68,13 @@ def load_config(workspace: str | Path | None = None, *, path: str | Path | None 
         for section, value in raw.items():
             if section not in SECTIONS or not isinstance(value, dict):
                 raise ConfigError("common.config.unknown_section", path=str(cfg_path), section=section,
-                                  known=", ".join(SECTIONS))
+                                  known=", ".join(f"[{s}]" for s in SECTIONS))
         for key, value in raw.get("thresholds", {}).items():
             thresholds[key] = _override(thresholds, key, value, f"{cfg_path} [thresholds]")
         for cls, value in raw.get("road_speeds", {}).items():
             if cls not in speeds:
                 raise ConfigError("common.config.unknown_road_class", path=str(cfg_path), cls=cls,
-                                  known=", ".join(speeds))
+                                  known=", ".join(f"`{c}`" for c in speeds))
             if not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigError("common.config.bad_speed", path=str(cfg_path), cls=cls, value=repr(value))
             speeds[cls] = float(value)

@@ -348,7 +348,7 @@ class Workspace:
         replace = {scenario_layer(name, scenario): frame for name, frame in layers.items()}
         clash = set(replace) & set(INTERNAL_TABLES)
         if clash:
-            raise WorkspaceError("common.workspace.reserved", layers="、".join(sorted(clash)))
+            raise WorkspaceError("common.workspace.reserved", layers=", ".join(sorted(clash)))
         dropped = [scenario_layer(name, scenario) for name in (drop or [])]
         new_meta = self.meta
         if meta_updates:

@@ -30,6 +30,8 @@ USER_ERRORS = (PianquError, ValueError, KeyError, OSError)
 def fail(message: str | BaseException, lang: str, code: int = 2) -> None:
     """Print ``message`` (a text, or an error rendered by :func:`pianqu.errors.user_message`
     in ``lang``) as an error and exit with ``code`` (2: bad input)."""
+    if isinstance(message, typer.Exit):  # an earlier fail() caught by a broad ``except RuntimeError``
+        raise message
     if isinstance(message, BaseException):
         message = user_message(message, lang)
     err_console.print(t("cli.error", lang, message=message), style="bold red", markup=False)

@@ -162,7 +162,7 @@ def _compute_epsg(gdf: gpd.GeoDataFrame) -> int:
 
 def check_mode(mode: str) -> str:
     if mode not in MODES:
-        raise UserValueError("network.error.unknown_mode", mode=mode, modes=", ".join(MODES))
+        raise UserValueError("network.error.unknown_mode", mode=mode, modes=", ".join(f"`{m}`" for m in MODES))
     return mode
 
 

@@ -73,7 +73,7 @@ def snap_points(graph: RoadGraph, points: gpd.GeoDataFrame | gpd.GeoSeries, *, m
     if n == 0:
         return Snapped(mode, edge, offset, access, access.copy(), np.zeros(0, bool), xy, ids, ())
     if geom.crs is None:
-        raise UserValueError("network.error.no_crs", layer=layer or "points")
+        raise UserValueError("network.error.no_crs", layer=layer or "-")
     valid = (~geom.isna() & ~geom.is_empty & (geom.geom_type == "Point")).to_numpy()
     for i in np.flatnonzero(~valid):
         findings.append(Finding("error", "network.bad_point", layer, ids[i], "geometry"))
@@ -133,5 +133,5 @@ def seat_points(settlements: gpd.GeoDataFrame, codes: pd.Series, level: str, key
     missing = [c for c in codes.astype(str) if c not in s.index]
     if missing:
         raise UserValueError("network.error.no_seat", level=level, key=key, n=len(missing),
-                             codes="、".join(missing[:5]) + ("……" if len(missing) > 5 else ""))
+                             codes=", ".join(missing[:5]) + (" …" if len(missing) > 5 else ""))
     return gpd.GeoDataFrame(s.loc[codes.astype(str)].reset_index(), crs=settlements.crs)

@@ -112,8 +112,11 @@ class Comparison:
             return by_centre[z]
         if allow_new:
             return z
-        listed = "、".join(f"{k}（{v}）" for k, v in self.zone_names().items()) or "、".join(ev.zone_labels)
-        raise UserKeyError("zoning.division.unknown_zone", zone=z, source=ev.source or "-", zones=listed)
+        names = self.zone_names()
+        centre = {k: v.removesuffix("片区") for k, v in names.items()}
+        raise UserKeyError("zoning.division.unknown_zone", zone=z, source=ev.source or "-",
+                           zones_zh="、".join(f"{k}（{v}）" for k, v in names.items()) or "、".join(ev.zone_labels),
+                           zones_en=", ".join(f"{k} ({v})" for k, v in centre.items()) or ", ".join(ev.zone_labels))
 
     def move(self, code: str, zone: str, *, allow_new: bool = False) -> dict[str, Any]:
         """Move township ``code`` to ``zone`` and re-evaluate (see :meth:`Evaluator.move`);
