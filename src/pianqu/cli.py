@@ -163,7 +163,10 @@ def validate(
         if str(json_out) == "-":
             sys.stdout.write(text + "\n")
             raise typer.Exit(1 if has_errors(findings) else 0)
-        json_out.write_text(text, encoding="utf-8")
+        try:
+            json_out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            fail(exc, lang)
     _print_findings(findings, lang, max_rows=max_rows)
     if len(findings) > max_rows:
         from pianqu.validate import summarise

@@ -99,7 +99,7 @@ def write_report(ws, out_dir: str | Path, *, findings: list[Finding] | None = No
     named sections; ``strict`` raises a failing section's error instead of noting it.
     """
     if lang not in LANGS:
-        raise ReportError("report.error.unknown_lang", lang=lang, langs=", ".join(LANGS))
+        raise ReportError("report.error.unknown_lang", language=lang, langs=", ".join(LANGS))
     if scenario is not None and scenario not in set(ws.scenarios()["name"]):
         names = [str(n) for n in ws.scenarios()["name"]]
         raise ReportError("report.error.no_scenario", path=ws.url, scenario=scenario,
