@@ -216,6 +216,8 @@ def _cases(s) -> list[tuple[str, list[str], tuple[str, ...], str]]:
         ("travel_mode", [*travel, "--mode", "bike"], ("bike",), "network.error.unknown_mode"),
         ("travel_nearest", [*travel, "--nearest", "-1"], (), "network.error.bad_k"),
         ("travel_missing_dir", ["travel", ws, "-o", str(d / "nodir" / "od.csv")], ("nodir",), "common.os.missing"),
+        ("validate_json_missing_dir", ["validate", ws, "--json", str(d / "nodir" / "f.json")], ("nodir",),
+         "common.os.missing"),
         ("report_unknown_scenario", ["report", ws, "--scenario", "nope", "-o", str(d / "r1")], ("nope",),
          "report.error.no_scenario"),
         ("report_into_file", ["report", ws, "-o", str(d / "afile.txt")], (), "report.error.not_a_folder"),
