@@ -375,6 +375,15 @@ def _library_errors(tmp_path) -> dict[str, BaseException]:
     catch("division_encoding", lambda: read_division(tmp_path / "gbk.csv"))
     catch("no_centre_column", lambda: normalise_division(pd.DataFrame({"code": ["1"], "zone": ["a"]}),
                                                          source="d.csv"))
+    from pianqu.config import load_config
+    from pianqu.services.common import village_demand
+    from pianqu.services.coverage import coverage_standards
+
+    (tmp_path / "pianqu.toml").write_text('[coverage_standards]\n"sauna" = 3\n', encoding="utf-8")
+    catch("unknown_service", lambda: coverage_standards(load_config(path=tmp_path / "pianqu.toml")))
+    villages = gpd.GeoDataFrame({"code": ["510403001001"], "township_code": ["510403001"], "population": [-1]},
+                                geometry=[shapely.Point(104, 30)], crs=4490)
+    catch("village_population", lambda: village_demand(villages, None))
     catch("os_denied", lambda: (_ for _ in ()).throw(PermissionError(13, "Permission denied", "/x/y")))
     catch("os_no_space", lambda: (_ for _ in ()).throw(OSError(28, "No space left on device", "/x/y")))
     return errors
@@ -388,7 +397,7 @@ def test_library_errors_render_in_both_languages(tmp_path):
         if not isinstance(exc, PianquError) and not isinstance(exc, OSError):
             problems.append(f"{name}: not a PianquError: {exc!r}")
         typed = (str(tmp_path), "postgresql://host/db", "x", "s1", "zone", "方案 一", "nope", "d.csv",
-                 "code", "name")  # what the calls gave, and the standard's field names
+                 "code", "name", "sauna")  # what the calls gave, and the standard's field names
         words = english_words(zh, typed)
         if words:
             problems.append(f"{name}: English words {words} in {zh}")
@@ -398,5 +407,8 @@ def test_library_errors_render_in_both_languages(tmp_path):
     # the types callers catch are kept
     assert isinstance(errors["locked"], RuntimeError) and isinstance(errors["not_a_county"], KeyError)
     assert isinstance(errors["bad_k"], ValueError) and isinstance(errors["division_encoding"], ValueError)
+    from pianqu.services.common import ServicesInputError
+
+    assert isinstance(errors["unknown_service"], ServicesInputError)
     assert str(errors["not_a_county"]) == errors["not_a_county"].message()  # no KeyError quotes
     assert isinstance(from_os_error(PermissionError(13, "x", "/p")), UserFileError)
