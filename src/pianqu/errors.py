@@ -4,16 +4,18 @@ A :class:`PianquError` carries a message ``rule`` (a key in ``pianqu/locales/*.t
 values it is rendered with, not a finished sentence, so the command line can say it in the
 language chosen with ``--lang`` whatever the language was when it was raised::
 
-    [common.workspace.missing.msg]              # in common.toml
-    zh = "工作空间“{path}”不存在。"
-    en = "{path}: no such workspace."
-    [common.workspace.missing.do]               # optional: what to do
-    zh = "先用 `pianqu import` 或 `pianqu synth` 建立工作空间。"
-    en = "make one with `pianqu import` or `pianqu synth`."
+    [common.workspace.missing]                  # in common.toml
+    msg.zh = "工作空间“{path}”不存在。"
+    msg.en = "{path}: no such workspace."
+    do.zh = "先用 `pianqu import` 或 `pianqu synth` 建立工作空间。"    # optional: what to do
+    do.en = "Make one with `pianqu import` or `pianqu synth`."
 
-``rule.msg`` is required, ``rule.do`` optional (or ``rule`` itself holds the whole message). A parameter that is itself a PianquError (a
-wrapped cause) is rendered in the same language. Concrete errors keep the built-in type that
-callers catch: :class:`UserValueError` is a ValueError, :class:`UserKeyError` a KeyError;
+    raise WorkspaceError("common.workspace.missing", path=url)
+
+``rule.msg`` is required, ``rule.do`` optional (or ``rule`` itself holds the whole message).
+A parameter that is itself a PianquError (a wrapped cause) is rendered in the same language.
+Name parameters anything but ``lang`` (the rendering language). Concrete errors keep the
+built-in type that callers catch: :class:`UserValueError` is a ValueError, :class:`UserKeyError` a KeyError;
 modules subclass these (``WorkspaceError``, ``ConfigError``, ``ReportError``, ...).
 """
 
@@ -46,6 +48,13 @@ class PianquError(Exception):
 
     def __str__(self) -> str:  # KeyError would print the repr of its argument
         return str(self.args[0]) if self.args else self.rule
+
+    def __reduce__(self):  # pickled across processes by rule and params, not by the text
+        return _restore, (type(self), self.rule, self.params)
+
+
+def _restore(cls: type, rule: str, params: dict[str, Any]) -> "PianquError":
+    return cls(rule, **params)
 
 
 class UserValueError(PianquError, ValueError):

@@ -412,3 +412,8 @@ def test_library_errors_render_in_both_languages(tmp_path):
     assert isinstance(errors["unknown_service"], ServicesInputError)
     assert str(errors["not_a_county"]) == errors["not_a_county"].message()  # no KeyError quotes
     assert isinstance(from_os_error(PermissionError(13, "x", "/p")), UserFileError)
+    # across processes (the province build's workers) an error keeps its rule and parameters
+    import pickle
+
+    again = pickle.loads(pickle.dumps(errors["locked"]))
+    assert type(again) is type(errors["locked"]) and again.message("en") == errors["locked"].message("en")
