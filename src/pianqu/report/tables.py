@@ -23,6 +23,7 @@ import pandas as pd
 import shapely
 
 from pianqu import divisions
+from pianqu.errors import UserValueError
 from pianqu.findings import SEVERITIES, Finding
 from pianqu.geo import describe_crs, ellipsoidal_area
 from pianqu.land.common import TIANKAN_CODE, deduction_share, split_deduction
@@ -167,8 +168,7 @@ def township_stats(ws=None, *, townships: gpd.GeoDataFrame | None = None,
     tw = townships.reset_index(drop=True)
     for needed in ("code", "name"):
         if needed not in tw:
-            raise ValueError(f"layer 'township' has no field '{needed}'; re-import the township layer "
-                             "with its 9-digit code and name")
+            raise UserValueError("report.error.township_field", field=needed)
     t_area, l_area = _areas(tw, landuse)
     codes = _text(tw["code"])
     out = pd.DataFrame({

@@ -408,7 +408,7 @@ def write_county(county_code: str, path: str | Path, seed: int = 1, overwrite: b
     code = str(county_code).strip()
     target = Path(path)
     if target.exists() and not overwrite:
-        raise WorkspaceError(t("synth.exists", path=str(target)))
+        raise WorkspaceError("synth.exists", path=str(target))
     geo = layout.county_geo(code)
     name = divisions.county(code)["name"]
     layers = synthesize_county(code, seed, config=config)
