@@ -16,8 +16,9 @@ from pianqu.commands import landuse as landuse_commands
 from pianqu.commands import zones as zones_commands
 from pianqu.commands.export import export as export_command
 from pianqu.findings import Finding, has_errors, summary, to_json
-from pianqu.commands.common import Lang, fail, resolve_lang
-from pianqu.i18n import t
+from pianqu.commands.common import USER_ERRORS, Lang, fail, resolve_lang
+from pianqu.errors import UserKeyError
+from pianqu.i18n import catalogue, t
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="pianqu 片区：县域片区乡村国土空间规划辅助系统 / zone-based rural spatial planning")
@@ -48,19 +49,22 @@ def standards(
     cat = catalogue()
     if table:
         if table not in cat:
-            fail(f"unknown table '{table}'; choose from {', '.join(cat)}", lang)
+            fail(UserKeyError("cli.err.unknown_table", table=table, tables=", ".join(f"`{c}`" for c in cat)), lang)
         cat = {table: cat[table]}
     if export:
-        if export.suffix.lower() == ".xlsx":
-            import pandas as pd
+        try:
+            if export.suffix.lower() == ".xlsx":
+                import pandas as pd
 
-            with pd.ExcelWriter(export) as xw:
+                with pd.ExcelWriter(export) as xw:
+                    for name, df in cat.items():
+                        df.to_excel(xw, sheet_name=name[:31], index=False)
+            else:
+                export.mkdir(parents=True, exist_ok=True)
                 for name, df in cat.items():
-                    df.to_excel(xw, sheet_name=name[:31], index=False)
-        else:
-            export.mkdir(parents=True, exist_ok=True)
-            for name, df in cat.items():
-                df.to_csv(export / f"{name}.csv", index=False, encoding="utf-8-sig")
+                    df.to_csv(export / f"{name}.csv", index=False, encoding="utf-8-sig")
+        except OSError as exc:
+            fail(exc, lang)
         console.print(t("cli.exported", lang, path=export), markup=False)
         return
     for name, df in cat.items():
@@ -96,8 +100,8 @@ def synth(
             return
         row = divisions.county(county)
         ws = write_county(county, output, seed=seed, overwrite=overwrite)
-    except (KeyError, ValueError, RuntimeError) as exc:
-        fail(str(exc).strip("'\""), lang)
+    except (*USER_ERRORS, RuntimeError) as exc:
+        fail(exc, lang)
     console.print(t("cli.synth_done", lang, name=row["name"], code=county, seed=seed, path=ws.path),
                   markup=False)
 
@@ -126,11 +130,11 @@ def import_(
                 console.print(match)
             return
         if workspace is None:
-            fail("-w/--workspace is required (the .gpkg to import into)", lang)
+            fail(t("cli.workspace_required", lang), lang)
         result = import_sources(sources, workspace, crs=crs, mapping=mapping, county_code=county,
                                 county_name=county_name, epoch=epoch, replace=replace, encoding=encoding)
-    except (IngestError, ValueError, RuntimeError) as exc:
-        fail(exc.message(lang) if isinstance(exc, IngestError) else str(exc), lang)
+    except (IngestError, *USER_ERRORS, RuntimeError) as exc:
+        fail(exc, lang)
     layers = ", ".join(f"{k} {v}" for k, v in result.layers.items())
     console.print(t("cli.import_done", lang, workspace=result.workspace, layers=layers), markup=False)
     n_review = len(result.review) if result.review is not None else 0
@@ -153,31 +157,34 @@ def validate(
 ) -> None:
     """检查工作空间中的数据问题；有错误时退出码为 1 / check a workspace; exit 1 on errors."""
     from pianqu.validate.qc import qc_report
-    from pianqu.workspace import Workspace, WorkspaceError
+    from pianqu.workspace import Workspace
 
     lang = resolve_lang(lang)
     try:
         ws = Workspace.open(workspace)
         qc = qc_report(ws)
-    except (WorkspaceError, ValueError) as exc:
-        fail(str(exc), lang)
+    except USER_ERRORS as exc:
+        fail(exc, lang)
     findings = qc.findings
     if json_out is not None:
         text = to_json(findings, lang)
         if str(json_out) == "-":
             sys.stdout.write(text + "\n")
             raise typer.Exit(1 if has_errors(findings) else 0)
-        json_out.write_text(text, encoding="utf-8")
-    if xlsx_out is not None:
-        qc.to_xlsx(xlsx_out, lang)
-        console.print(t("cli.qc_written", lang, path=xlsx_out, n=len(findings)), markup=False)
-    if gpkg_out is not None:
         try:
+            json_out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            fail(exc, lang)
+    try:
+        if xlsx_out is not None:
+            qc.to_xlsx(xlsx_out, lang)
+            console.print(t("cli.qc_written", lang, path=xlsx_out, n=len(findings)), markup=False)
+        if gpkg_out is not None:
             layers = qc.to_gpkg(gpkg_out, lang, crs=gpkg_crs)
-        except Exception as exc:  # a CRS pyproj does not know
-            fail(str(exc), lang)
-        console.print(t("cli.qc_layers_written", lang, path=gpkg_out,
-                        layers=", ".join(f"{k} {v}" for k, v in layers.items())), markup=False)
+            console.print(t("cli.qc_layers_written", lang, path=gpkg_out,
+                            layers=", ".join(f"{k} {v}" for k, v in layers.items())), markup=False)
+    except (*USER_ERRORS, OSError) as exc:
+        fail(exc, lang)
     _print_groups(qc.groups(lang, examples=examples), lang, max_rows)
     _print_counts(findings, lang)
     raise typer.Exit(1 if has_errors(findings) else 0)
@@ -240,27 +247,38 @@ def info(workspace: Annotated[Path, typer.Argument(help="工作空间 .gpkg")], 
     """工作空间概况：元数据、图层与最近写入 / workspace metadata, layers and latest writes."""
     import pyogrio
 
-    from pianqu.workspace import Workspace, WorkspaceError
+    from pianqu.workspace import Workspace
 
     lang = resolve_lang(lang)
     try:
         ws = Workspace.open(workspace)
-    except WorkspaceError as exc:
-        fail(str(exc), lang)
-    meta = ws.meta
-    for key, value in list(meta.__dict__.items()):
-        console.print(f"{key}: {value}", markup=False)
+        tables = {table: pyogrio.read_info(ws.path, layer=table)["features"] for table in ws.tables()}
+        audit = ws.audit().tail(10)
+    except (*USER_ERRORS, RuntimeError) as exc:  # pyogrio's DataSourceError is a RuntimeError
+        fail(exc, lang)
+    meta = dict(ws.meta.__dict__)
+    extra = dict(meta.pop("extra", None) or {})
+    for key in [k for k in extra if k.endswith("_en")]:  # a text kept in both languages
+        if lang == "en":
+            extra[key[:-3]] = extra.pop(key)
+        else:
+            extra.pop(key)
+    for key, value in {**meta, **extra}.items():
+        label = t(f"cli.meta.{key}", lang) if f"cli.meta.{key}" in catalogue() else key
+        if isinstance(value, bool):
+            value = t(f"cli.{'yes' if value else 'no'}", lang)
+        console.print(f"{label}: {value}", markup=False)
     tab = Table(title=t("cli.info_layers", lang))
-    tab.add_column("layer")
+    tab.add_column(t("cli.col_layer", lang))
     tab.add_column(t("cli.info_rows", lang), justify="right")
-    for table in ws.tables():
-        tab.add_row(table, str(pyogrio.read_info(ws.path, layer=table)["features"]))
+    for table, n in tables.items():
+        tab.add_row(table, str(n))
     console.print(tab)
-    audit = ws.audit().tail(10)
     atab = Table(title=t("cli.info_audit", lang))
-    for col in ("ts", "user", "command", "scenario", "layer", "rows", "reason"):
-        atab.add_column(col, overflow="fold")
-    for row in audit[["ts", "user", "command", "scenario", "layer", "rows", "reason"]].astype(str).itertuples(index=False):
+    cols = ("ts", "user", "command", "scenario", "layer", "rows", "reason")
+    for col in cols:
+        atab.add_column(t(f"cli.audit.{col}", lang), overflow="fold")
+    for row in audit[list(cols)].astype(str).itertuples(index=False):
         atab.add_row(*row)
     console.print(atab)
 
@@ -275,14 +293,14 @@ def report(
     """生成 HTML 报告（含地图与 Excel 统计表）/ write the HTML report with maps and an Excel workbook."""
     from pianqu.report import write_report
     from pianqu.validate import validate_workspace
-    from pianqu.workspace import Workspace, WorkspaceError
+    from pianqu.workspace import Workspace
 
     lang = resolve_lang(lang)
     try:
         ws = Workspace.open(workspace)
         path = write_report(ws, output, findings=validate_workspace(ws), lang=lang, scenario=scenario)
-    except (WorkspaceError, ValueError) as exc:
-        fail(str(exc), lang)
+    except USER_ERRORS as exc:
+        fail(exc, lang)
     console.print(t("cli.report_done", lang, report=path), markup=False)
 
 
@@ -298,14 +316,14 @@ def plan_(
 ) -> None:
     """划分片区、确定中心镇与镇村体系、主导产业与道路诊断，写入方案 / plan zones into a scenario."""
     from pianqu.plan import plan
-    from pianqu.workspace import Workspace, WorkspaceError
+    from pianqu.workspace import Workspace
 
     lang = resolve_lang(lang)
     try:
         ws = Workspace.open(workspace)
         result = plan(ws, scenario, p=p, title=title, villages=villages, lang=lang)
-    except (WorkspaceError, ValueError) as exc:
-        fail(str(exc), lang)
+    except USER_ERRORS as exc:
+        fail(exc, lang)
     z = result.zoning
     for f in result.inputs.findings if result.inputs is not None else []:  # what was derived, what to import
         console.print(f"[{t('common.severity.' + f.severity, lang)}] {f.message(lang)} → {f.action(lang)}", markup=False)
@@ -315,7 +333,10 @@ def plan_(
         from pianqu.report import write_report
         from pianqu.validate import validate_workspace
 
-        path = write_report(ws, report_dir, findings=validate_workspace(ws), lang=lang, scenario=scenario)
+        try:
+            path = write_report(ws, report_dir, findings=validate_workspace(ws), lang=lang, scenario=scenario)
+        except USER_ERRORS as exc:
+            fail(exc, lang)
         console.print(t("cli.report_done", lang, report=path), markup=False)
 
 
@@ -336,7 +357,7 @@ def travel(
 
     from pianqu.inputs import from_workspace
     from pianqu.network import nearest_k
-    from pianqu.workspace import Workspace, WorkspaceError
+    from pianqu.workspace import Workspace
 
     lang = resolve_lang(lang)
 
@@ -348,10 +369,11 @@ def travel(
         if cond:
             field, _, value = cond.partition("=")
             if field not in frame.columns:
-                fail(f"{layer}: no field '{field}'; fields are {', '.join(map(str, frame.columns))}", lang)
+                fail(UserKeyError("network.travel.no_field", layer=layer, field=field,
+                                  fields=", ".join(map(str, frame.columns))), lang)
             frame = frame[frame[field].astype(str) == value]
         if frame.empty:
-            fail(f"{spec}: no features", lang)
+            fail(UserKeyError("network.travel.no_features", spec=spec), lang)
         id_field = next((c for c in ("code", "id", "bsm") if c in frame.columns), None)
         ids = frame[id_field].astype(str).to_numpy() if id_field else np.arange(len(frame)).astype(str)
         return frame.reset_index(drop=True), ids
@@ -378,8 +400,8 @@ def travel(
             minutes = seconds / 60
             pd.DataFrame(minutes, index=pd.Index(oid, name="origin"), columns=did).to_csv(
                 output, encoding="utf-8-sig")
-    except (WorkspaceError, ValueError) as exc:
-        fail(str(exc), lang)
+    except USER_ERRORS as exc:
+        fail(exc, lang)
     console.print(t("cli.exported", lang, path=output), markup=False)
 
 
@@ -394,7 +416,10 @@ def demo(
     from pianqu.demo import run_demo
 
     lang = resolve_lang(lang)
-    result = run_demo(out, county=county, seed=seed, lang=lang)
+    try:
+        result = run_demo(out, county=county, seed=seed, lang=lang)
+    except USER_ERRORS as exc:
+        fail(exc, lang)
     c = result.counts
     console.print(t("cli.demo_done", lang, workspace=result.workspace, report=result.report,
                     errors=c["error"], warnings=c["warning"], infos=c["info"]), markup=False)

@@ -18,13 +18,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from pianqu.errors import UserValueError
 from pianqu.standards import Threshold, default_thresholds, road_classes
 
 CONFIG_NAME = "pianqu.toml"
+# The tables a pianqu.toml may hold; any other (a typo such as [threshold]) is refused rather
+# than silently ignored. coverage_standards: see pianqu.services.coverage.
+SECTIONS = ("thresholds", "road_speeds", "coverage_standards")
 
 
-class ConfigError(ValueError):
-    """A ``pianqu.toml`` that cannot be used; the message names the file and the key."""
+class ConfigError(UserValueError):
+    """A ``pianqu.toml`` that cannot be used; the message (``common.config.*``) names the file
+    and the key, in the user's language."""
 
 
 @dataclass(frozen=True)
@@ -58,15 +63,20 @@ def load_config(workspace: str | Path | None = None, *, path: str | Path | None 
         try:
             raw = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{cfg_path}: not valid TOML ({exc}); fix the file or remove it") from exc
+            raise ConfigError("common.config.not_toml", path=str(cfg_path), detail=str(exc),
+                              line=_line_of(exc)) from exc
+        for section, value in raw.items():
+            if section not in SECTIONS or not isinstance(value, dict):
+                raise ConfigError("common.config.unknown_section", path=str(cfg_path), section=section,
+                                  known=", ".join(f"[{s}]" for s in SECTIONS))
         for key, value in raw.get("thresholds", {}).items():
             thresholds[key] = _override(thresholds, key, value, f"{cfg_path} [thresholds]")
         for cls, value in raw.get("road_speeds", {}).items():
             if cls not in speeds:
-                raise ConfigError(f"{cfg_path} [road_speeds]: unknown road class '{cls}'; "
-                                  f"known classes: {', '.join(speeds)}")
+                raise ConfigError("common.config.unknown_road_class", path=str(cfg_path), cls=cls,
+                                  known=", ".join(f"`{c}`" for c in speeds))
             if not isinstance(value, (int, float)) or value <= 0:
-                raise ConfigError(f"{cfg_path} [road_speeds] {cls}: speed must be a positive number of km/h")
+                raise ConfigError("common.config.bad_speed", path=str(cfg_path), cls=cls, value=repr(value))
             speeds[cls] = float(value)
         extra = {k: v for k, v in raw.items() if k not in ("thresholds", "road_speeds")}
     for key, value in (overrides or {}).items():
@@ -74,11 +84,19 @@ def load_config(workspace: str | Path | None = None, *, path: str | Path | None 
     return Config(thresholds, speeds, cfg_path, extra)
 
 
+def _line_of(exc: Exception) -> str:
+    """The line number a TOML or decoding error names ('?' if none)."""
+    import re
+
+    m = re.search(r"line (\d+)", str(exc))
+    return m.group(1) if m else "?"
+
+
 def _override(thresholds: Mapping[str, Threshold], key: str, value: Any, where: str) -> Threshold:
     if key not in thresholds:
-        raise ConfigError(f"{where}: unknown threshold '{key}'; run `pianqu standards --table thresholds` "
-                          "for the list of keys")
+        raise ConfigError("common.config.unknown_threshold", where=where, key=key)
     old = thresholds[key]
     if type(old.value) in (int, float) and not isinstance(value, (int, float)):
-        raise ConfigError(f"{where}: '{key}' must be a number ({old.unit}), got {value!r}")
+        raise ConfigError("common.config.not_a_number", where=where, key=key, unit=old.unit,
+                          default=old.value, value=repr(value))
     return replace(old, value=value, sureness="user", source=f"{where} (default {old.value}: {old.source})")

@@ -34,22 +34,23 @@ def run_demo(out_dir: str | Path, *, county: str = DEFAULT_COUNTY, seed: int = D
     from pianqu.plan import plan
     from pianqu.report import write_report
     from pianqu.synth import write_county
+    from pianqu.i18n import t
     from pianqu.validate import validate_workspace
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{county}.gpkg"
-    with task("合成县域数据 / synthesising the county", total=1) as advance:
+    with task(t("cli.demo.synth", lang), total=1) as advance:
         ws = write_county(county, path, seed=seed, overwrite=True)
         advance()
-    with task("数据检查 / validating", total=1) as advance:
+    with task(t("cli.demo.validate", lang), total=1) as advance:
         findings = validate_workspace(ws)
         advance()
     scenario = None
     if not any(f.severity == "error" for f in findings):
         result = plan(ws, PLAN_SCENARIO, title="片区规划方案（自动）", lang=lang)
         scenario = result.scenario
-    with task("生成报告 / writing the report", total=1) as advance:
+    with task(t("cli.demo.report", lang), total=1) as advance:
         report = write_report(ws, out / "report", findings=findings, lang=lang, scenario=scenario)
         advance()
     return DemoResult(path, report, findings)

@@ -8,6 +8,8 @@ from importlib import resources
 
 import pandas as pd
 
+from pianqu.errors import UserKeyError
+
 _DATA = "pianqu.data"
 
 
@@ -55,8 +57,7 @@ def county(code: str) -> pd.Series:
     table = counties()
     hit = table[table["code"] == str(code)]
     if hit.empty:
-        raise KeyError(f"'{code}' is not a Sichuan county code (2023 NBS list of 183 counties); "
-                       "e.g. 511921 通江县")
+        raise UserKeyError("common.not_a_county", code=str(code))
     return hit.iloc[0]
 
 

@@ -92,6 +92,9 @@ LAYERS: dict[str, Layer] = {
             F("village_code", "str", False, "坐落单位代码", "village code (ZLDWDM)"),
             F("slope_deg", "float", False, "平均坡度（度）", "mean slope (degrees)"),
             F("source_code", "str", False, "原三调地类编码", "original 三调 code"),
+            F("kcxs", "float", False, "扣除系数", "deduction coefficient (KCXS)"),
+            F("kcmj", "float", False, "扣除面积（平方米）", "deducted area (KCMJ, m², mostly 田坎)"),
+            F("tbdlmj", "float", False, "图斑地类面积（平方米）", "parcel land-class area (TBDLMJ = TBMJ − KCMJ, m²)"),
         ), "地类图斑", "land parcels", "DLTB", partition=True, required=True),
         Layer("farmland_pbf", "Polygon", "id", (
             F("id", "str", True, "编号", "id"),

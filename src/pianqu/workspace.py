@@ -32,6 +32,7 @@ import pyogrio
 
 from pianqu import __version__
 from pianqu.config import Config, load_config
+from pianqu.errors import PianquError, layer_label
 from pianqu.geo import STORAGE_EPSG
 
 META_TABLE = "pianqu_meta"
@@ -44,8 +45,9 @@ SCENARIO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 Frame = gpd.GeoDataFrame | pd.DataFrame
 
 
-class WorkspaceError(RuntimeError):
-    """A workspace that cannot be opened or written; the message says what to do."""
+class WorkspaceError(PianquError, RuntimeError):
+    """A workspace that cannot be opened or written; the message (``common.workspace.*`` in
+    ``pianqu/locales/common.toml``) says what to do, in the user's language."""
 
 
 def scenario_layer(layer: str, scenario: str | None) -> str:
@@ -53,8 +55,7 @@ def scenario_layer(layer: str, scenario: str | None) -> str:
     if scenario is None:
         return layer
     if not SCENARIO_RE.match(scenario):
-        raise WorkspaceError(f"scenario name '{scenario}' must be letters, digits, '_' or '-' "
-                             "(use the title for a Chinese name)")
+        raise WorkspaceError("common.workspace.bad_scenario_name", scenario=scenario)
     return f"{SCENARIO_PREFIX}{scenario}__{layer}"
 
 
@@ -94,7 +95,8 @@ class GpkgBackend:
         try:
             info = pyogrio.read_info(self.path, layer=table)
         except Exception as exc:  # pyogrio raises DataLayerError and friends
-            raise WorkspaceError(f"{self.path}: layer '{table}' cannot be read ({exc})") from exc
+            raise WorkspaceError("common.workspace.unreadable_layer", path=str(self.path), layer=table,
+                                 detail=str(exc)) from exc
         spatial = info.get("geometry_type") is not None
         frame = pyogrio.read_dataframe(self.path, layer=table, columns=columns, bbox=bbox,
                                        read_geometry=spatial, use_arrow=True)
@@ -109,8 +111,7 @@ class GpkgBackend:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise WorkspaceError(f"{self.path}: another pianqu process is writing this workspace; "
-                                     "wait for it to finish") from None
+                raise WorkspaceError("common.workspace.locked", path=str(self.path)) from None
             try:
                 yield
             finally:
@@ -153,8 +154,8 @@ class GpkgBackend:
 def _write_frame(path: Path, table: str, frame: Frame, append: bool) -> None:
     if isinstance(frame, gpd.GeoDataFrame):
         if frame.crs is None or frame.crs.to_epsg() != STORAGE_EPSG:
-            raise WorkspaceError(f"layer '{table}': geometry must be stored in EPSG:{STORAGE_EPSG} "
-                                 f"(got {frame.crs}); reproject before writing")
+            raise WorkspaceError("common.workspace.storage_crs", layer=table, epsg=STORAGE_EPSG,
+                                 crs=str(frame.crs))
         geom_types = frame.geom_type.dropna().unique()
         promote = len(geom_types) > 1 or any(t.startswith("Multi") for t in geom_types)
         pyogrio.write_dataframe(frame, path, layer=table, driver="GPKG", append=append,
@@ -227,9 +228,9 @@ class Meta:
 def _backend_for(target: str | Path) -> Backend:
     text = str(target)
     if text.startswith(("postgresql://", "postgres://")):
-        raise WorkspaceError("PostGIS workspaces are not available yet; use a .gpkg file")
+        raise WorkspaceError("common.workspace.postgis", path=text)
     if not text.lower().endswith(".gpkg"):
-        raise WorkspaceError(f"{text}: a workspace is a GeoPackage file ending in .gpkg")
+        raise WorkspaceError("common.workspace.not_gpkg", path=text)
     return GpkgBackend(target)
 
 
@@ -249,9 +250,9 @@ class Workspace:
         """Make a new, empty workspace (refuses to replace an existing one unless ``overwrite``)."""
         backend = _backend_for(target)
         if backend.exists() and not overwrite:
-            raise WorkspaceError(f"{backend.url} already exists; choose another file or pass overwrite")
+            raise WorkspaceError("common.workspace.exists", path=backend.url)
         if not re.fullmatch(r"\d{6}", county_code):
-            raise WorkspaceError(f"county code '{county_code}' must be the 6-digit 县级行政区划代码")
+            raise WorkspaceError("common.workspace.bad_county_code", code=county_code)
         meta = Meta(county_code, county_name, STORAGE_EPSG, compute_epsg, synthetic, __version__,
                     _now(), tuple(epochs), 2023, dict(extra or {}))
         if backend.exists() and overwrite and isinstance(backend, GpkgBackend):
@@ -267,16 +268,21 @@ class Workspace:
     def open(cls, target: str | Path) -> "Workspace":
         backend = _backend_for(target)
         if not backend.exists():
-            raise WorkspaceError(f"{backend.url}: no such workspace; make one with `pianqu import` "
-                                 "or `pianqu synth`")
+            raise WorkspaceError("common.workspace.missing", path=backend.url)
         try:
             tables = backend.list_tables()
         except Exception as exc:
-            raise WorkspaceError(f"{backend.url}: not a readable GeoPackage ({exc})") from exc
+            raise WorkspaceError("common.workspace.not_readable", path=backend.url, detail=str(exc)) from exc
         if META_TABLE not in tables:
-            raise WorkspaceError(f"{backend.url}: a GeoPackage but not a pianqu workspace (no "
-                                 f"{META_TABLE} table); import it with `pianqu import {backend.url} -w NEW.gpkg`")
-        return cls(backend, Meta.from_frame(backend.read(META_TABLE)))
+            raise WorkspaceError("common.workspace.not_pianqu", path=backend.url, table=META_TABLE)
+        try:
+            meta = Meta.from_frame(backend.read(META_TABLE))
+        except WorkspaceError:
+            raise
+        except Exception as exc:  # a missing key, bad JSON, a value of the wrong type
+            raise WorkspaceError("common.workspace.bad_meta", path=backend.url, table=META_TABLE,
+                                 detail=f"{type(exc).__name__}: {exc}") from exc
+        return cls(backend, meta)
 
     # -- reading ----------------------------------------------------------------------------
     @property
@@ -313,8 +319,11 @@ class Workspace:
         except WorkspaceError:
             if table in self.tables():
                 raise
-            where = f"scenario '{scenario}'" if scenario else "the workspace"
-            raise WorkspaceError(f"{self.url}: {where} has no layer '{layer}'") from None
+            if scenario:
+                raise WorkspaceError("common.workspace.no_scenario_layer", path=self.url, layer=layer,
+                                     layer_zh=layer_label(layer), scenario=scenario) from None
+            raise WorkspaceError("common.workspace.no_layer", path=self.url, layer=layer,
+                                 layer_zh=layer_label(layer)) from None
 
     def read_many(self, layers: list[str] | None = None, scenario: str | None = None) -> dict[str, Frame]:
         """Several layers at once (all base layers, or all of ``scenario``, by default)."""
@@ -335,11 +344,11 @@ class Workspace:
               drop: list[str] | None = None) -> None:
         """Replace ``layers`` (and drop ``drop``) in one atomic write, recorded in the audit table."""
         if scenario is not None and scenario not in set(self.scenarios()["name"]):
-            raise WorkspaceError(f"{self.url}: no scenario '{scenario}'; create it first")
+            raise WorkspaceError("common.workspace.no_scenario", path=self.url, scenario=scenario)
         replace = {scenario_layer(name, scenario): frame for name, frame in layers.items()}
         clash = set(replace) & set(INTERNAL_TABLES)
         if clash:
-            raise WorkspaceError(f"layer names {sorted(clash)} are reserved by pianqu")
+            raise WorkspaceError("common.workspace.reserved", layers=", ".join(sorted(clash)))
         dropped = [scenario_layer(name, scenario) for name in (drop or [])]
         new_meta = self.meta
         if meta_updates:
@@ -358,7 +367,7 @@ class Workspace:
         table = self.scenarios()
         if name in set(table["name"]):
             if not replace:
-                raise WorkspaceError(f"{self.url}: scenario '{name}' exists; pass replace to overwrite it")
+                raise WorkspaceError("common.workspace.scenario_exists", path=self.url, scenario=name)
             table = table[table["name"] != name]
             old = self.layers(name)
         else:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
@@ -23,6 +24,14 @@ def parcels(n: int, code: str = "0101") -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({"bsm": [f"{i:018d}" for i in range(n)], "code": code, "name": "水田",
                              "epoch": 2023},
                             geometry=shapely.box(x, y, x + 0.0009, y + 0.0009), crs=4490)
+
+
+@contextmanager
+def raises_en(kind, text: str):
+    """Like pytest.raises, matching ``text`` in the English rendering of the error."""
+    with pytest.raises(kind) as err:
+        yield err
+    assert text in err.value.message("en"), err.value.message("en")
 
 
 @pytest.fixture
@@ -53,25 +62,25 @@ def test_meta_scenarios_and_audit(ws: Workspace):
     assert audit["command"].tolist() == ["create", "import", "plan", "plan"]
     assert audit.loc[1, "reason"] == "三调 2023" and audit.loc[1, "rows"] == 3
     assert audit.loc[3, "scenario"] == "plan1"
-    with pytest.raises(WorkspaceError, match="no scenario 'nope'"):
+    with raises_en(WorkspaceError, "no scenario 'nope'"):
         again.write({"zone": parcels(1)}, command="plan", scenario="nope")
 
 
 def test_refuses_wrong_crs_and_existing_file(ws: Workspace, tmp_path: Path):
-    with pytest.raises(WorkspaceError, match="EPSG:4490"):
+    with raises_en(WorkspaceError, "EPSG:4490"):
         ws.write({"landuse": parcels(2).to_crs(4545)}, command="test")
-    with pytest.raises(WorkspaceError, match="already exists"):
+    with raises_en(WorkspaceError, "already exists"):
         Workspace.create(ws.path, county_code="511921", county_name="通江县", synthetic=True)
-    with pytest.raises(WorkspaceError, match="6-digit"):
+    with raises_en(WorkspaceError, "6-digit"):
         Workspace.create(tmp_path / "x.gpkg", county_code="5119", county_name="x", synthetic=True)
-    with pytest.raises(WorkspaceError, match="no such workspace"):
+    with raises_en(WorkspaceError, "no such workspace"):
         Workspace.open(tmp_path / "missing.gpkg")
 
 
 def test_plain_geopackage_is_not_a_workspace(tmp_path: Path):
     p = tmp_path / "plain.gpkg"
     parcels(2).to_file(p, layer="DLTB", driver="GPKG")
-    with pytest.raises(WorkspaceError, match="not a pianqu workspace"):
+    with raises_en(WorkspaceError, "not a pianqu workspace"):
         Workspace.open(p)
 
 
@@ -126,7 +135,7 @@ def test_second_writer_is_refused_while_first_holds_lock(ws: Workspace):
     lock = open(ws.path.with_name(ws.path.name + ".lock"), "w")
     fcntl.flock(lock, fcntl.LOCK_EX)
     try:
-        with pytest.raises(WorkspaceError, match="another pianqu process"):
+        with raises_en(WorkspaceError, "another pianqu process"):
             ws.write({"landuse": parcels(1)}, command="test")
     finally:
         fcntl.flock(lock, fcntl.LOCK_UN)

@@ -79,17 +79,25 @@ def parcels() -> gpd.GeoDataFrame:
     names = sandiao_mapping().set_index("code")["name"]
     base = p["code"].str.replace("K", "", regex=False)
     czcsxm = np.where(p["code"].isin(["0702", "05H1", "08H2"]), "203", "")
+    tbmj = np.round(geodesic_area(p.geometry), 2)
+    pdjb = np.array([1 + i % 5 for i in range(len(p))])
+    # 三调 扣除: KCXS of 耕地 by 坡度级别 (values of a county's 田坎系数表), KCMJ = TBMJ × KCXS, TBDLMJ = TBMJ − KCMJ
+    kcxs = np.where(p["code"].str.startswith("01"), np.array([0.0, 0.0, 0.034, 0.081, 0.132, 0.178])[pdjb], 0.0)
+    kcmj = np.round(tbmj * kcxs, 2)
     return gpd.GeoDataFrame({
         "BSM": [f"5119212019{i:08d}" for i in range(len(p))],
         "DLBM": p["code"],
         "DLMC": np.where(p["code"].str.endswith("K"), "可调整" + base.map(names), base.map(names)),
-        "TBMJ": np.round(geodesic_area(p.geometry), 2),
+        "TBMJ": tbmj,
+        "KCXS": kcxs,
+        "KCMJ": kcmj,
+        "TBDLMJ": np.round(tbmj - kcmj, 2),
         "CZCSXM": czcsxm,
         "ZLDWDM": p["village"] + "0000000",
         "ZLDWMC": p["vname"],
         "QSDWDM": p["village"] + "0000000",
         "QSDWMC": p["vname"],
-        "PDJB": [str(1 + i % 5) for i in range(len(p))],
+        "PDJB": [str(k) for k in pdjb],
         "TBBH": [str(i + 1) for i in range(len(p))],
     }, geometry=p.geometry, crs=4524)
 

@@ -140,3 +140,16 @@ def test_divisions_and_control_lines(gdb_import):
 def test_sources_unchanged(gdb_import, county_data):
     _, _, before = gdb_import
     assert file_hashes(county_data["root"]) == before
+
+
+def test_deduction_fields_kept(gdb_import):
+    """KCXS/KCMJ/TBDLMJ of the DLTB are imported as kcxs/kcmj/tbdlmj, unchanged (三调 口径 of 耕地/田坎)."""
+    result, ws, _ = gdb_import
+    dltb = next(m for m in result.matches if m.layer == "DLTB")
+    assert dltb.fields["KCXS"] == "kcxs" and dltb.fields["KCMJ"] == "kcmj" and dltb.fields["TBDLMJ"] == "tbdlmj"
+    lu = ws.read("landuse").set_index("bsm")
+    src = pyogrio.read_dataframe(result.matches[0].source, layer="DLTB").set_index("BSM").loc[lu.index]
+    for field in ("KCXS", "KCMJ", "TBDLMJ"):
+        assert (lu[field.lower()].to_numpy() == src[field].to_numpy()).all(), field
+    assert (src["KCMJ"] > 0).sum() >= 3  # farmland on slopes has 田坎
+    assert not any(f.rule.startswith("ingest.deduction") for f in result.findings)

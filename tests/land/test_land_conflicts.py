@@ -7,6 +7,7 @@ import pytest
 import shapely
 
 import land_fixtures as F
+from pianqu.geo import ellipsoidal_area
 from pianqu.land import workflow as wf
 from pianqu.land.common import LandInputError
 from pianqu.land.conflicts import (apply_conflicts, conflict_rules, decide, detect_conflicts, read_lines, write_conflicts,
@@ -105,13 +106,16 @@ def test_apply_removes_every_resolved_conflict(county):
     for ch in res.changes.itertuples():
         gk = F.county()[f"gk:{ch.layer}"].set_index("id").geometry
         before = gk.loc[ch.feature]
-        assert ch.area_before_m2 == pytest.approx(before.area, rel=1e-9)
+        # areas are ellipsoidal (issue 11: one area function), of the same GK geometry
+        assert ch.area_before_m2 == pytest.approx(ellipsoidal_area([before], F.EPSG)[0], rel=1e-9)
         after = res.lines[ch.layer].set_index("id").to_crs(F.EPSG).geometry.get(ch.feature)
-        assert ch.area_after_m2 == pytest.approx(0.0 if after is None else after.area, rel=1e-6, abs=1e-3)
+        assert ch.area_after_m2 == pytest.approx(0.0 if after is None else ellipsoidal_area([after], F.EPSG)[0],
+                                                 rel=1e-6, abs=1e-3)
     patches = d[d["action"].isin(["withdraw_left", "withdraw_right"])].to_crs(F.EPSG)
     target = np.where(patches["action"] == "withdraw_left", patches["left_layer"] + "/" + patches["left_id"],
                       patches["right_layer"] + "/" + patches["right_id"])
-    expected = patches.geometry.groupby(target).agg(lambda g: shapely.union_all(g.to_numpy()).area)
+    expected = patches.geometry.groupby(target).agg(
+        lambda g: ellipsoidal_area([shapely.union_all(g.to_numpy())], F.EPSG)[0])
     got = res.changes.set_index(res.changes["layer"] + "/" + res.changes["feature"])["area_removed_m2"]
     assert sorted(got.index) == sorted(expected.index)
     assert np.allclose(got.sort_index(), expected.sort_index(), rtol=1e-6)

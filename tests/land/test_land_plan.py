@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pianqu.geo import ellipsoidal_area
+
 from pianqu.land.common import zone_polygons
 from pianqu.land.pipeline import run_land, targets_from_table
 from pianqu.land.siting import siting_rules
@@ -66,12 +68,14 @@ def test_sizing_ratio_against_geopandas(planned):
     lu = _base(ws)
     l1 = pd.to_numeric(lu["code"].astype(str).str[:2], errors="coerce")
     town = lu[l1.between(7, 16) & lu["czcsxm"].astype(str).str[:3].isin(["201", "202"])]
-    udb = _gk(ws, ws.read("urban_boundary")).union_all().area
+    epsg = ws.meta.compute_epsg  # areas are ellipsoidal (issue 11)
+    udb = ellipsoidal_area([_gk(ws, ws.read("urban_boundary")).union_all()], epsg)[0]
+    town_m2 = ellipsoidal_area(town.geometry.to_numpy(), epsg).sum()
     sizing = ws.read("land_sizing", "t").set_index("rule")
-    assert sizing.at["expansion_ratio", "value"] == pytest.approx(udb / town.area.sum(), rel=1e-6)
-    assert bool(sizing.at["expansion_ratio", "ok"]) == (udb / town.area.sum() <= 1.3)
+    assert sizing.at["expansion_ratio", "value"] == pytest.approx(udb / town_m2, rel=1e-6)
+    assert bool(sizing.at["expansion_ratio", "ok"]) == (udb / town_m2 <= 1.3)
     # reserve quota against the planned total construction land (the quota's construction target)
-    reserve = _gk(ws, ws.read("reserve")).union_all().area
+    reserve = ellipsoidal_area([_gk(ws, ws.read("reserve")).union_all()], epsg)[0]
     target = ws.read("land_quota_targets", "t").set_index("indicator").at["construction", "target_ha"] * 1e4
     assert sizing.at["reserve_share", "value"] == pytest.approx(reserve / target, rel=1e-6)
     assert sizing.at["reserve_share", "basis"] == "quota"
@@ -97,8 +101,9 @@ def test_planted_water_project_on_the_red_line(planned):
     assert v.at[wid, "verdict"] == expected and expected in ("prohibited", "restricted")
     d = ws.read("land_siting_detail", "t")
     row = d[(d["project_id"] == wid) & (d["rule"] == ("redline_core" if in_core else "redline_major"))]
-    assert row["area_m2"].iloc[0] == pytest.approx(in_red if not in_core else
-                                                   g.intersection(core.union_all()).area, rel=1e-6)
+    piece = g.intersection(red[~red["core_zone"].fillna(False).astype(bool)].union_all() if not in_core
+                           else core.union_all())
+    assert row["area_m2"].iloc[0] == pytest.approx(ellipsoidal_area([piece], ws.meta.compute_epsg)[0], rel=1e-6)
     # prohibited projects are errors, restricted ones warnings
     errs = {f.feature for f in out["findings"] if f.rule == "land.siting.prohibited"}
     assert errs == set(v.index[v["verdict"] == "prohibited"])
@@ -122,12 +127,11 @@ def test_quota_sums_exactly_to_the_targets(planned):
     assert (targets["shortfall_ha"].abs() < 1e-9).all()
     # the derived rule, against an independent area: cultivated land kept at the configured share
     lu = _base(ws)
-    farm = lu[lu["code"].astype(str).str[:2] == "01"].area.sum()
+    farm = lu.loc[lu["code"].astype(str).str[:2] == "01", "tbdlmj"].sum()  # 耕地 by TBDLMJ (三调 method)
     share = ws.config()["land.quota_farmland_keep_share"]
     assert targets.at["farmland", "target_ha"] == pytest.approx(farm * share / 1e4, rel=1e-6)
     # no township may exceed its cultivated land, nor grow its village construction land
-    cap = lu[lu["code"].astype(str).str[:2] == "01"].groupby(lu["township_code"].astype(str)).geometry \
-        .apply(lambda g: g.area.sum())
+    cap = lu[lu["code"].astype(str).str[:2] == "01"].groupby(lu["township_code"].astype(str))["tbdlmj"].sum()
     got = tw.set_index(tw["township_code"].astype(str))["farmland_ha"] * 1e4
     assert (got <= cap.reindex(got.index).fillna(0) * (1 + 1e-6) + 1e-3).all()
 
@@ -147,7 +151,8 @@ def test_grain_bases_are_sums_of_their_parcels(planned):
     for b in bases.itertuples():
         inside = (pieces["zone"].astype(str) == str(b.zone)).to_numpy() & pts.within(b.geometry.buffer(0.01)).to_numpy()
         assert inside.sum() == b.parcels
-        assert pieces.area[inside].sum() == pytest.approx(b.area_m2, rel=1e-6)
+        assert ellipsoidal_area(pieces.geometry.to_numpy()[inside], ws.meta.compute_epsg).sum() == \
+            pytest.approx(b.area_m2, rel=1e-6)
         assert b.area_mu >= cfg["land.grain_base_min_mu"]
 
 

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import land_fixtures as F
+from pianqu.geo import ellipsoidal_area
 from pianqu.land.common import LandInputError
 from pianqu.land.quota import CAP_COLUMN, allocate_quotas, area_table, check_allocation, unit_capacities
 
@@ -76,16 +77,16 @@ def test_capacities_against_geopandas(caps):
     lu, t = c["gk:landuse"], c["gk:township"]
     ov = gpd.overlay(lu[["code", "czcsxm", "geometry"]], t[["code", "geometry"]].rename(columns={"code": "unit"}),
                      how="intersection", keep_geom_type=True)
-    ov["a"] = ov.area
+    ov["a"] = ellipsoidal_area(ov.geometry.to_numpy(), F.EPSG)  # areas are ellipsoidal (issue 11)
     farm = ov[ov["code"].str[:2] == "01"].groupby("unit")["a"].sum()
     vil = ov[(ov["czcsxm"] == "203") & ov["code"].str[:2].isin([f"{k:02d}" for k in range(7, 17)])].groupby("unit")["a"].sum()
     assert np.allclose(caps["farmland_m2"], farm.reindex(caps.index, fill_value=0), rtol=1e-6)
     assert np.allclose(caps["village_m2"], vil.reindex(caps.index, fill_value=0), rtol=1e-6)
     pbf = gpd.overlay(t[["code", "geometry"]], gpd.GeoDataFrame(geometry=[c["gk:farmland_pbf"].union_all()], crs=F.EPSG),
                       how="intersection", keep_geom_type=True)
-    assert np.allclose(caps["pbf_m2"], pd.Series(pbf.area.to_numpy(), index=pbf["code"]).reindex(caps.index, fill_value=0),
+    assert np.allclose(caps["pbf_m2"], pd.Series(ellipsoidal_area(pbf.geometry.to_numpy(), F.EPSG), index=pbf["code"]).reindex(caps.index, fill_value=0),
                        rtol=1e-6, atol=1e-6)
-    assert caps["area_m2"].sum() == pytest.approx(lu.area.sum(), rel=1e-9)
+    assert caps["area_m2"].sum() == pytest.approx(ellipsoidal_area(lu.geometry.to_numpy(), F.EPSG).sum(), rel=1e-9)
     assert (caps["redline_cap_m2"] >= caps["redline_m2"] - 1e-6).all()
 
 

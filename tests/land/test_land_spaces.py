@@ -7,6 +7,7 @@ import pytest
 import shapely
 
 import land_fixtures as F
+from pianqu.geo import ellipsoidal_area
 from pianqu.land.spaces import space_of_codes, three_spaces
 
 
@@ -20,9 +21,9 @@ def test_partition_without_gaps_or_overlaps(county, zones, lines):
     r = three_spaces(county["landuse"], lines, zones, epsg=F.EPSG)
     assert r.findings == []
     for z, g in r.pieces.groupby("zone"):
-        zone_area = zones.set_index("zone").geometry[z].area
+        zone_area = ellipsoidal_area([zones.set_index("zone").geometry[z]], F.EPSG)[0]  # areas are ellipsoidal
         assert g["area_m2"].sum() == pytest.approx(zone_area, rel=1e-9)  # no gap (with no overlap)
-        assert shapely.union_all(g.geometry.to_numpy()).area == pytest.approx(zone_area, rel=1e-9)  # no overlap
+        assert ellipsoidal_area([shapely.union_all(g.geometry.to_numpy())], F.EPSG)[0] == pytest.approx(zone_area, rel=1e-9)  # no overlap
     t = r.table
     assert np.allclose(t["difference_m2"], 0.0, atol=1e-6 * t["zone_area_m2"].max())
     assert set(r.pieces["space"]) == {"agricultural", "ecological", "construction"}
@@ -71,14 +72,14 @@ def test_missing_parcels_are_unclassified(county, zones, lines):
     assert len(r.findings) == 1 and r.findings[0].rule == "land.spaces.unclassified"
     assert "公顷" in r.findings[0].message("zh")
     for z, g in r.pieces.groupby("zone"):  # still a partition
-        assert g["area_m2"].sum() == pytest.approx(zones.set_index("zone").geometry[z].area, rel=1e-9)
+        assert g["area_m2"].sum() == pytest.approx(ellipsoidal_area([zones.set_index("zone").geometry[z]], F.EPSG)[0], rel=1e-9)
 
 
 def test_without_lines_spaces_follow_land_use(county, zones):
     r = three_spaces(county["landuse"], {}, zones, epsg=F.EPSG)
     assert set(r.pieces["source"]) == {"landuse"}
     lu = county["gk:landuse"]
-    ref = pd.Series(lu.area.to_numpy(), index=space_of_codes(lu["code"])).groupby(level=0).sum()
+    ref = pd.Series(ellipsoidal_area(lu.geometry.to_numpy(), F.EPSG), index=space_of_codes(lu["code"])).groupby(level=0).sum()
     got = r.pieces.groupby("space")["area_m2"].sum()
     assert np.allclose(got.reindex(ref.index), ref, rtol=1e-9)
 

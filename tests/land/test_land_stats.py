@@ -5,6 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pianqu.geo import ellipsoidal_area
+
 import land_fixtures as F
 from pianqu.land import stats
 from pianqu.land.change import simulate_epoch
@@ -14,7 +16,7 @@ from pianqu.land.conflicts import detect_conflicts
 def _ref_by_unit(lu, units, col):
     ov = gpd.overlay(lu[["code", "geometry"]], units[[col, "geometry"]], how="intersection", keep_geom_type=True)
     ov["l1"] = ov["code"].str[:2]
-    return ov.assign(a=ov.area / 1e4).pivot_table(index=col, columns="l1", values="a", aggfunc="sum", fill_value=0.0)
+    return ov.assign(a=ellipsoidal_area(ov.geometry.to_numpy(), F.EPSG) / 1e4).pivot_table(index=col, columns="l1", values="a", aggfunc="sum", fill_value=0.0)
 
 
 @pytest.mark.parametrize("unit_layer", ["zone", "township"])
@@ -23,7 +25,7 @@ def test_landuse_by_unit_adds_up_and_matches_geopandas(unit_layer, zones):
     units, col = (zones, "zone") if unit_layer == "zone" else (c["gk:township"].rename(columns={"code": "tcode"}), "tcode")
     t = stats.landuse_by_unit(c["landuse"], units, unit_col=col, epsg=F.EPSG, lang="zh")
     body = t.drop(index="合计", columns="合计")
-    county_ha = c["gk:landuse"].area.sum() / 1e4
+    county_ha = ellipsoidal_area(c["gk:landuse"].geometry.to_numpy(), F.EPSG).sum() / 1e4
     assert t.loc["合计", "合计"] == pytest.approx(county_ha, rel=1e-9)  # units sum to the county
     assert np.allclose(body.sum(axis=1), t["合计"].drop("合计"), rtol=1e-12)  # classes sum to the total
     assert np.allclose(body.sum(axis=0), t.loc["合计"].drop("合计"), rtol=1e-12)

@@ -56,11 +56,11 @@ def test_far_and_unusable_points_are_flagged():
     assert np.isinf(t[0, 2]) and np.isinf(t[2, 0])
     msg = to_frame(s.findings, "zh")
     assert msg["message"].str.contains("S1").any()
-    with pytest.raises(ValueError, match="no coordinate reference system"):
+    with pytest.raises(ValueError, match="没有坐标系"):
         snap_points(g, gpd.GeoSeries(shapely.points([(0, 0)])))
     with pytest.raises(ValueError, match="snapped for mode"):
         od_matrix(g, s, s, mode="walk")
-    with pytest.raises(ValueError, match="unknown travel mode"):
+    with pytest.raises(ValueError, match="未知的出行方式"):
         od_matrix(g, pts, pts, mode="bike")
 
 

@@ -130,6 +130,6 @@ def test_services_for_a_planned_scenario(tmp_path):
     m = a.presence.missing
     assert sorted(m.loc[m["rule"] == "zone_reserve", "unit"]) == [SF.TOWNSHIPS[0], SF.TOWNSHIPS[3]]
     assert {"facility_plan", "facility_gap", "service_presence"} <= set(Workspace.open(ws.path).layers("p"))
-    with pytest.raises(Exception, match="no zones"):
+    with pytest.raises(Exception, match="没有片区划分"):
         ws.create_scenario("empty")
         Zones.from_scenario(ws, "empty")

@@ -124,11 +124,14 @@ def test_bad_facility_layer():
     layers = SF.small_county()
     fac = layers["facility"].copy()
     fac.loc[2, "id"] = "F01"
-    with pytest.raises(ServicesInputError, match="layer 'facility': id 'F01' is used by more than one"):
+    with pytest.raises(ServicesInputError) as err:
         prepare_facilities(fac, townships=layers["township"], villages=layers["village"])
+    assert "layer 'facility': id 'F01' is used by more than one" in err.value.message("en")
+    assert "编号“F01”被多个设施使用" in str(err.value)  # zh by default
     fac = layers["facility"].drop(columns="kind")
-    with pytest.raises(ServicesInputError, match="field 'kind' is missing"):
+    with pytest.raises(ServicesInputError) as err:
         prepare_facilities(fac, townships=layers["township"])
+    assert "field 'kind' is missing" in err.value.message("en")
     fac = layers["facility"].copy()
     fac.loc[0, "kind"] = "spa"
     _, findings = prepare_facilities(fac, townships=layers["township"], villages=layers["village"])

@@ -140,3 +140,28 @@ def test_thresholds_come_from_config():
     lax = validate_layers(layers, config=load_config(overrides={"validate.area_rel_tolerance": 0.1}),
                           county_code=COUNTY)
     assert [f.rule for f in strict] == ["validate.area_mismatch"] and lax == []
+
+
+def test_small_parcel_rounded_to_the_cent_is_not_an_area_mismatch():
+    """A 5 m² parcel whose TBMJ is rounded to 0.01 m² differs by up to 1e-3 relative: rounding, not an
+    error; 0.02 m² off is reported."""
+    import numpy as np
+    import shapely as shp
+
+    from pianqu.geo import ellipsoidal_area
+
+    layers = clean_layers()
+    lu = layers["landuse"]
+    k = lu.index[5]
+    gk = gpd.GeoSeries([lu.geometry.loc[k]], crs=4490).to_crs(4545)
+    c = gk.iloc[0].centroid
+    tiny = gpd.GeoSeries([shp.box(c.x, c.y, c.x + 2.2361, c.y + 2.2361)], crs=4545).to_crs(4490).iloc[0]
+    lu.loc[k, "geometry"] = tiny
+    true = float(ellipsoidal_area(gpd.GeoSeries([tiny], crs=4490))[0])
+    lu.loc[k, "area_m2"] = np.floor(true * 100) / 100  # TBMJ truncated to the cent
+    assert abs(lu.loc[k, "area_m2"] - true) / true > 1e-4
+    found = validate_layers(layers, config=load_config(), county_code=COUNTY)
+    assert "validate.area_mismatch" not in {f.rule for f in found}
+    lu.loc[k, "area_m2"] = round(true + 0.02, 2)
+    found = validate_layers(layers, config=load_config(), county_code=COUNTY)
+    assert "validate.area_mismatch" in {f.rule for f in found}

@@ -26,6 +26,7 @@ import shapely
 
 from pianqu import divisions, standards
 from pianqu.geo import ellipsoidal_area
+from pianqu.synth.county import with_deductions
 from pianqu.workspace import Workspace
 
 COUNTY = "511921"
@@ -145,6 +146,7 @@ def _build() -> dict[str, gpd.GeoDataFrame | pd.DataFrame]:
                 geoms.append(ring(n, part))
     landuse = crs_frame(rows, geoms)
     landuse["area_m2"] = ellipsoidal_area(landuse)
+    landuse = with_deductions(landuse)  # the 三调 扣除 fields KCXS/KCMJ/TBDLMJ, as a real DLTB has them
 
     # -- settlements --------------------------------------------------------------------------
     s_rows, s_geoms = [], []

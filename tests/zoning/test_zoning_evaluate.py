@@ -150,6 +150,7 @@ def test_unknown_and_unassigned_units(setup):
     rules = {(f.rule, f.feature) for f in ev.findings if f.severity == "error"}
     assert ("zoning.eval.unknown_unit", "999999999") in rules
     assert ("zoning.eval.unit_unassigned", res.assignment.index[0]) in rules
-    with pytest.raises(ValueError, match="no column '片区'"):
+    with pytest.raises(ValueError, match="没有列“片区”") as err:
         read_division_from_frame = __import__("pianqu.zoning.evaluate", fromlist=["x"]).normalise_division
         read_division_from_frame(div, zone="片区")
+    assert "no column '片区'" in err.value.message("en")

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pianqu.commands.common import Lang, fail, resolve_lang
+from pianqu.commands.common import USER_ERRORS, Lang, fail, resolve_lang
 from pianqu.i18n import t
 
 app = typer.Typer(help="片区划分评价与调整 / evaluate and adjust township zones", no_args_is_help=True,
@@ -83,15 +83,15 @@ def _zones_frame(zones: pd.DataFrame, names: dict[str, str], lang: str) -> pd.Da
 
 
 def _compare(ws_path: Path, division: Optional[Path], scenario: Optional[str], lang: str, **read_kw):
-    from pianqu.workspace import Workspace, WorkspaceError
+    from pianqu.workspace import Workspace
     from pianqu.zoning.compare import compare_division
 
     try:
         ws = Workspace.open(ws_path)
         labels = (t("zoning.cli.hand", lang), t("zoning.cli.proposal", lang, scenario=scenario or ""))
         return compare_division(ws, division, scenario=scenario, labels=labels, **read_kw)
-    except (WorkspaceError, ValueError, FileNotFoundError, KeyError) as exc:
-        fail(str(exc).strip("'\""), lang)
+    except USER_ERRORS as exc:
+        fail(exc, lang)
 
 
 def _read_kw(code_col, zone_col, centre_col, is_centre_col, layer, sheet) -> dict[str, Any]:
@@ -145,7 +145,7 @@ def move(ws_path: Ws,
     try:
         res = cmp.move(township, zone, allow_new=new)
     except KeyError as exc:
-        fail(str(exc).strip("'\""), lang)
+        fail(exc, lang)
     tname = cmp.instance.names.get(res["code"], res["code"])
     console.print(t("zoning.cli.moved", lang, code=res["code"], name=tname,
                     src=f"{res['from']} {names.get(res['from'], '')}".strip(),
@@ -158,6 +158,9 @@ def move(ws_path: Ws,
     console.print(t("zoning.cli.move_time", lang, ms=f"{res['seconds'] * 1000:.1f}",
                     load=f"{cmp.timings['load_s']:.1f}"), markup=False)
     if out is not None:
-        cmp.division().to_csv(out, index=False, encoding="utf-8-sig")
+        try:
+            cmp.division().to_csv(out, index=False, encoding="utf-8-sig")
+        except OSError as exc:
+            fail(exc, lang)
         console.print(t("cli.exported", lang, path=out), markup=False)
     _verdict(s, lang)

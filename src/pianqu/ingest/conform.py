@@ -376,6 +376,32 @@ def _landuse(frame: pd.DataFrame, ctx: Context, *, epoch: int | None, default_ep
     if "bsm" not in frame.columns:
         frame["bsm"] = pd.array([f"{ctx.source_layer}-{i + 1}" for i in range(len(frame))], dtype="string")
         ctx.note("info", "ingest.generated_ids", field="bsm", n=len(frame))
+    return _deductions(frame, ctx)
+
+
+def _deductions(frame: pd.DataFrame, ctx: Context) -> pd.DataFrame:
+    """三调 扣除 fields of the parcels: KCXS, KCMJ, TBDLMJ kept as read, the missing ones derived
+    (KCMJ = TBMJ − TBDLMJ or TBMJ × KCXS; TBDLMJ = TBMJ − KCMJ; KCXS = KCMJ / TBMJ); none → 0 (noted)."""
+    n = len(frame)
+    num = lambda c: (pd.to_numeric(frame[c], errors="coerce").astype("float64")  # noqa: E731
+                     if c in frame.columns else pd.Series(np.nan, index=frame.index, dtype="float64"))
+    present = [c for c in ("kcxs", "kcmj", "tbdlmj") if c in frame.columns]
+    if "area_m2" not in frame.columns or n == 0:
+        return frame
+    tbmj, kcxs, kcmj, tbdlmj = num("area_m2"), num("kcxs"), num("kcmj"), num("tbdlmj")
+    if not present:
+        frame["kcxs"], frame["kcmj"], frame["tbdlmj"] = 0.0, 0.0, tbmj
+        ctx.note("info", "ingest.deduction_zero")
+        return frame
+    before = {"kcxs": kcxs.isna(), "kcmj": kcmj.isna(), "tbdlmj": tbdlmj.isna()}
+    kcmj = kcmj.fillna(tbmj - tbdlmj).fillna(tbmj * kcxs)
+    tbdlmj = tbdlmj.fillna(tbmj - kcmj)
+    kcxs = kcxs.fillna(kcmj / tbmj.where(tbmj > 0))
+    derived = {c: int((before[c] & v.notna()).sum()) for c, v in (("kcxs", kcxs), ("kcmj", kcmj), ("tbdlmj", tbdlmj))}
+    frame["kcxs"], frame["kcmj"], frame["tbdlmj"] = kcxs, kcmj, tbdlmj
+    if any(derived.values()):
+        ctx.note("info", "ingest.deduction_derived", fields="、".join(c.upper() for c, k in derived.items() if k),
+                 n=max(derived.values()))
     return frame
 
 

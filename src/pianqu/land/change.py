@@ -24,6 +24,7 @@ from pianqu.config import Config
 from pianqu.findings import Finding
 from pianqu.land.common import (area_columns, broad_class, config_of, epsg_for, is_construction, is_farmland, l1,
                                 polygons, require)
+from pianqu.geo import ellipsoidal_area
 from pianqu.land.overlay import clip_union, intersect, subtract, to_storage
 from pianqu.standards import landuse_codes
 
@@ -267,13 +268,12 @@ def simulate_epoch(landuse: gpd.GeoDataFrame, seed: int, n_conversions: int, app
     if "epoch" in after.columns:
         after["epoch"] = new_epoch
     if "area_m2" in after.columns:
-        from pianqu.geo import ellipsoidal_area
         after.loc[len(kept):, "area_m2"] = ellipsoidal_area(after.iloc[len(kept):])
     approved = np.arange(n_conversions) < n_ok
     tr = gpd.GeoDataFrame({"bsm_before": base["bsm"].astype(str).to_numpy(), "bsm_after": conv_rows["bsm"].to_numpy(),
                            "code_before": base["code"].to_numpy(), "code_after": codes_new, "approved": approved,
                            "partial": partial}, geometry=conv, crs=lu.crs)
-    tr["area_m2"] = shapely.area(tr.geometry.to_crs(epsg).to_numpy())
+    tr["area_m2"] = ellipsoidal_area(tr)
     ap = gpd.GeoDataFrame({"approval_id": [f"PZ{new_epoch}-{k + 1:04d}" for k in np.flatnonzero(approved)],
                            "kind": "农用地转用", "approved_code": codes_new[approved], "year": new_epoch},
                           geometry=conv[approved], crs=lu.crs)

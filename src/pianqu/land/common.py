@@ -66,6 +66,55 @@ def m2_to(value: float, unit: str) -> float:
     return value / _unit_m2()[unit]
 
 
+# -- 三调 area conventions ----------------------------------------------------------------------
+TIANKAN_CODE = "2303"  # 田坎 (用地用海 2023; 三调 1203)
+
+
+def recorded_area(frame: pd.DataFrame) -> np.ndarray:
+    """Each feature's recorded area in m² (``area_m2``: 三调 TBMJ), NaN where missing or not positive.
+
+    Overlays use it for whole features and to scale a feature's pieces (see
+    :func:`pianqu.land.overlay.intersect`), so reported areas add up to the recorded ones."""
+    if "area_m2" not in frame.columns:
+        return np.full(len(frame), np.nan)
+    a = pd.to_numeric(frame["area_m2"], errors="coerce").to_numpy(dtype=float)
+    return np.where(np.isfinite(a) & (a > 0), a, np.nan)
+
+
+def deduction_share(frame: pd.DataFrame) -> np.ndarray:
+    """Per parcel the 三调 扣除 share KCMJ / TBMJ (mostly 田坎 inside farmland), in [0, 1].
+
+    From ``kcmj`` and ``area_m2`` (TBMJ); else 1 − ``tbdlmj``/TBMJ; else ``kcxs``; else 0. A
+    parcel's 地类面积 TBDLMJ = TBMJ × (1 − share) counts for its class, TBMJ × share for 田坎."""
+    n = len(frame)
+    tbmj = recorded_area(frame)
+    col = lambda c: (pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float)  # noqa: E731
+                     if c in frame.columns else np.full(n, np.nan))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = col("kcmj") / tbmj
+        share = np.where(np.isfinite(share), share, 1 - col("tbdlmj") / tbmj)
+        share = np.where(np.isfinite(share), share, col("kcxs"))
+    return np.clip(np.where(np.isfinite(share), share, 0.0), 0.0, 1.0)
+
+
+def split_deduction(codes, areas, share) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pieces of parcels (code, area, the parcel's 扣除 share) → rows by the 三调 statistical method.
+
+    Each piece counts ``area × (1 − share)`` for its own code and ``area × share`` for 田坎
+    (:data:`TIANKAN_CODE`): a parcel partly inside a line or a unit contributes in proportion to its
+    piece (the usual convention; 田坎 lie spread over the parcel). For whole parcels this gives
+    exactly ΣTBDLMJ for their class and ΣKCMJ for 田坎. Returns ``(codes, areas, source row)``.
+    """
+    codes = np.asarray(codes, dtype=object)
+    areas = np.asarray(areas, dtype=float)
+    share = np.asarray(share, dtype=float)
+    kc = np.flatnonzero(share > 0)
+    rows = np.r_[np.arange(len(codes)), kc]
+    out_codes = np.r_[codes, np.full(len(kc), TIANKAN_CODE, dtype=object)]
+    out_areas = np.r_[areas * (1 - share), areas[kc] * share[kc]]
+    return out_codes, out_areas, rows
+
+
 # -- land classes by code -----------------------------------------------------------------------
 def l1(codes) -> pd.Series:
     """First-level 用地用海 code (the first two characters)."""

@@ -33,7 +33,7 @@ from pianqu.land import workflow
 from pianqu.schema import IMPORTED_SUFFIX
 from pianqu.land.common import (CONTROL_LINES, LandInputError, area_columns, config_of, epsg_for, filter_mask,
                                 layer_or_base,
-                                polygons, rules_table)
+                                polygons, recorded_area, rules_table)
 from pianqu.land.overlay import _polygonal, intersect_any, to_storage
 from pianqu.workspace import Workspace
 
@@ -84,13 +84,14 @@ class _Layer:
         geoms = self.gk.geometry.to_numpy()[m]
         tree = lambda: self._trees.setdefault(expr, shapely.STRtree(geoms))  # noqa: E731
         return (geoms, self.gk["id"].to_numpy()[m], None if self.stored is None else self.stored[m],
-                self._trees.get(expr) or tree)
+                self._trees.get(expr) or tree, recorded_area(self.gk)[m])
 
 
 def detect_conflicts(lines: Mapping[str, gpd.GeoDataFrame | None], *, epsg: int | None = None,
                      rules: pd.DataFrame | None = None, cfg: Config | None = None,
                      previous: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
-    """Conflict patches between the control lines (EPSG:4490 geometry, areas in the GK zone).
+    """Conflict patches between the control lines (EPSG:4490 geometry; areas ellipsoidal on CGCS2000:
+    a patch that is a whole feature reports the feature's recorded area, e.g. its TBMJ).
 
     ``lines``: ``farmland_pbf``, ``eco_redline`` (``core_zone``), ``urban_boundary`` and optionally
     ``reserve`` (留白 polygons), each with an ``id``. Patches smaller than
@@ -112,9 +113,10 @@ def detect_conflicts(lines: Mapping[str, gpd.GeoDataFrame | None], *, epsg: int 
     for r in rules.itertuples(index=False):
         if r.left_layer not in L or r.right_layer not in L:
             continue
-        ag, aid, astore, atree = L[r.left_layer].select(r.left_filter)
-        bg, bid, bstore, btree = L[r.right_layer].select(r.right_filter)
-        ov = intersect_any(ag, bg, a_ids=aid, b_ids=bid, a_tree=atree, b_tree=btree)
+        ag, aid, astore, atree, aarea = L[r.left_layer].select(r.left_filter)
+        bg, bid, bstore, btree, barea = L[r.right_layer].select(r.right_filter)
+        ov = intersect_any(ag, bg, a_ids=aid, b_ids=bid, a_tree=atree, b_tree=btree, crs=epsg, a_area=aarea,
+                           b_area=barea)
         keep = ov.area >= min_area
         if not keep.any():
             continue
@@ -252,7 +254,7 @@ def apply_conflicts(lines: Mapping[str, gpd.GeoDataFrame | None], conflicts: pd.
         rp = pos[rl].loc[grp["right_id"].astype(str)].to_numpy()
         ul, li = np.unique(lp, return_inverse=True)
         ur, ri = np.unique(rp, return_inverse=True)
-        ov = intersect_any(geom[ll][ul], geom[rl][ur])
+        ov = intersect_any(geom[ll][ul], geom[rl][ur], crs=epsg)
         at = pd.Series(np.arange(len(ov)), index=ov.left * len(ur) + ov.right)
         k = at.reindex(li * len(ur) + ri).to_numpy()
         found = ~np.isnan(k)
@@ -286,7 +288,7 @@ def apply_conflicts(lines: Mapping[str, gpd.GeoDataFrame | None], conflicts: pd.
             part = ~whole
             if part.any():
                 after[part] = _polygonal(shapely.difference(before[part], cut[part]))
-            a0, a1 = shapely.area(before), shapely.area(after)
+            a0, a1 = ellipsoidal_area(before, epsg), ellipsoidal_area(after, epsg)
             cids = [",".join(sorted(g["cid"].iloc[s:s + n])) for s, n in zip(starts, counts)]
             ids = L[name]["id"].to_numpy()[upos]
             changes.append(pd.DataFrame({"layer": name, "feature": ids, "conflict_ids": cids, "action": "withdraw",

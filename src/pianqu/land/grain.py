@@ -16,6 +16,7 @@ import pandas as pd
 from pianqu.config import Config
 from pianqu.findings import Finding
 from pianqu.land.common import area_columns, config_of, epsg_for, m2_to, polygons, require
+from pianqu.land.common import recorded_area
 from pianqu.land.overlay import components, intersect, to_storage, union
 
 
@@ -52,7 +53,7 @@ def grain_bases(landuse: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, *, epsg: int
     zn = polygons(zones, "zone", epsg)
     good, notes = good_farmland(lu, cfg=cfg)
     g = lu[good].reset_index(drop=True)
-    ov = intersect(g.geometry.to_numpy(), zn.geometry.to_numpy())
+    ov = intersect(g.geometry.to_numpy(), zn.geometry.to_numpy(), crs=epsg, left_area=recorded_area(g))
     zone = zn["zone"].astype(str).to_numpy()[ov.right]
     bsm = g["bsm"].astype(str).to_numpy()[ov.left]
     paddy = (g["code"].astype(str).str[:4] == "0101").to_numpy()[ov.left]

@@ -16,9 +16,13 @@ overlays are lopsided: many small parcels against few large, detailed control-li
    drops the neighbours that merely touch) are intersected, each against a small piece, so each
    costs O(parcel) instead of O(red line); a parcel over several pieces gets the union of its parts.
 
-Areas are planar, in the CRS of the input (callers pass the county's CGCS2000 3° GK zone, see
-:func:`project`). The pieces of a cut polygon partition it, so the areas agree with a plain
-overlay to floating-point rounding.
+The geometry is computed in the CRS of the input (callers pass the county's CGCS2000 3° GK zone,
+see :func:`project`). Areas are planar in it unless ``crs`` is given: then every reported area is
+the ellipsoidal CGCS2000 area (:func:`pianqu.geo.ellipsoidal_area`, what 三调 TBMJ holds), and with
+the parcels' recorded areas (``left_area``, TBMJ) a piece that is a whole parcel reports exactly
+that area, and the pieces of a parcel cut by the right side are scaled by TBMJ / its computed
+ellipsoidal area (面积平差: a parcel's pieces add up to its TBMJ). The pieces of a cut polygon
+partition it, so the areas agree with a plain overlay to floating-point rounding.
 """
 
 from __future__ import annotations
@@ -31,12 +35,15 @@ import pandas as pd
 import shapely
 from shapely.errors import GEOSException
 
-from pianqu.geo import STORAGE_EPSG, compute_epsg
+from pianqu.geo import STORAGE_EPSG, compute_epsg, ellipsoidal_area
 
 # Implementation parameters (not planning thresholds): they change speed, never the answer.
 MAX_VERTICES = 256  # pieces of a large polygon keep at most this many vertices
 MAX_DEPTH = 24  # halvings before a piece is kept whatever its size
 GRID_M = 1e-3  # snap-rounding grid (m) of the last-resort union of nearly invalid input
+# a recorded area (TBMJ) farther than this from the computed ellipsoidal area is not used to scale pieces
+# (the data check validate.area_rel_tolerance reports such parcels); the pieces keep their own area
+ADJUST_MAX_REL = 1e-2
 
 
 class OverlayError(ValueError):
@@ -48,7 +55,7 @@ class Overlay:
     """Intersections of two geometry arrays: one entry per pair with a polygonal intersection.
 
     ``left``/``right``: positions in the input arrays; ``geometry``: the (multi)polygon of the
-    intersection; ``area``: its planar area; ``inside``: the left geometry lies wholly inside the
+    intersection; ``area``: its area (ellipsoidal when the overlay was given a ``crs``); ``inside``: the left geometry lies wholly inside the
     right one (the intersection *is* the left geometry), ``contains``: the reverse.
     """
 
@@ -161,13 +168,15 @@ def _check(op, *arrays, names=("left", "right"), ids=None):
 
 
 def intersect(left, right, *, max_vertices: int = MAX_VERTICES, right_pieces=None, tree=None,
-              left_ids=None, right_ids=None) -> Overlay:
+              left_ids=None, right_ids=None, crs=None, left_area=None, right_area=None) -> Overlay:
     """All polygonal intersections between ``left`` and ``right`` (arrays in one projected CRS).
 
     ``right`` is the side with the large polygons (control lines, zones); ``left`` the many small
     ones (parcels). ``right_pieces`` may pass a cached ``split_large(right)`` and ``tree`` a cached
     ``STRtree(left)`` (or a function returning one). ``left_ids`` and ``right_ids`` name features
-    in error messages.
+    in error messages. ``crs``: the CRS of both arrays; given, areas are ellipsoidal (see the module
+    docstring), with ``left_area``/``right_area`` (recorded areas per input feature, NaN where
+    unknown) used for whole features and to scale the pieces of a left feature.
     """
     L, R = _values(left), _values(right)
     empty = Overlay(*(np.zeros(0, dtype=t) for t in (np.int64, np.int64, object, float, bool, bool)))
@@ -249,16 +258,50 @@ def intersect(left, right, *, max_vertices: int = MAX_VERTICES, right_pieces=Non
         geom[contains] = R[pj[contains]]
         area[contains] = shapely.area(geom[contains])
     keep = area > 0
-    return Overlay(pi[keep], pj[keep], geom[keep], area[keep], inside[keep], contains[keep])
+    ov = Overlay(pi[keep], pj[keep], geom[keep], area[keep], inside[keep], contains[keep])
+    return ov if crs is None else _ellipsoidal(ov, L, crs, left_area, right_area)
+
+
+def _recorded(values, n: int) -> np.ndarray | None:
+    if values is None:
+        return None
+    a = np.asarray(values, dtype=float)
+    if len(a) != n:
+        raise ValueError(f"recorded areas: {len(a)} values for {n} features")
+    return np.where(np.isfinite(a) & (a > 0), a, np.nan)
+
+
+def _ellipsoidal(ov: Overlay, L: np.ndarray, crs, left_area=None, right_area=None) -> Overlay:
+    """``ov`` with ellipsoidal areas: recorded areas for whole features, pieces of a left feature
+    scaled so that they add up to its recorded area (面积平差)."""
+    area = ellipsoidal_area(ov.geometry, crs)
+    la = _recorded(left_area, len(L))
+    if right_area is not None:
+        ra = np.asarray(right_area, dtype=float)
+        ra = np.where(np.isfinite(ra) & (ra > 0), ra, np.nan)
+        k = ov.contains & ~ov.inside & np.isfinite(ra[ov.right])
+        area[k] = ra[ov.right[k]]
+    if la is not None and len(ov):
+        rec = la[ov.left]
+        k = ov.inside & np.isfinite(rec)
+        area[k] = rec[k]
+        part = np.flatnonzero(~ov.inside & ~ov.contains & np.isfinite(rec))
+        if len(part):
+            whole = ellipsoidal_area(L[ov.left[part]], crs)
+            factor = rec[part] / np.where(whole > 0, whole, np.nan)
+            ok = np.abs(factor - 1) <= ADJUST_MAX_REL
+            area[part[ok]] *= factor[ok]
+    return Overlay(ov.left, ov.right, ov.geometry, area, ov.inside, ov.contains)
 
 
 def intersect_any(a, b, *, a_ids=None, b_ids=None, max_vertices: int = MAX_VERTICES,
-                  a_tree=None, b_tree=None) -> Overlay:
+                  a_tree=None, b_tree=None, crs=None, a_area=None, b_area=None) -> Overlay:
     """:func:`intersect` with the sides chosen for speed; ``left``/``right`` index ``a``/``b``.
 
     The side whose polygons have more vertices on average is prepared and cut into pieces, the
     other is put in the tree (as it would be for parcels against control lines). ``a_tree`` and
-    ``b_tree`` may pass cached trees (or functions returning them) of either side.
+    ``b_tree`` may pass cached trees (or functions returning them) of either side. ``crs``, ``a_area``
+    and ``b_area``: ellipsoidal areas, as in :func:`intersect` (recorded areas of either side).
     """
     A, B = _values(a), _values(b)
     if len(A) == 0 or len(B) == 0:
@@ -266,8 +309,10 @@ def intersect_any(a, b, *, a_ids=None, b_ids=None, max_vertices: int = MAX_VERTI
     va = shapely.get_num_coordinates(A).mean()
     vb = shapely.get_num_coordinates(B).mean()
     if vb >= va:
-        return intersect(A, B, max_vertices=max_vertices, left_ids=a_ids, right_ids=b_ids, tree=a_tree)
-    ov = intersect(B, A, max_vertices=max_vertices, left_ids=b_ids, right_ids=a_ids, tree=b_tree)
+        return intersect(A, B, max_vertices=max_vertices, left_ids=a_ids, right_ids=b_ids, tree=a_tree,
+                         crs=crs, left_area=a_area, right_area=b_area)
+    ov = intersect(B, A, max_vertices=max_vertices, left_ids=b_ids, right_ids=a_ids, tree=b_tree,
+                   crs=crs, left_area=b_area, right_area=a_area)
     return Overlay(ov.right, ov.left, ov.geometry, ov.area, ov.contains, ov.inside)
 
 
@@ -302,8 +347,10 @@ def subtract(left, ov: Overlay) -> np.ndarray:
 def overlay(left: gpd.GeoDataFrame, right: gpd.GeoDataFrame, *, epsg: int | None = None,
             left_columns: list[str] | None = None, right_columns: list[str] | None = None,
             suffixes: tuple[str, str] = ("_1", "_2"), max_vertices: int = MAX_VERTICES,
-            storage: bool = False) -> gpd.GeoDataFrame:
-    """``geopandas.overlay(left, right, how="intersection")`` with an ``area_m2`` column.
+            storage: bool = False, left_area=None) -> gpd.GeoDataFrame:
+    """``geopandas.overlay(left, right, how="intersection")`` with an ``area_m2`` column: the
+    ellipsoidal CGCS2000 area of each piece (``left_area``: recorded areas of ``left``, e.g. its
+    TBMJ, used for whole parcels and to scale the pieces of a cut one; see :func:`intersect`).
 
     Both frames are projected to ``epsg`` (default: the GK zone of ``left``); the result is in
     that CRS, or in EPSG:4490 when ``storage``. Attribute columns (all by default) keep their
@@ -312,7 +359,8 @@ def overlay(left: gpd.GeoDataFrame, right: gpd.GeoDataFrame, *, epsg: int | None
     epsg = epsg or compute_epsg(left)
     lp, rp = project(left, epsg), project(right, epsg)
     ov = intersect(lp.geometry.to_numpy(), rp.geometry.to_numpy(), max_vertices=max_vertices,
-                   left_ids=lp.index.to_numpy(), right_ids=rp.index.to_numpy())
+                   left_ids=lp.index.to_numpy(), right_ids=rp.index.to_numpy(), crs=epsg,
+                   left_area=left_area)
     lcols = [c for c in (left_columns if left_columns is not None else lp.columns) if c != lp.geometry.name]
     rcols = [c for c in (right_columns if right_columns is not None else rp.columns) if c != rp.geometry.name]
     a = lp[lcols].iloc[ov.left].reset_index(drop=True)
@@ -367,21 +415,23 @@ def union(geoms) -> shapely.Geometry:
             return shapely.union_all(fixed, grid_size=GRID_M)
 
 
-def clip_union(left, right, *, tree=None, right_pieces=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def clip_union(left, right, *, tree=None, right_pieces=None, crs=None,
+               left_area=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per left geometry: the part of it covered by the union of ``right``, its area, and whether
     that part is the whole left geometry. Overlapping right features are counted once (the parts
-    of one left geometry are unioned), without ever building the union of ``right``."""
+    of one left geometry are unioned), without ever building the union of ``right``. ``crs`` and
+    ``left_area``: ellipsoidal areas as in :func:`intersect`."""
     L = _values(left)
     geom = np.full(len(L), None, dtype=object)
     area = np.zeros(len(L))
     whole = np.zeros(len(L), dtype=bool)
-    ov = intersect(L, right, tree=tree, right_pieces=right_pieces)
+    ov = intersect(L, right, tree=tree, right_pieces=right_pieces, crs=crs, left_area=left_area)
     if len(ov) == 0:
         geom[:] = shapely.Polygon()
         return geom, area, whole
     whole[ov.left[ov.inside]] = True
     geom[whole] = L[whole]
-    area[whole] = shapely.area(L[whole])
+    area[ov.left[ov.inside]] = ov.area[ov.inside]
     rest = ~whole[ov.left]
     li, g, a = ov.left[rest], ov.geometry[rest], ov.area[rest]
     order = np.argsort(li, kind="stable")
@@ -392,7 +442,17 @@ def clip_union(left, right, *, tree=None, right_pieces=None) -> tuple[np.ndarray
     area[uniq[one]] = a[starts[one]]
     for u, s0, c in zip(uniq[~one], starts[~one], counts[~one]):
         geom[u] = shapely.union_all(g[s0:s0 + c])
-        area[u] = geom[u].area
+    multi = uniq[~one]
+    if len(multi):  # the union of several pieces: its own area (ellipsoidal, scaled as its pieces were)
+        if crs is None:
+            area[multi] = shapely.area(geom[multi])
+        else:
+            area[multi] = ellipsoidal_area(geom[multi], crs)
+            rec = _recorded(left_area, len(L))
+            if rec is not None:
+                f = rec[multi] / ellipsoidal_area(L[multi], crs)
+                ok = np.isfinite(f) & (np.abs(f - 1) <= ADJUST_MAX_REL)
+                area[multi[ok]] *= f[ok]
     geom[shapely.is_missing(geom)] = shapely.Polygon()
     return geom, area, whole
 

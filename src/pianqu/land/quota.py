@@ -31,8 +31,9 @@ import pandas as pd
 from scipy import sparse
 
 from pianqu.findings import Finding
-from pianqu.land.common import (CONTROL_LINES, LandInputError, area_columns, epsg_for, is_construction, is_farmland,
-                                polygons, require, settlement_kind)
+from pianqu.geo import ellipsoidal_area
+from pianqu.land.common import (CONTROL_LINES, LandInputError, area_columns, deduction_share, epsg_for,
+                                is_construction, is_farmland, polygons, recorded_area, require, settlement_kind)
 from pianqu.land.overlay import clip_union, intersect
 from pianqu.land.spaces import space_of_codes
 
@@ -50,7 +51,10 @@ def unit_capacities(landuse: gpd.GeoDataFrame, units: gpd.GeoDataFrame, *, unit:
     """What each unit has today (m²): its area, cultivated land, PBF, red line, ecological land,
     construction land, urban–rural and village construction land; the capacities the LP uses.
 
-    ``units``: polygons with a ``unit`` column (zones or townships). ``farmland_cap_m2`` is the
+    ``units``: polygons with a ``unit`` column (zones or townships). Areas are ellipsoidal, a
+    parcel's pieces adding up to its TBMJ; cultivated land (耕地保有量's base) is counted by the 三调
+    method, each piece × TBDLMJ/TBMJ (so the county total is ΣTBDLMJ of the 耕地 parcels; a parcel
+    cut by a unit boundary shares its 田坎 in proportion). ``farmland_cap_m2`` is the
     cultivated land (add a planned supplement before allocating if there is one);
     ``redline_cap_m2`` the land of the ecological classes or already inside the red line. Line
     areas are counted within the land parcels.
@@ -61,17 +65,18 @@ def unit_capacities(landuse: gpd.GeoDataFrame, units: gpd.GeoDataFrame, *, unit:
     lu = polygons(landuse, "landuse", epsg, "bsm")
     un = polygons(units, "unit", epsg)
     labels = un[unit].astype(str).to_numpy()
-    ov = intersect(lu.geometry.to_numpy(), un.geometry.to_numpy())
+    ov = intersect(lu.geometry.to_numpy(), un.geometry.to_numpy(), crs=epsg, left_area=recorded_area(lu))
     code = lu["code"].astype(str).to_numpy()[ov.left]
+    dl = 1 - deduction_share(lu)[ov.left]  # 地类面积 share: 耕地 counts TBDLMJ, not TBMJ
     cz = settlement_kind(lu["czcsxm"] if "czcsxm" in lu.columns else [""] * len(lu)).to_numpy()[ov.left]
     con = is_construction(code)
     eco = space_of_codes(code) == "ecological"
-    df = pd.DataFrame({"unit": labels[ov.right], "area": ov.area, "farm": ov.area * is_farmland(code),
+    df = pd.DataFrame({"unit": labels[ov.right], "area": ov.area, "farm": ov.area * dl * is_farmland(code),
                        "con": ov.area * con, "ur": ov.area * (con & np.isin(cz, ["town", "village"])),
                        "vil": ov.area * (con & (cz == "village")), "eco": ov.area * eco})
     g = df.groupby("unit").sum()
     out = pd.DataFrame(index=pd.Index(labels, name=unit))
-    out["area_m2"] = pd.Series(np.asarray([g_.area for g_ in un.geometry]), index=labels)
+    out["area_m2"] = pd.Series(ellipsoidal_area(un.geometry.to_numpy(), epsg), index=labels)
     out["farmland_m2"] = g["farm"].reindex(out.index, fill_value=0.0)
     out["construction_m2"] = g["con"].reindex(out.index, fill_value=0.0)
     out["urban_rural_m2"] = g["ur"].reindex(out.index, fill_value=0.0)
@@ -85,7 +90,8 @@ def unit_capacities(landuse: gpd.GeoDataFrame, units: gpd.GeoDataFrame, *, unit:
         if frame is None or len(frame) == 0:
             continue
         # the line within each parcel piece (overlapping features counted once)
-        _, a, _ = clip_union(ov.geometry, polygons(frame, name, epsg).geometry.to_numpy())
+        _, a, _ = clip_union(ov.geometry, polygons(frame, name, epsg).geometry.to_numpy(), crs=epsg,
+                             left_area=ov.area)
         out[col] = pd.Series(a, index=unit_of).groupby(level=0).sum().reindex(out.index, fill_value=0.0)
         if name == "eco_redline":  # red line over land that is not of an ecological class
             extra = pd.Series(a * ~eco, index=unit_of).groupby(level=0).sum()

@@ -23,6 +23,7 @@ from pianqu.config import Config
 from pianqu.findings import Finding
 from pianqu.land.common import (LandInputError, area_columns, config_of, epsg_for, filter_mask, polygons, require,
                                 rules_table)
+from pianqu.geo import ellipsoidal_area
 from pianqu.land.overlay import disjoint, intersect_any, project, to_storage
 
 VERDICTS = ("allowed", "restricted", "prohibited")  # by severity
@@ -73,7 +74,7 @@ def check_siting(projects: gpd.GeoDataFrame, layers: Mapping[str, gpd.GeoDataFra
     epsg = epsg_for(epsg, projects)
     p = _projects(projects, epsg, float(cfg["land.siting_line_width_m"]))
     pg = p.geometry.to_numpy()
-    parea = np.asarray([g.area for g in pg], dtype=float)
+    parea = ellipsoidal_area(pg, epsg)
     min_area = float(cfg["land.siting_min_area_m2"])
     rows, skipped = [], []
     masks: dict[tuple[str, str], np.ndarray] = {}
@@ -92,7 +93,7 @@ def check_siting(projects: gpd.GeoDataFrame, layers: Mapping[str, gpd.GeoDataFra
             near = np.unique(shapely.STRtree(g).query(pg, predicate="intersects")[1]) if len(g) else []
             masks[key] = disjoint(g[near])
         idx = np.flatnonzero(sel)
-        ov = intersect_any(pg[idx], masks[key])
+        ov = intersect_any(pg[idx], masks[key], crs=epsg)
         inside = np.zeros(len(idx))
         np.add.at(inside, ov.left, ov.area)
         if r.relation == "intersects":

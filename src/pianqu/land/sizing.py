@@ -16,6 +16,7 @@ import shapely
 from pianqu.config import Config
 from pianqu.findings import Finding
 from pianqu.land.common import config_of, epsg_for, is_construction, polygons, require, settlement_kind
+from pianqu.geo import ellipsoidal_area
 from pianqu.land.overlay import disjoint
 
 
@@ -41,7 +42,7 @@ def _area(frame: gpd.GeoDataFrame, layer: str, epsg: int) -> float:
     """Area of the union (overlapping features counted once)."""
     if frame is None or len(frame) == 0:
         return 0.0
-    return float(shapely.area(disjoint(polygons(frame, layer, epsg).geometry.to_numpy())).sum())
+    return float(ellipsoidal_area(disjoint(polygons(frame, layer, epsg).geometry.to_numpy()), epsg).sum())
 
 
 def base_urban_construction(landuse: gpd.GeoDataFrame, *, epsg: int | None = None) -> float:
@@ -50,7 +51,7 @@ def base_urban_construction(landuse: gpd.GeoDataFrame, *, epsg: int | None = Non
     epsg = epsg_for(epsg, landuse)
     lu = polygons(landuse, "landuse", epsg)
     town = (settlement_kind(lu["czcsxm"]) == "town").to_numpy() & is_construction(lu["code"])
-    return float(lu.geometry[town].area.sum())
+    return float(ellipsoidal_area(lu.geometry.to_numpy()[town], epsg).sum())
 
 
 def planned_construction(landuse: gpd.GeoDataFrame, *, epsg: int | None = None) -> float:
@@ -58,7 +59,7 @@ def planned_construction(landuse: gpd.GeoDataFrame, *, epsg: int | None = None) 
     require(landuse, "landuse", ["code"])
     epsg = epsg_for(epsg, landuse)
     lu = polygons(landuse, "landuse", epsg)
-    return float(lu.geometry[is_construction(lu["code"])].area.sum())
+    return float(ellipsoidal_area(lu.geometry.to_numpy()[is_construction(lu["code"])], epsg).sum())
 
 
 def expansion_ratio(urban_boundary: gpd.GeoDataFrame, base_landuse: gpd.GeoDataFrame, *, shrinking: bool = False,

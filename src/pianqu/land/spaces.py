@@ -21,7 +21,8 @@ import shapely
 
 from pianqu.config import Config
 from pianqu.findings import Finding
-from pianqu.land.common import area_columns, config_of, epsg_for, polygons, require, rules_table
+from pianqu.geo import ellipsoidal_area
+from pianqu.land.common import area_columns, config_of, epsg_for, polygons, recorded_area, require, rules_table
 from pianqu.land.overlay import _polygonal, clip_union, intersect, to_storage, union
 
 SPACES = ("agricultural", "ecological", "construction")
@@ -103,7 +104,8 @@ def three_spaces(landuse: gpd.GeoDataFrame, lines: Mapping[str, gpd.GeoDataFrame
 
     ``landuse``: parcels (``bsm``, ``code``); ``lines``: ``eco_redline``, ``farmland_pbf``,
     ``urban_boundary`` (any may be missing); ``zones``: polygons with a ``zone`` column (see
-    :func:`pianqu.land.common.zone_polygons`). Areas are planar in the GK zone ``epsg``. Each
+    :func:`pianqu.land.common.zone_polygons`). Geometry is cut in the GK zone ``epsg``; areas are
+    ellipsoidal (CGCS2000) and a parcel's pieces add up to its TBMJ (``area_m2``). Each
     parcel (cut to its zone) gives up the part inside the first line, then the part inside the
     second line of what is left, and so on; the remainder takes the space of its class.
     """
@@ -114,14 +116,15 @@ def three_spaces(landuse: gpd.GeoDataFrame, lines: Mapping[str, gpd.GeoDataFrame
     lu = polygons(landuse, "landuse", epsg, "bsm")
     zn = polygons(zones, "zone", epsg)
     zone_lab = zn["zone"].astype(str).to_numpy()
-    ov = intersect(lu.geometry.to_numpy(), zn.geometry.to_numpy())
+    ov = intersect(lu.geometry.to_numpy(), zn.geometry.to_numpy(), crs=epsg, left_area=recorded_area(lu))
     geoms = ov.geometry
+    garea = ov.area
     zone = zone_lab[ov.right]
     bsm = lu["bsm"].astype(str).to_numpy()[ov.left]
     code = lu["code"].astype(str).to_numpy()[ov.left]
     # zone land no parcel covers
     tol = float(cfg["validate.gap_tolerance_m2"])
-    zarea = shapely.area(zn.geometry.to_numpy())
+    zarea = ellipsoidal_area(zn.geometry.to_numpy(), epsg)
     covered = np.bincount(ov.right, weights=ov.area, minlength=len(zn))
     gaps_g, gaps_z = [], []
     for k in np.flatnonzero(zarea - covered > tol):
@@ -131,25 +134,30 @@ def three_spaces(landuse: gpd.GeoDataFrame, lines: Mapping[str, gpd.GeoDataFrame
                 gaps_g.append(part)
                 gaps_z.append(zone_lab[k])
     if gaps_g:
+        garea = np.concatenate([garea, ellipsoidal_area(np.array(gaps_g, dtype=object), epsg)])
         geoms = np.concatenate([geoms, np.array(gaps_g, dtype=object)])
         zone = np.concatenate([zone, gaps_z])
         bsm = np.concatenate([bsm, [""] * len(gaps_g)])
         code = np.concatenate([code, [""] * len(gaps_g)])
     parts = []
     cur = geoms.copy()
+    cur_area = garea.copy()  # what is left of each piece's area (its share of the parcel's TBMJ)
     for layer, space, feats in line_layers(lines, epsg):
         live = np.flatnonzero(~shapely.is_empty(cur))
-        part, area, whole = clip_union(cur[live], feats)
+        part, area, whole = clip_union(cur[live], feats, crs=epsg, left_area=cur_area[live])
+        area = np.minimum(area, cur_area[live])
         hit = area > 0
         k = live[hit]
         parts.append(pd.DataFrame({"zone": zone[k], "bsm": bsm[k], "code": code[k], "space": space, "source": layer,
                                    "geometry": part[hit], "area_m2": area[hit]}))
         partial = hit & ~whole
         cur[live[whole]] = shapely.Polygon()
+        cur_area[live[hit]] -= area[hit]
+        cur_area[live[whole]] = 0.0
         if partial.any():
             cur[live[partial]] = _polygonal(shapely.difference(cur[live[partial]], part[partial]))
-    rest_area = shapely.area(cur)
-    keep = rest_area > 0
+    rest_area = np.where(shapely.is_empty(cur), 0.0, np.maximum(cur_area, 0.0))
+    keep = (rest_area > 0) & (shapely.area(cur) > 0)
     parts.append(pd.DataFrame({"zone": zone[keep], "bsm": bsm[keep], "code": code[keep],
                                "space": space_of_codes(code[keep]), "source": "landuse",
                                "geometry": cur[keep], "area_m2": rest_area[keep]}))

@@ -1,7 +1,10 @@
 """Statistics tables in the form plan documents use (用地用海结构表, 三条控制线面积表, 基期—规划对比).
 
 Every table is computed from a vectorised overlay in the county's GK zone, and adds up: units
-sum to the county (the total row), classes sum to the total column. Areas in 公顷 by default
+sum to the county (the total row), classes sum to the total column. Areas follow the 三调
+statistical method: ellipsoidal CGCS2000 areas (a parcel's pieces add up to its TBMJ), each
+parcel's class counted by its 图斑地类面积 TBDLMJ and its 扣除面积 KCMJ counted as 田坎 (2303),
+so 耕地 totals ΣTBDLMJ of the 耕地 parcels and 田坎 ΣKCMJ (plus mapped 田坎 parcels). Areas in 公顷 by default
 (``unit='m2'`` or ``'mu'`` for 平方米 or 亩). The report section (maps, Excel sheets) calls these
 functions; :func:`to_excel` writes any set of them to a workbook on its own.
 """
@@ -16,7 +19,9 @@ import numpy as np
 import pandas as pd
 
 from pianqu.i18n import t
-from pianqu.land.common import CONTROL_LINES, area_columns, broad_class, epsg_for, l1, polygons, require
+from pianqu.geo import ellipsoidal_area
+from pianqu.land.common import (CONTROL_LINES, area_columns, broad_class, deduction_share, epsg_for, l1, polygons,
+                                recorded_area, require, split_deduction)
 from pianqu.land.overlay import disjoint, intersect, intersect_any
 from pianqu.standards import landuse_codes
 
@@ -44,9 +49,11 @@ def _pieces(landuse: gpd.GeoDataFrame, units: gpd.GeoDataFrame, unit_col: str, e
     require(units, "unit", [unit_col])
     lu = polygons(landuse, "landuse", epsg)
     un = polygons(units, "unit", epsg)
-    ov = intersect(lu.geometry.to_numpy(), un.geometry.to_numpy())
-    return pd.DataFrame({"unit": un[unit_col].astype(str).to_numpy()[ov.right],
-                         "code": lu["code"].astype(str).to_numpy()[ov.left], "area_m2": ov.area})
+    ov = intersect(lu.geometry.to_numpy(), un.geometry.to_numpy(), crs=epsg, left_area=recorded_area(lu))
+    codes, areas, rows = split_deduction(lu["code"].astype(str).to_numpy()[ov.left], ov.area,
+                                         deduction_share(lu)[ov.left])
+    return pd.DataFrame({"unit": un[unit_col].astype(str).to_numpy()[ov.right][rows], "code": codes,
+                         "area_m2": areas})
 
 
 def _with_total(table: pd.DataFrame, lang: str | None) -> pd.DataFrame:
@@ -75,15 +82,22 @@ def landuse_by_unit(landuse: gpd.GeoDataFrame, units: gpd.GeoDataFrame, *, unit_
 
 def base_vs_plan(base: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, level=1, unit: str = "ha",
                  epsg: int | None = None, lang: str | None = None) -> pd.DataFrame:
-    """Base year against plan by class: areas, shares of the total, change and relative change."""
+    """Base year against plan by class: areas, shares of the total, change and relative change.
+
+    Parcels count their recorded area (TBMJ; the ellipsoidal area where none), split into TBDLMJ for
+    the class and KCMJ for 田坎."""
     epsg = epsg_for(epsg, base, plan)
     d = _div(unit)
     rows = {}
     for name, frame in (("base", base), ("plan", plan)):
         require(frame, f"landuse ({name})", ["code"])
         f = polygons(frame, f"landuse ({name})", epsg)
-        rows[name] = pd.Series(f.geometry.area.to_numpy(), index=class_label(f["code"], level).to_numpy()) \
-            .groupby(level=0).sum() / d
+        area = recorded_area(f)
+        miss = ~np.isfinite(area)
+        if miss.any():
+            area[miss] = ellipsoidal_area(f.geometry.to_numpy()[miss], epsg)
+        codes, areas, _ = split_deduction(f["code"].astype(str).to_numpy(), area, deduction_share(f))
+        rows[name] = pd.Series(areas, index=class_label(codes, level).to_numpy()).groupby(level=0).sum() / d
     out = pd.DataFrame({f"base_{unit}": rows["base"], f"plan_{unit}": rows["plan"]}).fillna(0.0).sort_index()
     out["base_share"] = out[f"base_{unit}"] / out[f"base_{unit}"].sum()
     out["plan_share"] = out[f"plan_{unit}"] / out[f"plan_{unit}"].sum()
@@ -105,7 +119,7 @@ def control_line_table(lines: Mapping[str, gpd.GeoDataFrame | None], units: gpd.
     require(units, "unit", [unit_col])
     un = polygons(units, "unit", epsg)
     labels = un[unit_col].astype(str).to_numpy()
-    uarea = un.geometry.area.to_numpy()
+    uarea = ellipsoidal_area(un.geometry.to_numpy(), epsg)
     out = pd.DataFrame(index=pd.Index(labels, name=unit_col))
     out[f"unit_{unit}"] = uarea / _div(unit)
     for name in CONTROL_LINES:
@@ -113,7 +127,7 @@ def control_line_table(lines: Mapping[str, gpd.GeoDataFrame | None], units: gpd.
         col = np.zeros(len(un))
         if frame is not None and len(frame):
             feats = disjoint(polygons(frame, name, epsg).geometry.to_numpy())
-            ov = intersect_any(un.geometry.to_numpy(), feats)
+            ov = intersect_any(un.geometry.to_numpy(), feats, crs=epsg)
             np.add.at(col, ov.left, ov.area)
         out[f"{name}_{unit}"] = col / _div(unit)
     out = out.groupby(level=0).sum()

@@ -28,6 +28,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from pianqu.config import Config, load_config
+from pianqu.errors import UserValueError
 from pianqu.findings import Finding
 from pianqu.geo import compute_epsg
 from pianqu.standards import road_classes
@@ -161,7 +162,7 @@ def _compute_epsg(gdf: gpd.GeoDataFrame) -> int:
 
 def check_mode(mode: str) -> str:
     if mode not in MODES:
-        raise ValueError(f"unknown travel mode '{mode}'; choose one of {MODES}")
+        raise UserValueError("network.error.unknown_mode", mode=mode, modes=", ".join(f"`{m}`" for m in MODES))
     return mode
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from pianqu.errors import UserValueError
 from pianqu.findings import Finding
 from pianqu.network.graph import RoadGraph, check_mode
 
@@ -72,8 +73,7 @@ def snap_points(graph: RoadGraph, points: gpd.GeoDataFrame | gpd.GeoSeries, *, m
     if n == 0:
         return Snapped(mode, edge, offset, access, access.copy(), np.zeros(0, bool), xy, ids, ())
     if geom.crs is None:
-        raise ValueError(f"layer '{layer or 'points'}' has no coordinate reference system; "
-                         "set its CRS (EPSG:4490 or the county's GK zone) before snapping")
+        raise UserValueError("network.error.no_crs", layer=layer or "-")
     valid = (~geom.isna() & ~geom.is_empty & (geom.geom_type == "Point")).to_numpy()
     for i in np.flatnonzero(~valid):
         findings.append(Finding("error", "network.bad_point", layer, ids[i], "geometry"))
@@ -132,6 +132,6 @@ def seat_points(settlements: gpd.GeoDataFrame, codes: pd.Series, level: str, key
     s = s.drop_duplicates(key).set_index(key)
     missing = [c for c in codes.astype(str) if c not in s.index]
     if missing:
-        raise ValueError(f"settlement: no {level} for {key} {missing[:5]}"
-                         f"{' …' if len(missing) > 5 else ''}; every unit needs a seat point to compute travel times")
+        raise UserValueError("network.error.no_seat", level=level, key=key, n=len(missing),
+                             codes=", ".join(missing[:5]) + (" …" if len(missing) > 5 else ""))
     return gpd.GeoDataFrame(s.loc[codes.astype(str)].reset_index(), crs=settlements.crs)

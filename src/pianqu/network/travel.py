@@ -27,6 +27,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components, dijkstra
 
+from pianqu.errors import UserValueError
 from pianqu.network.graph import RoadGraph, check_mode
 from pianqu.network.snap import Snapped, as_snapped
 
@@ -413,7 +414,7 @@ def nearest_k(graph: RoadGraph, origins, facilities, k: int = 1, *, mode: str = 
     keeps only facilities whose ``kind`` field equals it. ``method`` as in :func:`od_matrix`.
     """
     if k < 1:
-        raise ValueError("k must be at least 1")
+        raise UserValueError("network.error.bad_k", k=k)
     fac = facilities
     pos = np.arange(len(facilities))
     if kind is not None:

@@ -31,6 +31,7 @@ from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import FancyArrow, Patch, Rectangle  # noqa: E402
 
+from pianqu.errors import UserValueError  # noqa: E402
 from pianqu.i18n import t  # noqa: E402
 from pianqu.standards import road_classes  # noqa: E402
 
@@ -287,7 +288,7 @@ def overview_map(layers: Mapping[str, gpd.GeoDataFrame | None], *, epsg: int, la
     proj = {k: v.to_crs(epsg) for k, v in layers.items() if v is not None and len(v)}
     frame = proj.get("county", proj.get("township"))
     if frame is None:
-        raise ValueError("overview_map needs a county or township layer")
+        raise UserValueError("report.error.no_boundary")
     fig, ax = map_figure(tuple(frame.total_bounds), title=title, width_in=width_in, subtitle=subtitle)
     handles: list = []
     with plt.rc_context(_style()):

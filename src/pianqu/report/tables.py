@@ -1,5 +1,7 @@
 """The report's statistics tables as DataFrames (the same frames go to the page and the workbook).
 
+Classes follow the 三调 statistical method: a parcel counts its 图斑地类面积 TBDLMJ (TBMJ − KCMJ) for
+its class and its 扣除面积 KCMJ for 23 其他土地 (2303 田坎).
 Areas are ellipsoidal (CGCS2000), as 三调 TBMJ is: a parcel's ``area_m2`` is used when it is
 a positive finite number, otherwise its area is computed with :func:`pianqu.geo.ellipsoidal_area`.
 A parcel belongs to the township named by its ``township_code``, else by the first 9 digits of
@@ -21,8 +23,10 @@ import pandas as pd
 import shapely
 
 from pianqu import divisions
+from pianqu.errors import UserValueError
 from pianqu.findings import SEVERITIES, Finding
 from pianqu.geo import describe_crs, ellipsoidal_area
+from pianqu.land.common import TIANKAN_CODE, deduction_share, split_deduction
 from pianqu.i18n import t
 from pianqu.schema import LAYERS
 from pianqu.land.epochs import read_landuse
@@ -129,6 +133,13 @@ def _areas(townships: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame | None) -> tup
     return t_area, l_area
 
 
+def _by_sandiao_method(l1: np.ndarray, m2: np.ndarray, landuse: pd.DataFrame):
+    """First-level classes by the 三调 statistical method: each parcel's TBDLMJ (TBMJ − KCMJ) for its
+    class, its KCMJ for 23 其他土地 (2303 田坎). Returns ``(l1, m2, source row)``, rows added for KCMJ."""
+    codes, areas, rows = split_deduction(l1, m2, deduction_share(landuse))
+    return np.where(codes == TIANKAN_CODE, TIANKAN_CODE[:2], codes), areas, rows
+
+
 def township_stats(ws=None, *, townships: gpd.GeoDataFrame | None = None,
                    landuse: gpd.GeoDataFrame | None = None, villages: pd.DataFrame | None = None,
                    mu_per_m2: float | None = None, landuse_version: int | None = None) -> pd.DataFrame:
@@ -157,8 +168,7 @@ def township_stats(ws=None, *, townships: gpd.GeoDataFrame | None = None,
     tw = townships.reset_index(drop=True)
     for needed in ("code", "name"):
         if needed not in tw:
-            raise ValueError(f"layer 'township' has no field '{needed}'; re-import the township layer "
-                             "with its 9-digit code and name")
+            raise UserValueError("report.error.township_field", field=needed)
     t_area, l_area = _areas(tw, landuse)
     codes = _text(tw["code"])
     out = pd.DataFrame({
@@ -189,6 +199,8 @@ def township_stats(ws=None, *, townships: gpd.GeoDataFrame | None = None,
     assigned = np.array([o is not None for o in owner], dtype=bool)
     out.attrs.update(unassigned_parcels=int((~assigned).sum()),
                      unassigned_m2=float(l_area[~assigned].sum()))
+    l1, l_area, rows = _by_sandiao_method(l1, l_area, lu)
+    owner, assigned = owner[rows], assigned[rows]
     sums = (pd.DataFrame({"township": owner[assigned], "l1": l1[assigned], "m2": l_area[assigned]})
             .groupby(["township", "l1"])["m2"].sum().unstack(fill_value=0.0))
     classes = first_level_classes(version)
@@ -286,6 +298,7 @@ def landuse_structure(landuse: gpd.GeoDataFrame | None = None, *, ws=None, lang:
     code = _text(landuse["code"])
     known = code.isin(set(landuse_codes(version)["code"])).fillna(False).to_numpy(dtype=bool)
     l1 = np.where(known, code.str[:2].fillna("").to_numpy(dtype=object), "unknown")
+    l1, m2, _ = _by_sandiao_method(l1, m2, landuse)
     sums = pd.Series(m2).groupby(l1).sum()
     sums = sums[sums > 0]
     classes = first_level_classes(version, lang).set_index("code")["name"]

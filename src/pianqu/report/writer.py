@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from pianqu import __version__
+from pianqu.errors import PianquError
 from pianqu.findings import Finding
 from pianqu.i18n import LANGS, t
 from pianqu.progress import task
@@ -23,8 +24,9 @@ WORKBOOK = "tables.xlsx"
 MAPS_DIR = "maps"
 
 
-class ReportError(RuntimeError):
-    """A report that cannot be written; the message says what to do."""
+class ReportError(PianquError, RuntimeError):
+    """A report that cannot be written; the message (``report.error.*``) says what to do, in
+    the user's language."""
 
 
 def build_sections(ws, ctx: ReportContext, *, names: Iterable[str] | None = None,
@@ -47,8 +49,11 @@ def build_sections(ws, ctx: ReportContext, *, names: Iterable[str] | None = None
                     title = ctx.t(f"report.section.{sec.name}.title")
                 except KeyError:
                     title = sec.name
-                content = SectionContent(title).add_note(
-                    ctx.t("report.section_failed", error=f"{type(exc).__name__}: {exc}"), kind="error")
+                if isinstance(exc, PianquError):  # the data lacks something: say what, in ctx.lang
+                    note = ctx.t("report.section_input", error=exc.message(ctx.lang))
+                else:  # a defect of pianqu
+                    note = ctx.t("report.section_failed", error=f"{type(exc).__name__}: {exc}")
+                content = SectionContent(title).add_note(note, kind="error")
             timings[sec.name] = time.perf_counter() - start
             advance()
             if content is None:
@@ -94,12 +99,14 @@ def write_report(ws, out_dir: str | Path, *, findings: list[Finding] | None = No
     named sections; ``strict`` raises a failing section's error instead of noting it.
     """
     if lang not in LANGS:
-        raise ReportError(f"unknown report language '{lang}'; choose one of {', '.join(LANGS)}")
+        raise ReportError("report.error.unknown_lang", language=lang, langs=", ".join(LANGS))
     if scenario is not None and scenario not in set(ws.scenarios()["name"]):
-        raise ReportError(f"{ws.url}: no scenario '{scenario}'; list them with `pianqu scenario list`")
+        names = [str(n) for n in ws.scenarios()["name"]]
+        raise ReportError("report.error.no_scenario", path=ws.url, scenario=scenario,
+                          scenarios="、".join(names) if names else "-")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise ReportError(f"{out}: exists and is not a folder; choose another output folder")
+        raise ReportError("report.error.not_a_folder", path=str(out))
     out.mkdir(parents=True, exist_ok=True)
     ctx = ReportContext(ws=ws, lang=lang, config=ws.config(), scenario=scenario,
                         findings=None if findings is None else list(findings), out_dir=out)

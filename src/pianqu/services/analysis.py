@@ -22,7 +22,8 @@ from pianqu.config import Config
 from pianqu.findings import Finding
 from pianqu.geo import STORAGE_EPSG, ellipsoidal_area
 from pianqu.progress import task
-from pianqu.services.common import (ServicesInputError, Zones, config_of, kind_name, kind_table, prepare_facilities,
+from pianqu.errors import layer_label
+from pianqu.services.common import (ServicesDataError, ServicesInputError, Zones, config_of, kind_name, kind_table, prepare_facilities,
                                     village_demand)
 from pianqu.services.coverage import (CoverageResult, as_costs, coverage, coverage_standards, travel_costs,
                                       village_terrain, zone_catchment)
@@ -116,7 +117,7 @@ def analyse_services(layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame], *, z
 
     for name in ("township", "village", "facility"):
         if layers.get(name) is None:
-            raise ServicesInputError(f"the service analyses need the '{name}' layer")
+            raise ServicesDataError("services.error.need_layer", layer=name, layer_zh=layer_label(name))
     townships, villages = layers["township"], layers["village"]
     settlements = layers.get("settlement")
     findings: list[Finding] = []
@@ -142,7 +143,7 @@ def analyse_services(layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame], *, z
     if costs is None or (propose and site_costs is None and settlements is not None):
         if graph is None:
             if layers.get("road") is None:
-                raise ServicesInputError("travel times need the 'road' layer, a road graph or cost matrices")
+                raise ServicesDataError("services.error.need_layer", layer="road", layer_zh=layer_label("road"))
             from pianqu.network import build_graph
 
             graph = build_graph(layers["road"], config=cfg)

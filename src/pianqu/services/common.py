@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pianqu.config import Config, load_config
+from pianqu.errors import PianquError
 from pianqu.findings import Finding
 from pianqu.standards import facility_kinds
 
@@ -26,6 +27,11 @@ LEVELS = ("zone", "central_town", "township", "village")
 
 class ServicesInputError(ValueError):
     """Input the service analyses cannot use; the message names the layer, feature and field."""
+
+
+class ServicesDataError(PianquError, ServicesInputError):
+    """A ServicesInputError the user can reach from the command line (a layer of the workspace,
+    a ``pianqu.toml`` entry), said in the user's language (``services.error.*``)."""
 
 
 def config_of(cfg: Config | None) -> Config:
@@ -133,8 +139,7 @@ class Zones:
     def from_scenario(cls, ws, scenario: str) -> "Zones":
         """The zones ``pianqu plan`` wrote into ``scenario`` (its ``zone_member`` table)."""
         if not ws.has("zone_member", scenario):
-            raise ServicesInputError(f"{ws.url}: scenario '{scenario}' has no zones (zone_member); run "
-                                     "`pianqu plan` first or pass the zones")
+            raise ServicesDataError("services.error.no_zones", path=ws.url, scenario=scenario)
         return cls.from_frame(ws.read("zone_member", scenario), code="township_code", zone="zone",
                               is_centre="is_centre")
 
@@ -182,19 +187,17 @@ def prepare_facilities(facilities: gpd.GeoDataFrame | pd.DataFrame, *, townships
         facilities = gpd.GeoDataFrame({"id": [], "kind": []}, geometry=[], crs=4490)
     for col in ("id", "kind"):
         if col not in facilities.columns:
-            raise ServicesInputError(f"layer '{layer}': field '{col}' is missing; every facility needs an id "
-                                     "and a kind from `pianqu standards --table facility_kinds`")
+            raise ServicesDataError("services.error.facility_field", layer=layer, field=col)
     f = facilities.copy()
     findings: list[Finding] = []
     ids = f["id"].astype("string")
     blank = ids.isna() | (ids.str.strip() == "")
     if blank.any():
-        raise ServicesInputError(f"layer '{layer}': {int(blank.sum())} facilities have no id (first at row "
-                                 f"{int(np.flatnonzero(blank.to_numpy())[0])}); give every facility an id")
+        raise ServicesDataError("services.error.facility_no_id", layer=layer, n=int(blank.sum()),
+                                row=int(np.flatnonzero(blank.to_numpy())[0]))
     dup = ids[ids.duplicated()]
     if len(dup):
-        raise ServicesInputError(f"layer '{layer}': id '{dup.iloc[0]}' is used by more than one facility; "
-                                 "ids must be unique")
+        raise ServicesDataError("services.error.facility_dup_id", layer=layer, id=str(dup.iloc[0]))
     f["id"] = ids.astype(str).to_numpy()
     f["kind"] = f["kind"].astype("string").fillna("").str.strip().astype(str).to_numpy()
     kt = kind_table()
@@ -242,13 +245,12 @@ def village_demand(villages: gpd.GeoDataFrame, settlements: gpd.GeoDataFrame | N
     """
     for col in ("code", "township_code", "population"):
         if col not in villages.columns:
-            raise ServicesInputError(f"layer 'village': field '{col}' is missing")
+            raise ServicesDataError("services.error.village_field", field=col)
     v = villages.reset_index(drop=True)
     pop = pd.to_numeric(v["population"], errors="coerce")
     if pop.isna().any() or (pop < 0).any():
         bad = v["code"].astype(str)[(pop.isna() | (pop < 0)).to_numpy()].iloc[0]
-        raise ServicesInputError(f"layer 'village', feature '{bad}', field 'population': must be a number ≥ 0; "
-                                 "fill in the resident population")
+        raise ServicesDataError("services.error.village_population", feature=str(bad))
     codes = v["code"].astype(str).to_numpy()
     geom = v.geometry.representative_point()
     if settlements is not None and len(settlements) and "village_code" in settlements.columns:

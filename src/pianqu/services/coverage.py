@@ -31,7 +31,7 @@ import pandas as pd
 
 from pianqu.config import Config
 from pianqu.findings import Finding
-from pianqu.services.common import ServicesInputError, config_of, data_table, split_kinds
+from pianqu.services.common import ServicesDataError, ServicesInputError, config_of, data_table, split_kinds
 
 MEASURES = ("time", "distance")
 MODES = ("drive", "walk", "straight")
@@ -64,10 +64,11 @@ def coverage_standards(config: Config | None = None, table: pd.DataFrame | None 
     for key in overrides:
         service, _, terr = key.partition(".")
         if service not in set(raw["service"]):
-            raise ServicesInputError(f"{where}: unknown service '{service}'; services are: "
-                                     f"{', '.join(sorted(set(raw['service'])))}")
+            raise ServicesDataError("services.error.unknown_service", where=where, service=service,
+                                    services=", ".join(f"`{s}`" for s in sorted(set(raw["service"]))))
         if terr and terr not in TERRAINS:
-            raise ServicesInputError(f"{where}: '{key}': unknown terrain '{terr}'; terrains are: {', '.join(TERRAINS)}")
+            raise ServicesDataError("services.error.unknown_terrain", where=where, entry=key, terrain=terr,
+                                    terrains=", ".join(f"`{x}`" for x in TERRAINS))
         if terr and key not in present:  # a terrain the table has no row for: copy the default row
             default = raw[(raw["service"] == service) & (raw["terrain"] == DEFAULT_TERRAIN)]
             raw = pd.concat([raw, default.assign(terrain=terr)], ignore_index=True)
@@ -96,7 +97,8 @@ def coverage_standards(config: Config | None = None, table: pd.DataFrame | None 
         user = overrides.get(specific, overrides.get(row["service"]))
         if user is not None:
             if not isinstance(user, (int, float)) or isinstance(user, bool):
-                raise ServicesInputError(f"{where}: '{specific}' must be a number ({row['unit']}), got {user!r}")
+                raise ServicesDataError("services.error.not_a_number", where=where, entry=specific,
+                                        unit=row["unit"], value=repr(user))
             value = float(user)
             sureness, source = "user", f"{where} (default {text}: {source})"
         if not np.isfinite(value) or value <= 0:

@@ -95,6 +95,16 @@ def area_units() -> pd.DataFrame:
     return df
 
 
+@cache
+def tiankan_coefficients() -> pd.DataFrame:
+    """三调 田坎系数 (KCXS of 耕地) by 坡度级别 1–5: slope range in degrees and the coefficient."""
+    df = _csv("tiankan_coefficients.csv")
+    for col in ("min_deg", "max_deg", "kcxs"):
+        df[col] = df[col].astype(float)
+    df["slope_grade"] = df["slope_grade"].astype(int)
+    return df
+
+
 @dataclass(frozen=True)
 class Threshold:
     """One configurable threshold with where its value comes from."""
@@ -172,5 +182,6 @@ def catalogue() -> dict[str, pd.DataFrame]:
         "road_classes": road_classes(),
         "area_units": area_units(),
         "derive_codes": derive_codes(),
+        "tiankan_coefficients": tiankan_coefficients(),
         "thresholds": th,
     }

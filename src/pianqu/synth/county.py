@@ -321,7 +321,7 @@ def _frames(code, crow, geo, tws, vls, vt, pop, seats, atoms, pc, vgeom, tgeom, 
         "village_code": vcode[order], "slope_deg": np.round(pc.slope[order], 2),
         "source_code": [rev.get(c[:4]) if len(c) > 4 else rev.get(c) for c in pcode]}, pc.geom[order], epsg)
     lu["area_m2"] = ellipsoidal_area(lu)
-    out["landuse"] = lu
+    out["landuse"] = with_deductions(lu)
 
     def polys(name, prefix, items, extra):
         geoms = [g for g, *_ in items]
@@ -408,7 +408,7 @@ def write_county(county_code: str, path: str | Path, seed: int = 1, overwrite: b
     code = str(county_code).strip()
     target = Path(path)
     if target.exists() and not overwrite:
-        raise WorkspaceError(t("synth.exists", path=str(target)))
+        raise WorkspaceError("synth.exists", path=str(target))
     geo = layout.county_geo(code)
     name = divisions.county(code)["name"]
     layers = synthesize_county(code, seed, config=config)
@@ -421,3 +421,20 @@ def write_county(county_code: str, path: str | Path, seed: int = 1, overwrite: b
                            "synthetic_notice": t("common.synthetic_notice", "zh"),
                            "synthetic_notice_en": t("common.synthetic_notice", "en")})
     return ws
+
+
+def with_deductions(lu: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The parcels with the 三调 扣除 fields: KCXS of 耕地 (用地用海 01) by its slope grade from
+    ``standards/tiankan_coefficients.csv``, 0 elsewhere; KCMJ = TBMJ × KCXS (to the cent, as 三调
+    stores it) and TBDLMJ = TBMJ − KCMJ."""
+    tk = standards.tiankan_coefficients()
+    slope = pd.to_numeric(lu["slope_deg"], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    grade = np.clip(np.searchsorted(tk["max_deg"].to_numpy(), slope, side="left"), 0, len(tk) - 1)
+    farm = pd.Series(lu["code"], dtype="string").fillna("").str[:2].to_numpy() == "01"
+    kcxs = np.where(farm, tk["kcxs"].to_numpy()[grade], 0.0)
+    tbmj = lu["area_m2"].to_numpy(dtype=float)
+    out = lu.copy()
+    out["kcxs"] = kcxs
+    out["kcmj"] = np.round(tbmj * kcxs, 2)
+    out["tbdlmj"] = tbmj - out["kcmj"].to_numpy()
+    return out

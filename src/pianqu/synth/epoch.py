@@ -295,6 +295,9 @@ def _later_landuse(p: _Planter, year: int) -> tuple[gpd.GeoDataFrame, pd.DataFra
                            geometry=np.asarray(geoms, dtype=object), crs=lu.crs)
     if len(new):
         new["area_m2"] = ellipsoidal_area(new)
+        if "kcxs" in lu.columns:
+            from pianqu.synth.county import with_deductions
+            new = with_deductions(new)
     new = new.rename_geometry(lu.geometry.name) if new.geometry.name != lu.geometry.name else new
     out = pd.concat([keep, new], ignore_index=True)
     out = gpd.GeoDataFrame(out, geometry=lu.geometry.name, crs=lu.crs)

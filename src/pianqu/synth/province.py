@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pianqu import divisions
+from pianqu.errors import UserValueError
 from pianqu.i18n import t
 from pianqu.progress import task
 from pianqu.synth.county import GENERATOR_VERSION, SYNTH_LAYERS, synthesize_county
@@ -136,9 +137,9 @@ def synthesize_province(out_dir: str | Path, counties: list[str] | None = None, 
     codes = list(dict.fromkeys(str(c).strip() for c in counties)) if counties else list(divisions.counties()["code"])
     bad = [c for c in codes if c not in known]
     if bad:
-        raise ValueError(t("synth.unknown_counties", codes=", ".join(bad)))
+        raise UserValueError("synth.unknown_counties", codes=", ".join(bad))
     if out.exists() and any(out.iterdir()) and not (out / MANIFEST).exists():
-        raise ValueError(t("synth.out_dir_not_empty", path=str(out)))
+        raise UserValueError("synth.out_dir_not_empty", path=str(out))
     out.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(out) if (out / MANIFEST).exists() else {
         **_notice(), "crs": "EPSG:4490", "partitioning": f"hive ({PARTITION_KEY})", "layers": SYNTH_LAYERS,

@@ -18,6 +18,7 @@ import shapely
 
 from pianqu.config import Config
 from pianqu.findings import Finding
+from pianqu.geo import ellipsoidal_area
 from pianqu.schema import LAYERS, Layer
 
 Frame = gpd.GeoDataFrame | pd.DataFrame
@@ -126,7 +127,8 @@ class Context:
         return data._geo
 
     def measure(self, pieces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Area (m²) and mean width (m, 2·area/perimeter) of 4490 pieces, in the GK zone."""
+        """Ellipsoidal area (m², as 三调 TBMJ) and mean width (m, 2·area/perimeter in the GK zone)
+        of 4490 pieces."""
         pieces = np.asarray(pieces, dtype=object)
         if len(pieces) == 0:
             return np.zeros(0), np.zeros(0)
@@ -135,7 +137,7 @@ class Context:
         some = shapely.area(pieces) > 0  # only pieces with an area are projected (most are empty)
         if some.any():
             gk = gpd.GeoSeries(pieces[some], crs=4490).to_crs(self.compute_epsg).to_numpy()
-            area[some] = shapely.area(gk)
+            area[some] = ellipsoidal_area(pieces[some], crs=4490)
             perimeter = shapely.length(gk)
             width[some] = np.where(perimeter > 0, 2 * area[some] / np.maximum(perimeter, 1e-12), 0.0)
         return area, width

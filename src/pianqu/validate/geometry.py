@@ -143,8 +143,10 @@ def choose_compute_epsg(ctx: Context, preferred: int | None) -> int | None:
 
 
 def check_areas(ctx: Context) -> None:
-    """Area fields against the ellipsoidal area of the geometry (relative tolerance)."""
+    """Area fields against the ellipsoidal area of the geometry: a relative tolerance, and an
+    absolute one for small parcels whose recorded area is rounded (TBMJ to the cent)."""
     tol = float(ctx.config["validate.area_rel_tolerance"])
+    abs_tol = float(ctx.config["validate.area_abs_tolerance_m2"])
     for name, data in ctx.layers.items():
         spec = data.spec
         if spec is None or spec.geometry != "Polygon" or data.geom is None or not data.has("area_m2"):
@@ -156,7 +158,7 @@ def check_areas(ctx: Context) -> None:
         geo = ellipsoidal_area(gpd.GeoSeries(data.geom[idx], crs=STORAGE_EPSG))
         given = data.col("area_m2").to_numpy(dtype=float)[idx]
         rel = np.abs(given - geo) / np.maximum(geo, 1e-9)
-        for k in np.nonzero(rel > tol)[0]:
+        for k in np.nonzero((rel > tol) & (np.abs(given - geo) > abs_tol))[0]:
             i = idx[k]
             ctx.add("warning", "validate.area_mismatch", name, data.ids[i], "area_m2",
                     value=round(float(given[k]), 2), computed=round(float(geo[k]), 2),

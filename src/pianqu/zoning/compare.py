@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 
 from pianqu.config import Config
+from pianqu.errors import UserKeyError, UserValueError, layer_label
+from pianqu.workspace import scenario_layer
 from pianqu.zoning.contiguity import Adjacency, adjacency as build_adjacency
 from pianqu.zoning.evaluate import Evaluation, Evaluator, compare, normalise_division, read_division
 
@@ -45,8 +47,8 @@ def township_instance(ws, config: Config | None = None) -> TownshipInstance:
     units = inputs.townships
     try:
         pts = seat_points(inputs.settlements, units["code"], "town_seat", "township_code")
-    except ValueError as exc:
-        raise ValueError(f"{ws.url}: {exc}") from None
+    except UserValueError as exc:
+        raise UserValueError("zoning.division.in_workspace", path=ws.url, error=exc) from None
     T = inputs.travel_s(pts, pts)
     adj = build_adjacency(units, travel_s=T, config=cfg)
     return TownshipInstance(units, T, adj, units.set_index("code")["name"].astype(str))
@@ -56,11 +58,11 @@ def scenario_division(ws, scenario: str = "plan") -> pd.DataFrame:
     """pianqu's township division in ``scenario`` (layer ``zone_member``) as ``code, zone,
     centre_mark``; zones are labelled by their centre's code."""
     if scenario not in set(ws.scenarios()["name"]) or not ws.has("zone_member", scenario):
-        raise ValueError(f"{ws.url}: scenario '{scenario}' has no township zones (layer zone_member); "
-                         f"run `pianqu plan {ws.url} --scenario {scenario}` first")
+        raise UserValueError("zoning.division.no_scenario_zones", path=ws.url, scenario=scenario)
     m = ws.read("zone_member", scenario)
     div = normalise_division(pd.DataFrame(m).astype({"township_code": str, "zone": str}), code="township_code",
-                             zone="zone", is_centre="is_centre", source=f"{ws.url} scenario {scenario}")
+                             zone="zone", is_centre="is_centre",
+                             source=f"{ws.url}:{scenario_layer('zone_member', scenario)}")
     return div
 
 
@@ -110,8 +112,11 @@ class Comparison:
             return by_centre[z]
         if allow_new:
             return z
-        listed = "、".join(f"{k}（{v}）" for k, v in self.zone_names().items()) or "、".join(ev.zone_labels)
-        raise KeyError(f"no zone '{z}' in {ev.source or 'the division'}; zones are {listed}")
+        names = self.zone_names()
+        centre = {k: v.removesuffix("片区") for k, v in names.items()}
+        raise UserKeyError("zoning.division.unknown_zone", zone=z, source=ev.source or "-",
+                           zones_zh="、".join(f"{k}（{v}）" for k, v in names.items()) or "、".join(ev.zone_labels),
+                           zones_en=", ".join(f"{k} ({v})" for k, v in centre.items()) or ", ".join(ev.zone_labels))
 
     def move(self, code: str, zone: str, *, allow_new: bool = False) -> dict[str, Any]:
         """Move township ``code`` to ``zone`` and re-evaluate (see :meth:`Evaluator.move`);
@@ -120,7 +125,8 @@ class Comparison:
         ev = self.evaluator
         code = str(code).strip()
         if code not in ev.pos:
-            raise KeyError(f"township '{code}' is not in layer township of the workspace")
+            raise UserKeyError("zoning.division.unknown_unit", code=code, layer="township",
+                               layer_zh=layer_label("township"))
         target = self.resolve_zone(zone, allow_new=allow_new)
         k_from = int(ev.zone_of[ev.pos[code]])
         src = ev.zone_labels[k_from] if k_from >= 0 else ""
@@ -155,7 +161,7 @@ def compare_division(ws, division: str | Path | pd.DataFrame | None = None, *, s
     proposal_div = scenario_division(ws, scenario) if scenario else None
     if division is None:
         if proposal_div is None:
-            raise ValueError("give a division file or a scenario")
+            raise UserValueError("zoning.division.nothing")
         div = proposal_div
     elif isinstance(division, pd.DataFrame):
         div = division

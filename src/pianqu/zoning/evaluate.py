@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from pianqu.config import Config, load_config
+from pianqu.errors import UserFileError, UserKeyError, UserValueError, layer_label
 from pianqu.findings import Finding
 from pianqu.i18n import t
 from pianqu.zoning.contiguity import Adjacency, adjacency as build_adjacency
@@ -57,7 +58,7 @@ def read_division(path: str | Path, *, layer: str | None = None, sheet: str | in
     """
     p = Path(path)
     if not p.exists():
-        raise FileNotFoundError(f"{p}: no such file")
+        raise UserFileError("zoning.division.no_file", path=str(p))
     suffix = p.suffix.lower()
     if suffix == ".csv":
         for enc in ("utf-8-sig", "gb18030"):
@@ -67,14 +68,14 @@ def read_division(path: str | Path, *, layer: str | None = None, sheet: str | in
             except UnicodeDecodeError:
                 continue
         else:
-            raise ValueError(f"{p}: cannot decode the CSV (tried UTF-8 and GB18030)")
+            raise UserValueError("zoning.division.encoding", path=str(p))
     elif suffix in (".xlsx", ".xls"):
         raw = pd.read_excel(p, sheet_name=sheet, dtype=str).fillna("")
     else:
         import pyogrio
 
         raw = pd.DataFrame(pyogrio.read_dataframe(p, layer=layer, read_geometry=False)).astype(str)
-    where = f"{p}" + (f" layer {layer}" if layer else "")
+    where = f"{p}" + (f":{layer}" if layer else "")
     return normalise_division(raw, code=code, zone=zone, centre=centre, is_centre=is_centre, source=where)
 
 
@@ -83,18 +84,21 @@ def normalise_division(raw: pd.DataFrame, *, code: str = "code", zone: str = "zo
     """``code, zone, centre_mark`` from a table holding a centre column or an is-centre flag."""
     for col in (code, zone):
         if col not in raw.columns:
-            raise ValueError(f"{source or 'division'}: no column '{col}'; columns are {list(raw.columns)}")
+            raise UserValueError("zoning.division.no_column", source=source or "-", column=col,
+                                 columns=", ".join(map(str, raw.columns)))
     if centre is None and is_centre is None:
         centre = "centre" if "centre" in raw.columns else None
         is_centre = "is_centre" if "is_centre" in raw.columns else None
     df = pd.DataFrame({"code": raw[code].astype(str).str.strip(), "zone": raw[zone].astype(str).str.strip()})
     if is_centre is not None:
         if is_centre not in raw.columns:
-            raise ValueError(f"{source or 'division'}: no column '{is_centre}'")
+            raise UserValueError("zoning.division.no_column", source=source or "-", column=is_centre,
+                                 columns=", ".join(map(str, raw.columns)))
         df["centre_mark"] = raw[is_centre].astype(str).str.strip().str.lower().isin(TRUE_WORDS).to_numpy()
     elif centre is not None:
         if centre not in raw.columns:
-            raise ValueError(f"{source or 'division'}: no column '{centre}'")
+            raise UserValueError("zoning.division.no_column", source=source or "-", column=centre,
+                                 columns=", ".join(map(str, raw.columns)))
         named = raw[centre].astype(str).str.strip()
         marks = set(zip(df["zone"], named))
         df["centre_mark"] = [(z, c) in marks for z, c in zip(df["zone"], df["code"])]
@@ -103,8 +107,8 @@ def normalise_division(raw: pd.DataFrame, *, code: str = "code", zone: str = "zo
         extra = [(z, c) for z, c in marks if c and c.lower() != "nan" and (z, c) not in listed]
         df.attrs["centres_not_members"] = extra
     else:
-        raise ValueError(f"{source or 'division'}: give a centre column (code of the zone's centre) or an "
-                         "is_centre column (是/否)")
+        raise UserValueError("zoning.division.no_centre_column", source=source or "-",
+                             columns=", ".join(map(str, raw.columns)))
     df.attrs["source"] = source
     return df
 
@@ -392,7 +396,8 @@ class Evaluator:
         the two zones and the unit). A centre that moves out leaves its old zone without a centre.
         """
         if code not in self.pos:
-            raise KeyError(f"unit '{code}' is not among the {self.layer} units")
+            raise UserKeyError("zoning.division.unknown_unit", code=code, layer=self.layer,
+                               layer_zh=layer_label(self.layer))
         u = self.pos[code]
         if zone not in self.zone_labels:
             self.zone_labels.append(zone)

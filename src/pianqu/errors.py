@@ -1,0 +1,133 @@
+"""Errors a user can fix, said in the user's language (zh or en).
+
+A :class:`PianquError` carries a message ``rule`` (a key in ``pianqu/locales/*.toml``) and the
+values it is rendered with, not a finished sentence, so the command line can say it in the
+language chosen with ``--lang`` whatever the language was when it was raised::
+
+    [common.workspace.missing]                  # in common.toml
+    msg.zh = "工作空间“{path}”不存在。"
+    msg.en = "{path}: no such workspace."
+    do.zh = "先用 `pianqu import` 或 `pianqu synth` 建立工作空间。"    # optional: what to do
+    do.en = "Make one with `pianqu import` or `pianqu synth`."
+
+    raise WorkspaceError("common.workspace.missing", path=url)
+
+``rule.msg`` is required, ``rule.do`` optional (or ``rule`` itself holds the whole message).
+A parameter that is itself a PianquError (a wrapped cause) is rendered in the same language.
+Name parameters anything but ``lang`` (the rendering language). Concrete errors keep the
+built-in type that callers catch: :class:`UserValueError` is a ValueError, :class:`UserKeyError` a KeyError;
+modules subclass these (``WorkspaceError``, ``ConfigError``, ``ReportError``, ...).
+"""
+
+from __future__ import annotations
+
+import errno
+import re
+from typing import Any
+
+from pianqu.i18n import LANGS, catalogue, default_lang, t
+
+
+class PianquError(Exception):
+    """An error the user can fix: ``rule`` names the message, ``params`` fill it in."""
+
+    def __init__(self, rule: str, lang: str | None = None, **params: Any):
+        self.rule = rule
+        self.params = params
+        super().__init__(self.message(lang))
+
+    def message(self, lang: str | None = None) -> str:
+        """The message (and, if the catalogue has one, what to do) in ``lang``."""
+        params = {k: _render(v, lang) for k, v in self.params.items()}
+        if self.rule in catalogue():  # a one-part message (zh/en directly under the rule)
+            return _text(self.rule, lang, params)
+        text = _text(f"{self.rule}.msg", lang, params)
+        if f"{self.rule}.do" in catalogue():
+            text = f"{text} {_text(f'{self.rule}.do', lang, params)}"
+        return text
+
+    def __str__(self) -> str:  # KeyError would print the repr of its argument
+        return str(self.args[0]) if self.args else self.rule
+
+    def __reduce__(self):  # pickled across processes by rule and params, not by the text
+        return _restore, (type(self), self.rule, self.params)
+
+
+def _restore(cls: type, rule: str, params: dict[str, Any]) -> "PianquError":
+    return cls(rule, **params)
+
+
+class UserValueError(PianquError, ValueError):
+    """A bad value or input file (caught where ValueError is)."""
+
+
+class UserKeyError(PianquError, KeyError):
+    """A name or code that does not exist (caught where KeyError is)."""
+
+
+class UserFileError(PianquError, OSError):
+    """A file or folder that cannot be read or written (caught where OSError is)."""
+
+
+def layer_label(name: str) -> str:
+    """A layer as Chinese text names it: ``道路（road）`` for a layer of the data standard
+    (:mod:`pianqu.schema`), ``“name”`` for any other."""
+    from pianqu.schema import LAYERS
+
+    spec = LAYERS.get(str(name))
+    return f"{spec.zh}（{spec.name}）" if spec is not None else f"“{name}”"
+
+
+def _text(key: str, lang: str | None, params: dict[str, Any]) -> str:
+    """``t(key, lang, **params)`` for any parameter names (``key`` and ``lang`` included)."""
+    lang = lang or default_lang()
+    if key not in catalogue() or lang not in LANGS:
+        t(key, lang)  # raises t's error for an unknown key or language
+    return catalogue()[key][lang].format(**params)
+
+
+def _render(value: Any, lang: str | None) -> Any:
+    message = getattr(value, "message", None)
+    if isinstance(value, BaseException) and callable(message):
+        return message(lang)
+    return value
+
+
+_ERRNO_RULES = {
+    errno.ENOENT: "common.os.missing",
+    errno.EACCES: "common.os.denied",
+    errno.EPERM: "common.os.denied",
+    errno.EROFS: "common.os.read_only",
+    errno.ENOSPC: "common.os.no_space",
+    errno.EISDIR: "common.os.is_dir",
+    errno.ENOTDIR: "common.os.not_dir",
+    errno.EEXIST: "common.os.exists",
+}
+
+
+def from_os_error(exc: OSError) -> PianquError:
+    """An operating-system error (missing folder, no permission, disk full, ...) as a
+    :class:`UserFileError` naming the path, so it too is said in the user's language."""
+    if isinstance(exc, PianquError):
+        return exc
+    path = exc.filename if exc.filename is not None else ""
+    code = exc.errno
+    if code is None:  # pandas: OSError("Cannot save file into a non-existent directory: '...'")
+        quoted = re.search(r"'([^']+)'", str(exc))
+        path = path or (quoted.group(1) if quoted else "")
+        code = errno.ENOENT if "non-existent directory" in str(exc) else None
+    rule = _ERRNO_RULES.get(code if code is not None else -1, "common.os.other")
+    return UserFileError(rule, path=str(path), errno=code if code is not None else "?")
+
+
+def user_message(exc: BaseException, lang: str | None = None) -> str:
+    """What to tell the user about ``exc`` in ``lang``: a PianquError (or any error with a
+    ``message(lang)`` method, like the import's IngestError) in that language; an OSError
+    by its errno; anything else by its text."""
+    message = getattr(exc, "message", None)
+    if callable(message):
+        return message(lang)
+    if isinstance(exc, OSError):
+        return from_os_error(exc).message(lang)
+    text = str(exc)
+    return text.strip("'\"") if isinstance(exc, KeyError) else text
