@@ -87,10 +87,15 @@ def _text(key: str, lang: str | None, params: dict[str, Any]) -> str:
 
 
 def _render(value: Any, lang: str | None) -> Any:
-    message = getattr(value, "message", None)
-    if isinstance(value, BaseException) and callable(message):
-        return message(lang)
-    return value
+    """A parameter in ``lang``: an error or a finding by its own message, a list of them joined."""
+    if isinstance(value, (list, tuple)) and value and all(_speaks(v) for v in value):
+        return ("；" if (lang or default_lang()) == "zh" else "; ").join(_render(v, lang) for v in value)
+    return value.message(lang) if _speaks(value) else value
+
+
+def _speaks(value: Any) -> bool:
+    """An error or a finding: something that renders its own message in a language."""
+    return callable(getattr(value, "message", None)) and (isinstance(value, BaseException) or hasattr(value, "rule"))
 
 
 _ERRNO_RULES = {

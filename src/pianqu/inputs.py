@@ -142,13 +142,26 @@ def _note(rule: str, severity: str = "info", **params) -> Finding:
     return Finding(severity, f"inputs.{rule}", params.pop("layer", ""), "", "", params)
 
 
-def _roads(ws: Workspace, landuse: gpd.GeoDataFrame | None, cfg: Config) -> tuple[gpd.GeoDataFrame | None,
-                                                                                   InputSource, list[Finding]]:
+class _Parcels:
+    """The base epoch's parcels, read once and only when a derivation needs them."""
+
+    def __init__(self, ws: Workspace):
+        self.ws, self._frame = ws, None
+
+    def __call__(self) -> gpd.GeoDataFrame | None:
+        if self._frame is None and self.ws.has("landuse"):
+            self._frame = read_landuse(self.ws)
+        return self._frame
+
+
+def _roads(ws: Workspace, parcels: _Parcels, cfg: Config) -> tuple[gpd.GeoDataFrame | None,
+                                                                    InputSource, list[Finding]]:
     if ws.has("road"):
         roads = ws.read("road")
         if len(roads):
             method = "osm" if "osm_id" in roads.columns else "layer"
             return roads, InputSource("road", "given", method, len(roads)), []
+    landuse = parcels()
     if landuse is not None:
         derived = centreline_roads(landuse, config=cfg, compute_epsg=ws.meta.compute_epsg)
         if len(derived) >= int(cfg["inputs.min_derived_roads"]):
@@ -158,12 +171,13 @@ def _roads(ws: Workspace, landuse: gpd.GeoDataFrame | None, cfg: Config) -> tupl
     return None, InputSource("road", "estimated", "straight_line"), [_note("road_straight", "warning", layer="road")]
 
 
-def _settlements(ws: Workspace, townships, villages, landuse, cfg: Config):
+def _settlements(ws: Workspace, townships, villages, parcels: _Parcels, cfg: Config):
     if ws.has("settlement"):
         s = ws.read("settlement")
         levels = set(s["level"].astype(str)) if len(s) else set()
         if "town_seat" in levels and (villages is None or "village_seat" in levels):
             return s, InputSource("settlement", "given", "layer", len(s)), []
+    landuse = parcels()
     if landuse is None:
         landuse = gpd.GeoDataFrame({"code": [], "czcsxm": []}, geometry=[], crs=4490)
     s = settlements_from_parcels(landuse, townships, villages if villages is not None else townships.iloc[:0],
@@ -175,7 +189,7 @@ def _settlements(ws: Workspace, townships, villages, landuse, cfg: Config):
 
 
 def _population(ws: Workspace, townships: gpd.GeoDataFrame, villages: gpd.GeoDataFrame | None,
-                landuse: gpd.GeoDataFrame | None, cfg: Config):
+                parcels: _Parcels, cfg: Config):
     tp = pd.to_numeric(townships.get("population"), errors="coerce") if "population" in townships else None
     vp = pd.to_numeric(villages.get("population"), errors="coerce") \
         if villages is not None and "population" in villages else None
@@ -194,7 +208,7 @@ def _population(ws: Workspace, townships: gpd.GeoDataFrame, villages: gpd.GeoDat
         known.update(dict(zip(villages["code"].astype(str), vp)))
     known = {k: float(v) for k, v in known.items() if pd.notna(v)}
     vill = villages if villages is not None else townships.iloc[:0].assign(township_code=[])
-    t_pop, v_pop, estimated = spread_census(ws.meta.county_code, townships, vill, landuse, config=cfg,
+    t_pop, v_pop, estimated = spread_census(ws.meta.county_code, townships, vill, parcels(), config=cfg,
                                             known=known or None)
     townships = townships.assign(population=townships["code"].astype(str).map(t_pop).round().astype(int))
     if villages is not None:
@@ -215,15 +229,15 @@ def from_workspace(ws: Workspace, *, config: Config | None = None, build_network
     villages = ws.read("village") if ws.has("village") else None
     if villages is not None:
         villages["code"] = villages["code"].astype(str)
-    landuse = read_landuse(ws) if ws.has("landuse") else None
+    parcels = _Parcels(ws)
     findings: list[Finding] = []
     sources: dict[str, InputSource] = {}
 
-    roads, sources["road"], f = _roads(ws, landuse, cfg)
+    roads, sources["road"], f = _roads(ws, parcels, cfg)
     findings += f
-    settlements, sources["settlement"], f = _settlements(ws, townships, villages, landuse, cfg)
+    settlements, sources["settlement"], f = _settlements(ws, townships, villages, parcels, cfg)
     findings += f
-    townships, villages, sources["population"], f = _population(ws, townships, villages, landuse, cfg)
+    townships, villages, sources["population"], f = _population(ws, townships, villages, parcels, cfg)
     findings += f
     facilities = ws.read("facility") if ws.has("facility") else None
     sources["facility"] = InputSource("facility", "given", "layer", len(facilities)) if facilities is not None \
@@ -235,7 +249,7 @@ def from_workspace(ws: Workspace, *, config: Config | None = None, build_network
         else InputSource("economy", "missing", "")
     if economy is None:
         findings.append(_note("economy_missing", layer="economy"))
-    sources["landuse"] = InputSource("landuse", "given" if landuse is not None else "missing", "layer",
-                                     0 if landuse is None else len(landuse))
+    sources["landuse"] = InputSource("landuse", "given", "layer") if ws.has("landuse") \
+        else InputSource("landuse", "missing", "")
     graph = build_graph(roads, config=cfg) if build_network and roads is not None else None
     return PlanInputs(townships, villages, settlements, roads, facilities, economy, sources, findings, cfg, graph)

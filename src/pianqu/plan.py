@@ -16,6 +16,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from pianqu.errors import UserValueError
 from pianqu.findings import Finding
 from pianqu.inputs import PlanInputs, from_workspace
 from pianqu.land.epochs import read_landuse
@@ -143,15 +144,15 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
             ap = auto_p(units, T, **kw)
             result = ap.best
             if result is None:
-                raise ValueError("no number of zones gives a valid division: " +
-                                 "; ".join(f.message(lang) for r in ap.results.values() for f in r.explanation[:1]))
+                raise UserValueError("plan.no_division", reasons=[f for r in ap.results.values()
+                                                                  for f in r.explanation[:1]])
         else:
             ap = None
             result = delineate(units, T, p, **kw)
         findings += list(result.explanation)
         if result.status not in ("optimal", "feasible"):
-            raise ValueError(f"zoning with p={result.p} is {result.status}: " +
-                             "; ".join(f.message(lang) for f in result.explanation))
+            raise UserValueError("plan.zoning_failed", p=result.p, status=result.status,
+                                 reasons=list(result.explanation))
         advance()
         hierarchy, hf = township_hierarchy(units, result.assignment, scores=scores)
         findings += hf
