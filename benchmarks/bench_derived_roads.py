@@ -78,7 +78,7 @@ def fit_straight(layers: dict, graph_true, cfg) -> tuple[np.ndarray, np.ndarray,
         s = straight_line_times(pts, pts, config=unit)  # metres
         off = ~np.eye(len(t), dtype=bool) & np.isfinite(t) & (s > 0)
         out.append((d[off], s[off], t[off]))
-    return tuple(np.concatenate([o[i] for o in out]) for i in range(3))
+    return out
 
 
 def main() -> None:
@@ -116,7 +116,8 @@ def main() -> None:
             for name, t in (("centreline", cen), ("straight", stl)):
                 rows.append((code, level, name, errors(t, ref)))
         if args.fit:
-            fits.append(fit_straight(layers, g_true, cfg))
+            for level, f in zip(("township", "village"), fit_straight(layers, g_true, cfg)):
+                fits.append((code, level, *f))
     print()
     print("| county | seats | method | pairs | median rel. error | p90 rel. error | median signed | within 10 % | unreachable |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -124,13 +125,19 @@ def main() -> None:
         print(f"| {code} | {level} | {name} | {e['pairs']} | {e['median']:.1%} | {e['p90']:.1%} | "
               f"{e['bias']:+.1%} | {e['within10']:.1%} | {e['unreachable']:.1%} |")
     if fits:
-        d, s, t = (np.concatenate([f[i] for f in fits]) for i in range(3))
-        ok = (s > 0) & np.isfinite(d) & np.isfinite(t)
-        detour = float(np.median(d[ok] / s[ok]))
-        speed = float(np.median(s[ok] * detour / t[ok])) * 3.6
-        print(f"\nstraight-line fit over {ok.sum()} seat pairs: detour (median road/straight distance) "
-              f"{detour:.3f} (p10 {np.quantile(d[ok] / s[ok], 0.1):.3f}, p90 {np.quantile(d[ok] / s[ok], 0.9):.3f}); "
-              f"speed making the median time exact {speed:.1f} km/h")
+        print("\n| county | seats | pairs | detour: median road / straight distance (p10–p90) | speed making the median time exact |")
+        print("|---|---|---|---|---|")
+        det, spd = [], []
+        for code, level, d, s, t in fits:
+            ok = (s > 0) & np.isfinite(d) & np.isfinite(t)
+            ratio = d[ok] / s[ok]
+            detour = float(np.median(ratio))
+            speed = float(np.median(s[ok] * detour / t[ok])) * 3.6
+            det.append(detour)
+            spd.append(speed)
+            print(f"| {code} | {level} | {ok.sum()} | {detour:.3f} ({np.quantile(ratio, 0.1):.2f}–"
+                  f"{np.quantile(ratio, 0.9):.2f}) | {speed:.1f} km/h |")
+        print(f"\nmedian over the county × seat-level groups: detour {np.median(det):.3f}, speed {np.median(spd):.1f} km/h")
 
 
 if __name__ == "__main__":

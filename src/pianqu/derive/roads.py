@@ -221,7 +221,8 @@ def _chordal_axis(groups: np.ndarray, step: float) -> _Skeleton:
     node_of[interior] = node.ravel()
     mid = (V[ukey // nv] + V[ukey % nv]) / 2
     k = interior.sum(axis=1)
-    area = 0.5 * np.abs(np.cross(V[T[:, 1]] - V[T[:, 0]], V[T[:, 2]] - V[T[:, 0]]))
+    p, q = V[T[:, 1]] - V[T[:, 0]], V[T[:, 2]] - V[T[:, 0]]
+    area = 0.5 * np.abs(p[:, 0] * q[:, 1] - p[:, 1] * q[:, 0])
     # sleeves: the two interior midpoints
     sl = np.flatnonzero(k == 2)
     ends = node_of[sl][interior[sl]].reshape(-1, 2)
