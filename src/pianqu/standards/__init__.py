@@ -88,6 +88,22 @@ def derive_codes() -> pd.DataFrame:
 
 
 @cache
+def derived_road_codes() -> pd.DataFrame:
+    """Which traffic parcels (三调 or 用地用海 codes) become derived roads, and why railways do not."""
+    df = _csv("derived_roads.csv")
+    df["drivable"] = df["drivable"].str.lower() == "true"
+    return df
+
+
+@cache
+def derived_road_classes() -> pd.DataFrame:
+    """Road class of a derived centreline by its parcel's 用地用海 code and estimated width."""
+    df = _csv("derived_road_classes.csv")
+    df["min_width_m"] = df["min_width_m"].astype(float)
+    return df
+
+
+@cache
 def area_units() -> pd.DataFrame:
     """Area units and their size in m² (亩 = 10000/15 m²)."""
     df = _csv("units.csv")
@@ -180,6 +196,8 @@ def catalogue() -> dict[str, pd.DataFrame]:
         "facility_kinds": facility_kinds(),
         "industries": industries(),
         "road_classes": road_classes(),
+        "derived_roads": derived_road_codes(),
+        "derived_road_classes": derived_road_classes(),
         "area_units": area_units(),
         "derive_codes": derive_codes(),
         "tiankan_coefficients": tiankan_coefficients(),
