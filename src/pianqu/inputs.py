@@ -37,6 +37,7 @@ from pianqu.derive.settlements import settlements_from_parcels
 from pianqu.findings import Finding
 from pianqu.land.epochs import read_landuse
 from pianqu.network import RoadGraph, build_graph, od_matrix
+from pianqu.network.graph import check_mode
 from pianqu.workspace import Workspace
 
 STATUSES = ("given", "derived", "estimated", "missing")
@@ -86,9 +87,14 @@ class PlanInputs:
                  mode: str = "drive") -> np.ndarray:
         """Seconds from every origin to every destination: over the road graph, or straight-line
         estimates when the county has no road input at all."""
+        check_mode(mode)
         if self.graph is not None:
             return od_matrix(self.graph, origins, destinations, mode=mode)
-        return straight_line_times(origins.geometry, destinations.geometry, config=self.config, mode=mode)
+        seconds = straight_line_times(origins, destinations, config=self.config)
+        if mode == "walk":  # the same detoured distance at walking speed
+            seconds = seconds * float(self.config["derive.straight_line_speed_kmh"]) / \
+                float(self.config["network.walk_speed_kmh"])
+        return seconds
 
     def table(self) -> pd.DataFrame:
         """One row per input: status, method, rows and the analyses that use it (`input_source`)."""
