@@ -88,8 +88,18 @@ class PlanInputs:
         """Seconds from every origin to every destination: over the road graph, or straight-line
         estimates when the county has no road input at all."""
         check_mode(mode)
-        if self.graph is not None:
-            return od_matrix(self.graph, origins, destinations, mode=mode)
+        if self.graph is None:
+            return self._straight(origins, destinations, mode)
+        seconds = od_matrix(self.graph, origins, destinations, mode=mode)
+        if self.status("road") == "derived":  # a derived network has gaps a real one would not:
+            cut = ~np.isfinite(seconds)        # those pairs get the straight-line estimate, and say so
+            if cut.any():
+                seconds = np.where(cut, self._straight(origins, destinations, mode), seconds)
+                self.findings.append(_note("road_gaps", "warning", layer="road", pairs=int(cut.sum()),
+                                           total=int(cut.size)))
+        return seconds
+
+    def _straight(self, origins: gpd.GeoDataFrame, destinations: gpd.GeoDataFrame, mode: str) -> np.ndarray:
         seconds = straight_line_times(origins, destinations, config=self.config)
         if mode == "walk":  # the same detoured distance at walking speed
             seconds = seconds * float(self.config["derive.straight_line_speed_kmh"]) / \

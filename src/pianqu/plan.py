@@ -116,7 +116,7 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
     village_time_limit = float(cfg["zoning.village_time_limit_s"] if village_time_limit is None else village_time_limit)
     with task("道路网络与出行时间 / road graph and travel times", total=2) as advance:
         inputs = inputs or from_workspace(ws, config=cfg)  # the graph's findings come with the diagnostics
-        findings: list[Finding] = list(inputs.findings)
+        findings: list[Finding] = []  # the inputs' own findings (what was derived) go first, at the end
         settlements, graph = inputs.settlements, inputs.graph
         units = township_units(ws, inputs)
         names = units.set_index("code")["name"]
@@ -167,13 +167,17 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
             Tv = inputs.travel_s(vseats, vseats)
             vz = village_zones(vil, Tv, township_zone=result.assignment, config=cfg,
                                method=village_method, time_limit=village_time_limit)
-            vh, vf = village_hierarchy(vil, vz.result.assignment)
-            findings += list(vz.result.explanation) + vf
-            vnames = vil.set_index("code")["name"]
-            village_layers = {
-                "village_zone": zone_polygons(vil, vz.result.assignment, vz.result.zones, vnames),
-                "village_hierarchy": vh,
-            }
+            findings += list(vz.result.explanation)  # a group without a division says why, and is left out
+            solved = vz.result.assignment[vz.result.assignment.astype(str) != ""]
+            if len(solved):
+                vil_solved = vil[vil["code"].astype(str).isin(solved.index)]
+                vh, vf = village_hierarchy(vil_solved, solved)
+                findings += vf
+                vnames = vil.set_index("code")["name"]
+                village_layers = {
+                    "village_zone": zone_polygons(vil_solved, solved, vz.result.zones, vnames),
+                    "village_hierarchy": vh,
+                }
             advance()
 
     specialties = None
@@ -255,6 +259,7 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
             land = plan_land(ws, scenario, zone_layer, lang=lang)
             findings += land.get("findings", [])
             advance()
+    findings = list(inputs.findings) + findings
     return PlanResult(scenario, result, ap, scores, vz, specialties, net, layers, findings, services, land,
                       inputs)
 
