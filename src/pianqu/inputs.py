@@ -199,9 +199,10 @@ def _settlements(ws: Workspace, townships, villages, parcels: _Parcels, cfg: Con
     s = settlements_from_parcels(landuse, townships, villages if villages is not None else townships.iloc[:0],
                                  config=cfg, compute_epsg=ws.meta.compute_epsg)
     by = s["method"].value_counts().to_dict() if "method" in s.columns else {}
-    detail = ", ".join(f"{k} {v}" for k, v in sorted(by.items()))
+    detail = ",".join(f"{k}:{v}" for k, v in sorted(by.items()))  # the report names the methods
     return s, InputSource("settlement", "derived", "parcels", len(s), detail), [
-        _note("settlement_parcels", "warning", layer="settlement", seats=len(s), detail=detail)]
+        _note("settlement_parcels", "warning", layer="settlement", seats=len(s),
+              inside=int(by.get("point_on_surface", 0)))]
 
 
 def _population(ws: Workspace, townships: gpd.GeoDataFrame, villages: gpd.GeoDataFrame | None,

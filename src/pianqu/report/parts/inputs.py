@@ -29,7 +29,8 @@ def inputs(ws, ctx: ReportContext) -> SectionContent | None:
         ctx.t("report.col.input_method"): [ctx.t(f"report.input_method.{m}") if m else ""
                                            for m in src["method"].fillna("").astype(str)],
         ctx.t("report.col.rows"): pd.to_numeric(src["rows"], errors="coerce").fillna(0).astype(int),
-        ctx.t("report.col.detail"): src["detail"].fillna("").astype(str),
+        ctx.t("report.col.detail"): [_detail(ctx, n, d, sep) for n, d in
+                                     zip(src["input"].astype(str), src["detail"].fillna("").astype(str))],
     })
     content.add_table(Table("inputs", ctx.t("report.section.inputs.table"), table,
                             sheet=ctx.t("report.sheet.inputs")))
@@ -41,3 +42,11 @@ def inputs(ws, ctx: ReportContext) -> SectionContent | None:
     content.add_table(Table("analysis_inputs", ctx.t("report.section.inputs.analyses"), pd.DataFrame(rows),
                             sheet=ctx.t("report.sheet.analysis_inputs")))
     return content
+
+
+def _detail(ctx: ReportContext, name: str, detail: str, sep: str) -> str:
+    """The detail column in the report's language: how many seats each method found."""
+    if name != "settlement" or ":" not in detail:
+        return detail
+    parts = (item.split(":") for item in detail.split(","))
+    return sep.join(f"{ctx.t(f'inputs.seat_method.{m}')} {n}" for m, n in parts)
