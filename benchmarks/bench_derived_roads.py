@@ -54,11 +54,17 @@ def errors(t: np.ndarray, ref: np.ndarray) -> dict:
             "within10": float((rel <= 0.10).mean()), "unreachable": unreachable, "pairs": int(ok.sum())}
 
 
-def with_bridges(landuse: gpd.GeoDataFrame, rivers: gpd.GeoDataFrame, gap_m: float, epsg: int) -> gpd.GeoDataFrame:
-    """Road parcels cut where a river crosses them (the bridge mapped as water)."""
+def with_bridges(landuse: gpd.GeoDataFrame, rivers: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, gap_m: float,
+                 epsg: int) -> gpd.GeoDataFrame:
+    """Road parcels cut where a true road crosses a river (the bridge mapped as water): the river
+    buffered by ``gap_m``/2 within 30 m of each crossing point."""
     lu = select_epoch(landuse).copy()
     road = road_parcel_codes(lu)["drivable"].to_numpy(bool)
-    cut = shapely.union_all(shapely.buffer(rivers.to_crs(epsg).geometry.to_numpy(), gap_m / 2, cap_style="flat"))
+    river = shapely.union_all(rivers.to_crs(epsg).geometry.to_numpy())
+    cross = shapely.intersection(river, shapely.union_all(roads.to_crs(epsg).geometry.to_numpy()))
+    pts = shapely.get_parts(shapely.extract_unique_points(cross))
+    cut = shapely.intersection(shapely.buffer(river, gap_m / 2, cap_style="flat"),
+                               shapely.union_all(shapely.buffer(pts, 30.0)))
     g = lu.geometry.to_crs(epsg).to_numpy()
     g[road] = shapely.difference(g[road], cut)
     lu = lu.set_geometry(gpd.GeoSeries(g, crs=epsg, index=lu.index).to_crs(4490))
@@ -98,7 +104,7 @@ def main() -> None:
         synth_s = time.perf_counter() - t0
         landuse = layers["landuse"]
         if args.bridges > 0:
-            landuse = with_bridges(landuse, layers["river"], args.bridges, epsg)
+            landuse = with_bridges(landuse, layers["river"], layers["road"], args.bridges, epsg)
         t0 = time.perf_counter()
         derived = centreline_roads(landuse, config=cfg, compute_epsg=epsg)
         derive_s = time.perf_counter() - t0

@@ -132,7 +132,6 @@ def centreline_roads(landuse: gpd.GeoDataFrame, *, config: Config | None = None,
     ch = _chains(sk)
     lap("chains")
     ch = _prune(ch, factor)
-    ch = _drop_small(ch, float(cfg["derive.centreline_min_component_m"]))
     stats["chains_pruned"] = len(ch.xy)
     lap("prune")
     if not ch.xy:
@@ -142,6 +141,9 @@ def centreline_roads(landuse: gpd.GeoDataFrame, *, config: Config | None = None,
     ch.group = _group_of(ch, groups)
     n_joins = _join_gaps(ch, float(cfg["derive.centreline_gap_m"]))
     stats["gap_joins"] = n_joins
+    ch = _drop_small(ch, float(cfg["derive.centreline_min_component_m"]))  # after the joins
+    if not ch.xy:
+        return _empty()
     lap("ends")
 
     lines = np.array([shapely.LineString(x) for x in ch.xy], dtype=object)
