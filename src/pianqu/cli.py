@@ -382,6 +382,9 @@ def travel(
         ws = Workspace.open(workspace)
         inputs = from_workspace(ws)  # the county's roads, else centrelines of its traffic parcels
         graph = inputs.graph
+        for f in inputs.findings:  # derived or estimated inputs: said before the times
+            if f.severity != "info":
+                console.print(f"[{t('common.severity.' + f.severity, lang)}] {f.message(lang)}", markup=False)
         o, oid = pick(ws, origins)
         d, did = pick(ws, destinations)
         cutoff = cutoff_min * 60 if cutoff_min else None
