@@ -162,6 +162,9 @@ def _plain(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         s = f[col]
         if pd.api.types.is_bool_dtype(s):
             f[col] = s.astype("int16")
+        elif pd.api.types.is_integer_dtype(s) and s.dtype.itemsize == 8 and \
+                s.dropna().between(-2**31, 2**31 - 1).all():  # 32-bit integers: every ArcGIS reads them
+            f[col] = s.astype("Int32" if s.hasnans else "int32")
         elif s.dtype == object or isinstance(s.dtype, pd.StringDtype):
             f[col] = s.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)) \
                 .astype(object)
