@@ -50,3 +50,28 @@ def _detail(ctx: ReportContext, name: str, detail: str, sep: str) -> str:
         return detail
     parts = (item.split(":") for item in detail.split(","))
     return sep.join(f"{ctx.t(f'inputs.seat_method.{m}')} {n}" for m, n in parts)
+
+
+def derived_note(ctx: ReportContext, analysis: str) -> str | None:
+    """A section's note naming the inputs of ``analysis`` that were not the county's own (None
+    when all were given, or the scenario records no inputs)."""
+    if ctx.scenario is None or not ctx.ws.has("input_source", ctx.scenario):
+        return None
+    src = ctx.layer("input_source", ctx.scenario)
+    row = analysis_status(dict(zip(src["input"].astype(str), src["status"].astype(str))))
+    states = row.set_index("analysis").loc[analysis, "inputs"]
+    weak = [(n, s) for n, s in states.items() if s != "given"]
+    if not weak:
+        return None
+    sep = "、" if ctx.lang == "zh" else ", "
+    return ctx.t("report.section.inputs.section_note",
+                 inputs=sep.join(f"{ctx.t(f'report.input.{n}')}（{ctx.t(f'inputs.status.{s}')}）"
+                                 if ctx.lang == "zh" else f"{ctx.t(f'report.input.{n}')} ({ctx.t(f'inputs.status.{s}')})"
+                                 for n, s in weak))
+
+
+def say_derived(ctx: ReportContext, content: SectionContent, analysis: str) -> None:
+    """A warning note at the top of a section whose analysis rests on derived or estimated inputs."""
+    note = derived_note(ctx, analysis)
+    if note:
+        content.add_note(note, kind="warning")

@@ -17,6 +17,7 @@ from pianqu.land.common import rule_names
 from pianqu.network.diagnostics import action_texts
 from pianqu.report import maps
 from pianqu.report.parts.core import dpi, map_epsg, width_in
+from pianqu.report.parts.inputs import say_derived
 from pianqu.report.sections import Figure, ReportContext, SectionContent, Table, register_section
 
 ZONE_FILLS = ["#f4cccc", "#d9ead3", "#cfe2f3", "#fff2cc", "#d9d2e9", "#fce5cd", "#d0e0e3", "#ead1dc"]
@@ -87,6 +88,7 @@ def zones_section(ws, ctx: ReportContext) -> SectionContent | None:
     zones = ctx.layer("zone", ctx.scenario)
     options = ctx.layer("zone_count_options", ctx.scenario)
     content = SectionContent(ctx.t("plan.section.zones.title"))
+    say_derived(ctx, content, "zoning")
     run = ctx.layer("plan_run", ctx.scenario)
     status = str(run["status"].iloc[0]) if run is not None else ""
     gap = float(run["gap"].iloc[0]) if run is not None else float("nan")
@@ -215,6 +217,7 @@ def roads_section(ws, ctx: ReportContext) -> SectionContent | None:
     layers = {n: ctx.layer(n, ctx.scenario) for n in names + ("road_isochrone",)}
     de, bn, dt, links, tel = (layers[n] for n in names)
     content = SectionContent(ctx.t("plan.section.roads.title"))
+    say_derived(ctx, content, "road_diagnostics")
     share = {}
     if tel is not None:
         share = dict(zip(tel["tech"].astype(str), tel["share"].astype(float)))

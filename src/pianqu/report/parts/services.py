@@ -16,6 +16,7 @@ from matplotlib.patches import Patch
 
 from pianqu.report import maps
 from pianqu.report.parts.core import dpi, map_epsg, width_in
+from pianqu.report.parts.inputs import say_derived
 from pianqu.report.sections import Figure, ReportContext, SectionContent, Table, register_section
 from pianqu.services.common import kind_name, kind_table
 from pianqu.services.coverage import coverage_standards
@@ -165,6 +166,7 @@ def services(ws, ctx: ReportContext) -> SectionContent | None:
     villages, townships, facilities = ctx.layer("village"), ctx.layer("township"), ctx.layer("facility")
     std = coverage_standards(ctx.config)
     content = SectionContent(_c(ctx, "title"))
+    say_derived(ctx, content, "services")
     pres = _scenario_table(ws, ctx, "service_presence")
     zones_note = ""
     if pres is not None and len(pres):
