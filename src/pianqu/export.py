@@ -227,13 +227,13 @@ def export_scenario(ws: Workspace, scenario: str, out: str | Path, *, fmt: str, 
     out = Path(out)
     if out.exists() and not overwrite:
         raise ExportError("export.exists", path=str(out))
+    out.parent.mkdir(parents=True, exist_ok=True)  # an unwritable place fails here, before any work
     crs, basis = export_crs(ws, epsg)
     findings: list[Finding] = []
     if basis == "compute_zone" or basis == "storage":
         findings.append(Finding("warning", "export.crs_unknown", "", params={"epsg": crs}))
     layers = collect_layers(ws, scenario, base=base)
     tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")  # the driver reads the suffix
-    out.parent.mkdir(parents=True, exist_ok=True)  # an unwritable place fails here, with its path
     _remove(tmp)
     if fmt == "shp":
         tmp.mkdir(parents=True)

@@ -186,7 +186,7 @@ def decide(conflicts: gpd.GeoDataFrame, decisions: Mapping[str, str | tuple[str,
         k = index[cid]
         rule = out["rule"].iloc[k]
         if action not in options.get(rule, []):
-            raise LandInputError("land.error.action_not_allowed", id=cid, rule=rule, action=action,
+            raise LandInputError("land.error.action_not_allowed", id=cid, conflict_rule=rule, action=action,
                                  options=", ".join(f"`{o}`" for o in options.get(rule, [])))
         out.iloc[k, out.columns.get_loc("action")] = action
         out.iloc[k, out.columns.get_loc("decision_reason")] = reason

@@ -148,7 +148,7 @@ def _baseline(cap: pd.DataFrame, targets: Mapping[str, float], rule) -> pd.DataF
             raise LandInputError("land.error.quota_baseline_incomplete")
         return b
     if rule not in ("proportional", "area"):
-        raise LandInputError("land.error.quota_baseline_rule", rule=rule)
+        raise LandInputError("land.error.quota_baseline_rule", value=rule)
     out = pd.DataFrame(index=cap.index)
     for ind, target in targets.items():
         w = cap[BASE_COLUMN[ind]] if rule == "proportional" and BASE_COLUMN[ind] in cap.columns else cap["area_m2"]
@@ -261,7 +261,7 @@ def allocate_quotas(units: pd.DataFrame, targets: Mapping[str, float], *, baseli
     tolerance used when naming binding limits in explanations.
     """
     if village_rule not in ("unit", "county"):
-        raise LandInputError("land.error.quota_village_rule", rule=village_rule)
+        raise LandInputError("land.error.quota_village_rule", value=village_rule)
     unknown = sorted(set(targets) - set(INDICATORS))
     if unknown:
         raise LandInputError("land.error.quota_unknown_indicators", indicators=", ".join(map(str, unknown)),
