@@ -39,7 +39,7 @@ class PianquError(Exception):
 
     def message(self, lang: str | None = None) -> str:
         """The message (and, if the catalogue has one, what to do) in ``lang``."""
-        params = {k: _render(v, lang) for k, v in self.params.items()}
+        params = {k: render(v, lang) for k, v in self.params.items()}
         if self.rule in catalogue():  # a one-part message (zh/en directly under the rule)
             return _text(self.rule, lang, params)
         text = _text(f"{self.rule}.msg", lang, params)
@@ -97,7 +97,7 @@ class Phrase:
         self.params = params
 
     def message(self, lang: str | None = None) -> str:
-        return _text(self.key, lang, {k: _render(v, lang) for k, v in self.params.items()})
+        return _text(self.key, lang, {k: render(v, lang) for k, v in self.params.items()})
 
     def __str__(self) -> str:
         return self.message()
@@ -111,7 +111,8 @@ class Phrase:
     __hash__ = None  # type: ignore[assignment]
 
 
-def _render(value: Any, lang: str | None) -> Any:
+def render(value: Any, lang: str | None) -> Any:
+    """A message parameter as said in ``lang``: a PianquError or Phrase rendered, anything else as it is."""
     message = getattr(value, "message", None)
     if isinstance(value, (BaseException, Phrase)) and callable(message):
         return message(lang)

@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import openpyxl
 import pandas as pd
 import pyogrio
@@ -453,6 +454,42 @@ def _library_errors(tmp_path) -> dict[str, BaseException]:
     villages = gpd.GeoDataFrame({"code": ["510403001001"], "township_code": ["510403001"], "population": [-1]},
                                 geometry=[shapely.Point(104, 30)], crs=4490)
     catch("village_population", lambda: village_demand(villages, None))
+    # the land engine, the import's mapping file, the GK zones
+    from pianqu.geo import gk3_epsg
+    from pianqu.ingest.crs import _gk_params
+    from pianqu.ingest.mapping import load_user_mapping
+    from pianqu.land import workflow
+    from pianqu.land.common import polygons, require
+    from pianqu.land.conflicts import decide
+    from pianqu.land.epochs import select_epoch
+    from pianqu.land.overlay import intersect, project
+    from pianqu.land.pipeline import targets_from_table
+    from pianqu.land.quota import allocate_quotas
+
+    catch("land_missing_field", lambda: require(pd.DataFrame({"a": [1]}), "farmland_pbf", ["id"]))
+    catch("land_not_polygons", lambda: polygons(pts.to_crs(4490), "settlement", 4545))
+    catch("land_no_crs", lambda: project(gpd.GeoDataFrame(geometry=[shapely.Point(0, 0)])))
+    catch("land_wrapped_no_crs", lambda: polygons(gpd.GeoDataFrame(geometry=[shapely.Point(0, 0)]), "landuse", 4545))
+    bow = shapely.Polygon([(0, 0), (10, 10), (10, 0), (0, 10)])
+    catch("land_invalid_geometry", lambda: intersect(np.array([bow], dtype=object),
+                                                     np.array([shapely.box(2, 2, 8, 8)], dtype=object)))
+    catch("targets_indicator", lambda: targets_from_table(pd.DataFrame({"indicator": ["farm"], "target_ha": [1.0]})))
+    catch("targets_value", lambda: targets_from_table(pd.DataFrame({"indicator": ["pbf"], "target_ha": ["many"]})))
+    catch("targets_no_column", lambda: targets_from_table(pd.DataFrame({"indicator": ["pbf"]})))
+    catch("quota_village_rule", lambda: allocate_quotas(None, {}, village_rule="town"))
+    catch("quota_indicator", lambda: allocate_quotas(None, {"forest": 1.0}))
+    catch("epoch", lambda: select_epoch(pd.DataFrame({"epoch": [2019, 2023]}), 2020))
+    catch("conflict_unknown", lambda: decide(pd.DataFrame(columns=["conflict_id", "rule", "action",
+                                                                  "decision_reason"]), {"CF-X": "tolerate"}))
+    catch("workflow_status", lambda: workflow.finalise(workflow.initial_status().assign(status="done"), "farmland_pbf"))
+    catch("gk_longitude", lambda: gk3_epsg(10.0))
+    catch("gk_epsg", lambda: _gk_params(4326))
+    for name, body in {"no_target": "[layers.x]\nfields = {}\n", "bad_target": '[layers.x]\ntarget = "roads"\n',
+                       "bad_field": '[layers.x]\ntarget = "township"\n[layers.x.fields]\nXZQDM = "codee"\n'}.items():
+        (tmp_path / f"{name}.toml").write_text(body, encoding="utf-8")
+        catch(f"mapping_{name}", lambda name=name: load_user_mapping(tmp_path / f"{name}.toml"))
+    (tmp_path / "gbk.toml").write_bytes("[layers.乡镇]\n".encode("gbk"))
+    catch("mapping_not_utf8", lambda: load_user_mapping(tmp_path / "gbk.toml"))
     catch("os_denied", lambda: (_ for _ in ()).throw(PermissionError(13, "Permission denied", "/x/y")))
     catch("os_no_space", lambda: (_ for _ in ()).throw(OSError(28, "No space left on device", "/x/y")))
     return errors
@@ -466,7 +503,8 @@ def test_library_errors_render_in_both_languages(tmp_path):
         if not isinstance(exc, PianquError) and not isinstance(exc, OSError):
             problems.append(f"{name}: not a PianquError: {exc!r}")
         typed = (str(tmp_path), "postgresql://host/db", "x", "s1", "zone", "方案 一", "nope", "d.csv",
-                 "code", "name", "sauna")  # what the calls gave, and the standard's field names
+                 "code", "name", "sauna", "farm", "many", "town", "forest", "CF-X", "tolerate", "done",
+                 "roads", "codee", "XZQDM", "indicator")  # what the calls gave, and the standard's field names
         words = english_words(zh, typed)
         if words:
             problems.append(f"{name}: English words {words} in {zh}")
@@ -479,6 +517,16 @@ def test_library_errors_render_in_both_languages(tmp_path):
     from pianqu.services.common import ServicesInputError
 
     assert isinstance(errors["unknown_service"], ServicesInputError)
+    from pianqu.ingest import IngestError
+    from pianqu.land import LandInputError, OverlayError, WorkflowError
+
+    assert isinstance(errors["targets_indicator"], LandInputError) and isinstance(errors["epoch"], ValueError)
+    assert isinstance(errors["land_no_crs"], OverlayError) and isinstance(errors["mapping_bad_field"], IngestError)
+    assert isinstance(errors["land_wrapped_no_crs"].params["error"], OverlayError)  # the cause, said again
+    assert "坐标系" in errors["land_wrapped_no_crs"].message("zh")
+    assert "边自相交" in user_message(errors["land_invalid_geometry"], "zh")
+    assert "Self-intersection" in user_message(errors["land_invalid_geometry"], "en")
+    assert isinstance(errors["workflow_status"], ValueError) and WorkflowError.__mro__[1] is PianquError
     assert str(errors["not_a_county"]) == errors["not_a_county"].message()  # no KeyError quotes
     assert isinstance(from_os_error(PermissionError(13, "x", "/p")), UserFileError)
     # across processes (the province build's workers) an error keeps its rule and parameters

@@ -25,7 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from pianqu.errors import Phrase
+from pianqu.errors import Phrase, layer_label
 from pianqu.ingest.errors import IngestError
 from pianqu.schema import LAYERS
 
@@ -186,7 +186,8 @@ def load_user_mapping(path: str | Path) -> UserMapping:
             if dst not in known:
                 raise IngestError("ingest.mapping_file", source=str(p),
                                   problem=Phrase("ingest.problem.bad_field", name=name, src=src, dst=dst,
-                                                 target=target, fields=", ".join(f"`{x}`" for x in sorted(known))))
+                                                 target=target, label=layer_label(target),
+                                                 fields=", ".join(f"`{x}`" for x in sorted(known))))
         layers[norm_name(name)] = UserLayer(target, fields)
     unknown = set(raw) - {"layers"}
     if unknown:

@@ -194,7 +194,7 @@ def run_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, lang: str
                                lines=lines, epsg=epsg)
     except LandInputError as exc:
         caps = None
-        run.findings.append(Finding("error", "land.plan.quota_input", "landuse", "", "", {"error": str(exc)}))
+        run.findings.append(Finding("error", "land.plan.quota_input", "landuse", "", "", {"error": exc}))
     if caps is not None:
         table = layer_or_base(ws, "targets", scenario)
         targets, source = derived_targets(caps, cfg), "rule"
@@ -202,7 +202,7 @@ def run_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, lang: str
             try:
                 targets, source = targets_from_table(pd.DataFrame(table)), "targets"
             except LandInputError as exc:  # said, and the rule's targets used instead
-                run.findings.append(Finding("error", "land.plan.quota_input", "targets", "", "", {"error": str(exc)}))
+                run.findings.append(Finding("error", "land.plan.quota_input", "targets", "", "", {"error": exc}))
         quota = allocate_quotas(caps, targets, baseline=str(cfg["land.quota_baseline"]),
                                 village_rule=str(cfg["land.quota_village_rule"]))
         zone_of = township_zone_map(townships, zpoly, epsg)
