@@ -13,7 +13,8 @@ language chosen with ``--lang`` whatever the language was when it was raised::
     raise WorkspaceError("common.workspace.missing", path=url)
 
 ``rule.msg`` is required, ``rule.do`` optional (or ``rule`` itself holds the whole message).
-A parameter that is itself a PianquError (a wrapped cause) is rendered in the same language.
+A parameter that is itself a PianquError (a wrapped cause) or a :class:`Phrase` (a part of the
+message with its own locale key, e.g. the problem found in a file) is rendered in the same language.
 Name parameters anything but ``lang`` (the rendering language). Concrete errors keep the
 built-in type that callers catch: :class:`UserValueError` is a ValueError, :class:`UserKeyError` a KeyError;
 modules subclass these (``WorkspaceError``, ``ConfigError``, ``ReportError``, ...).
@@ -38,7 +39,7 @@ class PianquError(Exception):
 
     def message(self, lang: str | None = None) -> str:
         """The message (and, if the catalogue has one, what to do) in ``lang``."""
-        params = {k: _render(v, lang) for k, v in self.params.items()}
+        params = {k: render(v, lang) for k, v in self.params.items()}
         if self.rule in catalogue():  # a one-part message (zh/en directly under the rule)
             return _text(self.rule, lang, params)
         text = _text(f"{self.rule}.msg", lang, params)
@@ -86,16 +87,61 @@ def _text(key: str, lang: str | None, params: dict[str, Any]) -> str:
     return catalogue()[key][lang].format(**params)
 
 
-def _render(value: Any, lang: str | None) -> Any:
-    """A parameter in ``lang``: an error or a finding by its own message, a list of them joined."""
+class Phrase:
+    """A part of a message that is itself said in the reader's language: the key of a locale
+    text and its values, rendered when the message is (``problem=Phrase("ingest.problem.not_toml",
+    detail=...)``). Parameters may again be Phrases or PianquErrors."""
+
+    def __init__(self, key: str, **params: Any):
+        self.key = key
+        self.params = params
+
+    def message(self, lang: str | None = None) -> str:
+        return _text(self.key, lang, {k: render(v, lang) for k, v in self.params.items()})
+
+    def __str__(self) -> str:
+        return self.message()
+
+    def __repr__(self) -> str:
+        return f"Phrase({self.key!r}, **{self.params!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Phrase) and (self.key, self.params) == (other.key, other.params)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def render(value: Any, lang: str | None) -> Any:
+    """A message parameter as said in ``lang``: a PianquError, Phrase or finding rendered, a list
+    of them joined, anything else as it is."""
     if isinstance(value, (list, tuple)) and value and all(_speaks(v) for v in value):
-        return ("；" if (lang or default_lang()) == "zh" else "; ").join(_render(v, lang) for v in value)
+        return ("；" if (lang or default_lang()) == "zh" else "; ").join(render(v, lang) for v in value)
     return value.message(lang) if _speaks(value) else value
 
 
 def _speaks(value: Any) -> bool:
-    """An error or a finding: something that renders its own message in a language."""
-    return callable(getattr(value, "message", None)) and (isinstance(value, BaseException) or hasattr(value, "rule"))
+    """An error, a phrase or a finding: something that renders its own message in a language."""
+    return callable(getattr(value, "message", None)) and \
+        (isinstance(value, (BaseException, Phrase)) or hasattr(value, "rule"))
+
+
+_GEOS_REASONS = {
+    "self-intersection": "self_intersection", "ring self-intersection": "ring_self_intersection",
+    "too few points": "too_few_points", "hole lies outside shell": "hole_outside_shell",
+    "nested holes": "nested_holes", "interior is disconnected": "disconnected_interior",
+    "nested shells": "nested_shells", "duplicate rings": "duplicate_rings",
+    "invalid coordinate": "invalid_coordinate", "ring is not closed": "ring_not_closed",
+}
+
+
+def geometry_problem(reason: str) -> Phrase:
+    """GEOS's reason for an invalid geometry (``shapely.is_valid_reason``: "Self-intersection[x y]")
+    as a :class:`Phrase` said in the reader's language, with the place it names."""
+    m = re.match(r"\s*([^\[]*?)\s*\[([^\]]*)\]", str(reason))
+    key = _GEOS_REASONS.get(m.group(1).lower()) if m else None
+    if key is None:
+        return Phrase("common.geos.other", detail=str(reason))
+    return Phrase(f"common.geos.{key}", at=m.group(2).strip())
 
 
 _ERRNO_RULES = {

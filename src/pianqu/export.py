@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
+from pianqu.errors import PianquError
 from pianqu.findings import Finding
 from pianqu.geo import STORAGE_EPSG
 from pianqu.schema import LAYERS
@@ -49,12 +50,9 @@ _MULTI = {"Polygon": "MultiPolygon", "LineString": "MultiLineString", "Point": "
           "MultiPolygon": "MultiPolygon", "MultiLineString": "MultiLineString", "MultiPoint": "MultiPoint"}
 
 
-class ExportError(ValueError):
-    """An export that cannot be made; ``rule``/``params`` name the message (locales/export)."""
-
-    def __init__(self, rule: str, **params: object):
-        self.rule, self.params = rule, params
-        super().__init__(f"{rule}: {params}")
+class ExportError(PianquError, ValueError):
+    """An export that cannot be made; ``rule``/``params`` name the message (locales/export),
+    said in the user's language (see :class:`pianqu.errors.PianquError`)."""
 
 
 @dataclass
@@ -232,6 +230,7 @@ def export_scenario(ws: Workspace, scenario: str, out: str | Path, *, fmt: str, 
     out = Path(out)
     if out.exists() and not overwrite:
         raise ExportError("export.exists", path=str(out))
+    out.parent.mkdir(parents=True, exist_ok=True)  # an unwritable place fails here, before any work
     crs, basis = export_crs(ws, epsg)
     findings: list[Finding] = []
     if basis == "compute_zone" or basis == "storage":

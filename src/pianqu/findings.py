@@ -14,6 +14,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
+from pianqu.errors import render
 from pianqu.i18n import t
 
 SEVERITIES = ("error", "warning", "info")
@@ -33,15 +34,18 @@ class Finding:
         if self.severity not in SEVERITIES:
             raise ValueError(f"severity must be one of {SEVERITIES}, got {self.severity!r}")
 
-    def _ctx(self) -> dict[str, Any]:
+    def _ctx(self, lang: str | None) -> dict[str, Any]:
+        """The values of the message; a parameter that is an error of pianqu (pianqu.errors) is
+        said in ``lang`` too."""
+        params = {k: render(v, lang) for k, v in self.params.items()}
         return {"layer": self.layer, "feature": self.feature, "field": self.field,
-                "source": self.source, **self.params}
+                "source": self.source, **params}
 
     def message(self, lang: str | None = None) -> str:
-        return t(f"{self.rule}.msg", lang, **self._ctx())
+        return t(f"{self.rule}.msg", lang, **self._ctx(lang))
 
     def action(self, lang: str | None = None) -> str:
-        return t(f"{self.rule}.do", lang, **self._ctx())
+        return t(f"{self.rule}.do", lang, **self._ctx(lang))
 
     def as_dict(self, lang: str | None = None) -> dict[str, Any]:
         d = asdict(self)

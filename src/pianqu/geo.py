@@ -14,6 +14,8 @@ import numpy as np
 import shapely
 from pyproj import CRS, Geod, Transformer
 
+from pianqu.errors import UserValueError
+
 STORAGE_EPSG = 4490
 
 # CGCS2000 Gauss–Krüger EPSG ranges (EPSG registry):
@@ -29,7 +31,7 @@ def gk3_epsg(lon: float) -> int:
     """EPSG of the CGCS2000 3° GK zone (no prefix) whose central meridian is nearest ``lon``."""
     cm = 3 * round(lon / 3)
     if not 75 <= cm <= 135:
-        raise ValueError(f"longitude {lon:.3f} is outside China's CGCS2000 3° zones (CM 75–135)")
+        raise UserValueError("common.geo.outside_zones", lon=float(lon))
     return 4534 + (cm - 75) // 3
 
 

@@ -15,8 +15,9 @@ def test_gk3_zone(lon, epsg):
 
 
 def test_gk3_outside_china():
-    with pytest.raises(ValueError, match="outside"):
+    with pytest.raises(ValueError) as e:
         geo.gk3_epsg(10.0)
+    assert "outside" in e.value.message("en") and "不在" in e.value.message("zh")
 
 
 def test_ellipsoidal_area_matches_geodesic_area():

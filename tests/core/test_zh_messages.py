@@ -1,5 +1,6 @@
 """Every message in the user's language: the error paths of the command line (workspace, pianqu.toml,
-travel, zones, report, standards, synth, demo, import) run with ``--lang zh`` print no English
+travel, zones, report, standards, synth, demo, import, lines, landuse review, export) run with
+``--lang zh`` print no English
 word, and with ``--lang en`` no Chinese (but the Chinese names the data carries); every message
 of ``pianqu/locales/*.toml`` has both languages and its Chinese holds no English word outside
 the allowed set (identifiers in backticks, braces or a Chinese gloss, codes, file names, units,
@@ -20,12 +21,16 @@ from importlib import resources
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
+import openpyxl
 import pandas as pd
+import pyogrio
 import pytest
 from typer.testing import CliRunner
 
 from pianqu.cli import app
 from pianqu.errors import PianquError, UserFileError, from_os_error, user_message
+from pianqu.workspace import Workspace
 
 runner = CliRunner()
 
@@ -35,6 +40,8 @@ NAMES = {"pianqu", "ArcGIS", "GeoPackage", "GeoJSON", "GeoParquet", "Shapefile",
 UNITS = {"min", "km", "ha", "m²", "km²"}
 EXTENSIONS = "gpkg|toml|csv|xlsx|xls|shp|shx|dbf|gdb|html|png|json|cpg|prj|pbf|fgb|lock|txt"
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+# Chinese names of the land classifications, kept as names in English texts ("用地用海 2023 code")
+TERMS = ("用地用海", "三调")
 
 
 def strip_allowed(text: str, typed: tuple[str, ...] = ()) -> str:
@@ -96,13 +103,7 @@ def _messages() -> tuple[dict[str, dict], list[str]]:
 # ingest-crs-landuse and validate-ux; land.toml: export-lines) that still hold English words
 # (identifiers outside backticks): the lead converts them after merging and removes them from
 # here. The test fails when this list is out of date either way.
-PENDING = {
-    "land.cli.apply_do", "land.plan.quota_rule.msg", "land.plan.quota_rule.do",
-    "ingest.mapping_file.do", "ingest.unknown_layer.do", "ingest.admin_level.do",
-    "ingest.geometry_mismatch.do", "ingest.table_no_code.do", "ingest.layer_skipped.do",
-    "ingest.landcode_review.do", "ingest.missing_required.do", "ingest.null_geometry.msg",
-    "ingest.unknown_values.do", "ingest.target_indicator.do",
-}
+PENDING: set[str] = set()
 
 
 def test_every_message_has_both_languages():
@@ -142,7 +143,6 @@ def test_the_checker_finds_english_and_allows_what_it_should():
 def setting(tmp_path_factory):
     """A small synthetic county (510403 西区), variants of it, and files the paths need."""
     from pianqu.synth import write_county
-    from pianqu.workspace import Workspace
 
     d = tmp_path_factory.mktemp("zh")
     ws = write_county("510403", d / "ws.gpkg", seed=1)
@@ -171,8 +171,43 @@ def setting(tmp_path_factory):
         frame = ws.read(layer)
         data |= {str(c) for c in frame.columns}
     names = set(towns["name"].astype(str)) | {"西区"}
+    # `pianqu lines` on a copy (the commands store the conflict table in it), and one conflict id
+    shutil.copy(ws.path, d / "lines.gpkg")
+    res = runner.invoke(app, ["lines", "conflicts", str(d / "lines.gpkg")])
+    assert res.exit_code == 0, res.output
+    conflict = str(Workspace.open(d / "lines.gpkg").read("conflict")["conflict_id"].iloc[0])
+    # import: mapping files that are not TOML or have an unknown table, a Shapefile with a cut .dbf
+    (d / "bad_mapping.toml").write_text("[layers\n", encoding="utf-8")
+    (d / "section_mapping.toml").write_text('[layers.DLTB]\ntarget = "landuse"\n[foo]\nx = 1\n', encoding="utf-8")
+    (d / "cut").mkdir()
+    pyogrio.write_dataframe(gpd.read_file(d / "plain.gpkg"), d / "cut" / "DLTB.shp")
+    with open(d / "cut" / "DLTB.dbf", "r+b") as fh:
+        fh.truncate(10)
+    _review_sheet(ws, d)
     return {"d": d, "ws": ws.path, "part": d / "part" / "part.gpkg", "first": first,
-            "data": tuple(sorted(data)), "names": names}
+            "data": tuple(sorted(data)), "names": names, "conflict": conflict}
+
+
+def _review_sheet(ws, d: Path) -> None:
+    """A workspace with 三调 0810 parcels on the review list (``review.gpkg``) and its review sheet
+    with a decision that is no 用地用海 code (``review.xlsx``)."""
+    from pianqu.ingest import import_sources
+    from pianqu.ingest.review import export_review
+
+    lu = ws.read("landuse").iloc[:3]
+    village = str(ws.read("village")["code"].iloc[0])
+    dltb = gpd.GeoDataFrame({"BSM": [f"5104032019{i:08d}" for i in range(len(lu))], "DLBM": "0810",
+                             "DLMC": "公园与绿地", "TBMJ": 1000.0, "ZLDWDM": village + "0000000", "ZLDWMC": "村"},
+                            geometry=lu.geometry.to_numpy(), crs=lu.crs)
+    (d / "review_src").mkdir()
+    pyogrio.write_dataframe(dltb, d / "review_src" / "DLTB.shp", encoding="UTF-8")
+    import_sources([d / "review_src" / "DLTB.shp"], d / "review.gpkg")
+    export_review(Workspace.open(d / "review.gpkg"), d / "review.xlsx", lang="zh")
+    book = openpyxl.load_workbook(d / "review.xlsx")
+    sheet = book.worksheets[0]
+    header = [c.value for c in sheet[1]]
+    sheet.cell(2, header.index("决定") + 1).value = "9999"
+    book.save(d / "review.xlsx")
 
 
 def _config_dir(setting, name: str, body: str) -> Path:
@@ -184,8 +219,9 @@ def _config_dir(setting, name: str, body: str) -> Path:
     return d / "ws.gpkg"
 
 
-# (case id, arguments given the setting, strings the user typed, the rule of the error)
-def _cases(s) -> list[tuple[str, list[str], tuple[str, ...], str]]:
+# (case id, arguments given the setting, strings the user typed, the rule of the error ("a+b": the
+# message of rule a with a part said by rule b), and the exit code if not 2 (1: a refusal))
+def _cases(s) -> list[tuple]:
     d, ws, part = s["d"], str(s["ws"]), str(s["part"])
     travel = ["travel", ws, "-o", str(d / "od.csv")]
     return [
@@ -247,6 +283,36 @@ def _cases(s) -> list[tuple[str, list[str], tuple[str, ...], str]]:
         # the import's own error (pianqu.ingest.IngestError), rendered again in --lang
         ("import_missing_source", ["import", str(d / "missing.shp"), "-w", str(d / "new.gpkg")], (),
          "ingest.not_found"),
+        ("import_mapping_not_toml", ["import", str(d / "plain.gpkg"), "-w", str(d / "new.gpkg"),
+                                     "--mapping", str(d / "bad_mapping.toml")], (),
+         "ingest.mapping_file+ingest.problem.not_toml"),
+        ("import_mapping_section", ["import", str(d / "plain.gpkg"), "-w", str(d / "new.gpkg"),
+                                    "--mapping", str(d / "section_mapping.toml")], ("foo",),
+         "ingest.mapping_file+ingest.problem.unknown_section"),
+        ("import_mapping_missing", ["import", str(d / "plain.gpkg"), "-w", str(d / "new.gpkg"),
+                                    "--mapping", str(d / "nomap.toml")], (), "ingest.mapping_file+ingest.problem.no_file"),
+        ("import_cut_dbf", ["import", str(d / "cut" / "DLTB.shp"), "-w", str(d / "new.gpkg")], (),
+         "ingest.unreadable+ingest.problem.dbf_truncated"),
+        # pianqu lines: no workspace, no such scenario, refusals (exit 1)
+        ("lines_missing_workspace", ["lines", "status", str(d / "nope.gpkg")], (), "common.workspace.missing"),
+        ("lines_bad_scenario", ["lines", "conflicts", str(d / "lines.gpkg"), "-s", "nope"], ("nope",),
+         "land.cli.no_scenario"),
+        ("lines_unknown_conflict", ["lines", "decide", str(d / "lines.gpkg"), "CF-NOPE", "withdraw_left"], (),
+         "land.cli.decide_refused+land.error.unknown_conflict", 1),
+        ("lines_unknown_action", ["lines", "decide", str(d / "lines.gpkg"), s["conflict"], "burn_it"],
+         ("burn_it",), "land.cli.decide_refused+land.error.action_not_allowed", 1),
+        ("lines_out_of_order", ["lines", "finalise", str(d / "lines.gpkg"), "eco_redline"], (),
+         "land.workflow.out_of_order", 1),
+        ("lines_unknown_line", ["lines", "finalise", str(d / "lines.gpkg"), "roads"], ("roads",),
+         "land.workflow.unknown_line", 1),
+        # landuse review: a decision that is no 用地用海 code is refused (exit 1)
+        ("landuse_review_bad_code", ["landuse", "review", str(d / "review.gpkg"), "--apply", str(d / "review.xlsx")],
+         ("9999",), "landuse.review.bad_code", 1),
+        # export under a file, and of a scenario that does not exist
+        ("export_under_file", ["export", ws, "-o", str(d / "afile.txt" / "sub" / "out.gpkg"), "-f", "gpkg"], ("sub",),
+         "common.os.not_dir"),
+        ("export_no_scenario", ["export", ws, "-o", str(d / "out.gpkg"), "-s", "nope"], ("nope",),
+         "export.no_scenario"),
     ]
 
 
@@ -258,9 +324,9 @@ def _given(args: list[str]) -> list[str]:
 
 def _run(setting, lang):
     out = {}
-    for case, args, typed, rule in _cases(setting):
+    for case, args, typed, rule, *code in _cases(setting):
         res = runner.invoke(app, [*args, "--lang", lang])
-        out[case] = (res, args, typed, rule)
+        out[case] = (res, args, typed, rule, code[0] if code else 2)
     return out
 
 
@@ -269,26 +335,30 @@ def runs(setting):
     return {lang: _run(setting, lang) for lang in ("zh", "en")}
 
 
-def _expected(rule: str, lang: str) -> str:
-    """The longest literal piece (between placeholders) of the rule's message in ``lang``."""
+def _expected(rule: str, lang: str) -> list[str]:
+    """The longest literal piece (between placeholders) of the message of each rule of ``rule``
+    ("a+b") in ``lang``."""
     from pianqu.i18n import catalogue
 
-    key = rule if rule in catalogue() else f"{rule}.msg"
-    pieces = [p.strip(" ：:;；.。'“”（）()") for p in re.split(r"\{[^}]*\}", catalogue()[key][lang])]
-    return max(pieces, key=len)[:12]
+    out = []
+    for r in rule.split("+"):
+        key = r if r in catalogue() else f"{r}.msg"
+        pieces = [p.strip(" ：:;；.。'“”（）()`") for p in re.split(r"\{[^}]*\}", catalogue()[key][lang])]
+        out.append(max(pieces, key=len)[:12])
+    return out
 
 
 def test_error_paths_in_chinese_have_no_english(runs, setting):
     typed_always = (str(setting["d"]), *setting["data"])
     problems = []
-    for case, (res, args, typed, rule) in runs["zh"].items():
+    for case, (res, args, typed, rule, code) in runs["zh"].items():
         text = res.output
-        if res.exit_code != 2 or "错误：" not in text or res.exception and not isinstance(res.exception, SystemExit):
+        if res.exit_code != code or "错误：" not in text or res.exception and not isinstance(res.exception, SystemExit):
             problems.append(f"{case}: exit {res.exit_code}, {res.exception!r}: {text[-400:]}")
             continue
         if len(re.findall(r"^错误：", text, re.M)) != 1:
             problems.append(f"{case}: not one error line: {text}")
-        if _expected(rule, "zh") not in text.replace("\n", ""):
+        if any(piece not in text.replace("\n", "") for piece in _expected(rule, "zh")):
             problems.append(f"{case}: expected the message {rule}: {text[-400:]}")
         words = english_words(text, (*typed, *typed_always, *_given(args)))
         if words:
@@ -298,17 +368,17 @@ def test_error_paths_in_chinese_have_no_english(runs, setting):
 
 def test_error_paths_in_english_have_no_chinese(runs, setting):
     problems = []
-    for case, (res, args, typed, rule) in runs["en"].items():
+    for case, (res, args, typed, rule, code) in runs["en"].items():
         text = res.output
-        if res.exit_code != 2 or "Error: " not in text:
+        if res.exit_code != code or "Error: " not in text:
             problems.append(f"{case}: exit {res.exit_code}, {res.exception!r}: {text[-400:]}")
             continue
         if len(re.findall(r"^Error: ", text, re.M)) != 1:
             problems.append(f"{case}: not one error line: {text}")
-        if _expected(rule, "en") not in text.replace("\n", ""):
+        if any(piece not in text.replace("\n", "") for piece in _expected(rule, "en")):
             problems.append(f"{case}: expected the message {rule}: {text[-400:]}")
         rest = text
-        for name in sorted({*setting["names"], *typed, *_given(args)}, key=len, reverse=True):
+        for name in sorted({*setting["names"], *typed, *_given(args), *TERMS}, key=len, reverse=True):
             rest = rest.replace(name, "")  # the data's own names, what the user typed
         rest = rest.replace(str(setting["d"]), "")
         if CJK.search(rest):
@@ -385,6 +455,42 @@ def _library_errors(tmp_path) -> dict[str, BaseException]:
     villages = gpd.GeoDataFrame({"code": ["510403001001"], "township_code": ["510403001"], "population": [-1]},
                                 geometry=[shapely.Point(104, 30)], crs=4490)
     catch("village_population", lambda: village_demand(villages, None))
+    # the land engine, the import's mapping file, the GK zones
+    from pianqu.geo import gk3_epsg
+    from pianqu.ingest.crs import _gk_params
+    from pianqu.ingest.mapping import load_user_mapping
+    from pianqu.land import workflow
+    from pianqu.land.common import polygons, require
+    from pianqu.land.conflicts import decide
+    from pianqu.land.epochs import select_epoch
+    from pianqu.land.overlay import intersect, project
+    from pianqu.land.pipeline import targets_from_table
+    from pianqu.land.quota import allocate_quotas
+
+    catch("land_missing_field", lambda: require(pd.DataFrame({"a": [1]}), "farmland_pbf", ["id"]))
+    catch("land_not_polygons", lambda: polygons(pts.to_crs(4490), "settlement", 4545))
+    catch("land_no_crs", lambda: project(gpd.GeoDataFrame(geometry=[shapely.Point(0, 0)])))
+    catch("land_wrapped_no_crs", lambda: polygons(gpd.GeoDataFrame(geometry=[shapely.Point(0, 0)]), "landuse", 4545))
+    bow = shapely.Polygon([(0, 0), (10, 10), (10, 0), (0, 10)])
+    catch("land_invalid_geometry", lambda: intersect(np.array([bow], dtype=object),
+                                                     np.array([shapely.box(2, 2, 8, 8)], dtype=object)))
+    catch("targets_indicator", lambda: targets_from_table(pd.DataFrame({"indicator": ["farm"], "target_ha": [1.0]})))
+    catch("targets_value", lambda: targets_from_table(pd.DataFrame({"indicator": ["pbf"], "target_ha": ["many"]})))
+    catch("targets_no_column", lambda: targets_from_table(pd.DataFrame({"indicator": ["pbf"]})))
+    catch("quota_village_rule", lambda: allocate_quotas(None, {}, village_rule="town"))
+    catch("quota_indicator", lambda: allocate_quotas(None, {"forest": 1.0}))
+    catch("epoch", lambda: select_epoch(pd.DataFrame({"epoch": [2019, 2023]}), 2020))
+    catch("conflict_unknown", lambda: decide(pd.DataFrame(columns=["conflict_id", "rule", "action",
+                                                                  "decision_reason"]), {"CF-X": "tolerate"}))
+    catch("workflow_status", lambda: workflow.finalise(workflow.initial_status().assign(status="done"), "farmland_pbf"))
+    catch("gk_longitude", lambda: gk3_epsg(10.0))
+    catch("gk_epsg", lambda: _gk_params(4326))
+    for name, body in {"no_target": "[layers.x]\nfields = {}\n", "bad_target": '[layers.x]\ntarget = "roads"\n',
+                       "bad_field": '[layers.x]\ntarget = "township"\n[layers.x.fields]\nXZQDM = "codee"\n'}.items():
+        (tmp_path / f"{name}.toml").write_text(body, encoding="utf-8")
+        catch(f"mapping_{name}", lambda name=name: load_user_mapping(tmp_path / f"{name}.toml"))
+    (tmp_path / "gbk.toml").write_bytes("[layers.乡镇]\n".encode("gbk"))
+    catch("mapping_not_utf8", lambda: load_user_mapping(tmp_path / "gbk.toml"))
     catch("os_denied", lambda: (_ for _ in ()).throw(PermissionError(13, "Permission denied", "/x/y")))
     catch("os_no_space", lambda: (_ for _ in ()).throw(OSError(28, "No space left on device", "/x/y")))
     return errors
@@ -398,7 +504,8 @@ def test_library_errors_render_in_both_languages(tmp_path):
         if not isinstance(exc, PianquError) and not isinstance(exc, OSError):
             problems.append(f"{name}: not a PianquError: {exc!r}")
         typed = (str(tmp_path), "postgresql://host/db", "x", "s1", "zone", "方案 一", "nope", "d.csv",
-                 "code", "name", "sauna")  # what the calls gave, and the standard's field names
+                 "code", "name", "sauna", "farm", "many", "town", "forest", "CF-X", "tolerate", "done",
+                 "roads", "codee", "XZQDM", "indicator")  # what the calls gave, and the standard's field names
         words = english_words(zh, typed)
         if words:
             problems.append(f"{name}: English words {words} in {zh}")
@@ -411,6 +518,16 @@ def test_library_errors_render_in_both_languages(tmp_path):
     from pianqu.services.common import ServicesInputError
 
     assert isinstance(errors["unknown_service"], ServicesInputError)
+    from pianqu.ingest import IngestError
+    from pianqu.land import LandInputError, OverlayError, WorkflowError
+
+    assert isinstance(errors["targets_indicator"], LandInputError) and isinstance(errors["epoch"], ValueError)
+    assert isinstance(errors["land_no_crs"], OverlayError) and isinstance(errors["mapping_bad_field"], IngestError)
+    assert isinstance(errors["land_wrapped_no_crs"].params["error"], OverlayError)  # the cause, said again
+    assert "坐标系" in errors["land_wrapped_no_crs"].message("zh")
+    assert "边自相交" in user_message(errors["land_invalid_geometry"], "zh")
+    assert "Self-intersection" in user_message(errors["land_invalid_geometry"], "en")
+    assert isinstance(errors["workflow_status"], ValueError) and WorkflowError.__mro__[1] is PianquError
     assert str(errors["not_a_county"]) == errors["not_a_county"].message()  # no KeyError quotes
     assert isinstance(from_os_error(PermissionError(13, "x", "/p")), UserFileError)
     # across processes (the province build's workers) an error keeps its rule and parameters

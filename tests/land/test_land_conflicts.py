@@ -1,5 +1,7 @@
 """Conflict detection and resolution on the fixture county, checked with geopandas."""
 
+import re
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -83,10 +85,13 @@ def test_sliver_threshold_from_config(county):
 def test_decide_validates(county):
     c = detect_conflicts(_lines(county))
     cid = c.loc[c["rule"] == "pbf_in_redline", "conflict_id"].iloc[0]
-    with pytest.raises(LandInputError, match="not allowed"):
+    with pytest.raises(LandInputError) as e:
         decide(c, {cid: "tolerate"})
-    with pytest.raises(LandInputError, match="not in the conflict table"):
+    assert e.value.rule == "land.error.action_not_allowed" and "not allowed" in e.value.message("en")
+    assert "不能采用处置“tolerate”" in e.value.message("zh")
+    with pytest.raises(LandInputError) as e:
         decide(c, {"CF-NOPE": "withdraw_left"})
+    assert re.search("CF-NOPE.* not in the conflict table", e.value.message("en"))
     d = decide(c, {cid: ("withdraw_right", "生态影响评估：调出红线")})
     assert d.loc[d["conflict_id"] == cid, "action"].iloc[0] == "withdraw_right"
     assert (c["action"] == "").sum() == (d["action"] == "").sum() + 1  # the input is not changed
@@ -149,14 +154,18 @@ def test_open_decisions_stay_open_and_carry_over(county):
 def test_bad_lines(county):
     lines = _lines(county)
     lines["farmland_pbf"] = pd.concat([lines["farmland_pbf"], lines["farmland_pbf"].iloc[:1]])
-    with pytest.raises(LandInputError, match="farmland_pbf.*used by more than one feature"):
+    with pytest.raises(LandInputError) as e:
         detect_conflicts(lines)
+    assert re.search("farmland_pbf.*used by more than one feature", e.value.message("en"))
     lines = _lines(county)
     lines["eco_redline"] = lines["eco_redline"].drop(columns="id")
-    with pytest.raises(LandInputError, match="eco_redline.*missing field.*id"):
+    with pytest.raises(LandInputError) as e:
         detect_conflicts(lines)
-    with pytest.raises(LandInputError, match="unknown control-line layer 'roads'"):
+    assert re.search("eco_redline.*missing field.*id", e.value.message("en"))
+    assert "图层生态保护红线（eco_redline）缺少字段" in e.value.message("zh")
+    with pytest.raises(LandInputError) as e:
         detect_conflicts({"roads": county["farmland_pbf"]})
+    assert "unknown control-line layer 'roads'" in e.value.message("en")
 
 
 def test_write_resolution_records_changes(county, tmp_path):

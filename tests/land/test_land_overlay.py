@@ -1,5 +1,7 @@
 """The overlay engine against geopandas.overlay (an independent implementation)."""
 
+import re
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -92,8 +94,10 @@ def test_invalid_geometry_is_named():
     bow = shapely.Polygon([(0, 0), (10, 10), (10, 0), (0, 10)])  # self-intersecting
     left = np.array([shapely.box(0, 0, 5, 5), bow], dtype=object)
     right = np.array([shapely.box(2, 2, 8, 8).buffer(1, quad_segs=64)], dtype=object)
-    with pytest.raises(OverlayError, match=r"feature BAD7 .*Self-intersection.*1 invalid feature"):
+    with pytest.raises(OverlayError) as e:
         intersect(left, right, left_ids=np.array(["A1", "BAD7"]), right_ids=np.array(["R"]))
+    assert re.search(r"feature BAD7 .*Self-intersection.*1 invalid feature", e.value.message("en"))
+    assert "要素 BAD7 的几何无效（边自相交，位于 5 5）" in e.value.message("zh")
 
 
 def test_components():

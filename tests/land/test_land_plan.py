@@ -5,6 +5,7 @@ computation in the county's GK zone; the report shows them."""
 from __future__ import annotations
 
 import os
+import re
 
 import geopandas as gpd
 import numpy as np
@@ -213,10 +214,13 @@ def test_missing_layers_skip_their_step_and_say_which(planned, tmp_path):
 
 
 def test_targets_table_errors_name_the_row_and_field():
-    with pytest.raises(ValueError, match="row 2.*indicator.*'farm'"):
+    with pytest.raises(ValueError) as e:
         targets_from_table(pd.DataFrame({"indicator": ["pbf", "farm"], "target_ha": [1.0, 2.0]}))
-    with pytest.raises(ValueError, match="target_m2, target_ha or target_mu"):
+    assert re.search("row 2.*indicator.*'farm'", e.value.message("en"))
+    assert "第 2 行" in e.value.message("zh") and "“farm”" in e.value.message("zh")
+    with pytest.raises(ValueError) as e:
         targets_from_table(pd.DataFrame({"indicator": ["pbf"], "value": [1.0]}))
+    assert "target_m2, target_ha or target_mu" in e.value.message("en")
     assert targets_from_table(pd.DataFrame({"indicator": ["pbf"], "target_mu": [15.0]})) == {"pbf": pytest.approx(1e4)}
 
 

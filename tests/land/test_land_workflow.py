@@ -71,8 +71,9 @@ def test_open_conflicts_block_the_later_line():
 
 
 def test_unknown_line():
-    with pytest.raises(WorkflowError, match="unknown control line 'roads'"):
-        finalise(initial_status(), "roads", lang="en")
+    with pytest.raises(WorkflowError) as e:
+        finalise(initial_status(), "roads")
+    assert "unknown control line 'roads'" in e.value.message("en") and "未知的控制线“roads”" in e.value.message("zh")
 
 
 def test_workspace_status_and_audit(tmp_path):

@@ -10,7 +10,7 @@ from rich.console import Console
 
 import typer
 
-from pianqu.commands.common import Lang, err_console, resolve_lang
+from pianqu.commands.common import Lang, err_console, fail, resolve_lang
 from pianqu.i18n import t
 
 console = Console(highlight=False, soft_wrap=True)
@@ -30,27 +30,21 @@ def export(ws_path: Annotated[Path, typer.Argument(help="工作空间 .gpkg / wo
 
     lang = resolve_lang(lang)
 
-    def refuse(message: str, action: str = "", code: int = 2) -> None:
-        err_console.print(message, style="bold red", markup=False)
-        if action:
-            err_console.print(action, markup=False)
-        raise typer.Exit(code)
-
     epsg = None
     if crs:
         text = crs.strip().upper().removeprefix("EPSG:")
         if not text.isdigit():
-            refuse(t("export.bad_crs.msg", lang, crs=crs), t("export.bad_crs.do", lang))
+            fail(ExportError("export.bad_crs", crs=crs), lang)
         epsg = int(text)
     try:
         ws = Workspace.open(ws_path)
     except WorkspaceError as exc:
-        refuse(str(exc))
+        fail(exc, lang)
     try:
         res = export_scenario(ws, scenario, out, fmt=fmt.lower(), epsg=epsg, lang=lang, base=base,
                               overwrite=overwrite)
-    except ExportError as exc:
-        refuse(t(f"{exc.rule}.msg", lang, **exc.params), t(f"{exc.rule}.do", lang, **exc.params))
+    except (ExportError, OSError) as exc:  # OSError: a place that cannot be written (said by its errno)
+        fail(exc, lang)
     for f in res.findings:
         err_console.print(f.message(lang), style="yellow", markup=False)
     console.print(t("export.done", lang, path=str(res.path), fmt=res.fmt, n=len(res.layers), epsg=res.epsg,

@@ -3,7 +3,8 @@
 Thin over :mod:`pianqu.land.workflow` and :mod:`pianqu.land.conflicts`: each command opens the
 workspace, calls one library function and prints the result (zh by default, ``--lang en``).
 A refusal (out-of-order finalisation, an unknown conflict or action) prints the reason and what
-to do, and exits with code 1; the workspace is not changed.
+to do in the chosen language, and exits with code 1; the workspace is not changed. Bad input (no
+workspace, no such scenario) exits with code 2.
 
 Without ``--scenario`` every command works on the base workspace (the control-line check of new
 data, before any plan); ``pianqu plan`` then starts its scenario from that work.
@@ -19,6 +20,7 @@ import typer
 from rich.console import Console
 
 from pianqu.commands.common import Lang, err_console, resolve_lang
+from pianqu.errors import user_message
 from pianqu.i18n import t
 
 app = typer.Typer(help="三条控制线：依次确定、冲突处置 / control lines: ordered workflow and conflicts",
@@ -35,8 +37,11 @@ def _say(message: str) -> None:
     console.print(message, markup=False)
 
 
-def _refuse(message: str, action: str = "", code: int = 1) -> None:
-    err_console.print(message, style="bold red", markup=False)
+def _refuse(message: str | BaseException, lang: str, action: str = "", code: int = 1) -> None:
+    """Print ``message`` (a text or an error, said in ``lang``) as an error, then ``action``; exit."""
+    if isinstance(message, BaseException):
+        message = user_message(message, lang)
+    err_console.print(t("cli.error", lang, message=message), style="bold red", markup=False)
     if action:
         err_console.print(action, markup=False)
     raise typer.Exit(code)
@@ -48,9 +53,9 @@ def _open(path: Path, scenario: str | None, lang: str):
     try:
         ws = Workspace.open(path)
     except WorkspaceError as exc:
-        _refuse(str(exc), code=2)
+        _refuse(exc, lang, code=2)
     if scenario is not None and scenario not in set(ws.scenarios()["name"]):
-        _refuse(t("land.cli.no_scenario", lang, scenario=scenario, path=str(path)),
+        _refuse(t("land.cli.no_scenario", lang, scenario=scenario, path=str(path)), lang,
                 t("land.cli.no_scenario_do", lang), code=2)
     return ws
 
@@ -71,7 +76,7 @@ def _status_lines(status: pd.DataFrame, lang: str) -> list[str]:
 
 
 def _workflow_error(exc, lang: str) -> None:
-    _refuse(str(exc), t(f"{exc.rule}.do", lang, **exc.params))
+    _refuse(exc, lang)  # the reason and what to do
 
 
 @app.command("status")
@@ -100,12 +105,12 @@ def spaces(ws_path: Ws, scenario: Scenario = None, lang: Lang = "") -> None:
     ws = _open(ws_path, scenario, lang)
     missing = [name for name in ("county", "landuse") if not ws.has(name)]
     if missing:
-        _refuse(t("land.cli.spaces_missing", lang, layers=", ".join(missing), path=str(ws_path)),
+        _refuse(t("land.cli.spaces_missing", lang, layers=", ".join(missing), path=str(ws_path)), lang,
                 t("land.cli.spaces_missing_do", lang), code=2)
     try:
         table = county_spaces(ws, scenario)
     except LandInputError as exc:
-        _refuse(str(exc), t("land.cli.spaces_missing_do", lang))
+        _refuse(exc, lang, t("land.cli.spaces_missing_do", lang))
     _say(t("land.cli.spaces_title", lang, county=ws.meta.county_name, where=_where(scenario, lang)))
     for r in table.itertuples(index=False):
         _say("  " + t("land.cli.spaces_row", lang, space=t(f"land.space.{r.space}", lang), ha=float(r.area_ha),
@@ -151,10 +156,14 @@ def reopen(ws_path: Ws, line: Annotated[str, typer.Argument(help="farmland_pbf |
         _say("  " + row)
 
 
-def _conflicts(ws, scenario: str | None, command: str = "lines conflicts"):
+def _conflicts(ws, scenario: str | None, lang: str, command: str = "lines conflicts"):
+    from pianqu.land.common import LandInputError
     from pianqu.land.workflow import stored_conflicts
 
-    return stored_conflicts(ws, scenario, command=command)
+    try:
+        return stored_conflicts(ws, scenario, command=command)
+    except LandInputError as exc:  # lines the conflict check cannot use (no CRS, duplicate ids, ...)
+        _refuse(exc, lang, code=2)
 
 
 @app.command("conflicts")
@@ -162,7 +171,7 @@ def conflicts(ws_path: Ws, scenario: Scenario = None, lang: Lang = "") -> None:
     """列出控制线冲突图斑（无冲突表时先检测）/ list the conflict patches (detected if absent)."""
     lang = resolve_lang(lang)
     ws = _open(ws_path, scenario, lang)
-    c, fresh = _conflicts(ws, scenario)
+    c, fresh = _conflicts(ws, scenario, lang)
     if fresh:
         _say(t("land.cli.detected", lang, n=len(c), scenario=_where(scenario, lang)))
     if not len(c):
@@ -184,11 +193,12 @@ def decide(ws_path: Ws, conflict_id: Annotated[str, typer.Argument(help="冲突�
 
     lang = resolve_lang(lang)
     ws = _open(ws_path, scenario, lang)
-    c, _ = _conflicts(ws, scenario, "lines decide")
+    c, _ = _conflicts(ws, scenario, lang, "lines decide")
     try:
         c = decide_conflicts(c, {conflict_id: (resolution, reason)})
     except LandInputError as exc:
-        _refuse(t("land.cli.decide_refused", lang, id=conflict_id, reason=str(exc)), t("land.cli.decide_do", lang))
+        _refuse(t("land.cli.decide_refused", lang, id=conflict_id, reason=user_message(exc, lang)), lang,
+                t("land.cli.decide_do", lang))
     write_conflicts(ws, scenario, c, command="lines decide",
                     reason=f"{conflict_id}: {resolution}" + (f" ({reason})" if reason else ""))
     _say(t("land.cli.decided", lang, id=conflict_id, action=resolution, scenario=_where(scenario, lang)))
@@ -202,11 +212,11 @@ def apply(ws_path: Ws, scenario: Scenario = None, reason: Reason = "", lang: Lan
 
     lang = resolve_lang(lang)
     ws = _open(ws_path, scenario, lang)
-    c, _ = _conflicts(ws, scenario, "lines apply")
+    c, _ = _conflicts(ws, scenario, lang, "lines apply")
     try:
         res = apply_conflicts(read_lines(ws, scenario), c, epsg=ws.meta.compute_epsg)
     except LandInputError as exc:
-        _refuse(str(exc), t("land.cli.apply_do", lang))
+        _refuse(exc, lang, t("land.cli.apply_do", lang))
     s = write_resolution(ws, scenario, res, reason=reason, command="lines apply", lang=lang)
     _say(t("land.cli.applied", lang, resolved=res.summary.get("resolved", 0), open=res.summary.get("open", 0),
            what=res.describe(lang)))

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pianqu.commands.common import Lang, err_console, fail, resolve_lang
+from pianqu.commands.common import Lang, fail, resolve_lang
 from pianqu.i18n import t
 
 app = typer.Typer(help="地类转换待核定清单 / the 三调 → 用地用海 review list", no_args_is_help=True,
@@ -43,14 +43,12 @@ def review(
     try:
         ws = Workspace.open(ws_path)
     except WorkspaceError as exc:
-        fail(str(exc), lang)
+        fail(exc, lang)
     if apply is not None:
         try:
             result = apply_review(ws, apply, reason=reason, lang=lang)
-        except ReviewError as exc:
-            err_console.print(exc.message(lang), style="bold red", markup=False)
-            err_console.print(exc.action(lang), markup=False)
-            raise typer.Exit(1)
+        except ReviewError as exc:  # the decisions are refused: the reason and what to do
+            fail(exc, lang, code=1)
         console.print(t("landuse.cli.applied", lang, n=len(result.decisions), changed=result.changed,
                         left=result.open_left, skipped=result.skipped), markup=False)
         return

@@ -23,6 +23,7 @@ import geopandas as gpd
 import numpy as np
 from pyproj import CRS
 
+from pianqu.errors import UserValueError
 from pianqu.findings import Finding
 from pianqu.geo import (GK3_CM, GK3_PREFIX, GK6_CM, GK6_PREFIX, STORAGE_EPSG, describe_crs, gk3_epsg,
                         guess_gk_crs)
@@ -98,7 +99,7 @@ def _gk_params(epsg: int) -> tuple[int, int, int]:
         return 75 + 3 * (epsg - GK3_CM.start), 0, 3
     if epsg in GK6_CM:
         return 75 + 6 * (epsg - GK6_CM.start), 0, 6
-    raise ValueError(f"EPSG:{epsg} is not a CGCS2000 Gauss–Krüger zone")
+    raise UserValueError("common.geo.not_gk_zone", epsg=epsg)
 
 
 def recognise_epsg(crs: CRS | None) -> int | None:

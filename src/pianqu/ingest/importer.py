@@ -20,6 +20,7 @@ import pandas as pd
 
 from pianqu import divisions
 from pianqu.config import load_config
+from pianqu.errors import layer_label
 from pianqu.findings import Finding
 from pianqu.geo import STORAGE_EPSG, compute_epsg, describe_crs
 from pianqu.ingest import crs as crsmod
@@ -507,7 +508,8 @@ def _derive_parents(layers: dict[str, pd.DataFrame], existing: Workspace | None,
         t["kind"] = t["code"].map(ref["kind"]).astype("string")
         t["population"] = pd.array([pd.NA] * len(t), dtype="Int64")
         layers["township"] = t
-        findings.append(Finding("info", "ingest.derived", "township", params={"n": len(t), "from_layer": "village"}))
+        findings.append(Finding("info", "ingest.derived", "township", params={
+            "n": len(t), "from_layer": "village", "label": layer_label("township"), "from_label": layer_label("village")}))
     if missing("county") and isinstance(layers.get("township"), gpd.GeoDataFrame) and len(layers["township"]):
         t = layers["township"]
         code = t["county_code"].dropna().mode().iloc[0] if "county_code" in t.columns and t["county_code"].notna().any() \
@@ -519,7 +521,8 @@ def _derive_parents(layers: dict[str, pd.DataFrame], existing: Workspace | None,
         c = gpd.GeoDataFrame({"code": pd.array([code], dtype="string"), "name": pd.array([name], dtype="string")},
                              geometry=[t.geometry.union_all()], crs=t.crs)
         layers["county"] = c
-        findings.append(Finding("info", "ingest.derived", "county", params={"n": 1, "from_layer": "township"}))
+        findings.append(Finding("info", "ingest.derived", "county", params={
+            "n": 1, "from_layer": "township", "label": layer_label("county"), "from_label": layer_label("township")}))
 
 
 # ---- merging into an existing workspace and writing -------------------------------------------------------

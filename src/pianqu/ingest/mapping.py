@@ -25,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
+from pianqu.errors import Phrase, layer_label
 from pianqu.ingest.errors import IngestError
 from pianqu.schema import LAYERS
 
@@ -156,41 +157,51 @@ def load_user_mapping(path: str | Path) -> UserMapping:
     """Read and check a user mapping file; every error names the file and the key."""
     p = Path(path)
     if not p.exists():
-        raise IngestError("ingest.mapping_file", source=str(p), problem="no such file")
+        raise IngestError("ingest.mapping_file", source=str(p), problem=Phrase("ingest.problem.no_file"))
     try:
         text = p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise IngestError("ingest.mapping_file", source=str(p), problem=f"not UTF-8 text ({exc})") from exc
+        raise IngestError("ingest.mapping_file", source=str(p),
+                          problem=Phrase("ingest.problem.not_utf8", byte=exc.start)) from exc
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         try:  # Chinese names written without quotes, as people do: [layers.乡镇界] / 乡镇代码 = "code"
             raw = tomllib.loads(_quote_bare_keys(text))
         except tomllib.TOMLDecodeError:
-            raise IngestError("ingest.mapping_file", source=str(p), problem=f"not valid TOML ({exc})") from exc
+            raise IngestError("ingest.mapping_file", source=str(p), problem=toml_problem(exc)) from exc
     layers: dict[str, UserLayer] = {}
     for name, entry in (raw.get("layers") or {}).items():
         if not isinstance(entry, dict) or "target" not in entry:
             raise IngestError("ingest.mapping_file", source=str(p),
-                              problem=f"[layers.{name}] needs target = \"<layer>\"")
+                              problem=Phrase("ingest.problem.no_target", name=name))
         target = str(entry["target"])
         if target not in LAYERS and target not in PSEUDO_TARGETS:
             raise IngestError("ingest.mapping_file", source=str(p),
-                              problem=f"[layers.{name}] target '{target}' is not one of "
-                                      f"{', '.join(list(LAYERS) + list(PSEUDO_TARGETS))}")
+                              problem=Phrase("ingest.problem.bad_target", name=name, target=target,
+                                             targets=", ".join(f"`{x}`" for x in [*LAYERS, *PSEUDO_TARGETS])))
         fields = {str(k): str(v) for k, v in (entry.get("fields") or {}).items()}
         known = _known_fields(target)
         for src, dst in fields.items():
             if dst not in known:
                 raise IngestError("ingest.mapping_file", source=str(p),
-                                  problem=f"[layers.{name}.fields] {src} = \"{dst}\": layer '{target}' has no "
-                                          f"field '{dst}' (fields: {', '.join(sorted(known))})")
+                                  problem=Phrase("ingest.problem.bad_field", name=name, src=src, dst=dst,
+                                                 target=target, label=layer_label(target),
+                                                 fields=", ".join(f"`{x}`" for x in sorted(known))))
         layers[norm_name(name)] = UserLayer(target, fields)
     unknown = set(raw) - {"layers"}
     if unknown:
         raise IngestError("ingest.mapping_file", source=str(p),
-                          problem=f"unknown section(s) {sorted(unknown)}; only [layers.<name>] is read")
+                          problem=Phrase("ingest.problem.unknown_section",
+                                         sections=", ".join(f"[{k}]" for k in sorted(unknown))))
     return UserMapping(p, layers)
+
+
+def toml_problem(exc: tomllib.TOMLDecodeError) -> Phrase:
+    """What is wrong with a TOML file in the reader's language: the line (tomllib's own English
+    text goes into the English message only)."""
+    where = re.search(r"line (\d+)", str(exc))
+    return Phrase("ingest.problem.not_toml", line=where.group(1) if where else "?", detail=str(exc))
 
 
 def _quote_bare_keys(text: str) -> str:

@@ -24,6 +24,7 @@ import pyogrio
 from pyproj import CRS
 
 from pianqu.findings import Finding
+from pianqu.errors import Phrase
 from pianqu.ingest.errors import IngestError
 from pianqu.ingest.mapping import value_table
 
@@ -80,7 +81,7 @@ def expand(source: str | Path) -> list[Path]:
             raise IngestError("ingest.empty_folder", source=str(path))
         return found
     if _suffix(path) not in VECTOR_SUFFIXES and _suffix(path) not in TABLE_SUFFIXES:
-        raise IngestError("ingest.unsupported_format", source=str(path), suffix=path.suffix or "(none)")
+        raise IngestError("ingest.unsupported_format", source=str(path), suffix=path.suffix or Phrase("ingest.problem.no_suffix"))
     return [path]
 
 
@@ -275,7 +276,7 @@ class _DbfText:
         with open(path, "rb") as fh:
             head = fh.read(32)
             if len(head) < 32:
-                raise IngestError("ingest.unreadable", source=str(path), reason="truncated .dbf header")
+                raise IngestError("ingest.unreadable", source=str(path), reason=Phrase("ingest.problem.dbf_truncated"))
             self.ldid = head[29]
             n, header_len, record_len = struct.unpack("<IHH", head[4:12])
             desc = fh.read(max(header_len - 32, 0))
@@ -352,8 +353,9 @@ class _DbfText:
         err = self._first_error(codec)
         if err is not None:
             row, name = err
-            raise IngestError("ingest.encoding", source=source, feature="(field name)" if row < 0 else str(row),
-                              field=name, tried=tried)
+            if row < 0:
+                raise IngestError("ingest.encoding_name", source=source, field=name, tried=tried)
+            raise IngestError("ingest.encoding", source=source, feature=str(row), field=name, tried=tried)
 
 
 def _decodes(value: bytes, codec: str) -> bool:

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from pianqu.errors import PianquError
 from pianqu.geo import ellipsoidal_area
 from pianqu.i18n import t
 from pianqu.ingest.landcodes import pad_land_code
@@ -32,16 +32,9 @@ COLUMNS = ("bsm", "epoch", "source_code", "source_name", "area_ha", "code", "def
 _MAX_LISTED = 5  # bad rows named in one error message
 
 
-class ReviewError(ValueError):
-    """A review file or workspace that cannot be applied; ``rule`` is a key of locales/landuse.toml."""
-
-    def __init__(self, rule: str, lang: str | None = None, **params: Any):
-        self.rule = rule
-        self.params = params
-        super().__init__(self.message(lang))
-
-    def message(self, lang: str | None = None) -> str:
-        return t(f"{self.rule}.msg", lang, **self.params)
+class ReviewError(PianquError, ValueError):
+    """A review file or workspace that cannot be applied; ``rule`` is a key of locales/landuse.toml
+    (``message`` says what is wrong and what to do, ``action`` only what to do)."""
 
     def action(self, lang: str | None = None) -> str:
         return t(f"{self.rule}.do", lang, **self.params)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pianqu.config import Config, load_config
+from pianqu.errors import PianquError, layer_label
 from pianqu.geo import compute_epsg
 from pianqu.land.overlay import OverlayError, dissolve_groups, project
 from pianqu.standards import area_units, czcsxm_codes, land_classes
@@ -23,8 +24,9 @@ CONTROL_LINES = ("farmland_pbf", "eco_redline", "urban_boundary")  # the order o
 TRUE_VALUES = {"1", "true", "t", "yes", "y", "是", "1.0"}
 
 
-class LandInputError(ValueError):
-    """Input data the land engine cannot use; the message names the layer, feature and field."""
+class LandInputError(PianquError, ValueError):
+    """Input data the land engine cannot use; the message (``land.error.*``, said in the user's
+    language, see :class:`pianqu.errors.PianquError`) names the layer, feature and field."""
 
 
 def rules_table(name: str) -> pd.DataFrame:
@@ -167,28 +169,28 @@ def require(frame: gpd.GeoDataFrame | pd.DataFrame, layer: str, columns: Iterabl
     """Raise a clear error if ``frame`` (layer ``layer``) lacks any of ``columns``."""
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise LandInputError(f"layer '{layer}': missing field(s) {', '.join(missing)}; it has "
-                             f"{', '.join(map(str, frame.columns))}. Map the field on import or add it")
+        raise LandInputError("land.error.missing_fields", layer=layer, label=layer_label(layer),
+                             fields=", ".join(f"`{c}`" for c in missing), has=", ".join(map(str, frame.columns)))
 
 
 def polygons(frame: gpd.GeoDataFrame, layer: str, epsg: int, id_field: str | None = None) -> gpd.GeoDataFrame:
     """``frame`` projected to ``epsg``, checked to hold polygons (None/empty geometries dropped)."""
     if not isinstance(frame, gpd.GeoDataFrame):
-        raise LandInputError(f"layer '{layer}': expected a GeoDataFrame, got {type(frame).__name__}")
+        raise LandInputError("land.error.not_spatial", layer=layer, label=layer_label(layer), kind=type(frame).__name__)
     if id_field is not None:
         require(frame, layer, [id_field])
     try:
         out = project(frame, epsg)
     except OverlayError as exc:
-        raise LandInputError(f"layer '{layer}': {exc}") from None
+        raise LandInputError("land.error.layer", layer=layer, label=layer_label(layer), error=exc) from None
     keep = out.geometry.notna() & ~out.geometry.is_empty
     out = out[keep.to_numpy()]
     kinds = set(out.geom_type.unique()) - {"Polygon", "MultiPolygon"}
     if kinds:
         bad = out[~out.geom_type.isin(["Polygon", "MultiPolygon"])]
         which = bad[id_field].iloc[0] if id_field else bad.index[0]
-        raise LandInputError(f"layer '{layer}': feature {which} is a {bad.geom_type.iloc[0]}; "
-                             "this analysis needs polygons (buffer lines or points first)")
+        raise LandInputError("land.error.not_polygons", layer=layer, label=layer_label(layer), feature=str(which),
+                             kind=bad.geom_type.iloc[0])
     return out
 
 
@@ -206,7 +208,7 @@ def epsg_for(epsg: int | None, *frames: gpd.GeoDataFrame | None) -> int:
     for f in frames:
         if f is not None and len(f):
             return compute_epsg(f)
-    raise LandInputError("no data to derive the computing CRS from; pass epsg= (the workspace's compute_epsg)")
+    raise LandInputError("land.error.no_compute_crs")
 
 
 # -- zones -------------------------------------------------------------------------------------
@@ -226,7 +228,7 @@ def zone_polygons(zones: gpd.GeoDataFrame | None = None, *, townships: gpd.GeoDa
         labels = z[zone_field].astype(str).to_numpy()
     else:
         if townships is None or mapping is None:
-            raise LandInputError("zones: pass a zone layer, or the township layer and a township→zone mapping")
+            raise LandInputError("land.error.zones_args")
         require(townships, "township", ["code"])
         epsg = epsg_for(epsg, townships)
         if isinstance(mapping, pd.DataFrame):
@@ -237,8 +239,7 @@ def zone_polygons(zones: gpd.GeoDataFrame | None = None, *, townships: gpd.GeoDa
         codes = t["code"].astype(str)
         missing = sorted(set(codes) - set(mapping))
         if missing:
-            raise LandInputError(f"zone_member: township(s) {', '.join(missing[:5])} have no zone; "
-                                 "assign every township to a zone")
+            raise LandInputError("land.error.township_no_zone", codes=", ".join(missing[:5]))
         z, labels = t, codes.map(mapping).astype(str).to_numpy()
     uniq, geoms = dissolve_groups(z.geometry.to_numpy(), labels)
     return gpd.GeoDataFrame({"zone": uniq}, geometry=geoms, crs=epsg)

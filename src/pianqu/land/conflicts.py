@@ -26,6 +26,7 @@ import pandas as pd
 import shapely
 
 from pianqu.config import Config
+from pianqu.errors import layer_label
 from pianqu.findings import Finding
 from pianqu.geo import STORAGE_EPSG, ellipsoidal_area
 from pianqu.i18n import t
@@ -59,15 +60,14 @@ def _lines(lines: Mapping[str, gpd.GeoDataFrame | None], epsg: int) -> dict[str,
     out = {}
     for name, frame in lines.items():
         if name not in LINE_LAYERS:
-            raise LandInputError(f"unknown control-line layer '{name}'; expected {', '.join(LINE_LAYERS)}")
+            raise LandInputError("land.error.unknown_line_layer", layer=name, expected=", ".join(LINE_LAYERS))
         if frame is None or len(frame) == 0:
             continue
         g = polygons(frame, name, epsg, "id")
         ids = g["id"].astype(str)
         dup = ids[ids.duplicated()]
         if len(dup):
-            raise LandInputError(f"layer '{name}': id '{dup.iloc[0]}' is used by more than one feature; "
-                                 "give every feature its own id")
+            raise LandInputError("land.error.duplicate_id", layer=name, label=layer_label(name), id=dup.iloc[0])
         out[name] = g.assign(id=ids.to_numpy())
     return out
 
@@ -182,13 +182,12 @@ def decide(conflicts: gpd.GeoDataFrame, decisions: Mapping[str, str | tuple[str,
     for cid, value in decisions.items():
         action, reason = (value, "") if isinstance(value, str) else value
         if cid not in index:
-            raise LandInputError(f"conflict '{cid}' is not in the conflict table; run detect_conflicts again "
-                                 "and use its ids")
+            raise LandInputError("land.error.unknown_conflict", id=cid)
         k = index[cid]
         rule = out["rule"].iloc[k]
         if action not in options.get(rule, []):
-            raise LandInputError(f"conflict '{cid}' ({rule}): action '{action}' is not allowed; "
-                                 f"choose one of {', '.join(options.get(rule, []))}")
+            raise LandInputError("land.error.action_not_allowed", id=cid, conflict_rule=rule, action=action,
+                                 options=", ".join(f"`{o}`" for o in options.get(rule, [])))
         out.iloc[k, out.columns.get_loc("action")] = action
         out.iloc[k, out.columns.get_loc("decision_reason")] = reason
     return out
@@ -236,7 +235,8 @@ def apply_conflicts(lines: Mapping[str, gpd.GeoDataFrame | None], conflicts: pd.
     act = c["action"].fillna("").astype(str) if len(c) else pd.Series([], dtype=str)
     bad = sorted(set(act) - {"", *ACTIONS})
     if bad:
-        raise LandInputError(f"conflict table: unknown action(s) {bad}; expected one of {ACTIONS}")
+        raise LandInputError("land.error.unknown_actions", actions=", ".join(f"`{a}`" for a in bad),
+                             expected=", ".join(f"`{a}`" for a in ACTIONS))
     pos = {name: pd.Series(np.arange(len(g)), index=g["id"].to_numpy()) for name, g in L.items()}
     geom = {name: g.geometry.to_numpy() for name, g in L.items()}
     todo = c[act.isin(["withdraw_left", "withdraw_right"]).to_numpy()]
@@ -246,8 +246,8 @@ def apply_conflicts(lines: Mapping[str, gpd.GeoDataFrame | None], conflicts: pd.
             known = ids.isin(pos[name].index) if name in pos else pd.Series(False, index=ids.index)
             if not known.all():
                 k = np.flatnonzero(~known.to_numpy())[0]
-                raise LandInputError(f"conflict {grp['conflict_id'].iloc[k]}: feature '{ids.iloc[k]}' is not in layer "
-                                     f"'{name}'; detect the conflicts again on the current lines")
+                raise LandInputError("land.error.feature_gone", id=grp["conflict_id"].iloc[k], feature=ids.iloc[k],
+                                     layer=name, label=layer_label(name))
     tl, tp, tg, tw, tc = [], [], [], [], []  # target layer, position, patch, whole target, conflict id
     for (ll, rl), grp in todo.groupby(["left_layer", "right_layer"], sort=True):
         lp = pos[ll].loc[grp["left_id"].astype(str)].to_numpy()

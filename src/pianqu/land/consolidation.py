@@ -39,8 +39,7 @@ class ConsolidationResult:
 def _village_of(lu: gpd.GeoDataFrame, villages: gpd.GeoDataFrame | None, epsg: int) -> np.ndarray:
     if villages is None:
         if "village_code" not in lu.columns:
-            raise LandInputError("landuse: no village_code field and no village layer given; pass villages= "
-                                 "or import the 坐落单位代码 (ZLDWDM) field")
+            raise LandInputError("land.error.no_village_code")
         return lu["village_code"].astype("string").fillna("").to_numpy(dtype=object)
     v = polygons(villages, "village", epsg, "code")
     pts = lu.geometry.representative_point().to_numpy()

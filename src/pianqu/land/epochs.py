@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pianqu.config import Config
+from pianqu.errors import UserValueError
 from pianqu.findings import Finding
 
 
@@ -46,7 +47,7 @@ def select_epoch(landuse: pd.DataFrame | None, epoch: int | None = None, *, meta
         return landuse
     epoch = base_epoch(landuse, meta) if epoch is None else int(epoch)
     if epoch not in years:
-        raise ValueError(f"layer 'landuse': no parcels of epoch {epoch}; it holds {', '.join(map(str, years))}")
+        raise UserValueError("land.error.no_epoch", epoch=epoch, years=", ".join(map(str, years)))
     keep = (pd.to_numeric(landuse["epoch"], errors="coerce") == epoch).to_numpy()
     return landuse[keep]
 

@@ -35,6 +35,7 @@ import pandas as pd
 import shapely
 from shapely.errors import GEOSException
 
+from pianqu.errors import Phrase, PianquError, geometry_problem
 from pianqu.geo import STORAGE_EPSG, compute_epsg, ellipsoidal_area
 
 # Implementation parameters (not planning thresholds): they change speed, never the answer.
@@ -46,8 +47,9 @@ GRID_M = 1e-3  # snap-rounding grid (m) of the last-resort union of nearly inval
 ADJUST_MAX_REL = 1e-2
 
 
-class OverlayError(ValueError):
-    """Input geometry the overlay cannot use; the message names the layer, feature and fix."""
+class OverlayError(PianquError, ValueError):
+    """Input geometry the overlay cannot use; the message (``land.error.*``, in the user's
+    language) names the layer, feature and fix."""
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,7 @@ def _values(geoms) -> np.ndarray:
 def project(frame: gpd.GeoDataFrame, epsg: int | None = None) -> gpd.GeoDataFrame:
     """``frame`` in the computing CRS (the county's 3° GK zone; derived from the data if None)."""
     if frame.crs is None:
-        raise OverlayError("a layer has no coordinate reference system; set it (EPSG:4490 or a CGCS2000 "
-                           "3° Gauss–Krüger zone) before the overlay")
+        raise OverlayError("land.error.no_crs")
     epsg = epsg or compute_epsg(frame)
     if frame.crs.to_epsg() == epsg:
         return frame
@@ -160,10 +161,9 @@ def _check(op, *arrays, names=("left", "right"), ids=None):
                 names_ = np.arange(len(arr)) if id_ is None else np.asarray(id_)
                 which = names_[bad[0]]
                 n_bad = len(set(names_[bad].tolist())) if id_ is not None else len(bad)
-                raise OverlayError(
-                    f"{name}: feature {which} has invalid geometry ({shapely.is_valid_reason(arr[bad[0]])}); "
-                    f"{n_bad} invalid feature(s) in all. Repair them (e.g. `pianqu validate` lists them, "
-                    "ArcGIS 修复几何 or shapely.make_valid) and run again") from exc
+                raise OverlayError("land.error.invalid_geometry", layer=Phrase(f"land.error.side.{name}"),
+                                   feature=which, n=n_bad,
+                                   reason=geometry_problem(shapely.is_valid_reason(arr[bad[0]]))) from exc
         raise
 
 

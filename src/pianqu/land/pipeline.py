@@ -58,23 +58,21 @@ def targets_from_table(table: pd.DataFrame) -> dict[str, float]:
     or ``target_mu`` (one row per indicator; indicators as in :data:`pianqu.land.quota.INDICATORS`
     or by their Chinese names, values.toml ``quota_indicators``)."""
     if "indicator" not in table.columns:
-        raise LandInputError(f"layer 'targets': missing field 'indicator'; it has {', '.join(map(str, table.columns))}."
-                             f" Give one row per indicator ({', '.join(INDICATORS)}) with target_m2, target_ha "
-                             "or target_mu")
+        raise LandInputError("land.error.targets_no_indicator", has=", ".join(map(str, table.columns)),
+                             indicators=", ".join(f"`{i}`" for i in INDICATORS))
     factor = {f"target_{unit}": m2 for unit, m2 in UNIT_DIV.items()}
     col = next((c for c in factor if c in table.columns), None)
     if col is None:
-        raise LandInputError("layer 'targets': no target column; add target_m2, target_ha or target_mu")
+        raise LandInputError("land.error.targets_no_value")
     out = {}
     for k, row in table.reset_index(drop=True).iterrows():
         ind = indicator_key(row["indicator"])  # 耕地保有量 → farmland, ...
         if ind not in INDICATORS:
-            raise LandInputError(f"layer 'targets', row {k + 1}, field 'indicator': unknown indicator {ind!r}; "
-                                 f"use {', '.join(INDICATORS)}")
+            raise LandInputError("land.error.targets_unknown_indicator", row=k + 1, indicator=ind,
+                                 indicators=", ".join(f"`{i}`" for i in INDICATORS))
         v = pd.to_numeric(pd.Series([row[col]]), errors="coerce").iloc[0]
         if not np.isfinite(v) or v < 0:
-            raise LandInputError(f"layer 'targets', row {k + 1} ({ind}), field '{col}': {row[col]!r} is not a "
-                                 "non-negative number")
+            raise LandInputError("land.error.targets_bad_value", row=k + 1, indicator=ind, field=col, value=row[col])
         out[ind] = float(v) * factor[col]
     return out
 
@@ -96,8 +94,7 @@ def township_zone_map(townships: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, epsg
     out.iloc[ti] = zn["zone"].astype(str).to_numpy()[zi]
     missing = out.index[out.isna()]
     if len(missing):
-        raise LandInputError(f"zone: township(s) {', '.join(missing[:5])} lie in no zone; the zones must cover "
-                             "every township")
+        raise LandInputError("land.error.township_outside_zones", codes=", ".join(missing[:5]))
     return out
 
 
@@ -197,7 +194,7 @@ def run_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, lang: str
                                lines=lines, epsg=epsg)
     except LandInputError as exc:
         caps = None
-        run.findings.append(Finding("error", "land.plan.quota_input", "landuse", "", "", {"error": str(exc)}))
+        run.findings.append(Finding("error", "land.plan.quota_input", "landuse", "", "", {"error": exc}))
     if caps is not None:
         table = layer_or_base(ws, "targets", scenario)
         targets, source = derived_targets(caps, cfg), "rule"
@@ -205,7 +202,7 @@ def run_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, lang: str
             try:
                 targets, source = targets_from_table(pd.DataFrame(table)), "targets"
             except LandInputError as exc:  # said, and the rule's targets used instead
-                run.findings.append(Finding("error", "land.plan.quota_input", "targets", "", "", {"error": str(exc)}))
+                run.findings.append(Finding("error", "land.plan.quota_input", "targets", "", "", {"error": exc}))
         quota = allocate_quotas(caps, targets, baseline=str(cfg["land.quota_baseline"]),
                                 village_rule=str(cfg["land.quota_village_rule"]))
         zone_of = township_zone_map(townships, zpoly, epsg)

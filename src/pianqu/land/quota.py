@@ -128,7 +128,7 @@ class QuotaResult:
         m = pd.Series(mapping) if not isinstance(mapping, pd.Series) else mapping
         missing = sorted(set(self.allocation.index.astype(str)) - set(m.index.astype(str)))
         if missing:
-            raise LandInputError(f"quota: unit(s) {', '.join(missing[:5])} have no parent in the mapping")
+            raise LandInputError("land.error.quota_no_parent", units=", ".join(missing[:5]))
         return self.allocation.groupby(m.reindex(self.allocation.index.astype(str)).to_numpy()).sum()
 
     def table(self) -> pd.DataFrame:
@@ -145,10 +145,10 @@ def _baseline(cap: pd.DataFrame, targets: Mapping[str, float], rule) -> pd.DataF
     if isinstance(rule, pd.DataFrame):
         b = rule.reindex(index=cap.index, columns=list(targets)).astype(float)
         if b.isna().any().any():
-            raise LandInputError("quota baseline table: every unit and indicator needs a value")
+            raise LandInputError("land.error.quota_baseline_incomplete")
         return b
     if rule not in ("proportional", "area"):
-        raise LandInputError(f"quota baseline rule '{rule}': use 'proportional', 'area' or a table")
+        raise LandInputError("land.error.quota_baseline_rule", value=rule)
     out = pd.DataFrame(index=cap.index)
     for ind, target in targets.items():
         w = cap[BASE_COLUMN[ind]] if rule == "proportional" and BASE_COLUMN[ind] in cap.columns else cap["area_m2"]
@@ -164,7 +164,7 @@ def _bounds(cap: pd.DataFrame, ind: str) -> np.ndarray:
     if col is None:
         return np.full(len(cap), INF)
     if col not in cap.columns:
-        raise LandInputError(f"quota: unit table lacks '{col}' (the capacity of '{ind}'); build it with unit_capacities")
+        raise LandInputError("land.error.quota_no_capacity", column=col, indicator=ind)
     return cap[col].to_numpy(dtype=float)
 
 
@@ -261,13 +261,14 @@ def allocate_quotas(units: pd.DataFrame, targets: Mapping[str, float], *, baseli
     tolerance used when naming binding limits in explanations.
     """
     if village_rule not in ("unit", "county"):
-        raise LandInputError(f"quota: village_rule must be 'unit' or 'county', got {village_rule!r}")
+        raise LandInputError("land.error.quota_village_rule", value=village_rule)
     unknown = sorted(set(targets) - set(INDICATORS))
     if unknown:
-        raise LandInputError(f"quota: unknown indicator(s) {unknown}; use {', '.join(INDICATORS)}")
+        raise LandInputError("land.error.quota_unknown_indicators", indicators=", ".join(map(str, unknown)),
+                             known=", ".join(f"`{i}`" for i in INDICATORS))
     for ind, v in targets.items():
         if not np.isfinite(v) or v < 0:
-            raise LandInputError(f"quota: the county target of '{ind}' must be a non-negative area in m², got {v!r}")
+            raise LandInputError("land.error.quota_bad_target", indicator=ind, value=v)
     require(units, "unit", ["area_m2"])
     targets = {ind: float(targets[ind]) for ind in INDICATORS if ind in targets}
     cap = units.copy()

@@ -101,7 +101,7 @@ def check_siting(projects: gpd.GeoDataFrame, layers: Mapping[str, gpd.GeoDataFra
         elif r.relation == "outside":
             area = parea[idx] - inside
         else:
-            raise LandInputError(f"siting rule '{r.rule}': relation must be 'intersects' or 'outside'")
+            raise LandInputError("land.error.siting_relation", siting_rule=r.rule, relation=r.relation)
         hit = area >= min_area
         for k, a in zip(idx[hit], area[hit]):
             rows.append({"project_id": str(p["id"].iloc[k]), "rule": r.rule, "verdict": r.verdict, "layer": r.layer,

@@ -25,6 +25,7 @@ from typing import Iterable
 
 import pandas as pd
 
+from pianqu.errors import PianquError, UserValueError
 from pianqu.i18n import t
 from pianqu.land.common import CONTROL_LINES
 from pianqu.schema import WORK_LAYERS
@@ -41,12 +42,9 @@ PLANNER_LAYERS = (STATUS_TABLE, "conflict", "control_line_change", *CONTROL_LINE
 BASE_WORK_LAYERS = WORK_LAYERS
 
 
-class WorkflowError(RuntimeError):
-    """A status change the ordered workflow refuses; ``rule``/``params`` say why, for reports."""
-
-    def __init__(self, rule: str, lang: str | None = None, **params: object):
-        self.rule, self.params = rule, params
-        super().__init__(t(f"{rule}.msg", lang, **params))
+class WorkflowError(PianquError, RuntimeError):
+    """A status change the ordered workflow refuses; ``rule``/``params`` say why (and what to do),
+    in the user's language (see :class:`pianqu.errors.PianquError`)."""
 
 
 def _now() -> str:
@@ -77,7 +75,8 @@ def _normal(status: pd.DataFrame) -> pd.DataFrame:
         s = pd.concat([s, initial_status().query("line in @missing")], ignore_index=True)
     bad = set(s["status"]) - set(STATUSES)
     if bad:
-        raise ValueError(f"{STATUS_TABLE}: unknown status {sorted(bad)}; expected one of {STATUSES}")
+        raise UserValueError("land.workflow.bad_status", table=STATUS_TABLE, statuses=", ".join(sorted(map(str, bad))),
+                             expected=", ".join(f"`{x}`" for x in STATUSES))
     s["seq"] = s["line"].map({line: k + 1 for k, line in enumerate(CONTROL_LINES)})
     return s.sort_values("seq").reset_index(drop=True)[COLUMNS]
 
