@@ -221,10 +221,37 @@ def collect_layers(ws: Workspace, scenario: str, *, base: bool = True) -> list[t
 
 def export_scenario(ws: Workspace, scenario: str, out: str | Path, *, fmt: str, epsg: int | None = None,
                     lang: str = "zh", base: bool = True, overwrite: bool = False) -> ExportResult:
-    """Write ``scenario``'s layers (and the base layers, unless ``base`` is False) to ``out`` as
-    ``fmt`` (gdb | shp | gpkg) in ``epsg`` (default: :func:`export_crs`). A Shapefile export is a
-    directory of ``.shp`` files with the field table. Refuses an existing ``out`` unless
-    ``overwrite``; the target is written beside and moved in place when complete."""
+    """Write a scenario's layers (and the base layers) for ArcGIS/QGIS.
+
+    A Shapefile export is a directory of ``.shp`` files with the field table; layer and field
+    names follow ``standards/export_fields.csv``. The target is written beside and moved in place
+    when complete.
+
+    Parameters
+    ----------
+    ws : pianqu.workspace.Workspace
+        The county workspace.
+    scenario : str
+        The plan scenario to export.
+    out : str or pathlib.Path
+        The target: a ``.gdb`` folder, a folder of Shapefiles or a ``.gpkg``.
+    fmt : {"gdb", "shp", "gpkg"}
+        File format.
+    epsg : int, optional
+        Target CRS (default :func:`export_crs`: the one the data came in, else the GK zone).
+    lang : {"zh", "en"}, default "zh"
+        Language of layer and field aliases.
+    base : bool, default True
+        Also export the base layers.
+    overwrite : bool, default False
+        Replace an existing ``out`` (else refused).
+
+    Returns
+    -------
+    ExportResult
+        ``path``, ``fmt``, ``epsg``, ``crs_basis``, ``layers`` and ``fields`` (what was written,
+        with names and aliases) and ``findings``.
+    """
     if fmt not in FORMATS:
         raise ExportError("export.unknown_format", fmt=fmt, formats=", ".join(FORMATS))
     out = Path(out)

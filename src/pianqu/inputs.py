@@ -238,8 +238,34 @@ def _population(ws: Workspace, townships: gpd.GeoDataFrame, villages: gpd.GeoDat
 
 
 def from_workspace(ws: Workspace, *, config: Config | None = None, build_network: bool = True) -> PlanInputs:
-    """The inputs of a plan of ``ws``: given where the workspace has them, else derived (see the
-    module doc). ``build_network``: also build the road graph (travel times need it)."""
+    """The inputs of a plan of ``ws``: given where the workspace has them, else derived.
+
+    Roads, town and village seats and population come from the county's own layers where
+    present, else from its 三调 parcels and census (see the module doc); facilities and economy
+    are taken as they are or marked missing. Each choice is recorded as an :class:`InputSource`
+    and, when not given, as a finding that says what to import.
+
+    Parameters
+    ----------
+    ws : pianqu.workspace.Workspace
+        The county workspace.
+    config : pianqu.config.Config, optional
+        Thresholds in force; default the workspace's own.
+    build_network : bool, default True
+        Also build the road graph (:func:`pianqu.network.build_graph`); travel times need it.
+
+    Returns
+    -------
+    PlanInputs
+        ``townships``, ``villages``, ``settlements``, ``roads``, ``facilities``, ``economy``,
+        ``graph``; ``sources`` and ``table()`` (given / derived / estimated / missing per
+        input), ``findings``, and ``travel_s(origins, destinations)`` in seconds.
+
+    Examples
+    --------
+    >>> inputs = pianqu.from_workspace(ws)                                  # doctest: +SKIP
+    >>> inputs.table()[["input", "status", "method"]]                       # doctest: +SKIP
+    """
     cfg = config or ws.config()
     townships = ws.read("township")
     townships["code"] = townships["code"].astype(str)

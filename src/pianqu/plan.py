@@ -45,9 +45,26 @@ class PlanResult:
 
 
 def township_units(ws: Workspace, inputs: PlanInputs | None = None) -> gpd.GeoDataFrame:
-    """Townships with the attributes zoning needs: population, kind, county seat flag,
-    facility count, built-up area (km², from 用地用海 07–15 inside the township) and output (亿元),
-    from ``inputs`` (default: :func:`pianqu.inputs.from_workspace`, derived where the data lacks them)."""
+    """Townships with the attributes zoning needs.
+
+    Population, kind, county-seat flag, facility count, built-up area (km², parcels of
+    城镇村属性码 201/202 inside the township) and output (亿元 from the economy table's 万元).
+
+    Parameters
+    ----------
+    ws : pianqu.workspace.Workspace
+        The county workspace (its base-epoch parcels give the built-up area).
+    inputs : pianqu.inputs.PlanInputs, optional
+        The plan's inputs; default :func:`pianqu.inputs.from_workspace` without the road graph
+        (population and seats derived where the data lacks them).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per township: ``code``, ``name``, ``kind``, ``population``, ``is_county_seat``,
+        and ``facilities``, ``built_up_km2``, ``gdp_yi`` where their inputs exist; polygons in
+        EPSG:4490. The ``units`` of :func:`pianqu.delineate` and :func:`pianqu.auto_p`.
+    """
     inputs = inputs or from_workspace(ws, build_network=False)
     t = inputs.townships.copy()
     t["code"] = t["code"].astype(str)
@@ -88,17 +105,59 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
          villages: bool = True, lang: str | None = None, time_limit: float | None = None,
          village_method: str | None = None, village_time_limit: float | None = None,
          services_step: bool = True, land_step: bool = True, inputs: PlanInputs | None = None) -> PlanResult:
-    """Run the zone plan on ``ws`` into ``scenario`` (replaced if it exists).
+    """Run the zone plan on ``ws`` into ``scenario`` (what ``pianqu plan`` runs; ``pianqu.run_plan``).
 
-    Township-level zones are solved exactly (the gap is reported), within ``time_limit``
-    (default ``zoning.time_limit_s``); village-level zones use ``village_method`` (default
-    ``zoning.village_method``) per township-level zone with ``village_time_limit`` seconds each
-    (default ``zoning.village_time_limit_s``), each with its gap against a lower bound. Member
-    bounds apply as ``zoning.member_bounds_mode`` says; townships that were one township before
-    the 2019 merger are kept together when ``zoning.keep_pre_merger_together`` is true (and
-    reported either way). ``inputs`` (default :func:`pianqu.inputs.from_workspace`): the roads,
-    seats, population, facilities and economy the analyses use — the county's own where it has
-    them, else derived and marked so; an analysis whose input is missing is skipped with a finding.
+    Township-level zones are solved exactly (the gap is reported); village-level zones per
+    township-level zone, each with its gap against a lower bound. Member bounds apply as
+    ``zoning.member_bounds_mode`` says; townships that were one township before the 2019 merger
+    are kept together when ``zoning.keep_pre_merger_together`` is true (and reported either way).
+    An analysis whose input is missing is skipped with a finding. The scenario is replaced if it
+    exists, keeping the planner's control-line work (line status, conflict decisions, cleaned lines).
+
+    Parameters
+    ----------
+    ws : pianqu.workspace.Workspace
+        The county workspace; the scenario is written into it.
+    scenario : str, default "plan"
+        Name of the scenario (letters, digits, ``_``, ``-``).
+    p : int, optional
+        Number of township-level zones; default chosen by the policy rule (:func:`pianqu.auto_p`).
+    title : str, default ""
+        Title of the scenario (default its name).
+    villages : bool, default True
+        Also divide the villages into village-level zones.
+    lang : str, optional
+        Language of the texts stored in result tables (``zh`` or ``en``).
+    time_limit : float, optional
+        Seconds for the township-level zoning (default ``zoning.time_limit_s``).
+    village_method : str, optional
+        ``exact`` or ``heuristic`` for village-level zones (default ``zoning.village_method``).
+    village_time_limit : float, optional
+        Seconds per township-level zone for its village zones (default ``zoning.village_time_limit_s``).
+    services_step : bool, default True
+        Run the public-service and safety analyses against the zones.
+    land_step : bool, default True
+        Run the control-line conflicts, the three spaces and the land tables.
+    inputs : pianqu.inputs.PlanInputs, optional
+        The roads, seats, population, facilities and economy to use; default
+        :func:`pianqu.inputs.from_workspace` (the county's own, else derived and marked so).
+
+    Returns
+    -------
+    PlanResult
+        ``zoning`` (:class:`pianqu.zoning.ZoningResult`), ``autop``, ``centre_scores``,
+        ``village_zoning``, ``specialties``, ``network``, ``services``, ``land``, ``inputs``,
+        ``layers`` (what was written) and ``findings``.
+
+    Raises
+    ------
+    pianqu.errors.UserValueError
+        No valid division exists (the message gives the reasons).
+
+    Examples
+    --------
+    >>> result = pianqu.run_plan(ws, "plan", p=3, services_step=False)      # doctest: +SKIP
+    >>> result.zoning.zones[["centre", "members", "population"]]            # doctest: +SKIP
     """
     from pianqu.industry import leading_specialties, zone_neighbours
     from pianqu.network import analyse_network

@@ -50,6 +50,11 @@ class WorkspaceError(PianquError, RuntimeError):
     ``pianqu/locales/common.toml``) says what to do, in the user's language."""
 
 
+class BackendUnavailableError(WorkspaceError, NotImplementedError):
+    """A workspace URL of a storage backend pianqu does not serve yet (PostGIS): a
+    :class:`WorkspaceError` that is also a ``NotImplementedError``."""
+
+
 def scenario_layer(layer: str, scenario: str | None) -> str:
     """Physical table name of ``layer`` in ``scenario`` (None: a base layer)."""
     if scenario is None:
@@ -228,7 +233,7 @@ class Meta:
 def _backend_for(target: str | Path) -> Backend:
     text = str(target)
     if text.startswith(("postgresql://", "postgres://")):
-        raise WorkspaceError("common.workspace.postgis", path=text)
+        raise BackendUnavailableError("common.workspace.postgis", path=text)
     if not text.lower().endswith(".gpkg"):
         raise WorkspaceError("common.workspace.not_gpkg", path=text)
     return GpkgBackend(target)

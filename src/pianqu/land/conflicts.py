@@ -90,13 +90,40 @@ class _Layer:
 def detect_conflicts(lines: Mapping[str, gpd.GeoDataFrame | None], *, epsg: int | None = None,
                      rules: pd.DataFrame | None = None, cfg: Config | None = None,
                      previous: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
-    """Conflict patches between the control lines (EPSG:4490 geometry; areas ellipsoidal on CGCS2000:
-    a patch that is a whole feature reports the feature's recorded area, e.g. its TBMJ).
+    """Conflict patches between the three control lines.
 
-    ``lines``: ``farmland_pbf``, ``eco_redline`` (``core_zone``), ``urban_boundary`` and optionally
-    ``reserve`` (留白 polygons), each with an ``id``. Patches smaller than
-    ``land.conflict_min_area_m2`` are slivers, not conflicts. ``previous``: an earlier conflict
-    table; decisions recorded there carry over to patches with the same id.
+    The rules (``land/rules``) say which overlaps are conflicts (e.g. 城镇开发边界 over
+    永久基本农田 or 生态保护红线) and whether each is resolved automatically or needs the
+    planner's decision. Areas are ellipsoidal on CGCS2000; a patch that is a whole feature
+    reports the feature's recorded area (e.g. its TBMJ).
+
+    Parameters
+    ----------
+    lines : mapping of str to GeoDataFrame or None
+        ``farmland_pbf``, ``eco_redline`` (with ``core_zone``), ``urban_boundary`` and
+        optionally ``reserve`` (留白 polygons), each with an ``id`` (:func:`pianqu.read_lines`).
+    epsg : int, optional
+        The GK zone to cut in (default from the data).
+    rules : pandas.DataFrame, optional
+        The conflict rules (default :func:`pianqu.land.conflict_rules`).
+    cfg : pianqu.config.Config, optional
+        Thresholds in force; patches smaller than ``land.conflict_min_area_m2`` are slivers, not
+        conflicts.
+    previous : pandas.DataFrame, optional
+        An earlier conflict table; decisions recorded there carry over to patches with the same id.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per patch (EPSG:4490), sorted by ``conflict_id`` (stable across runs): ``rule``,
+        ``name``, ``severity``, ``left_layer``/``left_id``, ``right_layer``/``right_id``,
+        ``area_m2``, ``area_ha``, ``area_mu``, ``resolution`` (``auto`` / ``decide``), ``action``,
+        ``state``, ``decision_reason``.
+
+    Examples
+    --------
+    >>> conflicts = pianqu.detect_conflicts(pianqu.read_lines(ws))         # doctest: +SKIP
+    >>> conflicts.groupby("rule")["area_ha"].sum()                          # doctest: +SKIP
     """
     cfg = config_of(cfg)
     epsg = epsg_for(epsg, *lines.values())
@@ -338,7 +365,21 @@ def conflict_findings(conflicts: pd.DataFrame) -> list[Finding]:
 
 
 def read_lines(ws: Workspace, scenario: str | None = None) -> dict[str, gpd.GeoDataFrame]:
-    """The control lines (and ``reserve``) of a scenario, falling back to the base layers."""
+    """The control lines (and ``reserve``) of a scenario, falling back to the base layers.
+
+    Parameters
+    ----------
+    ws : pianqu.workspace.Workspace
+        The county workspace.
+    scenario : str, optional
+        A plan scenario whose cleaned lines (after ``pianqu lines apply``) take precedence; None
+        for the base layers.
+
+    Returns
+    -------
+    dict of str to geopandas.GeoDataFrame
+        ``farmland_pbf``, ``eco_redline``, ``urban_boundary`` and ``reserve``, those present.
+    """
     return {n: f for n in LINE_LAYERS if (f := layer_or_base(ws, n, scenario)) is not None}
 
 

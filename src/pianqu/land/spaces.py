@@ -100,14 +100,31 @@ def line_layers(lines: Mapping[str, gpd.GeoDataFrame | None], epsg: int) -> list
 
 def three_spaces(landuse: gpd.GeoDataFrame, lines: Mapping[str, gpd.GeoDataFrame | None],
                  zones: gpd.GeoDataFrame, *, epsg: int | None = None, cfg: Config | None = None) -> SpacesResult:
-    """Partition every zone into agricultural / ecological / construction space.
+    """Partition every zone into agricultural / ecological / construction space (三区).
 
-    ``landuse``: parcels (``bsm``, ``code``); ``lines``: ``eco_redline``, ``farmland_pbf``,
-    ``urban_boundary`` (any may be missing); ``zones``: polygons with a ``zone`` column (see
-    :func:`pianqu.land.common.zone_polygons`). Geometry is cut in the GK zone ``epsg``; areas are
-    ellipsoidal (CGCS2000) and a parcel's pieces add up to its TBMJ (``area_m2``). Each
-    parcel (cut to its zone) gives up the part inside the first line, then the part inside the
-    second line of what is left, and so on; the remainder takes the space of its class.
+    Each parcel (cut to its zone) gives up the part inside the first line, then the part inside
+    the second line of what is left, and so on; the remainder takes the space of its class.
+    Areas are ellipsoidal (CGCS2000) and a parcel's pieces add up to its TBMJ (``area_m2``).
+
+    Parameters
+    ----------
+    landuse : geopandas.GeoDataFrame
+        Parcels with ``bsm`` and ``code`` (用地用海).
+    lines : mapping of str to GeoDataFrame or None
+        ``eco_redline``, ``farmland_pbf``, ``urban_boundary`` (any may be missing).
+    zones : geopandas.GeoDataFrame
+        Polygons with a ``zone`` column (e.g. the ``zone`` layer of a plan scenario).
+    epsg : int, optional
+        The GK zone to cut in (default from the data).
+    cfg : pianqu.config.Config, optional
+        Thresholds in force (default the shipped ones).
+
+    Returns
+    -------
+    SpacesResult
+        ``pieces`` (one row per piece: zone, bsm, code, space, source, areas), ``table`` (area by
+        zone × space in m², ha and 亩 with the zone's own area), ``findings``; ``dissolved()``
+        gives one polygon per zone and space for maps.
     """
     cfg = config_of(cfg)
     epsg = epsg_for(epsg, landuse, zones)

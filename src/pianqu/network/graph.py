@@ -219,7 +219,34 @@ def build_graph(roads: gpd.GeoDataFrame, *, config: Config | None = None, epsg: 
     an empty layer gives an empty graph and an error finding; multi-part lines are split into their
     parts; zero-length and duplicated segments are dropped; a missing or unknown class is taken as
     the slowest class (``village``); a missing or non-positive ``speed_kmh`` falls back to the class
-    default. ``source`` (the file the layer came from) is copied into the findings.
+    default.
+
+    Parameters
+    ----------
+    roads : geopandas.GeoDataFrame
+        Road centrelines with ``class`` (``standards.road_classes``) and optionally ``id``,
+        ``speed_kmh``, ``oneway``, ``lanes``, ``width_m``.
+    config : pianqu.config.Config, optional
+        Thresholds and road speeds in force (default the shipped ones; ``ws.config()`` for a
+        workspace's ``pianqu.toml``).
+    epsg : int, optional
+        The projected CRS to compute in; default the CGCS2000 3° GK zone of the roads' centre.
+    snap_tolerance_m : float, optional
+        Ends closer than this are joined (default ``network.snap_tolerance_m``).
+    node_crossings : bool, optional
+        Node lines where they cross (default ``network.node_crossings``).
+    source : str, default ""
+        The file the layer came from, copied into the findings.
+
+    Returns
+    -------
+    RoadGraph
+        ``edges`` (one row per edge: ``u``, ``v``, ``class``, ``length_m``, ``speed_kmh``,
+        ``time_drive_s``, ``time_walk_s`` …), ``node_xy``, ``epsg``, ``findings``.
+
+    Examples
+    --------
+    >>> g = pianqu.build_graph(ws.read("road"), config=ws.config())       # doctest: +SKIP
     """
     cfg = config or load_config()
     tol = float(cfg["network.snap_tolerance_m"] if snap_tolerance_m is None else snap_tolerance_m)

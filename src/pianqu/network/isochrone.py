@@ -84,10 +84,28 @@ def _substrings(graph: RoadGraph, iv: pd.DataFrame) -> np.ndarray:
 
 def isochrones(graph: RoadGraph, sources, budgets_s, *, mode: str = "drive", by_source: bool = False,
                buffer_m: float | None = None) -> gpd.GeoDataFrame:
-    """Service-area polygons (EPSG:4490) of ``sources`` for each budget in ``budgets_s`` (s).
+    """Service-area polygons (EPSG:4490) of ``sources`` for each travel-time budget.
 
-    Columns: source (position, −1 for all sources together), source_id, budget_s, budget_min,
-    road_km (reached road length), area_m2 (in the GK zone), geometry.
+    Parameters
+    ----------
+    graph : RoadGraph
+        From :func:`build_graph`.
+    sources : GeoDataFrame, GeoSeries or Snapped
+        Points in any CRS (e.g. facilities or town seats).
+    budgets_s : float or sequence of float
+        Travel-time budgets in seconds.
+    mode : {"drive", "walk"}, default "drive"
+        Travel mode.
+    by_source : bool, default False
+        One polygon per source and budget (else one per budget for all sources together).
+    buffer_m : float, optional
+        Width around the reached roads (default ``network.isochrone_buffer_m``).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``source`` (position, −1 for all sources together), ``source_id``, ``budget_s``,
+        ``budget_min``, ``road_km`` (reached road length), ``area_m2`` (in the GK zone), geometry.
     """
     check_mode(mode)
     s = as_snapped(graph, sources, mode)

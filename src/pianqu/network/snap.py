@@ -125,8 +125,33 @@ def snapped_frame(graph: RoadGraph, s: Snapped) -> pd.DataFrame:
 
 
 def seat_points(settlements: gpd.GeoDataFrame, codes: pd.Series, level: str, key: str) -> gpd.GeoDataFrame:
-    """The seat point (settlement ``level``, e.g. town_seat, matched on ``key``) of each unit, in
-    the order of ``codes``; a clear error naming the units without one."""
+    """The seat point of each unit (a township's town seat, a village's village seat), in order.
+
+    Parameters
+    ----------
+    settlements : geopandas.GeoDataFrame
+        The ``settlement`` layer (or derived seats, :attr:`pianqu.inputs.PlanInputs.settlements`).
+    codes : pandas.Series
+        Unit codes; the result follows their order.
+    level : str
+        Settlement level of the seats: ``town_seat`` or ``village_seat``.
+    key : str
+        Column of ``settlements`` that holds the unit code: ``township_code`` or ``village_code``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One seat per code, in the order of ``codes``, with ``key`` as a column.
+
+    Raises
+    ------
+    pianqu.errors.UserValueError
+        Some units have no seat; the message names them.
+
+    Examples
+    --------
+    >>> seats = pianqu.seat_points(inputs.settlements, units["code"], "town_seat", "township_code")  # doctest: +SKIP
+    """
     s = settlements[settlements["level"].astype(str) == level].copy()
     s[key] = s[key].astype(str)
     s = s.drop_duplicates(key).set_index(key)

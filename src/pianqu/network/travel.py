@@ -315,12 +315,35 @@ def od_matrix(graph: RoadGraph, origins, destinations, *, mode: str = "drive",
               max_memory_mb: float = DEFAULT_MEMORY_MB, method: str = "auto") -> np.ndarray:
     """Travel time (s) from every origin to every destination; ``inf`` when unreachable.
 
-    ``origins``/``destinations`` are point layers (GeoDataFrame/GeoSeries, any CRS) or
-    :class:`Snapped`. Access legs are included; a pair at the same location takes 0 s. With
-    ``cutoff_s`` the search stops there and longer times are ``inf``. ``method``: ``"dijkstra"``
-    (one search per point of the smaller side, on the reversed graph when there are fewer
-    destinations), ``"ch"`` (contraction hierarchy, built on first use and kept on the graph) or
-    ``"auto"`` (see :func:`choose_method`).
+    Access legs from each point to its nearest road are included; a pair at the same location
+    takes 0 s.
+
+    Parameters
+    ----------
+    graph : RoadGraph
+        From :func:`build_graph`.
+    origins, destinations : GeoDataFrame, GeoSeries or Snapped
+        Point layers in any CRS (or points already snapped with :func:`snap_points`).
+    mode : {"drive", "walk"}, default "drive"
+        Travel mode.
+    cutoff_s : float, optional
+        Stop the search there; longer times are ``inf``.
+    reduce : bool, default True
+        Contract chains of degree-2 nodes before searching (same answers, faster).
+    max_memory_mb : float
+        Memory for one block of Dijkstra searches.
+    method : {"auto", "dijkstra", "ch"}, default "auto"
+        One Dijkstra search per point of the smaller side, a contraction hierarchy (built on
+        first use and kept on the graph), or the choice of :func:`choose_method`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Seconds, shape ``(len(origins), len(destinations))``.
+
+    Examples
+    --------
+    >>> seconds = pianqu.od_matrix(g, villages_seats, schools, cutoff_s=3600)   # doctest: +SKIP
     """
     check_mode(mode)
     o = as_snapped(graph, origins, mode)
@@ -409,9 +432,31 @@ def nearest_k(graph: RoadGraph, origins, facilities, k: int = 1, *, mode: str = 
               cutoff_s: float | None = None, kind: str | None = None, method: str = "auto") -> pd.DataFrame:
     """The ``k`` nearest facilities (by travel time) of every origin, as a long table.
 
-    Columns: origin (position), origin_id, rank (1..k), facility (position in ``facilities``),
-    facility_id, time_s. Origins with fewer than k reachable facilities get fewer rows. ``kind``
-    keeps only facilities whose ``kind`` field equals it. ``method`` as in :func:`od_matrix`.
+    Parameters
+    ----------
+    graph : RoadGraph
+        From :func:`build_graph`.
+    origins : GeoDataFrame, GeoSeries or Snapped
+        Points in any CRS.
+    facilities : GeoDataFrame, GeoSeries or Snapped
+        Points in any CRS.
+    k : int, default 1
+        How many facilities per origin.
+    mode : {"drive", "walk"}, default "drive"
+        Travel mode.
+    cutoff_s : float, optional
+        Facilities farther than this are not listed.
+    kind : str, optional
+        Keep only facilities whose ``kind`` field equals it (e.g. ``primary_school``).
+    method : {"auto", "dijkstra", "ch"}, default "auto"
+        As in :func:`od_matrix`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``origin`` (position), ``origin_id``, ``rank`` (1..k), ``facility`` (position in
+        ``facilities``), ``facility_id``, ``time_s``. Origins with fewer than k reachable
+        facilities get fewer rows.
     """
     if k < 1:
         raise UserValueError("network.error.bad_k", k=k)

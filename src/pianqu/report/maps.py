@@ -279,11 +279,34 @@ def add_roads(ax, roads: gpd.GeoDataFrame, lang: str, *, alpha: float = 1.0, zor
 def overview_map(layers: Mapping[str, gpd.GeoDataFrame | None], *, epsg: int, lang: str = "zh",
                  title: str = "", synthetic: bool = False, width_in: float = 10.0,
                  subtitle: str = "") -> plt.Figure:
-    """County overview: townships filled and named, villages outlined, rivers, roads by class,
-    settlements by level, scale bar, north arrow, legend and (synthetic data) the notice.
+    """The county overview map as a matplotlib figure.
 
-    ``layers`` maps layer names (county, township, village, road, river, settlement) to frames
-    in any CRS; missing layers are skipped. ``epsg`` is the projected CRS to draw in.
+    Townships filled and named, villages outlined, rivers, roads by class, settlements by level,
+    scale bar, north arrow, legend and (synthetic data) the notice.
+
+    Parameters
+    ----------
+    layers : mapping of str to GeoDataFrame or None
+        Layer name (``county``, ``township``, ``village``, ``road``, ``river``, ``settlement``)
+        → frame in any CRS; missing layers are skipped.
+    epsg : int
+        The projected CRS to draw in (``ws.meta.compute_epsg``).
+    lang : {"zh", "en"}, default "zh"
+        Language of the legend and labels.
+    title : str, default ""
+        Title above the map.
+    synthetic : bool, default False
+        Print the synthetic-data notice and watermark.
+    width_in : float, default 10.0
+        Figure width in inches.
+    subtitle : str, default ""
+        A line under the title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure; its first axes is the map (in ``epsg`` metres), to draw more on.
+        :func:`pianqu.report.maps.to_png` renders it with the CJK font.
     """
     proj = {k: v.to_crs(epsg) for k, v in layers.items() if v is not None and len(v)}
     frame = proj.get("county", proj.get("township"))

@@ -90,13 +90,38 @@ def _write_text(path: Path, text: str) -> None:
 def write_report(ws, out_dir: str | Path, *, findings: list[Finding] | None = None, lang: str = "zh",
                  scenario: str | None = None, sections: Iterable[str] | None = None,
                  strict: bool = False) -> Path:
-    """Write the report of ``ws`` into ``out_dir``; returns the path of ``index.html``.
+    """Write the report of a workspace (and of a plan scenario) into a folder.
 
     ``index.html`` is self-contained (maps embedded as PNG data URIs, CSS inline) so it can be
     e-mailed alone; ``maps/*.png`` holds the same images for plan documents and ``tables.xlsx``
-    every table (sheet names in ``lang``). ``findings`` are the validation results (None: the
-    validation section says validation was not run). ``sections`` limits the report to the
-    named sections; ``strict`` raises a failing section's error instead of noting it.
+    every table (sheet names in ``lang``).
+
+    Parameters
+    ----------
+    ws : pianqu.workspace.Workspace
+        The county workspace.
+    out_dir : str or pathlib.Path
+        The folder to write into (made if missing).
+    findings : list of pianqu.findings.Finding, optional
+        Validation results (:func:`pianqu.validate_workspace`); None: the validation section
+        says validation was not run.
+    lang : {"zh", "en"}, default "zh"
+        Language of the report.
+    scenario : str, optional
+        A plan scenario to report (zones, services, roads, land); None for the base data only.
+    sections : iterable of str, optional
+        Only these registered sections.
+    strict : bool, default False
+        Raise a failing section's error instead of noting it in the report.
+
+    Returns
+    -------
+    pathlib.Path
+        The path of ``index.html``.
+
+    Examples
+    --------
+    >>> pianqu.write_report(ws, "report", scenario="plan")                  # doctest: +SKIP
     """
     if lang not in LANGS:
         raise ReportError("report.error.unknown_lang", language=lang, langs=", ".join(LANGS))

@@ -372,11 +372,37 @@ def write_services(ws, scenario: str, analysis: ServicesAnalysis, *, layers: Map
 
 def services_for_scenario(ws, scenario: str, *, write: bool = True, lang: str = "zh",
                           layers: Mapping[str, gpd.GeoDataFrame] | None = None, **kw) -> ServicesAnalysis:
-    """Run :func:`analyse_services` on a workspace with the zones of ``scenario`` (from
-    ``pianqu plan``; every township its own zone when the scenario has none) and, with
-    ``write``, store the layers and tables in the scenario. ``layers``: the township, village,
-    facility, settlement and road layers to use (``pianqu plan`` passes its inputs, derived where
-    the workspace lacks them; default: the workspace's own). ``kw`` goes to :func:`analyse_services`."""
+    """Run every public-service and safety analysis against the zones of a plan scenario.
+
+    Presence against the rules, coverage against the standards, floating-catchment ratios,
+    proposed sites, school districts, shelters and fire jurisdictions, infrastructure
+    (:func:`pianqu.services.analyse_services`), with the zones of ``scenario`` (every township its
+    own zone when the scenario has none).
+
+    Parameters
+    ----------
+    ws : pianqu.workspace.Workspace
+        The county workspace.
+    scenario : str
+        The plan scenario whose zones are used (and, with ``write``, written into).
+    write : bool, default True
+        Store the layers and tables in the scenario.
+    lang : str, default "zh"
+        Language of the texts stored in the tables.
+    layers : mapping of str to GeoDataFrame, optional
+        The township, village, facility, settlement and road layers to use (``pianqu plan``
+        passes :meth:`pianqu.inputs.PlanInputs.service_layers`); default the workspace's own.
+    **kw
+        Passed to :func:`pianqu.services.analyse_services` (``graph``, ``costs``, ``propose``,
+        ``time_limit`` …).
+
+    Returns
+    -------
+    ServicesAnalysis
+        ``demand``, ``presence``, ``coverage``, ``catchment``, ``fca``, ``shelters``, ``fire``,
+        ``brigades``, school districts (``district_baseline``, ``district_plan``), proposed
+        sites (``proposals``) and ``findings``.
+    """
     if layers is None:
         layers = {name: ws.read(name) for name in ("township", "village", "facility", "settlement", "road")
                   if ws.has(name)}

@@ -238,10 +238,31 @@ def prepare_facilities(facilities: gpd.GeoDataFrame | pd.DataFrame, *, townships
 # -- demand --------------------------------------------------------------------------------------
 def village_demand(villages: gpd.GeoDataFrame, settlements: gpd.GeoDataFrame | None = None, *,
                    zones: Zones | None = None) -> gpd.GeoDataFrame:
-    """One demand point per village: its seat (``settlement`` level ``village_seat``), else a point
-    inside the village polygon; population from the village layer.
+    """One demand point per village, weighted by its population.
 
-    Columns: code, name, township_code, zone, population, geometry (EPSG of the villages).
+    The point is the village's seat (``settlement`` level ``village_seat``), else a point inside
+    the village polygon.
+
+    Parameters
+    ----------
+    villages : geopandas.GeoDataFrame
+        The ``village`` layer: ``code``, ``township_code``, ``population`` (non-negative), polygons.
+    settlements : geopandas.GeoDataFrame, optional
+        Settlements with ``level`` and ``village_code`` (the county's own, or
+        :attr:`pianqu.inputs.PlanInputs.settlements`).
+    zones : Zones, optional
+        Township → zone, to fill the ``zone`` column (empty otherwise).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``code``, ``name``, ``township_code``, ``zone``, ``population``, geometry (in the
+        CRS of ``villages``).
+
+    Raises
+    ------
+    pianqu.services.ServicesInputError
+        A field is missing, or a population is missing or negative (the village is named).
     """
     for col in ("code", "township_code", "population"):
         if col not in villages.columns:

@@ -33,8 +33,30 @@ SITE_COLUMNS = ["site_id", "source", "facility_id", "settlement_code", "name", "
 
 def candidate_sites(facilities: gpd.GeoDataFrame, settlements: gpd.GeoDataFrame | None, kinds: list[str], *,
                     levels: list[str] | None = None, config: Config | None = None) -> gpd.GeoDataFrame:
-    """Existing facilities of ``kinds`` (fixed) followed by settlements of ``levels`` (default
-    ``services.siting_candidate_levels``) as candidate sites. Columns :data:`SITE_COLUMNS`."""
+    """Candidate sites for a facility: the existing facilities of ``kinds``, then settlements.
+
+    Parameters
+    ----------
+    facilities : geopandas.GeoDataFrame
+        The ``facility`` layer (``id``, ``kind``, points).
+    settlements : geopandas.GeoDataFrame or None
+        Settlements with ``code``, ``name``, ``level``; those of ``levels`` become new-site
+        candidates.
+    kinds : list of str
+        Facility kinds (``standards.facility_kinds``, e.g. ``primary_school``) that exist already.
+    levels : list of str, optional
+        Settlement levels that may take a new site (default ``services.siting_candidate_levels``).
+    config : pianqu.config.Config, optional
+        Thresholds in force (default the shipped ones).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``site_id``, ``source`` (``facility`` / ``settlement``), ``facility_id``,
+        ``settlement_code``, ``name``, ``level``, ``township_code``, ``village_code``,
+        ``is_existing``; existing facilities first (pass their positions as ``fixed_sites`` to
+        :func:`pianqu.solve_pmedian`).
+    """
     cfg = config_of(config)
     levels = list(cfg["services.siting_candidate_levels"] if levels is None else levels)
     ex = facilities[facilities["kind"].astype(str).isin(kinds)]

@@ -56,12 +56,29 @@ class CountyBuild:
 
 def synthesize_county(county_code: str, seed: int = 1, *, config: Config | None = None,
                       detail: float = 1.0) -> dict[str, gpd.GeoDataFrame | pd.DataFrame]:
-    """Every layer of ``pianqu.schema.LAYERS`` except ``landuse_review`` for a Sichuan county:
-    real names, codes, township→village membership and 2020 census population on synthetic
-    geometry, declared field names and dtypes, geometry in EPSG:4490. Deterministic for a
-    (county, seed). ``config`` supplies the ``synth.*`` thresholds (defaults otherwise);
-    ``detail`` scales the number of atoms the parcels are made of (1.0: about 6 per km² plus
-    45 per village, at most 70 000).
+    """Every layer of a synthetic Sichuan county: real names, codes and census on synthetic geometry.
+
+    Every layer of ``pianqu.schema.LAYERS`` except ``landuse_review``: real names, codes,
+    township→village membership and 2020 census population on synthetic geometry, declared
+    field names and dtypes, geometry in EPSG:4490. Deterministic for a (county, seed).
+
+    Parameters
+    ----------
+    county_code : str
+        Six-digit code of one of Sichuan's 183 counties (e.g. ``"511921"`` 通江县,
+        ``"510403"`` 西区).
+    seed : int, default 1
+        Seed; the same (county, seed) gives the same layers.
+    config : pianqu.config.Config, optional
+        Supplies the ``synth.*`` knobs (defaults otherwise).
+    detail : float, default 1.0
+        Scales the number of atoms the parcels are made of (1.0: about 6 per km² plus 45 per
+        village, at most 70 000).
+
+    Returns
+    -------
+    dict of str to GeoDataFrame or DataFrame
+        Layer name → frame, ready for ``Workspace.write``.
     """
     b = build_county(county_code, seed, config=config, detail=detail)
     return epoch.with_epochs(b.layers, b.later_epoch.landuse if b.later_epoch is not None else None)
@@ -399,9 +416,30 @@ def write_county(county_code: str, path: str | Path, seed: int = 1, overwrite: b
                  config: Config | None = None):
     """Synthesise a county and write it as a new workspace (one audited write).
 
-    The workspace is marked synthetic; its metadata records the seed, the generator version
-    and the notice that the geometry is synthetic. Refuses to replace an existing file unless
-    ``overwrite``.
+    The workspace is marked synthetic; its metadata records the seed, the generator version and
+    the notice that the geometry is synthetic (every map and report shows it).
+
+    Parameters
+    ----------
+    county_code : str
+        Six-digit code of a Sichuan county (see :func:`synthesize_county`).
+    path : str or pathlib.Path
+        The ``.gpkg`` file to write.
+    seed : int, default 1
+        Seed of the synthesis.
+    overwrite : bool, default False
+        Replace an existing file (else refused with a clear error).
+    config : pianqu.config.Config, optional
+        Supplies the ``synth.*`` knobs.
+
+    Returns
+    -------
+    pianqu.workspace.Workspace
+        The new workspace, open.
+
+    Examples
+    --------
+    >>> ws = pianqu.write_county("510403", "xiqu.gpkg", seed=1)            # doctest: +SKIP
     """
     from pianqu.workspace import Workspace, WorkspaceError
 

@@ -134,9 +134,32 @@ def validate_layers(layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame], *, co
 
 def validate_workspace(ws, config: Config | None = None, *,
                        layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame] | None = None) -> list[Finding]:
-    """Check every base layer of a workspace (read only) with the thresholds of ``config``
-    (default: the workspace's own, i.e. defaults + its ``pianqu.toml``); ``layers``: the
-    workspace's layers already read (``ws.read_many()``), to read them only once."""
+    """Check every base layer of a workspace and return the findings (what ``pianqu validate`` runs).
+
+    Validation only reads: neither the workspace nor ``layers`` is changed.
+
+    Parameters
+    ----------
+    ws : pianqu.workspace.Workspace
+        The county workspace.
+    config : pianqu.config.Config, optional
+        Thresholds in force; default the workspace's own (shipped defaults overridden by the
+        ``pianqu.toml`` beside it).
+    layers : mapping of str to GeoDataFrame or DataFrame, optional
+        The workspace's layers already read (``ws.read_many()``), so that they are read once.
+
+    Returns
+    -------
+    list of pianqu.findings.Finding
+        Errors first, then warnings, then info; each names the layer, feature, field, what is
+        wrong and what to do (``f.message(lang)``, ``f.action(lang)``).
+
+    Examples
+    --------
+    >>> findings = pianqu.validate_workspace(pianqu.open("county.gpkg"))   # doctest: +SKIP
+    >>> [f.rule for f in findings if f.severity == "error"]                 # doctest: +SKIP
+    []
+    """
     config = config if config is not None else ws.config()
     layers = ws.read_many() if layers is None else layers
     meta = ws.meta

@@ -235,7 +235,22 @@ class QCReport:
 
 
 def qc_report(ws, config=None) -> QCReport:
-    """Validate a workspace (read only) and place every finding on its feature."""
+    """Validate a workspace (read only) and place every finding on its feature.
+
+    Parameters
+    ----------
+    ws : pianqu.workspace.Workspace
+        The county workspace.
+    config : pianqu.config.Config, optional
+        Thresholds in force; default the workspace's own.
+
+    Returns
+    -------
+    QCReport
+        ``findings`` and ``located`` (one row per finding with the feature's geometry);
+        ``groups(lang)`` counts them by rule and layer with examples, ``to_xlsx(path)`` and
+        ``to_gpkg(path)`` write the 质检 workbook and error layers for ArcGIS/QGIS.
+    """
     from pianqu.validate import validate_workspace
 
     layers = ws.read_many()

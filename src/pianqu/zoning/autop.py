@@ -82,16 +82,41 @@ def p_range(n: int, layer: str = "township", config: Config | None = None) -> ra
 def auto_p(units: pd.DataFrame, travel_s: np.ndarray, *, ps: range | list[int] | None = None,
            layer: str = "township", code: str = "code", county: str | None = "county_code",
            config: Config | None = None, screen: bool | None = None, **kw: Any) -> AutoP:
-    """Delineate for each p in ``ps`` (default :func:`p_range`) and recommend one.
+    """Delineate for each number of zones ``p`` in ``ps`` and recommend one by the policy rule.
 
-    Other keyword arguments go to :func:`~pianqu.zoning.delineate.delineate` (bounds, locks,
-    method, time_limit ...); the adjacency is built once and shared. ``screen``: see the module
-    docstring (default: on for ``layer="village"``).
+    The rule: the smallest p whose division brings ``zoning.within_share_target`` of the
+    population within the centre-time standard, else the p with the highest share. The adjacency
+    is built once and shared; with ``screen`` every p is first divided by the quick heuristic and
+    only the recommended p solved exactly (see the module docstring).
 
-    ``relax_member_bounds=True``: when no p of the range has a division within ``member_bounds``,
-    the whole range is solved again without them (the range itself still follows the bounds);
-    the table and ``member_bounds_relaxed`` say so and the recommended division carries the
-    warning ``zoning.member_bounds_relaxed`` with the reasons of the bounded run.
+    Parameters
+    ----------
+    units : DataFrame
+        As for :func:`pianqu.delineate`.
+    travel_s : numpy.ndarray
+        As for :func:`pianqu.delineate`.
+    ps : range or list of int, optional
+        The numbers of zones to try (default :func:`p_range`: the policy's range for the layer).
+    layer : {"township", "village"}, default "township"
+        Which standards apply.
+    code, county : str
+        Column names (``county`` may be None).
+    config : pianqu.config.Config, optional
+        Thresholds in force (default the shipped ones).
+    screen : bool, optional
+        Screen with the heuristic first (default: on for ``layer="village"``).
+    **kw
+        Passed to :func:`pianqu.delineate` (bounds, locks, candidates, method, time_limit …).
+        ``relax_member_bounds=True``: when no p of the range has a division within
+        ``member_bounds``, the whole range is solved again without them, and the recommended
+        division carries the warning ``zoning.member_bounds_relaxed``.
+
+    Returns
+    -------
+    AutoP
+        ``table`` (one row per p: status, objective, share within the standard, recommended),
+        ``recommended`` (p or None), ``results`` (p → ZoningResult) and ``best`` (the
+        recommended division).
     """
     relax = bool(kw.pop("relax_member_bounds", False))
     bounds = kw.get("member_bounds")

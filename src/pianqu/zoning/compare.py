@@ -151,9 +151,35 @@ class Comparison:
 def compare_division(ws, division: str | Path | pd.DataFrame | None = None, *, scenario: str | None = "plan",
                      config: Config | None = None, labels: tuple[str, str] = ("division", "pianqu"),
                      **read_kw: Any) -> Comparison:
-    """Evaluate ``division`` (a file for :func:`~pianqu.zoning.evaluate.read_division`, a frame
-    ``code, zone, centre_mark``, or None for the scenario's own division) beside the division
-    of ``scenario`` (None: no proposal). ``read_kw``: column names, layer, sheet."""
+    """Evaluate a division of the workspace's townships beside the division of a plan scenario.
+
+    What ``pianqu zones evaluate`` prints. Both divisions are evaluated on the same townships,
+    drive times between town seats and contiguity graph, from the inputs a plan uses
+    (:func:`pianqu.from_workspace`), so their figures compare one to one.
+
+    Parameters
+    ----------
+    ws : pianqu.workspace.Workspace
+        The county workspace.
+    division : str, pathlib.Path, DataFrame or None
+        A file for :func:`pianqu.read_division`, a frame ``code, zone, centre_mark``, or None for
+        the scenario's own division (to adjust it with moves).
+    scenario : str or None, default "plan"
+        The plan scenario to compare with (None: no proposal).
+    config : pianqu.config.Config, optional
+        Thresholds in force; default the workspace's own.
+    labels : tuple of (str, str), default ("division", "pianqu")
+        Column names of the two divisions in :meth:`Comparison.table`.
+    **read_kw
+        Passed to :func:`pianqu.read_division` (``code``, ``zone``, ``centre``, ``is_centre``,
+        ``layer``, ``sheet``).
+
+    Returns
+    -------
+    Comparison
+        ``table(lang)`` (the measures side by side), ``evaluation()``, ``proposal`` and
+        ``move(code, zone)``: one township moved and re-evaluated from sums in milliseconds.
+    """
     cfg = config or ws.config()
     t0 = time.perf_counter()
     inst = township_instance(ws, cfg)

@@ -115,14 +115,38 @@ def adjacency(units: gpd.GeoDataFrame, *, code: str = "code", county: str | None
               layer: str = "township", config: Config | None = None) -> Adjacency:
     """Contiguity graph of ``units`` (polygons with a ``code`` column).
 
-    tolerance_m: shortest shared boundary that makes a link (default
-        ``zoning.adjacency_min_shared_m``).
-    roads: lines; when given, a link also needs a road crossing the shared boundary.
-    county: column of the county code; islands are found per county, because a zone never
-        crosses a county border (set None to ignore).
-    travel_s: seat-to-seat travel seconds; used to attach an island to the unit nearest by road.
-    islands: ``attach`` (link each island to its nearest unit and report it) or ``report``
-        (leave it unlinked and report the options).
+    Parameters
+    ----------
+    units : geopandas.GeoDataFrame
+        Townships or villages, polygons in any CRS (computed in the GK zone).
+    code : str, default "code"
+        Column of the unit code.
+    county : str or None, default "county_code"
+        Column of the county code; islands are found per county, because a zone never crosses a
+        county border (None to ignore).
+    tolerance_m : float, optional
+        Shortest shared boundary that makes a link (default ``zoning.adjacency_min_shared_m``).
+    snap_m : float, optional
+        Gaps between neighbours narrower than this count as shared boundary (default
+        ``zoning.adjacency_snap_m``).
+    roads : GeoDataFrame or GeoSeries, optional
+        Lines; when given, a link also needs a road crossing the shared boundary.
+    travel_s : numpy.ndarray, optional
+        Seat-to-seat travel seconds; used to attach an island to the unit nearest by road.
+    islands : {"attach", "report"}, default "attach"
+        Link each island to its nearest unit and report it, or leave it unlinked and report the
+        options.
+    layer : str, default "township"
+        The layer the units are, for findings (``township`` or ``village``).
+    config : pianqu.config.Config, optional
+        Thresholds in force (default the shipped ones).
+
+    Returns
+    -------
+    Adjacency
+        ``codes``, ``edges`` (``i < j``, ``code_i``, ``code_j``, ``shared_m``, ``kind``),
+        ``shared`` (sparse contact lengths), ``perimeter_m``, ``area_m2`` and ``findings``
+        (islands, enclaves, links dropped for want of a road).
     """
     if islands not in ISLAND_MODES:
         raise ValueError(f"islands must be one of {ISLAND_MODES}, got {islands!r}")

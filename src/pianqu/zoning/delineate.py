@@ -80,28 +80,73 @@ def delineate(units: gpd.GeoDataFrame | pd.DataFrame, travel_s: np.ndarray, p: i
               relax_member_bounds: bool = False) -> ZoningResult:
     """Divide ``units`` into ``p`` contiguous zones around centres.
 
-    units: one row per township (or village): ``code``, ``population``, polygons (or give
-        ``adjacency``), optionally ``county_code`` (zones never cross it) and
-        ``village_class`` (a 搬迁撤并 village is never a centre).
-    travel_s: seconds from each unit's seat (row) to each unit's seat (column), input order;
-        ``inf`` where there is no road.
-    p: number of zones, or a dict county code → number of zones (counties solved separately).
-    candidates: codes (or a boolean column) of units that may be centres; default all.
-    fixed_centres / forbidden_centres: codes that must / must not be centres.
-    locked: unit code → centre code it must belong to (the centre becomes fixed).
-    pop_bounds, member_bounds: (low, high) per zone, None for no bound.
-    keep_together: groups of codes that must share a zone (e.g. one pre-2019 township).
-    max_travel_s: no unit farther than this from its centre.
-    method: ``auto`` | ``exact`` | ``heuristic``; time_limit in seconds
-        (default ``zoning.time_limit_s``).
-    target_gap: the exact method stops once its division is proven within this relative gap
-        of the optimum (default ``zoning.mip_rel_gap``, i.e. proven optimal; for
-        ``layer="village"`` ``zoning.village_target_gap``). The status says ``optimal`` only
-        within ``zoning.mip_rel_gap``; otherwise ``feasible`` with its gap.
-    relax_member_bounds: when no division within ``member_bounds`` exists (infeasible, or none
-        found in time), divide without them and say so with a warning
-        (``zoning.member_bounds_relaxed``, followed by why they could not hold); see
-        :func:`member_bounds_for`. Per county when ``p`` is per county.
+    The objective is the population-weighted travel time from each unit's seat to its zone's
+    centre; the exact method (a MIP on HiGHS) proves its gap, the heuristic gives a Lagrangian
+    lower bound.
+
+    Parameters
+    ----------
+    units : GeoDataFrame or DataFrame
+        One row per township (or village): ``code``, ``population``, polygons (or give
+        ``adjacency``), optionally ``county_code`` (zones never cross it) and ``village_class``
+        (a 搬迁撤并 village is never a centre). :func:`pianqu.township_units` makes them.
+    travel_s : numpy.ndarray
+        Seconds from each unit's seat (row) to each unit's seat (column), in the order of
+        ``units``; ``inf`` where there is no road.
+    p : int or mapping of str to int
+        Number of zones, or county code → number of zones (counties solved separately).
+    code, population, county : str
+        Column names (``county`` may be None).
+    candidates : iterable of str, str or None
+        Codes (or the name of a boolean column) of units that may be centres; default all.
+    fixed_centres, forbidden_centres : iterable of str
+        Codes that must / must not be centres.
+    locked : mapping of str to str, optional
+        Unit code → code of the centre it must belong to (that centre becomes fixed).
+    pop_bounds, member_bounds : tuple of (low, high), optional
+        Population and number of members per zone; None for no bound.
+    keep_together : iterable of iterables of str
+        Groups of codes that must share a zone (e.g. one pre-2019 township).
+    max_travel_s : float, optional
+        No unit farther than this from its centre.
+    adjacency : Adjacency, optional
+        The contiguity graph (default built from the polygons, :func:`pianqu.adjacency`).
+    method : {"auto", "exact", "heuristic"}, default "auto"
+        Solver.
+    time_limit : float, optional
+        Seconds (default ``zoning.time_limit_s``).
+    seed : int, default 0
+        Seed of the heuristic.
+    layer : {"township", "village"}, default "township"
+        Which standards apply (centre-time standard, target gap) and what findings name.
+    contiguity : str, default "cuts"
+        How the exact model keeps zones contiguous: ``cuts`` (lazy separator cuts) or ``flow``.
+    village_class : str or None, default "village_class"
+        Column of the 村庄分类; a 搬迁撤并 village is never a centre (None to ignore).
+    threads : int, optional
+        Solver threads.
+    target_gap : float, optional
+        The exact method stops once its division is proven within this relative gap of the
+        optimum (default ``zoning.mip_rel_gap``; for villages ``zoning.village_target_gap``).
+        The status says ``optimal`` only within ``zoning.mip_rel_gap``, else ``feasible``.
+    config : pianqu.config.Config, optional
+        Thresholds in force (default the shipped ones).
+    relax_member_bounds : bool, default False
+        When no division within ``member_bounds`` exists, divide without them and say so with a
+        warning (``zoning.member_bounds_relaxed``, followed by why they could not hold).
+
+    Returns
+    -------
+    ZoningResult
+        ``assignment`` (unit code → centre code), ``centres``, ``zones`` (per zone: members,
+        population, mean/max time to the centre, share within the standard), ``status``
+        (``optimal`` / ``feasible`` / ``infeasible`` / ``no_solution``), ``objective``,
+        ``lower_bound``, ``gap`` and ``explanation`` (why infeasible, and notes).
+
+    Examples
+    --------
+    >>> result = pianqu.delineate(units, T, 3)                              # doctest: +SKIP
+    >>> result.status, result.centres                                       # doctest: +SKIP
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")

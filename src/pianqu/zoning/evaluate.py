@@ -49,12 +49,37 @@ class Evaluation:
 def read_division(path: str | Path, *, layer: str | None = None, sheet: str | int | None = 0,
                   code: str = "code", zone: str = "zone", centre: str | None = None,
                   is_centre: str | None = None) -> pd.DataFrame:
-    """A division table from CSV, XLSX or a GeoPackage/GeoJSON/Shapefile layer.
+    """A division table from CSV (UTF-8 or GB18030), XLSX or a GeoPackage/GeoJSON/Shapefile layer.
 
-    Columns: ``code`` (unit), ``zone`` (zone label) and either ``centre`` (code of the zone's
-    centre, on any of its rows) or ``is_centre`` (是/否, 1/0, true/false on the centre's row).
-    Returns a frame ``code, zone, centre_mark`` (bool) with ``source`` in ``attrs``; the
-    file is only read.
+    The file is only read.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file.
+    layer : str, optional
+        Layer of a GIS file.
+    sheet : str or int, default 0
+        Sheet of a workbook.
+    code : str, default "code"
+        Column of the unit code (e.g. ``乡镇代码``).
+    zone : str, default "zone"
+        Column of the zone label (e.g. ``片区``).
+    centre : str, optional
+        Column holding the code of the zone's centre (on any of its rows).
+    is_centre : str, optional
+        Column flagging the centre's row (是/否, 1/0, true/false); default a ``centre`` or
+        ``is_centre`` column when present.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``code, zone, centre_mark`` (bool), with ``attrs["source"]`` naming the file.
+
+    Raises
+    ------
+    pianqu.errors.UserFileError, pianqu.errors.UserValueError
+        The file is missing, unreadable, or lacks a named column (the message lists the columns).
     """
     p = Path(path)
     if not p.exists():
@@ -114,7 +139,18 @@ def normalise_division(raw: pd.DataFrame, *, code: str = "code", zone: str = "zo
 
 
 def division_from_result(result) -> pd.DataFrame:
-    """The division of a :class:`~pianqu.zoning.result.ZoningResult` as ``code, zone, centre_mark``."""
+    """The division of a zoning result as a division table.
+
+    Parameters
+    ----------
+    result : ZoningResult
+        From :func:`pianqu.delineate`, :func:`pianqu.auto_p` or :func:`pianqu.run_plan`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``code, zone, centre_mark`` (zones numbered 1..p), as :func:`pianqu.evaluate` takes it.
+    """
     f = result.to_frame()
     return pd.DataFrame({"code": f["code"], "zone": f["zone"].astype(str), "centre_mark": f["is_centre"]})
 
@@ -472,17 +508,51 @@ def _fmt(x: float) -> str:
 
 
 def evaluate(units: pd.DataFrame, division: pd.DataFrame, travel_s: np.ndarray, **kw) -> Evaluation:
-    """Evaluate a division (``code, zone, centre_mark``; see :func:`read_division`) in full.
+    """Evaluate a division of units into zones in full (pianqu's, or a planner's hand-made one).
 
-    Keyword arguments are those of :class:`Evaluator` (code, population, county,
-    village_class, adjacency, layer, member_bounds, pop_bounds, config).
+    Checks: every unit in exactly one zone; every zone contiguous with exactly one centre that is
+    its member and may be a centre; no zone across a county border; members and population per
+    zone against the bounds; the number of zones against the policy's expectation.
+
+    Parameters
+    ----------
+    units : DataFrame
+        As for :func:`pianqu.delineate` (polygons, or give ``adjacency=``).
+    division : DataFrame
+        ``code, zone, centre_mark`` rows (:func:`pianqu.read_division`,
+        :func:`pianqu.division_from_result`).
+    travel_s : numpy.ndarray
+        Seat-to-seat seconds in the order of ``units``.
+    **kw
+        Options of :class:`Evaluator`: ``code``, ``population``, ``county``, ``village_class``,
+        ``adjacency``, ``layer``, ``member_bounds``, ``pop_bounds``, ``config``.
+
+    Returns
+    -------
+    Evaluation
+        ``zones`` (per zone: centre, members, population, mean/max time to the centre, share
+        within the standard, compactness), ``units``, ``summary`` (the measures of
+        :func:`pianqu.compare`) and ``findings`` (each naming the zone or unit).
     """
     return Evaluator(units, travel_s, division, **kw).evaluation()
 
 
 def compare(evaluations: Mapping[str, Evaluation], lang: str | None = None) -> pd.DataFrame:
-    """The summaries of several divisions side by side (rows: measures, columns: divisions),
-    e.g. ``{"规划师方案": hand, "pianqu": proposal}``."""
+    """The summaries of several divisions side by side.
+
+    Parameters
+    ----------
+    evaluations : mapping of str to Evaluation
+        Division name → :func:`pianqu.evaluate` result, e.g. ``{"规划师方案": hand, "pianqu": plan}``.
+    lang : str, optional
+        Language of the measure names (``zh`` default, or ``en``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows: the measures (zones, population, mean and maximum time to the centre, share within
+        the standard, compactness, errors …); columns: the divisions.
+    """
     rows = []
     for key in SUMMARY_KEYS:
         row = {"measure": t(f"zoning.metric.{key}", lang)}

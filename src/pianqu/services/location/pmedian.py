@@ -90,21 +90,49 @@ def solve_pmedian(
     auto_exact_max_pairs: int = 4_000_000,
     rel_tol: float = 1e-9,
 ) -> LocationResult:
-    """Choose p sites minimising the weighted total cost of serving every demand from its nearest open site.
+    """Choose ``p`` sites minimising the weighted total cost of serving every demand from its nearest open site.
 
-    cost: (n_demand, n_sites) non-negative finite costs (e.g. road km).
-    weights: demand weights (population); ones when None.
-    fixed_sites: existing facilities, always open and counted in p.
-    forbidden_sites: sites never opened.
-    method: "exact" (swap incumbent, then branch and bound on the radius-formulation LP
-        with Benders cuts and reduced-cost fixing; proven optimal unless ``time_limit``
-        stops it, in which case the bound and gap say how far it got), "heuristic"
-        (greedy + fast interchange with a Lagrangian lower bound), "auto" (exact when
-        n_demand * n_sites <= auto_exact_max_pairs, else heuristic).
-    time_limit: wall-clock seconds for the whole call (bounds stay valid when it stops).
-    perturbations: random multi-swap kicks after the interchange (heuristic incumbent).
-    rel_tol: relative tolerance under which the bound certifies optimality for
-        non-integral data (integral data is certified by rounding the bound up).
+    Parameters
+    ----------
+    cost : numpy.ndarray
+        ``(n_demand, n_sites)`` non-negative finite costs (e.g. drive minutes or road km).
+    p : int
+        Number of open sites, existing ones (``fixed_sites``) included.
+    weights : numpy.ndarray, optional
+        Demand weights (population); ones when None.
+    fixed_sites : iterable of int
+        Existing facilities (columns of ``cost``), always open and counted in ``p``.
+    forbidden_sites : iterable of int
+        Sites never opened.
+    method : {"auto", "exact", "heuristic"}, default "auto"
+        ``exact``: swap incumbent, then branch and bound on the radius-formulation LP with
+        Benders cuts and reduced-cost fixing (proven optimal unless ``time_limit`` stops it; the
+        bound and gap say how far it got). ``heuristic``: greedy + fast interchange with a
+        Lagrangian lower bound. ``auto``: exact when ``n_demand * n_sites <= auto_exact_max_pairs``.
+    time_limit : float, default 60.0
+        Wall-clock seconds for the whole call (bounds stay valid when it stops).
+    seed : int, default 0
+        Seed of the random kicks.
+    perturbations : int, default 20
+        Random multi-swap kicks after the interchange (heuristic incumbent).
+    lagrangian_iterations : int, default 300
+        Subgradient iterations of the heuristic's lower bound.
+    auto_exact_max_pairs : int, default 4_000_000
+        Size limit of ``auto`` for the exact method.
+    rel_tol : float, default 1e-9
+        Relative tolerance under which the bound certifies optimality for non-integral data
+        (integral data is certified by rounding the bound up).
+
+    Returns
+    -------
+    LocationResult
+        ``sites`` (open columns, sorted), ``assignment`` (serving site per demand),
+        ``objective``, ``lower_bound``, ``gap``, ``proven_optimal``, ``method``, ``time_s``.
+
+    Examples
+    --------
+    >>> res = pianqu.solve_pmedian(minutes, 4, weights=population, fixed_sites=[0, 1, 2])   # doctest: +SKIP
+    >>> res.sites, res.proven_optimal                                                         # doctest: +SKIP
     """
     t0 = time.perf_counter()
     check_method(method)
