@@ -29,6 +29,7 @@ from typing import Mapping
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 
 from pianqu.config import Config
 from pianqu.derive.population import spread_census
@@ -169,6 +170,12 @@ class _Parcels:
             self._frame = read_landuse(self.ws)
         return self._frame
 
+    def count(self) -> int:
+        """How many parcels (of every epoch), without reading them when they were not read."""
+        if self._frame is not None:
+            return len(self._frame)
+        return int(pyogrio.read_info(self.ws.path, layer="landuse")["features"])
+
 
 def _roads(ws: Workspace, parcels: _Parcels, cfg: Config) -> tuple[gpd.GeoDataFrame | None,
                                                                     InputSource, list[Finding]]:
@@ -292,7 +299,7 @@ def from_workspace(ws: Workspace, *, config: Config | None = None, build_network
         else InputSource("economy", "missing", "")
     if economy is None:
         findings.append(_note("economy_missing", layer="economy"))
-    sources["landuse"] = InputSource("landuse", "given", "layer") if ws.has("landuse") \
+    sources["landuse"] = InputSource("landuse", "given", "layer", parcels.count()) if ws.has("landuse") \
         else InputSource("landuse", "missing", "")
     graph = build_graph(roads, config=cfg) if build_network and roads is not None else None
     return PlanInputs(townships, villages, settlements, roads, facilities, economy, sources, findings, cfg, graph)
