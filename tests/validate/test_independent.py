@@ -9,6 +9,7 @@ import networkx as nx
 import numpy as np
 import pytest
 import shapely
+from pyproj import Geod
 
 from pianqu.config import load_config
 from pianqu.validate import validate_layers
@@ -37,9 +38,10 @@ def _random_partition(seed: int, n: int = 120, moves: int = 8):
 
 
 def _measure(geoms):
-    gk = gpd.GeoSeries(geoms, crs=4490).to_crs(EPSG)
-    area = gk.area.to_numpy()
-    length = gk.length.to_numpy()
+    """Ellipsoidal area (pyproj.Geod on the degrees, as 三调 TBMJ) and mean width in the GK zone."""
+    geod = Geod(ellps="GRS80")
+    area = np.array([abs(geod.geometry_area_perimeter(g)[0]) if not g.is_empty else 0.0 for g in geoms])
+    length = gpd.GeoSeries(geoms, crs=4490).to_crs(EPSG).length.to_numpy()
     return area, np.where(length > 0, 2 * area / np.maximum(length, 1e-12), 0)
 
 
