@@ -7,3 +7,24 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("MPLCONFIGDIR", str(ROOT / ".cache" / "matplotlib"))
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("PIANQU_LANG", "zh")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tongjiang_build():
+    """The default county (通江县 511921, seed 1) with its intermediate products, synthesised once
+    per session for every test that needs it."""
+    from pianqu.synth import build_county
+
+    return build_county("511921", 1)
+
+
+@pytest.fixture(scope="session")
+def tongjiang_layers(tongjiang_build):
+    """The default county's layers as `pianqu.synth.synthesize_county` gives them (both land-use
+    epochs in `landuse`). Shared: copy a frame before changing it."""
+    from pianqu.synth.epoch import with_epochs
+
+    b = tongjiang_build
+    return with_epochs(b.layers, b.later_epoch.landuse if b.later_epoch is not None else None)

@@ -243,11 +243,10 @@ def test_same_edge_and_unsnapped_points(county_graph):
     assert got[0, 1] == pytest.approx(0.3 * g.edges["time_drive_s"].iat[e], rel=1e-9)
 
 
-def test_default_county_settlements():
+def test_default_county_settlements(tongjiang_layers):
     from pianqu.network.graph import build_graph
-    from pianqu.synth.county import synthesize_county
 
-    layers = synthesize_county("511921", detail=0.1)  # 通江县, the project's default county
+    layers = tongjiang_layers  # 通江县, the project's default county (read only here)
     g = build_graph(layers["road"])
     s = snap_points(g, layers["settlement"])
     ref = od_matrix(g, s, s, method="dijkstra")

@@ -24,10 +24,8 @@ DEFAULT_COUNTY = "511921"  # 通江县, the project's default county
 
 
 @pytest.fixture(scope="module")
-def synth():
-    from pianqu.synth.county import synthesize_county
-
-    layers = synthesize_county(DEFAULT_COUNTY, detail=0.1)  # parcel detail does not change the roads
+def synth(tongjiang_layers):
+    layers = {k: v.copy() for k, v in tongjiang_layers.items()}  # the session's default county
     return layers, build_graph(layers["road"])
 
 

@@ -133,12 +133,11 @@ def default_zones(townships: pd.DataFrame, size: int = 3) -> Zones:
 
 
 @pytest.fixture(scope="session")
-def default_county():
-    """(layers, zones, road graph) of the default county, built once."""
+def default_county(tongjiang_layers):
+    """(layers, zones, road graph) of the default county (the session's one build)."""
     from pianqu.network import build_graph
-    from pianqu.synth.county import synthesize_county
 
-    layers = synthesize_county(DEFAULT_COUNTY, 1, detail=0.1)  # parcel detail does not change facilities or roads
+    layers = {k: v.copy() for k, v in tongjiang_layers.items()}
     return layers, default_zones(layers["township"]), build_graph(layers["road"])
 
 

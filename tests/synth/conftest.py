@@ -17,10 +17,8 @@ TONGJIANG, WENJIANG, LUDING, XIQU = "511921", "510115", "513322", "510403"
 
 
 @pytest.fixture(scope="session")
-def tongjiang():
-    from pianqu.synth import build_county
-
-    return build_county(TONGJIANG, 1)
+def tongjiang(tongjiang_build):
+    return tongjiang_build  # the session's one build of the default county (tests/conftest.py)
 
 
 @pytest.fixture(scope="session")
