@@ -1,7 +1,7 @@
 """Coverage against standards: the nearest facility of each service from every demand point,
 whether it lies within the service's standard, the share of population served, and who is not.
 
-A *service* (``services/standards.csv``) is a set of facility kinds that serve the same need
+A *service* (``standards/coverage_standards.csv``) is a set of facility kinds that serve the same need
 (a township health centre also serves as the nearest clinic), a measure and a mode:
 
 - ``time``/``drive``: minutes by road (the network's drive times);
