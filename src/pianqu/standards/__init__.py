@@ -159,9 +159,11 @@ def apply_overrides(name: str, frame: pd.DataFrame, overrides: Iterable[RowOverr
     not fit."""
     spec = TABLES.get(name)
     if spec is None:
-        raise OverrideError("common.config.unknown_table", table=name, known=", ".join(TABLES))
+        raise OverrideError("common.config.unknown_table", table=name,
+                            known=", ".join(f"[tables.{n}]" for n, s in TABLES.items() if s.overridable))
     out = frame.copy()
-    for ov in overrides:
+    # a key naming fewer key columns (every terrain of a service) first, so a full key wins
+    for ov in sorted(overrides, key=lambda o: len(o.key.split(KEY_SEPARATOR))):
         if not spec.overridable:
             raise OverrideError("common.config.table_not_overridable", table=name,
                                 tables=", ".join(n for n, s in TABLES.items() if s.overridable))
