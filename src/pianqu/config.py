@@ -65,7 +65,8 @@ class Config:
     def table(self, name: str) -> pd.DataFrame:
         """The standards table ``name`` with this configuration's ``[tables.NAME]`` rows applied
         (changed rows have sureness ``user`` and a source naming the file)."""
-        return apply_overrides(name, table(name), [o for o in self.table_overrides if o.table == name])
+        base = table(name) if name in TABLES else pd.DataFrame()  # an unknown name: apply_overrides says so
+        return apply_overrides(name, base, [o for o in self.table_overrides if o.table == name])
 
 
 def config_path_for(workspace: str | Path) -> Path:
@@ -112,7 +113,7 @@ def load_config(workspace: str | Path | None = None, *, path: str | Path | None 
         try:
             cfg.table(name)
         except OverrideError as exc:
-            raise ConfigError(exc.code, path=str(cfg_path), where=_where(rows, name), **exc.params) from None
+            raise ConfigError(exc.code, **{"path": str(cfg_path), "where": _where(rows, name), **exc.params}) from None
     roads = cfg.table("road_classes")
     return replace(cfg, road_speeds=dict(zip(roads["class"], roads["speed_kmh"].astype(float))))
 

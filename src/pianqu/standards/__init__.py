@@ -165,17 +165,17 @@ def apply_overrides(name: str, frame: pd.DataFrame, overrides: Iterable[RowOverr
     # a key naming fewer key columns (every terrain of a service) first, so a full key wins
     for ov in sorted(overrides, key=lambda o: len(o.key.split(KEY_SEPARATOR))):
         if not spec.overridable:
-            raise OverrideError("common.config.table_not_overridable", table=name,
+            raise OverrideError("common.config.table_not_overridable", table=name, where=ov.where,
                                 tables=", ".join(n for n, s in TABLES.items() if s.overridable))
         values = ov.values if isinstance(ov.values, Mapping) else {spec.value: ov.values}
         for col, value in values.items():
             if col not in spec.overridable:
-                raise OverrideError("common.config.unknown_column", table=name, key=ov.key, column=col,
+                raise OverrideError("common.config.unknown_column", table=name, where=ov.where, key=ov.key, column=col,
                                     known=", ".join(spec.overridable))
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise OverrideError("common.config.bad_value", table=name, key=ov.key, column=col, value=repr(value))
+                raise OverrideError("common.config.bad_value", table=name, where=ov.where, key=ov.key, column=col, value=repr(value))
             if col in spec.positive and not value > 0:
-                raise OverrideError("common.config.bad_value", table=name, key=ov.key, column=col, value=repr(value))
+                raise OverrideError("common.config.bad_value", table=name, where=ov.where, key=ov.key, column=col, value=repr(value))
         keys = key_of(out, spec)
         parts = ov.key.split(KEY_SEPARATOR)
         if len(parts) > len(spec.key):
@@ -187,7 +187,7 @@ def apply_overrides(name: str, frame: pd.DataFrame, overrides: Iterable[RowOverr
         if not hit.any() and len(parts) == len(spec.key) and spec.fallback:
             out, hit = _fallback_row(out, spec, ov, parts)
         if not hit.any():
-            raise OverrideError("common.config.unknown_row", table=name, key=ov.key,
+            raise OverrideError("common.config.unknown_row", table=name, where=ov.where, key=ov.key,
                                 known=", ".join(f"`{k}`" for k in sorted(set(keys))[:40]))
         for col, value in values.items():
             old = out.loc[hit, col].astype(str)
@@ -208,7 +208,7 @@ def _fallback_row(out: pd.DataFrame, spec: TableSpec, ov: RowOverride,
     for col, part in zip(spec.key, parts):
         if col in spec.fallback:
             if part not in spec.choices.get(col, (part,)):
-                raise OverrideError("common.config.bad_key_part", table=spec.name, key=ov.key, column=col,
+                raise OverrideError("common.config.bad_key_part", table=spec.name, where=ov.where, key=ov.key, column=col,
                                     value=part, known=", ".join(spec.choices[col]))
             base &= out[col].astype(str) == spec.fallback[col]
         else:
