@@ -16,7 +16,8 @@ import pandas as pd
 from pianqu.config import Config, load_config
 from pianqu.geo import compute_epsg
 from pianqu.land.overlay import OverlayError, dissolve_groups, project
-from pianqu.standards import area_units, czcsxm_codes, land_classes, table
+from pianqu.standards import area_units, czcsxm_codes, land_classes
+from pianqu.standards import table as standards_table
 
 CONTROL_LINES = ("farmland_pbf", "eco_redline", "urban_boundary")  # the order of delineation
 TRUE_VALUES = {"1", "true", "t", "yes", "y", "是", "1.0"}
@@ -29,7 +30,7 @@ class LandInputError(ValueError):
 def rule_names(name: str, lang: str | None) -> dict[str, str]:
     """Rule → its name in ``lang`` (zh by default) from the standards table ``name``
     (``conflict_rules`` or ``siting_rules``)."""
-    r = table(name)
+    r = standards_table(name)
     return dict(zip(r["rule"], r["name_en" if (lang or "zh") == "en" else "name_zh"]))
 
 

@@ -34,7 +34,7 @@ from pianqu.schema import IMPORTED_SUFFIX
 from pianqu.land.common import (CONTROL_LINES, LandInputError, area_columns, config_of, epsg_for, filter_mask,
                                 layer_or_base,
                                 polygons, recorded_area)
-from pianqu.standards import table
+from pianqu.standards import table as standards_table
 from pianqu.land.overlay import _polygonal, intersect_any, to_storage
 from pianqu.workspace import Workspace
 
@@ -47,7 +47,7 @@ CONFLICT_COLUMNS = ["conflict_id", "rule", "name", "severity", "left_layer", "le
 
 def conflict_rules() -> pd.DataFrame:
     """The conflict rules (rule, layers, filters, severity, resolution, options, sureness, source)."""
-    return table("conflict_rules")
+    return standards_table("conflict_rules")
 
 
 def conflict_id(rule: str, left_id: str, right_id: str) -> str:

@@ -22,7 +22,7 @@ import shapely
 from pianqu.config import Config
 from pianqu.findings import Finding
 from pianqu.land.common import (LandInputError, area_columns, config_of, epsg_for, filter_mask, polygons, require)
-from pianqu.standards import table
+from pianqu.standards import table as standards_table
 from pianqu.geo import ellipsoidal_area
 from pianqu.land.overlay import disjoint, intersect_any, project, to_storage
 
@@ -30,7 +30,7 @@ VERDICTS = ("allowed", "restricted", "prohibited")  # by severity
 
 
 def siting_rules() -> pd.DataFrame:
-    return table("siting_rules")
+    return standards_table("siting_rules")
 
 
 @dataclass

@@ -24,7 +24,7 @@ from pianqu.findings import Finding
 from pianqu.geo import ellipsoidal_area
 from pianqu.land.common import area_columns, config_of, epsg_for, polygons, recorded_area, require
 from pianqu.land.overlay import _polygonal, clip_union, intersect, to_storage, union
-from pianqu.standards import table
+from pianqu.standards import table as standards_table
 
 SPACES = ("agricultural", "ecological", "construction")
 UNCLASSIFIED = "unclassified"
@@ -32,12 +32,12 @@ UNCLASSIFIED = "unclassified"
 
 def space_classes() -> pd.DataFrame:
     """Code prefix → space, with sureness and source."""
-    return table("space_classes")
+    return standards_table("space_classes")
 
 
 def space_lines() -> pd.DataFrame:
     """Control-line layer → space and precedence."""
-    t = table("space_lines")
+    t = standards_table("space_lines")
     t["precedence"] = t["precedence"].astype(int)
     return t.sort_values("precedence").reset_index(drop=True)
 

@@ -23,7 +23,7 @@ import pandas as pd
 import shapely
 
 from pianqu.geo import STORAGE_EPSG
-from pianqu.standards import table
+from pianqu.standards import table as standards_table
 
 ROAD_COLUMNS = ["id", "class", "name", "lanes", "width_m", "speed_kmh", "oneway", "grade_separated",
                 "osm_highway", "osm_id"]
@@ -36,7 +36,7 @@ class OSMError(ValueError):
 @cache
 def osm_highway_classes() -> pd.DataFrame:
     """OSM ``highway`` value → pianqu road class, with sureness and source."""
-    return table("osm_highway")
+    return standards_table("osm_highway")
 
 
 def _number(values: pd.Series, mph: bool = False) -> np.ndarray:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from pianqu.findings import Finding
-from pianqu.standards import table
+from pianqu.standards import table as standards_table
 from pianqu.services.common import LEVELS, ServicesInputError, Zones, kind_name, kind_table
 
 STATUS_COLUMNS = ["level", "unit", "unit_name", "zone", "township_code", "rule", "kind", "kind_name", "required",
@@ -31,7 +31,7 @@ def presence_rules(table: pd.DataFrame | None = None, *, groups: Iterable[str] |
     """The presence rules (the shipped ``standards/presence_rules.csv`` or ``table``), optionally only some
     groups (elderly_children, central_town, health, safety, governance, transport, logistics,
     utilities) or levels."""
-    raw = table("presence_rules") if table is None else table.astype(str).copy()
+    raw = standards_table("presence_rules") if table is None else table.astype(str).copy()
     for col in ("rule", "level", "kind", "min_count"):
         if col not in raw.columns:
             raise ServicesInputError(f"presence rules: column '{col}' is missing")
