@@ -77,7 +77,7 @@ def county_geo(code: str) -> CountyGeo:
     df = county_geo_table()
     hit = df[df["code"] == str(code)]
     if hit.empty:
-        raise KeyError(f"county {code} has no row in pianqu/synth/county_geo.csv")
+        raise KeyError(f"county {code} has no row in pianqu/synth/county_geo.csv or standards/county_centres.csv")
     r = hit.iloc[0]
     az = float(r["mountain_azimuth"]) if pd.notna(r["mountain_azimuth"]) else 300.0
     return CountyGeo(str(r["code"]), str(r["name"]), float(r["lon"]), float(r["lat"]),
