@@ -23,7 +23,6 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 import geopandas as gpd
@@ -35,6 +34,7 @@ from pianqu.errors import PianquError
 from pianqu.findings import Finding
 from pianqu.geo import STORAGE_EPSG
 from pianqu.schema import LAYERS
+from pianqu.standards import table as standards_table
 from pianqu.workspace import Workspace
 
 FORMATS = {"gdb": "OpenFileGDB", "shp": "ESRI Shapefile", "gpkg": "GPKG"}
@@ -71,8 +71,7 @@ class ExportResult:
 
 @cache
 def _field_rows() -> pd.DataFrame:
-    with resources.files("pianqu.standards").joinpath("export_fields.csv").open("rb") as fh:
-        return pd.read_csv(fh, dtype=str, keep_default_na=False)
+    return standards_table("export_fields")
 
 
 def export_fields() -> pd.DataFrame:

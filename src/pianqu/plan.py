@@ -21,6 +21,7 @@ from pianqu.findings import Finding
 from pianqu.inputs import PlanInputs, from_workspace
 from pianqu.land.epochs import read_landuse
 from pianqu.progress import task
+from pianqu.standards import policy_codes
 from pianqu.workspace import Workspace
 
 Frame = gpd.GeoDataFrame | pd.DataFrame
@@ -76,7 +77,7 @@ def township_units(ws: Workspace, inputs: PlanInputs | None = None) -> gpd.GeoDa
         t["facilities"] = t["code"].map(fac["township_code"].astype(str).value_counts()).fillna(0).astype(int)
     if ws.has("landuse"):
         lu = read_landuse(ws, ["code", "township_code", "area_m2", "czcsxm"])  # the base epoch
-        built = lu[lu["czcsxm"].astype(str).str[:3].isin(["201", "202"])]
+        built = lu[lu["czcsxm"].astype(str).str[:3].isin(policy_codes("built_up_czcsxm"))]
         area = built.groupby(built["township_code"].astype(str))["area_m2"].sum() / 1e6
         t["built_up_km2"] = t["code"].map(area).fillna(0.0)
     if inputs.economy is not None:
@@ -192,7 +193,7 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
         findings += list(scores.findings)
         advance()
         kinds = units["kind"].astype(str)
-        candidates = units.loc[kinds.isin(["镇", "街道"]), "code"].tolist() or None
+        candidates = units.loc[kinds.isin(policy_codes("centre_candidate_kind")), "code"].tolist() or None
         bounds, relax = member_bounds_for("township", cfg)
         together, merger_notes = pre_merger_constraints(units["code"], ws.meta.county_code,
                                                         bool(cfg["zoning.keep_pre_merger_together"]))

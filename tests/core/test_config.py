@@ -26,7 +26,7 @@ def test_override_beside_workspace(tmp_path):
 @pytest.mark.parametrize("body, match", [
     ('[thresholds]\n"no.such" = 1\n', "unknown threshold 'no.such'"),
     ('[thresholds]\n"validate.overlap_tolerance_m2" = "big"\n', "must be a number"),
-    ('[road_speeds]\ntractor = 10\n', "unknown road class 'tractor'"),
+    ('[road_speeds]\ntractor = 10\n', "'tractor' is not a row of the standards table 'road_classes'"),
     ('[road_speeds]\nvillage = -1\n', "positive"),
     ('[thresholds\n', "not valid TOML"),
     ('[threshold]\n"validate.overlap_tolerance_m2" = 5.0\n', "unknown table \\[threshold\\]"),

@@ -236,9 +236,9 @@ def _cases(s) -> list[tuple]:
         ("config_wrong_type", ["travel", str(_config_dir(s, "type", '[thresholds]\n"validate.overlap_tolerance_m2" = "big"\n')),
                                "-o", str(d / "od.csv")], ("big",), "common.config.not_a_number"),
         ("config_road_class", ["travel", str(_config_dir(s, "cls", "[road_speeds]\ntractor = 10\n")),
-                               "-o", str(d / "od.csv")], ("tractor",), "common.config.unknown_road_class"),
+                               "-o", str(d / "od.csv")], ("tractor",), "common.config.unknown_row"),
         ("config_speed", ["travel", str(_config_dir(s, "speed", "[road_speeds]\nvillage = -1\n")),
-                          "-o", str(d / "od.csv")], ("village",), "common.config.bad_speed"),
+                          "-o", str(d / "od.csv")], ("village",), "common.config.bad_value"),
         ("config_not_toml", ["travel", str(_config_dir(s, "toml", "[thresholds\n")), "-o", str(d / "od.csv")],
          (), "common.config.not_toml"),
         ("config_section", ["travel", str(_config_dir(s, "section", "[threshold]\nx = 1\n")), "-o", str(d / "od.csv")],
@@ -515,9 +515,9 @@ def test_library_errors_render_in_both_languages(tmp_path):
     # the types callers catch are kept
     assert isinstance(errors["locked"], RuntimeError) and isinstance(errors["not_a_county"], KeyError)
     assert isinstance(errors["bad_k"], ValueError) and isinstance(errors["division_encoding"], ValueError)
-    from pianqu.services.common import ServicesInputError
+    from pianqu.config import ConfigError
 
-    assert isinstance(errors["unknown_service"], ServicesInputError)
+    assert isinstance(errors["unknown_service"], ConfigError)  # refused when the pianqu.toml is read
     from pianqu.ingest import IngestError
     from pianqu.land import LandInputError, OverlayError, WorkflowError
 

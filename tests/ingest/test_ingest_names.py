@@ -150,7 +150,7 @@ def test_osm_highway_tags_become_road_classes():
     ctx = Context(source="x.osm.pbf", source_layer="lines", layer="road", reverse={"class": "highway", "id": "osm_id"})
     out = conform(frame, {"highway": "class", "osm_id": "id"}, ctx, epoch=None, default_epoch=2019,
                   area_tolerance=0.02)
-    # network/osm_highway.csv, the table read_osm_roads uses too: tracks and footways are not
+    # standards/osm_highway.csv, the table read_osm_roads uses too: tracks and footways are not
     # part of a drive network
     assert out["class"].tolist() == ["provincial", "village", "expressway"]
     assert out["highway"].tolist() == ["primary", "residential", "motorway_link"]  # the tag is kept

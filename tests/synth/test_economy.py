@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from pianqu.config import load_config
+from pianqu.synth import synth_config
 from pianqu.standards import industries
 from pianqu.synth.economy import economy_table
 
@@ -10,7 +10,7 @@ URBAN_ONLY = {"finance", "tech_services", "household_services"}
 
 
 def _table(seed: int):
-    cfg = load_config()
+    cfg = synth_config()
     n = 30
     gen = np.random.default_rng(seed)
     pop = gen.integers(3000, 40000, n).astype(float)
@@ -40,6 +40,6 @@ def test_urban_services_only_in_towns_with_an_urban_core():
 def test_sectors_in_vocabulary_and_employment_matches_rate():
     eco, _, _, pop = _table(11)
     assert set(eco["sector"]) <= set(industries()["id"])
-    rate = float(load_config()["synth.employment_rate"])
+    rate = float(synth_config()["synth.employment_rate"])
     assert abs(eco["employment"].sum() - rate * pop.sum()) <= len(eco)  # rounding per row
     assert (eco["output"] >= 0).all()

@@ -14,7 +14,7 @@ from pianqu.land.common import broad_class
 from pianqu.land.epochs import detect_changes, select_epoch
 from pianqu.schema import LAYERS
 from pianqu.synth import epoch as synth_epoch
-from pianqu.synth import write_county
+from pianqu.synth import synth_config, write_county
 from pianqu.validate import validate_workspace
 
 XIQU = "510403"  # 西区: small (≈2 300 parcels), and with seed 1 its later epoch has a new road
@@ -73,7 +73,7 @@ def _expected_tickets(lu: gpd.GeoDataFrame, approvals: gpd.GeoDataFrame, pbf: gp
 def test_every_illegal_conversion_ticketed_and_no_approved_one(ws, regenerated):
     lu = ws.read("landuse")
     approvals, pbf = ws.read("approvals"), ws.read("farmland_pbf")
-    cfg = ws.config()
+    cfg = synth_config(ws.config())
     res = detect_changes(lu, approvals=approvals, farmland_pbf=pbf, epsg=ws.meta.compute_epsg, cfg=cfg)
     assert (res.before, res.after) == (2023, 2025)
     got = set(zip(res.tickets["bsm_before"], res.tickets["bsm_after"]))

@@ -7,7 +7,7 @@ import pandas as pd
 import shapely
 
 from pianqu import standards
-from pianqu.config import load_config
+from pianqu.synth import synth_config
 
 
 def _gk(frame, epsg):
@@ -44,7 +44,7 @@ def test_control_lines(tongjiang):
     # no overlaps inside a layer; a handful between layers (for planners to resolve)
     for g in (pbf, erl, udb):
         assert _pair_overlaps(g, g) == len(g)  # each only with itself
-    n = int(load_config()["synth.control_conflicts"])
+    n = int(synth_config()["synth.control_conflicts"])
     planted = {"pbf x udb": _pair_overlaps(pbf, udb), "redline x pbf": _pair_overlaps(erl, pbf)}
     for pair, count in planted.items():  # some planted conflicts, but only a handful
         assert count > 0 and count <= 3 * n, (pair, count, n)
@@ -119,7 +119,7 @@ def test_economy_table(built):
     assert not econ.duplicated(["township_code", "sector", "year"]).any()
     assert (econ["output"] > 0).all()
     pop = tw["population"].sum()
-    cfg = load_config()
+    cfg = synth_config()
     assert abs(econ["employment"].sum() / pop - cfg["synth.employment_rate"]) < 0.01
     per_capita = econ["output"].sum() * 1e4 / pop  # 万元 → yuan
     assert 20_000 < per_capita < 150_000

@@ -10,7 +10,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from pianqu import standards
-from pianqu.config import load_config
+from pianqu.synth import synth_config
 
 
 def _gk(frame, epsg):
@@ -45,9 +45,9 @@ def _seat_and_communities(b):
 
 
 def test_county_seat_communities_reach_it_without_detour(built):
-    cfg = load_config()
+    cfg = synth_config()
     ref = float(cfg["network.detour_reference_speed_kmh"]) / 3.6
-    top = float(cfg["synth.seat_community_detour_max"])
+    top = float(cfg["network.detour_index_max"])  # the county seat's own communities are no detours
     sxy, xy, names = _seat_and_communities(built)
     assert len(xy) >= 2
     g, node_xy = _time_graph(built.layers["road"], built.geo.epsg)
@@ -96,7 +96,7 @@ def test_facility_levels_follow_kind_and_place(built):
     """Village kinds serve their village, township kinds their township, zone kinds their zone
     in a central town (the county seat's township and the towns with most urban people,
     recomputed here from the settlement layer) and their own township elsewhere."""
-    cfg = load_config()
+    cfg = synth_config()
     fac = built.layers["facility"]
     kinds = standards.facility_kinds().set_index("kind")["level"]
     assert fac["level"].notna().all() and fac["level"].isin(["zone", "township", "village"]).all()
@@ -125,7 +125,7 @@ def test_village_detour_to_town_seat_is_capped(built):
     ``synth.village_detour_max`` × the straight-line time at the reference speed (networkx on
     the road layer at class speeds), while winding roads remain: a share of the villages still
     has a detour index above ``network.detour_index_max``, which the 合并镇村直连 diagnostic flags."""
-    cfg = load_config()
+    cfg = synth_config()
     ref = float(cfg["network.detour_reference_speed_kmh"]) / 3.6
     cap = float(cfg["synth.village_detour_max"])
     st = built.layers["settlement"].to_crs(built.geo.epsg)

@@ -547,7 +547,7 @@ def _roads(frame: pd.DataFrame, ctx: Context) -> pd.DataFrame:
 def _osm_roads(frame: pd.DataFrame, highway: pd.Series, ctx: Context) -> pd.DataFrame:
     """OpenStreetMap ways (GDAL's OSM driver: ``highway`` plus the ``other_tags`` text) with the
     classes, speeds, one-way and grade separation of :func:`pianqu.network.osm.osm_road_attributes`,
-    the rules ``read_osm_roads`` uses too (one table, ``network/osm_highway.csv``). Ways that are
+    the rules ``read_osm_roads`` uses too (one table, ``standards/osm_highway.csv``). Ways that are
     not roads a planner's network uses, or are closed to cars, are left out (reported);
     ``oneway=-1`` ways are turned to run with the traffic."""
     from pianqu.network.osm import ROAD_TAGS, osm_road_attributes, parse_other_tags

@@ -29,6 +29,7 @@ from pianqu.geo import (GK3_CM, GK3_PREFIX, GK6_CM, GK6_PREFIX, STORAGE_EPSG, de
                         guess_gk_crs)
 from pianqu.i18n import t
 from pianqu.ingest.errors import IngestError
+from pianqu.standards import county_centre
 
 WGS84 = 4326
 _CGCS_RF = 298.257222101
@@ -158,12 +159,10 @@ def county_zones(code: str | None) -> tuple[int, ...]:
     neighbouring one when the centre lies within 0.5° of the zone edge; () when unknown."""
     if not code:
         return ()
-    try:
-        from pianqu.synth.layout import county_geo  # approximate county centres (recalled, 183 counties)
-
-        lon = county_geo(str(code)[:6]).lon
-    except (KeyError, ValueError):
+    row = county_centre(str(code))  # approximate county centres (recalled, 183 counties)
+    if row is None:
         return ()
+    lon = float(row["lon"])
     zone = gk3_epsg(lon)
     cm = 75 + 3 * (zone - GK3_CM.start)
     if abs(lon - cm) > 1.0:

@@ -7,7 +7,6 @@ workspace's ``meta.compute_epsg`` or let it be derived from the data's extent.
 from __future__ import annotations
 
 from functools import cache
-from importlib import resources
 from typing import Iterable, Mapping
 
 import geopandas as gpd
@@ -19,6 +18,7 @@ from pianqu.errors import PianquError, layer_label
 from pianqu.geo import compute_epsg
 from pianqu.land.overlay import OverlayError, dissolve_groups, project
 from pianqu.standards import area_units, czcsxm_codes, land_classes
+from pianqu.standards import table as standards_table
 
 CONTROL_LINES = ("farmland_pbf", "eco_redline", "urban_boundary")  # the order of delineation
 TRUE_VALUES = {"1", "true", "t", "yes", "y", "是", "1.0"}
@@ -29,21 +29,11 @@ class LandInputError(PianquError, ValueError):
     language, see :class:`pianqu.errors.PianquError`) names the layer, feature and field."""
 
 
-def rules_table(name: str) -> pd.DataFrame:
-    """A rules file shipped in ``pianqu/land/rules`` (CSV, every row with sureness and source)."""
-    return _rules_table(name).copy()
-
-
 def rule_names(name: str, lang: str | None) -> dict[str, str]:
-    """Rule → its name in ``lang`` (zh by default) from the rules file ``name``."""
-    r = _rules_table(name)
+    """Rule → its name in ``lang`` (zh by default) from the standards table ``name``
+    (``conflict_rules`` or ``siting_rules``)."""
+    r = standards_table(name)
     return dict(zip(r["rule"], r["name_en" if (lang or "zh") == "en" else "name_zh"]))
-
-
-@cache
-def _rules_table(name: str) -> pd.DataFrame:
-    with resources.files("pianqu.land").joinpath("rules", name).open("rb") as fh:
-        return pd.read_csv(fh, dtype=str, keep_default_na=False)
 
 
 def config_of(cfg: Config | None) -> Config:

@@ -1,6 +1,6 @@
 """Conflicts between the control lines (domain.md §2.3), as data, and their resolution.
 
-The rules live in ``pianqu/land/rules/conflict_rules.csv`` (each with its source and sureness):
+The rules live in ``pianqu/standards/conflict_rules.csv`` (each with its source and sureness):
 permanent basic farmland inside a protected-area core zone (withdraw the farmland), elsewhere
 inside the red line (a decision: withdraw the farmland or adjust the red line), the urban
 development boundary over farmland or the red line, and reserve construction land (留白) over
@@ -34,7 +34,8 @@ from pianqu.land import workflow
 from pianqu.schema import IMPORTED_SUFFIX
 from pianqu.land.common import (CONTROL_LINES, LandInputError, area_columns, config_of, epsg_for, filter_mask,
                                 layer_or_base,
-                                polygons, recorded_area, rules_table)
+                                polygons, recorded_area)
+from pianqu.standards import table as standards_table
 from pianqu.land.overlay import _polygonal, intersect_any, to_storage
 from pianqu.workspace import Workspace
 
@@ -47,7 +48,7 @@ CONFLICT_COLUMNS = ["conflict_id", "rule", "name", "severity", "left_layer", "le
 
 def conflict_rules() -> pd.DataFrame:
     """The conflict rules (rule, layers, filters, severity, resolution, options, sureness, source)."""
-    return rules_table("conflict_rules.csv")
+    return standards_table("conflict_rules")
 
 
 def conflict_id(rule: str, left_id: str, right_id: str) -> str:

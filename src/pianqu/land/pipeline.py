@@ -249,7 +249,7 @@ def run_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, lang: str
         run.layers["land_siting"] = siting.verdicts
         run.layers["land_siting_detail"] = siting.details
         run.findings += siting.findings
-        names = rule_names("siting_rules.csv", lang)
+        names = rule_names("siting_rules", lang)
         for r in siting.verdicts.itertuples(index=False):
             if r.verdict in ("prohibited", "restricted"):
                 run.findings.append(Finding("error" if r.verdict == "prohibited" else "warning",

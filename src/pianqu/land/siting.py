@@ -1,7 +1,7 @@
 """Siting compliance (多规合一): any project or sectoral-plan boundary against the control lines,
 the three spaces and hazard zones.
 
-The rules are data (``rules/siting_rules.csv``, each with its source and sureness): a layer, a
+The rules are data (``standards/siting_rules.csv``, each with its source and sureness): a layer, a
 filter on its features, a filter on the projects (``kind``, ``major``), a relation (``intersects``
 or ``outside``) and a verdict (``restricted`` or ``prohibited``). A project's verdict is the
 strictest of the rules it meets (``allowed`` when none), with the intersecting area behind each.
@@ -21,8 +21,8 @@ import shapely
 
 from pianqu.config import Config
 from pianqu.findings import Finding
-from pianqu.land.common import (LandInputError, area_columns, config_of, epsg_for, filter_mask, polygons, require,
-                                rules_table)
+from pianqu.land.common import (LandInputError, area_columns, config_of, epsg_for, filter_mask, polygons, require)
+from pianqu.standards import table as standards_table
 from pianqu.geo import ellipsoidal_area
 from pianqu.land.overlay import disjoint, intersect_any, project, to_storage
 
@@ -30,7 +30,7 @@ VERDICTS = ("allowed", "restricted", "prohibited")  # by severity
 
 
 def siting_rules() -> pd.DataFrame:
-    return rules_table("siting_rules.csv")
+    return standards_table("siting_rules")
 
 
 @dataclass

@@ -1,9 +1,9 @@
 """The three spaces (三区): agricultural, ecological and construction space, partitioning every zone.
 
-Land inside a control line takes the line's space (``rules/space_lines.csv``: the red line is
+Land inside a control line takes the line's space (``standards/space_lines.csv``: the red line is
 ecological, permanent basic farmland agricultural, the urban development boundary construction;
 where lines still overlap, the lower precedence number wins). The rest takes the space of its
-land-use class (``rules/space_classes.csv``, longest code prefix wins). Zone land that no parcel
+land-use class (``standards/space_classes.csv``, longest code prefix wins). Zone land that no parcel
 covers is ``unclassified`` (and reported), so the pieces always tile each zone: no gaps, no
 overlaps, areas adding up to the zone.
 """
@@ -22,8 +22,9 @@ import shapely
 from pianqu.config import Config
 from pianqu.findings import Finding
 from pianqu.geo import ellipsoidal_area
-from pianqu.land.common import area_columns, config_of, epsg_for, polygons, recorded_area, require, rules_table
+from pianqu.land.common import area_columns, config_of, epsg_for, polygons, recorded_area, require
 from pianqu.land.overlay import _polygonal, clip_union, intersect, to_storage, union
+from pianqu.standards import table as standards_table
 
 SPACES = ("agricultural", "ecological", "construction")
 UNCLASSIFIED = "unclassified"
@@ -31,12 +32,12 @@ UNCLASSIFIED = "unclassified"
 
 def space_classes() -> pd.DataFrame:
     """Code prefix → space, with sureness and source."""
-    return rules_table("space_classes.csv")
+    return standards_table("space_classes")
 
 
 def space_lines() -> pd.DataFrame:
     """Control-line layer → space and precedence."""
-    t = rules_table("space_lines.csv")
+    t = standards_table("space_lines")
     t["precedence"] = t["precedence"].astype(int)
     return t.sort_values("precedence").reset_index(drop=True)
 

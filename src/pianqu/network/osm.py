@@ -1,6 +1,6 @@
 """OpenStreetMap roads (.osm.pbf, read with pyrosm) in the workspace road schema.
 
-OSM ``highway`` values map to pianqu road classes through ``network/osm_highway.csv``, the one
+OSM ``highway`` values map to pianqu road classes through ``standards/osm_highway.csv``, the one
 table of both OSM imports (this module and ``pianqu import`` of a .osm.pbf through GDAL, which
 share :func:`osm_road_attributes`) (OSM
 China tags routes by administrative level: trunk = 国道 G, primary = 省道 S, secondary = 县道 X,
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 import geopandas as gpd
@@ -24,6 +23,7 @@ import pandas as pd
 import shapely
 
 from pianqu.geo import STORAGE_EPSG
+from pianqu.standards import table as standards_table
 
 ROAD_COLUMNS = ["id", "class", "name", "lanes", "width_m", "speed_kmh", "oneway", "grade_separated",
                 "osm_highway", "osm_id"]
@@ -36,8 +36,7 @@ class OSMError(ValueError):
 @cache
 def osm_highway_classes() -> pd.DataFrame:
     """OSM ``highway`` value → pianqu road class, with sureness and source."""
-    with resources.files(__package__).joinpath("osm_highway.csv").open("rb") as fh:
-        return pd.read_csv(fh, dtype=str, keep_default_na=False)
+    return standards_table("osm_highway")
 
 
 def _number(values: pd.Series, mph: bool = False) -> np.ndarray:

@@ -30,7 +30,7 @@ from pianqu.land.common import TIANKAN_CODE, deduction_share, split_deduction
 from pianqu.i18n import t
 from pianqu.schema import LAYERS
 from pianqu.land.epochs import read_landuse
-from pianqu.standards import area_units, land_classes, landuse_codes
+from pianqu.standards import area_units, land_classes, landuse_codes, mu_per_m2
 
 M2_PER_HA = float(area_units().set_index("unit").loc["ha", "m2"])
 
@@ -70,11 +70,8 @@ def class_label(code: str, lang: str, version: int = 2023) -> str:
 
 
 def mu_factor(config=None) -> float:
-    """亩 per m² from the thresholds in force (``area.mu_per_m2``), else the units table."""
-    if config is not None:
-        return float(config["area.mu_per_m2"])
-    units = area_units().set_index("unit")["m2"]
-    return 1.0 / float(units["mu"])
+    """亩 per m² (the ``mu`` row of the ``area_units`` table; ``config`` is not needed)."""
+    return mu_per_m2()
 
 
 # -- parcels → townships ----------------------------------------------------------------------

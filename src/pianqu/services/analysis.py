@@ -33,6 +33,7 @@ from pianqu.services.safety import brigade_classes, fire_jurisdictions, shelter_
 from pianqu.services.schools import (SCHOOL_KINDS, DistrictCheck, DistrictPlan, check_districts, propose_districts,
                                      pupils)
 from pianqu.services.siting import candidate_sites, propose_for_service
+from pianqu.standards import county_centre
 
 FCA_SERVICES = ("health_centre", "primary_school", "elderly_home", "kindergarten")
 PLAN_COLUMNS = ["id", "kind", "kind_name", "name", "level", "zone", "township_code", "village_code", "reason",
@@ -70,12 +71,8 @@ def _county_terrain(county_code: str | None) -> str | None:
     """The county's terrain class from the shipped county table (recalled/inferred, see its source)."""
     if not county_code:
         return None
-    try:
-        from pianqu.synth.layout import county_geo
-
-        return county_geo(str(county_code)).terrain
-    except Exception:  # a county the table does not know: no terrain, default standards
-        return None
+    row = county_centre(str(county_code))  # None for a county the table does not know: default standards
+    return None if row is None else str(row["terrain"])
 
 
 def _zone_polygons(townships: gpd.GeoDataFrame, zones: Zones) -> gpd.GeoDataFrame:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from typing import Iterable, Mapping
 
 import geopandas as gpd
@@ -36,17 +35,6 @@ class ServicesDataError(PianquError, ServicesInputError):
 
 def config_of(cfg: Config | None) -> Config:
     return cfg if cfg is not None else load_config()
-
-
-@cache
-def _data(name: str) -> pd.DataFrame:
-    with resources.files("pianqu.services").joinpath(name).open("rb") as fh:
-        return pd.read_csv(fh, dtype=str, keep_default_na=False)
-
-
-def data_table(name: str) -> pd.DataFrame:
-    """A data file shipped in ``pianqu/services`` (CSV; every row has sureness and source)."""
-    return _data(name).copy()
 
 
 @cache

@@ -1,7 +1,7 @@
 """Coverage against standards: the nearest facility of each service from every demand point,
 whether it lies within the service's standard, the share of population served, and who is not.
 
-A *service* (``services/standards.csv``) is a set of facility kinds that serve the same need
+A *service* (``standards/coverage_standards.csv``) is a set of facility kinds that serve the same need
 (a township health centre also serves as the nearest clinic), a measure and a mode:
 
 - ``time``/``drive``: minutes by road (the network's drive times);
@@ -11,8 +11,9 @@ A *service* (``services/standards.csv``) is a set of facility kinds that serve t
 
 Each service has a default row (terrain ``*``) and rows per terrain type (plain, hill, mountain,
 piedmont, alpine, plateau) where the standard differs; values written ``=key`` take the
-threshold ``key`` of the configuration; a ``pianqu.toml`` table ``[coverage_standards]`` sets
-``"service" = value`` or ``"service.terrain" = value`` (in the row's unit).
+threshold ``key`` of the configuration; a ``pianqu.toml`` table ``[tables.coverage_standards]``
+sets ``"service" = value`` or ``"service.terrain" = value`` (in the row's unit; see
+:mod:`pianqu.config`).
 
 Costs come in as matrices demand × facility (one per mode: ``{"drive": seconds, "walk":
 seconds, "straight": metres}``) aligned with the facility frame given, so every function here
@@ -31,12 +32,12 @@ import pandas as pd
 
 from pianqu.config import Config
 from pianqu.findings import Finding
-from pianqu.services.common import ServicesDataError, ServicesInputError, config_of, data_table, split_kinds
+from pianqu.standards import TERRAINS
+from pianqu.services.common import ServicesInputError, config_of, split_kinds
 
 MEASURES = ("time", "distance")
 MODES = ("drive", "walk", "straight")
 DEFAULT_TERRAIN = "*"
-TERRAINS = ("plain", "hill", "mountain", "piedmont", "alpine", "plateau")
 LONG_COLUMNS = ["code", "name", "township_code", "zone", "terrain", "population", "service", "mode",
                 "facility", "facility_kind", "cost", "time_min", "distance_m", "limit", "limit_value",
                 "limit_unit", "within", "reachable"]
@@ -50,28 +51,15 @@ def coverage_standards(config: Config | None = None, table: pd.DataFrame | None 
 
     Columns: service, kinds (list), terrain, measure, mode, value (in ``unit``), unit, limit
     (in cost units: seconds for drive and walk, metres for straight), sureness, source.
-    ``table`` replaces the shipped ``standards.csv`` (same columns).
+    ``table`` replaces the shipped ``coverage_standards`` table (same columns); the configuration's
+    ``[tables.coverage_standards]`` rows apply to the shipped table.
     """
     cfg = config_of(config)
-    raw = data_table("standards.csv") if table is None else table.astype(str).copy()
+    raw = cfg.table("coverage_standards") if table is None else table.astype(str).copy()
     for col in ("service", "kinds", "terrain", "measure", "mode", "value", "unit"):
         if col not in raw.columns:
             raise ServicesInputError(f"coverage standards: column '{col}' is missing")
     rows = []
-    overrides = dict((cfg.extra or {}).get("coverage_standards", {}))
-    where = f"{cfg.path} [coverage_standards]" if cfg.path else "[coverage_standards]"
-    present = {f"{s}.{t}" for s, t in zip(raw["service"], raw["terrain"])}
-    for key in overrides:
-        service, _, terr = key.partition(".")
-        if service not in set(raw["service"]):
-            raise ServicesDataError("services.error.unknown_service", where=where, service=service,
-                                    services=", ".join(f"`{s}`" for s in sorted(set(raw["service"]))))
-        if terr and terr not in TERRAINS:
-            raise ServicesDataError("services.error.unknown_terrain", where=where, entry=key, terrain=terr,
-                                    terrains=", ".join(f"`{x}`" for x in TERRAINS))
-        if terr and key not in present:  # a terrain the table has no row for: copy the default row
-            default = raw[(raw["service"] == service) & (raw["terrain"] == DEFAULT_TERRAIN)]
-            raw = pd.concat([raw, default.assign(terrain=terr)], ignore_index=True)
     for r in raw.itertuples(index=False):
         row = r._asdict()
         if row["measure"] not in MEASURES or row["mode"] not in MODES:
@@ -92,15 +80,6 @@ def coverage_standards(config: Config | None = None, table: pd.DataFrame | None 
             sureness, source = th.sureness, th.source
         else:
             value = float(text)
-        # "service.terrain" sets one row; "service" sets every terrain row of the service
-        specific = f"{row['service']}.{row['terrain']}"
-        user = overrides.get(specific, overrides.get(row["service"]))
-        if user is not None:
-            if not isinstance(user, (int, float)) or isinstance(user, bool):
-                raise ServicesDataError("services.error.not_a_number", where=where, entry=specific,
-                                        unit=row["unit"], value=repr(user))
-            value = float(user)
-            sureness, source = "user", f"{where} (default {text}: {source})"
         if not np.isfinite(value) or value <= 0:
             raise ServicesInputError(f"coverage standards, service '{row['service']}', terrain "
                                      f"'{row['terrain']}': the standard must be a positive number")

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from pianqu.findings import Finding
-from pianqu.services.common import LEVELS, ServicesInputError, Zones, data_table, kind_name, kind_table
+from pianqu.standards import table as standards_table
+from pianqu.services.common import LEVELS, ServicesInputError, Zones, kind_name, kind_table
 
 STATUS_COLUMNS = ["level", "unit", "unit_name", "zone", "township_code", "rule", "kind", "kind_name", "required",
                   "present", "missing", "ok", "group", "severity", "sureness", "source"]
@@ -27,10 +28,10 @@ STATUS_COLUMNS = ["level", "unit", "unit_name", "zone", "township_code", "rule",
 
 def presence_rules(table: pd.DataFrame | None = None, *, groups: Iterable[str] | None = None,
                    levels: Iterable[str] | None = None) -> pd.DataFrame:
-    """The presence rules (the shipped ``presence_rules.csv`` or ``table``), optionally only some
+    """The presence rules (the shipped ``standards/presence_rules.csv`` or ``table``), optionally only some
     groups (elderly_children, central_town, health, safety, governance, transport, logistics,
     utilities) or levels."""
-    raw = data_table("presence_rules.csv") if table is None else table.astype(str).copy()
+    raw = standards_table("presence_rules") if table is None else table.astype(str).copy()
     for col in ("rule", "level", "kind", "min_count"):
         if col not in raw.columns:
             raise ServicesInputError(f"presence rules: column '{col}' is missing")

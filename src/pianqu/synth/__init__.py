@@ -10,6 +10,8 @@ controls, facilities, telecom, hazard, economy, county (assembly), province.
 """
 
 from pianqu.synth.county import GENERATOR_VERSION, build_county, synthesize_county, write_county
+from pianqu.synth.knobs import default_knobs, synth_config
 from pianqu.synth.province import synthesize_province
 
-__all__ = ["synthesize_county", "write_county", "synthesize_province", "build_county", "GENERATOR_VERSION"]
+__all__ = ["synthesize_county", "write_county", "synthesize_province", "build_county", "GENERATOR_VERSION",
+           "synth_config", "default_knobs"]

@@ -20,7 +20,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from pianqu import divisions, standards
-from pianqu.config import Config, load_config
+from pianqu.config import Config
 from pianqu.geo import STORAGE_EPSG, ellipsoidal_area
 from pianqu.i18n import t
 from pianqu.progress import task
@@ -28,6 +28,7 @@ from pianqu.schema import LAYERS
 from pianqu.synth import (admin, controls, economy, epoch, facilities, hazard, hydrology, landuse, layout, parcels,
                           population, roads, settlements, telecom, terrain)
 from pianqu.synth._util import rng
+from pianqu.synth.knobs import synth_config
 
 GENERATOR_VERSION = "1.1"  # 1.1: second land-use epoch with approvals, urban services, county-seat streets
 EPOCH = 2023
@@ -70,7 +71,8 @@ def synthesize_county(county_code: str, seed: int = 1, *, config: Config | None 
     seed : int, default 1
         Seed; the same (county, seed) gives the same layers.
     config : pianqu.config.Config, optional
-        Supplies the ``synth.*`` knobs (defaults otherwise).
+        Supplies the thresholds and the ``[synth]`` knobs of its pianqu.toml
+        (:func:`pianqu.synth.knobs.synth_config`; defaults otherwise).
     detail : float, default 1.0
         Scales the number of atoms the parcels are made of (1.0: about 6 per km² plus 45 per
         village, at most 70 000).
@@ -91,7 +93,7 @@ def build_county(county_code: str, seed: int = 1, *, config: Config | None = Non
 
     code = str(county_code).strip()
     geo = layout.county_geo(code)
-    cfg = config if config is not None else load_config()
+    cfg = synth_config(config)  # the planning thresholds and the generator knobs (knobs.toml)
     crow = divisions.county(code)
     tws = divisions.townships(code).sort_values("code").reset_index(drop=True)
     vls = divisions.villages(code).sort_values("code").reset_index(drop=True)

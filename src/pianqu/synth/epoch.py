@@ -34,6 +34,7 @@ from pianqu import standards
 from pianqu.config import Config
 from pianqu.geo import STORAGE_EPSG, ellipsoidal_area
 from pianqu.synth._util import rng as stage_rng
+from pianqu.synth.knobs import synth_config
 
 TOWN_CODES = ("0701", "1001", "0901")  # town residential, industrial, commercial
 ILLEGAL_CODES = ("1001", "0703", "0901", "1101")
@@ -371,9 +372,11 @@ def _projects(layers: dict, road: dict | None, epsg: int, gen: np.random.Generat
 
 def second_epoch(layers: dict, seed: int, county_code: str, epsg: int, cfg: Config) -> SecondEpoch:
     """The later epoch of ``layers['landuse']`` with planted conversions, the approvals, the
-    reserve land and the project boundaries (EPSG:4490 frames in the schema's fields)."""
+    reserve land and the project boundaries (EPSG:4490 frames in the schema's fields); ``cfg``
+    gets the generator knobs when it lacks them (:func:`pianqu.synth.knobs.synth_config`)."""
     from pianqu.synth.county import _frame
 
+    cfg = synth_config(cfg)
     gen = stage_rng(seed, county_code, "epoch")
     year = int(cfg["synth.epoch_year"])
     lu = layers["landuse"].reset_index(drop=True)

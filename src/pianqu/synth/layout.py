@@ -1,8 +1,9 @@
 """Where each synthetic county sits and what outline it has.
 
-``county_geo.csv`` holds, for each of the 183 Sichuan counties, an approximate centroid, area,
-terrain class and elevation range (recalled / inferred, see its ``sureness`` and ``source``
-columns; it is the only input of the generator that is not NBS or census data).
+``county_geo.csv`` (the generator's own table) holds, for each of the 183 Sichuan counties, an
+approximate area and elevation range; the approximate centroid and terrain class come from the
+planning table ``standards/county_centres.csv`` (recalled / inferred, see their ``sureness`` and
+``source`` columns; they are the only inputs of the generator that are not NBS or census data).
 
 Counties of a province build must not overlap, so every county is drawn inside its own region
 of a *power diagram* of the province: the sites are the approximate real centroids and the
@@ -26,6 +27,7 @@ from scipy.spatial import cKDTree
 
 from pianqu import divisions
 from pianqu.geo import STORAGE_EPSG, gk3_epsg
+from pianqu.standards import table as standards_table
 from pianqu.synth._util import GRID_SIZE, rng
 
 TERRAINS = ("plain", "hill", "mountain", "piedmont", "alpine", "plateau")
@@ -56,9 +58,13 @@ class CountyGeo:
 
 @cache
 def county_geo_table() -> pd.DataFrame:
-    """``county_geo.csv`` as a frame (code as str)."""
+    """``county_geo.csv`` joined with the county centres and terrain of ``county_centres`` (code as str)."""
     with resources.files("pianqu.synth").joinpath("county_geo.csv").open("rb") as fh:
-        df = pd.read_csv(fh, dtype={"code": str})
+        gen = pd.read_csv(fh, dtype={"code": str}).drop(columns=["name", "sureness", "source"])
+    centres = standards_table("county_centres")[["code", "name", "lon", "lat", "terrain", "sureness", "source"]]
+    df = centres.astype({"code": str, "name": str, "terrain": str}).merge(gen, on="code", how="inner", validate="1:1")
+    if len(df) != len(gen) or len(df) != len(centres):
+        raise ValueError("pianqu/synth/county_geo.csv and standards/county_centres.csv list different counties")
     bad = set(df["terrain"]) - set(TERRAINS)
     if bad:
         raise ValueError(f"pianqu/synth/county_geo.csv: unknown terrain classes {sorted(bad)}")
@@ -71,7 +77,7 @@ def county_geo(code: str) -> CountyGeo:
     df = county_geo_table()
     hit = df[df["code"] == str(code)]
     if hit.empty:
-        raise KeyError(f"county {code} has no row in pianqu/synth/county_geo.csv")
+        raise KeyError(f"county {code} has no row in pianqu/synth/county_geo.csv or standards/county_centres.csv")
     r = hit.iloc[0]
     az = float(r["mountain_azimuth"]) if pd.notna(r["mountain_azimuth"]) else 300.0
     return CountyGeo(str(r["code"]), str(r["name"]), float(r["lon"]), float(r["lat"]),

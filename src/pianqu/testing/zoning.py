@@ -19,7 +19,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import shortest_path
 
 from pianqu.geo import STORAGE_EPSG, gk3_epsg
-from pianqu.standards import road_classes
+from pianqu.standards import policy_codes, road_classes
 
 # Mean township area and population after the 2019-2020 reform (domain.md §1.1: 156.7 km²,
 # 2.93万 people) are the defaults of the generator; they are not planning thresholds.
@@ -272,7 +272,7 @@ def county_villages(county_code: str, seed: int = 1, *, layers: dict | None = No
     T = od_matrix(graph, seat_points("town_seat", "township_code", town["code"]),
                   seat_points("town_seat", "township_code", town["code"]), mode="drive")
     adj = adjacency(town, travel_s=T, config=cfg)
-    cands = town.loc[town["kind"].astype(str).isin(["镇", "街道"]), "code"].tolist() or None
+    cands = town.loc[town["kind"].astype(str).isin(policy_codes("centre_candidate_kind")), "code"].tolist() or None
     ap = auto_p(town, T, adjacency=adj, candidates=cands, config=cfg)
     vil = layers["village"].copy()
     vil["code"] = vil["code"].astype(str)

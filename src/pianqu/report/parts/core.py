@@ -12,7 +12,7 @@ from pianqu.report.sections import Figure, ReportContext, SectionContent, Table,
 from pianqu.report.tables import (M2_PER_HA, broad_structure, class_label, county_facts, findings_summary,
                                   findings_table, join_list, landuse_structure, layer_inventory,
                                   township_stats, township_table)
-from pianqu.standards import landuse_codes
+from pianqu.standards import landuse_codes, mu_per_m2
 
 MAP_LAYERS = ("county", "township", "village", "road", "river", "settlement")
 
@@ -24,7 +24,7 @@ def stats_of(ctx: ReportContext) -> pd.DataFrame | None:
         if townships is None:
             return None
         return township_stats(townships=townships, landuse=ctx.layer("landuse"),
-                              villages=ctx.layer("village"), mu_per_m2=float(ctx.config["area.mu_per_m2"]),
+                              villages=ctx.layer("village"), mu_per_m2=mu_per_m2(),
                               landuse_version=ctx.ws.meta.landuse_version)
     return ctx.cached("township_stats", compute)
 
@@ -131,7 +131,7 @@ def landuse(ws, ctx: ReportContext) -> SectionContent | None:
     if parcels is None or len(parcels) == 0:
         return content.add_note(ctx.t("report.note.no_landuse"), kind="warning")
     structure = ctx.cached("landuse_structure", lambda: landuse_structure(
-        parcels, lang=ctx.lang, mu_per_m2=float(ctx.config["area.mu_per_m2"]),
+        parcels, lang=ctx.lang, mu_per_m2=mu_per_m2(),
         version=ws.meta.landuse_version))
     epochs = join_list([str(e) for e in ws.meta.epochs], ctx.lang) or ctx.t("report.missing")
     content.add_note(ctx.t("report.section.landuse.intro", version=ws.meta.landuse_version, epochs=epochs))

@@ -253,7 +253,7 @@ def _conflict_names_in(ctx: ReportContext, conflicts: pd.DataFrame) -> pd.DataFr
     """The conflict table with each rule's name in the report's language (from the rules table)."""
     out = pd.DataFrame(conflicts)
     if "rule" in out and "name" in out:
-        out["name"] = out["rule"].map(rule_names("conflict_rules.csv", ctx.lang)).fillna(out["name"])
+        out["name"] = out["rule"].map(rule_names("conflict_rules", ctx.lang)).fillna(out["name"])
     return out
 
 
@@ -363,7 +363,7 @@ def _land_more(ctx: ReportContext, content: SectionContent, spaces: gpd.GeoDataF
         content.add_note(tx("siting_note", n=len(siting), prohibited=int(n.get("prohibited", 0)),
                             restricted=int(n.get("restricted", 0)), allowed=int(n.get("allowed", 0))),
                          "warning" if n.get("prohibited", 0) else "info")
-        names = rule_names("siting_rules.csv", ctx.lang)
+        names = rule_names("siting_rules", ctx.lang)
         v = pd.DataFrame({tx("col.id"): siting["id"], tx("col.name"): siting["name"], tx("col.kind"): siting["kind"],
                           tx("col.verdict"): siting["verdict"].map(lambda x: ctx.t(f"land.verdict.{x}")),
                           tx("col.worst_rule"): siting["worst_rule"].map(lambda r: names.get(r, r)),
