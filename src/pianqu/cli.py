@@ -222,7 +222,6 @@ def _print_counts(findings: list[Finding], lang: str) -> None:
 
 
 def _print_findings(findings: list[Finding], lang: str, max_rows: int) -> None:
-    counts = summary(findings)
     if findings:
         tab = Table(show_lines=False)
         for key in ("col_severity", "col_layer", "col_feature", "col_field", "col_message", "col_action"):
@@ -234,12 +233,7 @@ def _print_findings(findings: list[Finding], lang: str, max_rows: int) -> None:
         console.print(tab)
         if len(findings) > max_rows:
             console.print(t("cli.more_rows", lang, n=len(findings) - max_rows), markup=False)
-    if counts["error"]:
-        console.print(t("cli.validate_failed", lang, errors=counts["error"], warnings=counts["warning"]),
-                      style="bold red", markup=False)
-    else:
-        console.print(t("cli.validate_ok", lang, warnings=counts["warning"], infos=counts["info"]),
-                      style="green", markup=False)
+    _print_counts(findings, lang)
 
 
 @app.command()

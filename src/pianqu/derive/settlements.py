@@ -183,27 +183,13 @@ def settlements_from_parcels(landuse: gpd.GeoDataFrame, townships: gpd.GeoDataFr
     # town seats
     by_town = seats_of(town, tcode, town_gap, centre)
     by_rural = seats_of(rural, tcode, home_gap)
-    t_pts, t_method = [], []
-    for code, poly in zip(tw["code"], tw.geometry):
-        if code in by_town:
-            t_pts.append(by_town[code]), t_method.append("town_cluster")
-        elif code in by_rural:
-            t_pts.append(by_rural[code]), t_method.append("village_cluster")
-        else:
-            t_pts.append(shapely.point_on_surface(poly)), t_method.append("point_on_surface")
+    t_pts, t_method = _first_found(tw, [(by_town, "town_cluster"), (by_rural, "village_cluster")])
 
     # village seats
     in_village = vcode != ""
     by_home = seats_of(homestead & in_village, vcode, home_gap)
     by_town_v = seats_of(town & in_village, vcode, town_gap, centre)
-    v_pts, v_method = [], []
-    for code, poly in zip(vl["code"], vl.geometry):
-        if code in by_home:
-            v_pts.append(by_home[code]), v_method.append("homestead_cluster")
-        elif code in by_town_v:
-            v_pts.append(by_town_v[code]), v_method.append("town_land_in_village")
-        else:
-            v_pts.append(shapely.point_on_surface(poly)), v_method.append("point_on_surface")
+    v_pts, v_method = _first_found(vl, [(by_home, "homestead_cluster"), (by_town_v, "town_land_in_village")])
 
     # county seat: the township holding most of the county's largest 201 (else 202) cluster
     seat_ti = _county_seat_township(geoms, cz, tcode, tw, town_gap)
@@ -261,3 +247,15 @@ def _county_name(tw: gpd.GeoDataFrame) -> tuple[str, str]:
         return code, code
     suffix = "县城" if name.endswith("县") else ("市区" if name.endswith("市") else "城区")
     return code, name + suffix
+
+
+def _first_found(units: gpd.GeoDataFrame, choices: list[tuple[dict, str]]) -> tuple[list, list]:
+    """Each unit's seat from the first rule that found one (``choices``: code → point, and the
+    rule's name), else a point inside the unit's polygon."""
+    pts, methods = [], []
+    for code, poly in zip(units["code"], units.geometry):
+        hit = next(((found[code], name) for found, name in choices if code in found), None)
+        pt, name = hit if hit is not None else (shapely.point_on_surface(poly), "point_on_surface")
+        pts.append(pt)
+        methods.append(name)
+    return pts, methods
