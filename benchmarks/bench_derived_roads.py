@@ -25,6 +25,7 @@ import time
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from pianqu.config import load_config
@@ -57,7 +58,8 @@ def errors(t: np.ndarray, ref: np.ndarray) -> dict:
 def with_bridges(landuse: gpd.GeoDataFrame, rivers: gpd.GeoDataFrame, roads: gpd.GeoDataFrame, gap_m: float,
                  epsg: int) -> gpd.GeoDataFrame:
     """Road parcels cut where a true road crosses a river (the bridge mapped as water): the river
-    buffered by ``gap_m``/2 within 30 m of each crossing point."""
+    buffered by ``gap_m``/2 within 30 m of each crossing point; the pieces cut out become
+    河流水面 parcels (用地用海 1701, 三调 1101), as 三调 maps the water under a bridge."""
     lu = select_epoch(landuse).copy()
     road = road_parcel_codes(lu)["drivable"].to_numpy(bool)
     river = shapely.union_all(rivers.to_crs(epsg).geometry.to_numpy())
@@ -66,9 +68,16 @@ def with_bridges(landuse: gpd.GeoDataFrame, rivers: gpd.GeoDataFrame, roads: gpd
     cut = shapely.intersection(shapely.buffer(river, gap_m / 2, cap_style="flat"),
                                shapely.union_all(shapely.buffer(pts, 30.0)))
     g = lu.geometry.to_crs(epsg).to_numpy()
+    water = lu[road].copy()
+    wg = shapely.intersection(g[road], cut)
     g[road] = shapely.difference(g[road], cut)
     lu = lu.set_geometry(gpd.GeoSeries(g, crs=epsg, index=lu.index).to_crs(4490))
-    return lu[~lu.geometry.is_empty]
+    water = water.set_geometry(gpd.GeoSeries(wg, crs=epsg, index=water.index).to_crs(4490))
+    water["code"] = "1701"
+    if "source_code" in water.columns:
+        water["source_code"] = "1101"
+    water = water[~water.geometry.is_empty & (shapely.area(wg) > 0)]
+    return pd.concat([lu[~lu.geometry.is_empty], water], ignore_index=True)
 
 
 def fit_straight(layers: dict, graph_true, cfg) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
