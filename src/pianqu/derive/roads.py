@@ -144,7 +144,7 @@ def centreline_roads(landuse: gpd.GeoDataFrame, *, config: Config | None = None,
                        gap_m=float(cfg["derive.centreline_gap_m"]), bridge_m=float(cfg["derive.centreline_bridge_m"]),
                        bridge_angle_deg=float(cfg["derive.centreline_bridge_angle_deg"]),
                        arm_m=float(cfg["derive.centreline_settlement_arm_m"]))
-    stats["gap_joins"] = sum(joins.values())
+    stats["joins"] = sum(joins.values())
     stats.update({f"{k}_joins": v for k, v in joins.items()})
     ch = _drop_small(ch, float(cfg["derive.centreline_min_component_m"]))  # after the joins
     if not ch.xy:
