@@ -530,10 +530,9 @@ def _dead_ends(ch: _Chains) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
     return out
 
 
-def _outside(segs: np.ndarray, polys: list[np.ndarray], near: np.ndarray, step: float = 2.0) -> np.ndarray:
-    """Length of each segment farther than ``near`` (per segment) from all of ``polys`` (arrays
-    of polygons), sampled every ``step`` m: a bridge's straight line may cut the corner of a
-    bank or leave a curving road's parcels by a little."""
+def _outside(segs: np.ndarray, polys: list[tuple[np.ndarray, np.ndarray]], step: float = 2.0) -> np.ndarray:
+    """Length of each segment off all of ``polys``, pairs of (polygons, distance per segment within
+    which a point counts as on them), sampled every ``step`` m."""
     n = len(segs)
     if not n:
         return np.zeros(0)
@@ -543,13 +542,15 @@ def _outside(segs: np.ndarray, polys: list[np.ndarray], near: np.ndarray, step: 
     frac = (np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k) + 0.5) / np.repeat(k, k)
     pts = shapely.line_interpolate_point(segs[which], frac, normalized=True)
     hit = np.zeros(len(pts), bool)
-    for group in polys:
-        if len(group):
-            for d in np.unique(near):
-                sel = np.flatnonzero(~hit & (near[which] == d))
-                if len(sel):
-                    pi, _ = shapely.STRtree(group).query(pts[sel], predicate="dwithin", distance=float(d))
-                    hit[sel[np.unique(pi)]] = True
+    for group, near in polys:
+        if not len(group):
+            continue
+        tree = shapely.STRtree(group)
+        for d in np.unique(near):
+            sel = np.flatnonzero(~hit & (near[which] == d))
+            if len(sel):
+                pi, _ = tree.query(pts[sel], predicate="dwithin", distance=float(d))
+                hit[sel[np.unique(pi)]] = True
     return np.bincount(which, weights=(~hit) * (length / k)[which], minlength=n)
 
 
@@ -625,9 +626,11 @@ def _join_gaps(ch: _Chains, roads: np.ndarray, land: JoinLand | None, *, gap_m: 
             if len(p):
                 segs = shapely.linestrings(np.stack([dxy[p], dxy[q]], axis=1))
                 water = land.water if land is not None else np.zeros(0, dtype=object)
-                near = np.maximum(2 * np.maximum(ch.width[[dead[i][0] for i in p]], ch.width[[dead[j][0] for j in q]]),
-                                  5.0).round()
-                outside = _outside(segs, [water, roads], near)
+                # a bridge's straight line may leave a curving road or cut the corner of a bank
+                # by up to about the road's width beside the water; along the road, no slack
+                near = np.maximum(np.maximum(ch.width[[dead[i][0] for i in p]], ch.width[[dead[j][0] for j in q]]),
+                                  3.0).round()
+                outside = _outside(segs, [(water, near), (roads, np.full(len(p), 0.5))])
                 ok = outside <= gap_m + 1e-6
                 p, q, L = p[ok], q[ok], L[ok]
                 for k in np.argsort(L, kind="stable"):
