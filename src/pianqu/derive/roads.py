@@ -14,9 +14,14 @@ into a routable line layer with the fields of the ``road`` layer, so ``build_gra
    centroid, an end triangle stops the line;
 4. the axis is cut into chains between junctions and ends; spurs (dead ends shorter than
    ``derive.centreline_spur_factor`` × the road's width) are pruned, junctions as close merged;
-5. dead ends are extended to the parcel's edge, then joined across gaps up to
-   ``derive.centreline_gap_m`` to another parcel group (a bridge mapped as water, a parcel of
-   another kind across the road);
+5. dead ends are extended to the parcel's edge (through the end triangle, a sliver as long as
+   the densifying step on a narrow road), then joined across what the parcels leave out
+   (:func:`_join_gaps`): two dead ends facing each other over water up to
+   ``derive.centreline_bridge_m`` (三调 maps a bridge as the river under it), a dead end to the
+   line ahead of it within ``derive.centreline_gap_m`` (a parcel of another kind across the
+   road), and the dead ends of separate pieces that stop at one homestead cluster to the
+   cluster's point (三调 keeps a hamlet's lanes inside its 宅基地 parcels); pieces shorter than
+   ``derive.centreline_min_component_m`` are dropped after the joins;
 6. each line's width is the area of its triangles over its length, its 用地用海 code the parcels'
    it runs through, its class read from ``derived_road_classes.csv`` by code and width.
 
