@@ -559,7 +559,7 @@ def _outside(segs: np.ndarray, polys: list[tuple[np.ndarray, np.ndarray]], step:
     return np.bincount(which, weights=(~hit) * (length / k)[which], minlength=n)
 
 
-def _join_land(lu: gpd.GeoDataFrame, compute_epsg: int, home_gap: float) -> JoinLand:
+def _join_land(lu: gpd.GeoDataFrame, compute_epsg: int, home_gap: float) -> _JoinLand:
     """The water (``bridge_water`` codes of ``derive_codes.csv``) and homestead (``homestead``)
     parcels of ``lu``, as polygons in the compute CRS."""
     code = lu["code"] if "code" in lu.columns else pd.Series("", index=lu.index)
@@ -571,11 +571,11 @@ def _join_land(lu: gpd.GeoDataFrame, compute_epsg: int, home_gap: float) -> Join
         parts = shapely.get_parts(g)
         return parts[shapely.get_type_id(parts) == 3]
 
-    return JoinLand(polys(has_code(code, role_codes("bridge_water"), prefix=True)),
+    return _JoinLand(polys(has_code(code, role_codes("bridge_water"), prefix=True)),
                     polys(has_code(code, role_codes("homestead"), prefix=True)), home_gap)
 
 
-class JoinLand:
+class _JoinLand:
     """The land a road may cross where its parcels leave a gap: water (a bridge mapped as water)
     and homestead clusters (village lanes inside the homestead parcels), in the compute CRS."""
 
@@ -585,7 +585,7 @@ class JoinLand:
         self.home_gap = home_gap
 
 
-def _join_gaps(ch: _Chains, roads: np.ndarray, land: JoinLand | None, *, gap_m: float, bridge_m: float,
+def _join_gaps(ch: _Chains, roads: np.ndarray, land: _JoinLand | None, *, gap_m: float, bridge_m: float,
                bridge_angle_deg: float, arm_m: float) -> dict[str, int]:
     """Join the dead ends of the centreline across what the parcels leave out; three kinds, each
     dead end joined once, in this order:
