@@ -74,6 +74,98 @@ def test_gap_below_tolerance_is_bridged(gap, joined):
     assert g.edges["length_m"].sum() == pytest.approx(total, abs=1.0)
 
 
+def test_narrow_road_reaches_its_parcel_ends():
+    """A 4 m 农村道路 densified at 20 m: the end triangles are 20 m slivers, the axis stops up to
+    20 m short of each end and is extended to the parcel's edge."""
+    step = float(load_config()["derive.centreline_step_m"])
+    assert step >= 10  # slivers much longer than the road is wide
+    for width in (3.0, 4.0, 5.0):
+        line = derive([shapely.box(X0, Y0, X0 + 487, Y0 + width)], ["0601"]).to_crs(GK).geometry
+        assert len(line) == 1
+        assert line.iloc[0].length == pytest.approx(487, abs=0.5)
+
+
+def river_across(angle_deg: float, width: float = 20.0, at: float = 300.0) -> shapely.Polygon:
+    """A straight river ``width`` m wide crossing the x axis at ``X0 + at`` at ``angle_deg``."""
+    a = np.radians(angle_deg)
+    u = np.array([np.cos(a), np.sin(a)])
+    n = np.array([-u[1], u[0]])
+    c = np.array([X0 + at, Y0 + 3])
+    return shapely.Polygon([c - 400 * u - n * width / 2, c + 400 * u - n * width / 2,
+                            c + 400 * u + n * width / 2, c - 400 * u + n * width / 2])
+
+
+def components_and_length(polys, codes) -> tuple[int, float]:
+    g = build_graph(derive(polys, codes), config=load_config())
+    return g.n_components, float(g.edges["length_m"].sum())
+
+
+@pytest.mark.parametrize("angle", [90.0, 45.0, 30.0, 20.0])
+def test_road_across_a_river_parcel_is_joined_as_a_bridge(angle):
+    """三调 maps a bridge as the water under it: a 6 m road cut by a 20 m river at ``angle`` (a gap
+    of 20 / sin(angle) = 20–58 m along the road) is one road again, as long as the true one."""
+    river = river_across(angle)
+    road = shapely.box(X0, Y0, X0 + 600, Y0 + 6)
+    pieces = list(shapely.get_parts(shapely.difference(road, river)))
+    assert len(pieces) == 2
+    n, length = components_and_length(pieces + [river], ["1202", "1202", "1701"])
+    assert n == 1
+    assert length == pytest.approx(600, abs=3.0)
+
+
+def test_oblique_gap_over_land_is_not_a_bridge():
+    """The same 40 m oblique gap with farmland instead of water stays open: it is longer than
+    ``derive.centreline_gap_m`` and nothing says a bridge is there."""
+    tol = float(load_config()["derive.centreline_gap_m"])
+    river = river_across(30.0)
+    gap = 20.0 / np.sin(np.radians(30.0))
+    assert gap > tol
+    road = shapely.box(X0, Y0, X0 + 600, Y0 + 6)
+    pieces = list(shapely.get_parts(shapely.difference(road, river)))
+    assert components_and_length(pieces + [river], ["1202", "1202", "0103"])[0] == 2
+
+
+@pytest.mark.parametrize("stagger", [0.0, 30.0, -30.0])
+def test_parallel_roads_either_side_of_a_river_are_not_joined(stagger):
+    """Two 6 m roads 40 m apart (centre to centre) with a 20 m river between them, their dead ends
+    side by side or staggered by 30 m: no bridge and no gap join links them."""
+    a = shapely.box(X0, Y0, X0 + 400, Y0 + 6)
+    b = shapely.box(X0 + 400 + stagger, Y0 + 40, X0 + 800, Y0 + 46)
+    river = shapely.box(X0 - 100, Y0 + 13, X0 + 900, Y0 + 33)
+    n, length = components_and_length([a, b, river], ["1202", "1202", "1701"])
+    assert n == 2
+    assert length == pytest.approx(400 + 400 - stagger, abs=1.0)
+
+
+def hamlet(cx: float, cy: float, r: float = 120.0) -> list[shapely.Polygon]:
+    """A homestead cluster (0703) as two half discs."""
+    disc = shapely.Point(cx, cy).buffer(r, quad_segs=16)
+    return [shapely.intersection(disc, shapely.box(cx - r, cy - r, cx, cy + r)),
+            shapely.intersection(disc, shapely.box(cx, cy - r, cx + r, cy + r))]
+
+
+def test_roads_stopping_at_a_hamlet_meet_at_its_point():
+    """Two 4 m village roads reach a hamlet from west and east and stop at its edge (三调 keeps its
+    lanes inside the homestead parcels): they are joined through the hamlet's point, where the
+    derived village seat stands, and are one road of the length through it."""
+    cx, cy, r = X0 + 500, Y0 + 2, 120.0
+    homes = hamlet(cx, cy, r)
+    houses = shapely.union_all(homes)
+    west = shapely.difference(shapely.box(X0, Y0, cx, Y0 + 4), houses)
+    east = shapely.difference(shapely.box(cx, Y0, X0 + 1000, Y0 + 4), houses)
+    roads = derive([west, east, *homes], ["0601", "0601", "0703", "0703"])
+    assert roads.attrs["stats"]["settlement_joins"] == 2
+    g = build_graph(roads, config=load_config())
+    assert g.n_components == 1
+    assert g.edges["length_m"].sum() == pytest.approx(1000, abs=3.0)
+    hub = g.node_xy[np.argmin(np.hypot(*(g.node_xy - [cx, cy]).T))]
+    assert np.hypot(*(hub - [cx, cy])) < 3.0  # the cluster's area-weighted centroid
+    # the same hamlet reached by one road only: nothing to join, no lane is made up
+    one = derive([west, *homes], ["0601", "0703", "0703"])
+    assert one.attrs["stats"]["settlement_joins"] == 0
+    assert one.to_crs(GK).length.sum() == pytest.approx(500 - r, abs=1.0)
+
+
 def expected_class(code: str, width: float) -> str:
     t = derived_road_classes()
     t = t[(t["landuse_code"] == code) & (t["min_width_m"] <= width)]

@@ -14,9 +14,14 @@ into a routable line layer with the fields of the ``road`` layer, so ``build_gra
    centroid, an end triangle stops the line;
 4. the axis is cut into chains between junctions and ends; spurs (dead ends shorter than
    ``derive.centreline_spur_factor`` × the road's width) are pruned, junctions as close merged;
-5. dead ends are extended to the parcel's edge, then joined across gaps up to
-   ``derive.centreline_gap_m`` to another parcel group (a bridge mapped as water, a parcel of
-   another kind across the road);
+5. dead ends are extended to the parcel's edge (through the end triangle, a sliver as long as
+   the densifying step on a narrow road), then joined across what the parcels leave out
+   (:func:`_join_gaps`): two dead ends facing each other over water up to
+   ``derive.centreline_bridge_m`` (三调 maps a bridge as the river under it), a dead end to the
+   line ahead of it within ``derive.centreline_gap_m`` (a parcel of another kind across the
+   road), and the dead ends of separate pieces that stop at one homestead cluster to the
+   cluster's point (三调 keeps a hamlet's lanes inside its 宅基地 parcels); pieces shorter than
+   ``derive.centreline_min_component_m`` are dropped after the joins;
 6. each line's width is the area of its triangles over its length, its 用地用海 code the parcels'
    it runs through, its class read from ``derived_road_classes.csv`` by code and width.
 
@@ -39,6 +44,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from pianqu.config import Config, load_config
+from pianqu.derive.settlements import cluster_labels, cluster_point, has_code, role_codes
 from pianqu.geo import STORAGE_EPSG
 from pianqu.land.epochs import select_epoch
 from pianqu.standards import derived_road_classes, derived_road_codes, road_classes
@@ -137,10 +143,14 @@ def centreline_roads(landuse: gpd.GeoDataFrame, *, config: Config | None = None,
     if not ch.xy:
         return _empty()
     ch.width = ch.area / np.maximum(ch.length(), 1e-9)
-    _extend_ends(ch, sk)
+    _extend_ends(ch, sk, step)
     ch.group = _group_of(ch, groups)
-    n_joins = _join_gaps(ch, float(cfg["derive.centreline_gap_m"]))
-    stats["gap_joins"] = n_joins
+    joins = _join_gaps(ch, groups, _join_land(lu, compute_epsg, float(cfg["derive.homestead_gap_m"])),
+                       gap_m=float(cfg["derive.centreline_gap_m"]), bridge_m=float(cfg["derive.centreline_bridge_m"]),
+                       bridge_angle_deg=float(cfg["derive.centreline_bridge_angle_deg"]),
+                       arm_m=float(cfg["derive.centreline_settlement_arm_m"]))
+    stats["joins"] = sum(joins.values())
+    stats.update({f"{k}_joins": v for k, v in joins.items()})
     ch = _drop_small(ch, float(cfg["derive.centreline_min_component_m"]))  # after the joins
     if not ch.xy:
         return _empty()
@@ -444,9 +454,10 @@ def _drop_small(ch: _Chains, min_m: float) -> _Chains:
     return ch.take(tot[lab[ch.a]] >= min_m)
 
 
-def _extend_ends(ch: _Chains, sk: _Skeleton) -> None:
+def _extend_ends(ch: _Chains, sk: _Skeleton, step: float) -> None:
     """Extend every dead end along its last direction to the edge of its parcels (the axis of an
-    end triangle stops short of the road's end)."""
+    end triangle stops short of the road's end: by up to the densifying ``step`` on a narrow road,
+    whose end triangles are slivers as long as the boundary's vertex spacing)."""
     deg = ch.degree()
     seg_p, seg_q = sk.seg_p, sk.seg_q
     seglen = np.hypot(*(seg_q - seg_p).T)
@@ -469,7 +480,7 @@ def _extend_ends(ch: _Chains, sk: _Skeleton) -> None:
             if nd <= 0:
                 continue
             d = d / nd
-            reach = 2 * w
+            reach = 2 * w + (step if step > 0 else 20.0)
             cand = tree.query_ball_point(e + d * reach / 2, reach / 2 + half)
             if not cand:
                 continue
@@ -498,43 +509,227 @@ def _group_of(ch: _Chains, groups: np.ndarray) -> np.ndarray:
     return np.asarray(gi)
 
 
-def _join_gaps(ch: _Chains, tol: float) -> int:
-    """Join dead ends to the nearest line of another parcel group within ``tol``; the line is split
-    there. Returns the number of joins."""
-    if tol <= 0 or not ch.xy:
-        return 0
+def _end_direction(c: np.ndarray, base: float) -> np.ndarray:
+    """Unit direction in which the line ``c`` ends (at ``c[-1]``), over its last ``base`` metres."""
+    back = np.hypot(*np.diff(c, axis=0).T)[::-1].cumsum()
+    k = int(np.searchsorted(back, base))
+    d = c[-1] - c[max(len(c) - 2 - k, 0)]
+    n = float(np.hypot(*d))
+    return d / n if n > 0 else np.zeros(2)
+
+
+def _dead_ends(ch: _Chains) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
+    """(chain, node, point, outward direction) of every dead end; the direction is taken over the
+    last three widths (at least 15 m) of the line, steadier than the axis' last link."""
     deg = ch.degree()
-    dead = [(i, end) for i in range(len(ch.xy)) for end in (0, 1)
-            if deg[ch.a[i] if end == 0 else ch.b[i]] == 1 and ch.a[i] != ch.b[i]]
+    out = []
+    for i in range(len(ch.xy)):
+        if ch.a[i] == ch.b[i]:
+            continue
+        for end in (0, 1):
+            node = int(ch.a[i] if end == 0 else ch.b[i])
+            if deg[node] != 1:
+                continue
+            c = ch.xy[i] if end == 1 else ch.xy[i][::-1]
+            out.append((i, node, c[-1].copy(), _end_direction(c, max(3 * float(ch.width[i]), 15.0))))
+    return out
+
+
+def _outside(segs: np.ndarray, polys: list[tuple[np.ndarray, np.ndarray]], step: float = 2.0) -> np.ndarray:
+    """Length of each segment off all of ``polys``, pairs of (polygons, distance per segment within
+    which a point counts as on them), sampled every ``step`` m."""
+    n = len(segs)
+    if not n:
+        return np.zeros(0)
+    length = shapely.length(segs)
+    k = np.maximum(np.ceil(length / step).astype(np.int64), 1)
+    which = np.repeat(np.arange(n), k)
+    frac = (np.arange(k.sum()) - np.repeat(np.cumsum(k) - k, k) + 0.5) / np.repeat(k, k)
+    pts = shapely.line_interpolate_point(segs[which], frac, normalized=True)
+    hit = np.zeros(len(pts), bool)
+    for group, near in polys:
+        if not len(group):
+            continue
+        tree = shapely.STRtree(group)
+        for d in np.unique(near):
+            sel = np.flatnonzero(~hit & (near[which] == d))
+            if len(sel):
+                pi, _ = tree.query(pts[sel], predicate="dwithin", distance=float(d))
+                hit[sel[np.unique(pi)]] = True
+    return np.bincount(which, weights=(~hit) * (length / k)[which], minlength=n)
+
+
+def _join_land(lu: gpd.GeoDataFrame, compute_epsg: int, home_gap: float) -> _JoinLand:
+    """The water (``bridge_water`` codes of ``derive_codes.csv``) and homestead (``homestead``)
+    parcels of ``lu``, as polygons in the compute CRS."""
+    code = lu["code"] if "code" in lu.columns else pd.Series("", index=lu.index)
+
+    def polys(mask: np.ndarray) -> np.ndarray:
+        if not mask.any():
+            return np.zeros(0, dtype=object)
+        g = shapely.make_valid(lu.geometry[mask].to_crs(compute_epsg).to_numpy())
+        parts = shapely.get_parts(g)
+        return parts[shapely.get_type_id(parts) == 3]
+
+    return _JoinLand(polys(has_code(code, role_codes("bridge_water"), prefix=True)),
+                    polys(has_code(code, role_codes("homestead"), prefix=True)), home_gap)
+
+
+class _JoinLand:
+    """The land a road may cross where its parcels leave a gap: water (a bridge mapped as water)
+    and homestead clusters (village lanes inside the homestead parcels), in the compute CRS."""
+
+    def __init__(self, water: np.ndarray, homes: np.ndarray, home_gap: float):
+        self.water = water
+        self.homes = homes
+        self.home_gap = home_gap
+
+
+def _join_gaps(ch: _Chains, roads: np.ndarray, land: _JoinLand | None, *, gap_m: float, bridge_m: float,
+               bridge_angle_deg: float, arm_m: float) -> dict[str, int]:
+    """Join the dead ends of the centreline across what the parcels leave out; three kinds, each
+    dead end joined once, in this order:
+
+    - *bridge*: two dead ends facing each other (each within ``bridge_angle_deg`` of the line
+      between them) up to ``bridge_m`` apart, where at most ``gap_m`` of that line runs outside
+      the road parcels and the water (三调 maps a bridge as the river under it; a road crossing a
+      river obliquely leaves a gap longer than the river is wide);
+    - *gap*: a dead end to the nearest line ahead of it (within 90° of its direction) of another
+      parcel group within ``gap_m`` (a parcel of another kind across the road);
+    - *settlement*: where dead ends of two or more separate pieces of the network lie within
+      ``gap_m`` of one homestead cluster (parcels closer than ``land.home_gap``), the dead end of
+      each piece nearest the cluster's point (:func:`pianqu.derive.settlements.cluster_point`,
+      the derived village seat of a village's main cluster) is led to it when at most ``arm_m``
+      away: 三调 leaves a village's lanes inside its homestead parcels, so the roads that reach
+      a hamlet from several sides stop at its edge.
+
+    The target line is split where a join meets it. Returns the number of joins by kind."""
+    counts = {"bridge": 0, "gap": 0, "settlement": 0}
+    if not ch.xy:
+        return counts
+    dead = _dead_ends(ch)
     if not dead:
-        return 0
-    vxy = np.concatenate(ch.xy)
-    vchain = np.repeat(np.arange(len(ch.xy)), [len(x) for x in ch.xy])
-    vpos = np.concatenate([np.arange(len(x)) for x in ch.xy])
-    tree = cKDTree(vxy)
-    joins: dict[tuple, tuple] = {}
+        return counts
+    dxy = np.array([d[2] for d in dead])
+    ddir = np.array([d[3] for d in dead])
+    used = np.zeros(len(dead), bool)
+    joins: list[tuple[int, int, tuple]] = []  # (chain of the dead end, its node, target)
     splits: dict[int, set] = {}
-    for i, end in dead:
-        node = ch.a[i] if end == 0 else ch.b[i]
-        e = ch.node_xy[node]
-        cand = np.asarray(tree.query_ball_point(e, tol), dtype=np.int64)
-        if not len(cand):
-            continue
-        cand = cand[ch.group[vchain[cand]] != ch.group[i]]
-        if not len(cand):
-            continue
-        j = cand[np.argmin(np.hypot(*(vxy[cand] - e).T))]
-        tc, tp = int(vchain[j]), int(vpos[j])
-        last = len(ch.xy[tc]) - 1
-        target = ("n", int(ch.a[tc])) if tp == 0 else ("n", int(ch.b[tc])) if tp == last else ("v", tc, tp)
-        key = tuple(sorted([("n", int(node)), target]))
-        if key in joins:
-            continue
-        joins[key] = (i, int(node), target)
-        if target[0] == "v":
-            splits.setdefault(tc, set()).add(tp)
-    if not joins:
-        return 0
+    hubs: list[np.ndarray] = []
+
+    # bridges: facing pairs, shortest first
+    if bridge_m > 0 and len(dead) > 1:
+        pairs = cKDTree(dxy).query_pairs(bridge_m, output_type="ndarray")
+        if len(pairs):
+            p, q = pairs[:, 0], pairs[:, 1]
+            v = dxy[q] - dxy[p]
+            L = np.hypot(*v.T)
+            cos_min = np.cos(np.radians(bridge_angle_deg))
+            face = ((ddir[p] * v).sum(axis=1) >= cos_min * L) & ((-ddir[q] * v).sum(axis=1) >= cos_min * L)
+            face &= np.array([dead[i][1] != dead[j][1] for i, j in zip(p, q)], dtype=bool)
+            p, q, L = p[face], q[face], L[face]
+            if len(p):
+                segs = shapely.linestrings(np.stack([dxy[p], dxy[q]], axis=1))
+                water = land.water if land is not None else np.zeros(0, dtype=object)
+                # a bridge's straight line may leave a curving road or cut the corner of a bank
+                # by up to about the road's width beside the water; along the road, no slack
+                near = np.maximum(np.maximum(ch.width[[dead[i][0] for i in p]], ch.width[[dead[j][0] for j in q]]),
+                                  3.0).round()
+                outside = _outside(segs, [(water, near), (roads, np.full(len(p), 0.5))])
+                ok = outside <= gap_m + 1e-6
+                p, q, L = p[ok], q[ok], L[ok]
+                for k in np.argsort(L, kind="stable"):
+                    i, j = int(p[k]), int(q[k])
+                    if used[i] or used[j]:
+                        continue
+                    used[i] = used[j] = True
+                    joins.append((dead[i][0], dead[i][1], ("n", dead[j][1])))
+                    counts["bridge"] += 1
+
+    # gaps: the nearest vertex ahead of the dead end, of another parcel group
+    if gap_m > 0:
+        vxy = np.concatenate(ch.xy)
+        vchain = np.repeat(np.arange(len(ch.xy)), [len(x) for x in ch.xy])
+        vpos = np.concatenate([np.arange(len(x)) for x in ch.xy])
+        tree = cKDTree(vxy)
+        seen: set = set()
+        for k, (i, node, e, d) in enumerate(dead):
+            if used[k]:
+                continue
+            cand = np.asarray(tree.query_ball_point(e, gap_m), dtype=np.int64)
+            if not len(cand):
+                continue
+            cand = cand[(ch.group[vchain[cand]] != ch.group[i]) & ((vxy[cand] - e) @ d >= 0)]
+            if not len(cand):
+                continue
+            j = cand[np.argmin(np.hypot(*(vxy[cand] - e).T))]
+            tc, tp = int(vchain[j]), int(vpos[j])
+            last = len(ch.xy[tc]) - 1
+            target = ("n", int(ch.a[tc])) if tp == 0 else ("n", int(ch.b[tc])) if tp == last else ("v", tc, tp)
+            key = tuple(sorted([("n", node), target]))
+            if key in seen:
+                continue
+            seen.add(key)
+            used[k] = True
+            joins.append((i, node, target))
+            if target[0] == "v":
+                splits.setdefault(tc, set()).add(tp)
+            counts["gap"] += 1
+
+    # settlements: the hamlet's point, where dead ends of separate pieces reach one hamlet
+    if land is not None and len(land.homes) and arm_m > 0 and not used.all():
+        free = np.flatnonzero(~used)
+        di, hi = shapely.STRtree(land.homes).query(shapely.points(dxy[free]), predicate="dwithin",
+                                                    distance=max(gap_m, 1e-3))
+        if len(di):
+            comp = _components(ch, joins)
+            label = cluster_labels(land.homes, land.home_gap)
+            # each dead end's nearest homestead parcel decides its cluster
+            dist = shapely.distance(shapely.points(dxy[free[di]]), land.homes[hi])
+            order = np.lexsort((dist, di))
+            first = np.r_[True, di[order][1:] != di[order][:-1]]
+            ends_of: dict[int, list[int]] = {}
+            for k, h in zip(free[di[order][first]], hi[order][first]):
+                ends_of.setdefault(int(label[h]), []).append(int(k))
+            for lab, ks in ends_of.items():
+                if len({comp[dead[k][1]] for k in ks}) < 2:
+                    continue
+                pt = cluster_point(land.homes[label == lab])
+                hub = np.array([pt.x, pt.y])
+                best: dict[int, tuple[float, int]] = {}  # per piece, its dead end nearest the hub
+                for k in ks:
+                    dk = float(np.hypot(*(hub - dxy[k])))
+                    c = int(comp[dead[k][1]])
+                    if 1e-6 < dk <= arm_m and (c not in best or dk < best[c][0]):
+                        best[c] = (dk, k)
+                if len(best) < 2:
+                    continue
+                hubs.append(hub)
+                for _, k in best.values():
+                    used[k] = True
+                    joins.append((dead[k][0], dead[k][1], ("p", len(hubs) - 1)))
+                    counts["settlement"] += 1
+    if joins:
+        _apply_joins(ch, joins, splits, hubs)
+    return counts
+
+
+def _components(ch: _Chains, joins: list[tuple[int, int, tuple]]) -> np.ndarray:
+    """Connected piece of every node of ``ch`` with the node-to-node and node-to-line ``joins``."""
+    nn = len(ch.node_xy)
+    a, b = list(ch.a), list(ch.b)
+    for _, node, target in joins:
+        if target[0] in ("n", "v"):
+            a.append(node)
+            b.append(target[1] if target[0] == "n" else int(ch.a[target[1]]))
+    g = sp.coo_matrix((np.ones(len(a)), (np.array(a), np.array(b))), shape=(nn, nn))
+    return connected_components(g, directed=False)[1]
+
+
+def _apply_joins(ch: _Chains, joins: list[tuple[int, int, tuple]], splits: dict[int, set],
+                 hubs: list[np.ndarray]) -> None:
+    """Add the joining segments: to a node (``("n", node)``), to a vertex of a chain, which is split
+    there (``("v", chain, position)``), or to a new node (``("p", hub)``)."""
     node_xy = list(ch.node_xy)
     vnode: dict[tuple, int] = {}
     xy, a, b, area, width, group = [], [], [], [], [], []
@@ -561,15 +756,19 @@ def _join_gaps(ch: _Chains, tol: float) -> int:
             xy.append(piece), a.append(prev_node), b.append(nid)
             area.append(ch.area[i] * plen / total), width.append(ch.width[i]), group.append(ch.group[i])
             prev_node = nid
-    for i, node, target in joins.values():
-        tn = target[1] if target[0] == "n" else vnode[(target[1], target[2])]
+    hub_node = {}
+    for h, pt in enumerate(hubs):
+        hub_node[h] = len(node_xy)
+        node_xy.append(np.asarray(pt, dtype=float))
+    for i, node, target in joins:
+        tn = (target[1] if target[0] == "n" else vnode[(target[1], target[2])] if target[0] == "v"
+              else hub_node[target[1]])
         seg = np.array([ch.node_xy[node], node_xy[tn]])
         xy.append(seg), a.append(node), b.append(tn)
         area.append(0.0), width.append(ch.width[i]), group.append(ch.group[i])
     ch.xy, ch.a, ch.b = xy, np.array(a), np.array(b)
     ch.area, ch.width, ch.group = np.array(area), np.array(width), np.array(group)
     ch.node_xy = np.array(node_xy)
-    return len(joins)
 
 
 def _line_codes(lines: np.ndarray, polys: np.ndarray, pcode: np.ndarray) -> np.ndarray:
