@@ -32,7 +32,7 @@ import shapely
 from pianqu.config import load_config
 from pianqu.derive.roads import centreline_roads, road_parcel_codes, straight_line_times
 from pianqu.geo import compute_epsg
-from pianqu.land.epochs import select_epoch
+from pianqu.parcels import select_epoch
 from pianqu.network import build_graph, od_matrix
 from pianqu.network.snap import seat_points
 from pianqu.synth import synthesize_county

@@ -23,7 +23,7 @@ from pianqu import divisions
 from pianqu.derive.population import spread_census
 from pianqu.derive.settlements import settlements_from_parcels
 from pianqu.geo import compute_epsg
-from pianqu.land.epochs import select_epoch
+from pianqu.parcels import select_epoch
 from pianqu.synth.county import synthesize_county
 
 

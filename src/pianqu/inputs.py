@@ -36,7 +36,7 @@ from pianqu.derive.population import spread_census
 from pianqu.derive.roads import centreline_roads, straight_line_times
 from pianqu.derive.settlements import settlements_from_parcels
 from pianqu.findings import Finding
-from pianqu.land.epochs import read_landuse
+from pianqu.parcels import read_landuse
 from pianqu.network import RoadGraph, build_graph, od_matrix
 from pianqu.network.graph import check_mode
 from pianqu.workspace import Workspace

@@ -19,7 +19,7 @@ import pandas as pd
 from pianqu.errors import UserValueError
 from pianqu.findings import Finding
 from pianqu.inputs import PlanInputs, from_workspace
-from pianqu.land.epochs import read_landuse
+from pianqu.parcels import read_landuse
 from pianqu.progress import task
 from pianqu.standards import policy_codes
 from pianqu.workspace import Workspace

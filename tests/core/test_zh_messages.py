@@ -462,7 +462,7 @@ def _library_errors(tmp_path) -> dict[str, BaseException]:
     from pianqu.land import workflow
     from pianqu.land.common import polygons, require
     from pianqu.land.conflicts import decide
-    from pianqu.land.epochs import select_epoch
+    from pianqu.parcels import select_epoch
     from pianqu.land.overlay import intersect, project
     from pianqu.land.pipeline import targets_from_table
     from pianqu.land.quota import allocate_quotas

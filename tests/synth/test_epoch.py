@@ -11,7 +11,8 @@ import pytest
 import shapely
 
 from pianqu.land.common import broad_class
-from pianqu.land.epochs import detect_changes, select_epoch
+from pianqu.land.epochs import detect_changes
+from pianqu.parcels import select_epoch
 from pianqu.schema import LAYERS
 from pianqu.synth import epoch as synth_epoch
 from pianqu.synth import synth_config, write_county

@@ -24,7 +24,7 @@ from pianqu import divisions
 from pianqu.config import Config, load_config
 from pianqu.derive.settlements import has_code, parcel_units, role_codes
 from pianqu.geo import ellipsoidal_area
-from pianqu.land.epochs import select_epoch
+from pianqu.parcels import select_epoch
 
 
 def split_total(total: int, weights: np.ndarray) -> np.ndarray:

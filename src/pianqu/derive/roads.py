@@ -46,7 +46,7 @@ from scipy.spatial import cKDTree
 from pianqu.config import Config, load_config
 from pianqu.derive.settlements import cluster_labels, cluster_point, has_code, role_codes
 from pianqu.geo import STORAGE_EPSG
-from pianqu.land.epochs import select_epoch
+from pianqu.parcels import select_epoch
 from pianqu.standards import derived_road_classes, derived_road_codes, road_classes
 
 DERIVED = "centreline"

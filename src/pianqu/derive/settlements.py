@@ -33,7 +33,7 @@ from scipy.sparse.csgraph import connected_components
 from pianqu import divisions, standards
 from pianqu.config import Config, load_config
 from pianqu.geo import STORAGE_EPSG
-from pianqu.land.epochs import select_epoch
+from pianqu.parcels import select_epoch
 
 #: values of the ``method`` column
 METHODS = ("town_cluster", "village_cluster", "homestead_cluster", "town_land_in_village", "point_on_surface")

@@ -130,7 +130,8 @@ def run_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, lang: str
     from pianqu.land import (check_siting, consolidation_potential, detect_conflicts, expansion_ratio, grain_bases,
                              read_lines, reserve_share, three_spaces)
     from pianqu.land.common import zone_polygons as land_zones
-    from pianqu.land.epochs import detect_changes, select_epoch
+    from pianqu.land.epochs import detect_changes
+    from pianqu.parcels import select_epoch
     from pianqu.land.quota import allocate_quotas, unit_capacities
     from pianqu.land.sizing import planned_construction
     from pianqu.land.stats import plan_tables

@@ -245,7 +245,7 @@ def county_spaces(ws: Workspace, scenario: str | None = None, *, cfg=None) -> pd
     ``scenario`` (None: the base lines). The county polygon is the one zone."""
     from pianqu.land.common import area_columns
     from pianqu.land.conflicts import read_lines
-    from pianqu.land.epochs import read_landuse
+    from pianqu.parcels import read_landuse
     from pianqu.land.spaces import three_spaces
 
     epsg = ws.meta.compute_epsg

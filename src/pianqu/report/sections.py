@@ -186,7 +186,7 @@ class ReportContext:
                     return self.ws.read(derived, self.scenario)
                 return None
             if name == "landuse" and scenario is None:  # several survey epochs: the base one
-                from pianqu.land.epochs import read_landuse
+                from pianqu.parcels import read_landuse
                 return read_landuse(self.ws)
             return self.ws.read(name, scenario)
         return self.cached(f"layer:{scenario or ''}:{name}", read)

@@ -29,7 +29,7 @@ from pianqu.geo import describe_crs, ellipsoidal_area
 from pianqu.land.common import TIANKAN_CODE, deduction_share, split_deduction
 from pianqu.i18n import t
 from pianqu.schema import LAYERS
-from pianqu.land.epochs import read_landuse
+from pianqu.parcels import read_landuse
 from pianqu.standards import area_units, land_classes, landuse_codes, mu_per_m2
 
 M2_PER_HA = float(area_units().set_index("unit").loc["ha", "m2"])

@@ -405,7 +405,7 @@ def services_for_scenario(ws, scenario: str, *, write: bool = True, lang: str = 
                   if ws.has(name)}
     layers = dict(layers)
     if ws.has("landuse"):  # slopes for the terrain type of each village
-        from pianqu.land.epochs import read_landuse
+        from pianqu.parcels import read_landuse
 
         try:  # the planning base epoch only: later epochs repeat the same ground
             lu = read_landuse(ws, ["village_code", "slope_deg", "area_m2"])

@@ -318,7 +318,8 @@ def _land_change(ctx: ReportContext, content: SectionContent) -> None:
         return
     tickets = ctx.layer("land_tickets", ctx.scenario)
     outflow = ctx.layer("land_outflow", ctx.scenario)
-    from pianqu.land.epochs import epochs_of, ticket_summary
+    from pianqu.land.epochs import ticket_summary
+    from pianqu.parcels import epochs_of
 
     # the survey years the workspace records (reading them off the parcels only when it records none)
     years = sorted(ctx.ws.meta.epochs) or epochs_of(ctx.ws.read("landuse", columns=["epoch"]))
