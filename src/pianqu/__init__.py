@@ -38,7 +38,7 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from pianqu._version import __version__
 
 # public name → (home module, attribute there)
 _EXPORTS: dict[str, tuple[str, str]] = {

@@ -30,7 +30,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
-from pianqu import __version__
+from pianqu._version import __version__
 from pianqu.config import Config, load_config
 from pianqu.errors import PianquError, layer_label
 from pianqu.geo import STORAGE_EPSG

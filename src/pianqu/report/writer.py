@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from pianqu import __version__
+from pianqu._version import __version__
 from pianqu.errors import PianquError
 from pianqu.findings import Finding
 from pianqu.i18n import LANGS, t

@@ -1,0 +1,3 @@
+"""The package version, importable from any module without importing the package root."""
+
+__version__ = "0.1.0"
