@@ -31,6 +31,7 @@ demo: setup
 	$(VENV)/bin/pianqu demo --out out/demo
 
 test: setup
+	$(VENV)/bin/lint-imports --no-cache   # the package layers (pyproject.toml [tool.importlinter])
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: setup

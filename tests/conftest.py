@@ -28,3 +28,10 @@ def tongjiang_layers(tongjiang_build):
 
     b = tongjiang_build
     return with_epochs(b.layers, b.later_epoch.landuse if b.later_epoch is not None else None)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test that needs the default county's build is `slow` (the build alone takes ~40 s)."""
+    for item in items:
+        if "tongjiang_build" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

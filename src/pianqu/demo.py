@@ -10,6 +10,11 @@ from pathlib import Path
 
 from pianqu.findings import Finding, summary
 from pianqu.progress import task
+from pianqu.i18n import t
+from pianqu.plan import plan
+from pianqu.report import write_report
+from pianqu.synth import write_county
+from pianqu.validate import validate_workspace
 
 DEFAULT_COUNTY = "511921"  # 通江县, 巴中市: mountainous, 33 townships, 367 villages
 DEFAULT_SEED = 1
@@ -31,11 +36,6 @@ def run_demo(out_dir: str | Path, *, county: str = DEFAULT_COUNTY, seed: int = D
              lang: str = "zh") -> DemoResult:
     """Build the default county's workspace in ``out_dir``, validate it, plan the zones (when the
     data has no error) and write the report."""
-    from pianqu.plan import plan
-    from pianqu.report import write_report
-    from pianqu.synth import write_county
-    from pianqu.i18n import t
-    from pianqu.validate import validate_workspace
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

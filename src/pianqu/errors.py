@@ -27,6 +27,7 @@ import re
 from typing import Any
 
 from pianqu.i18n import LANGS, catalogue, default_lang, t
+from pianqu.schema import LAYERS
 
 
 class PianquError(Exception):
@@ -73,7 +74,6 @@ class UserFileError(PianquError, OSError):
 def layer_label(name: str) -> str:
     """A layer as Chinese text names it: ``道路（road）`` for a layer of the data standard
     (:mod:`pianqu.schema`), ``“name”`` for any other."""
-    from pianqu.schema import LAYERS
 
     spec = LAYERS.get(str(name))
     return f"{spec.zh}（{spec.name}）" if spec is not None else f"“{name}”"

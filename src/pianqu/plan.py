@@ -23,6 +23,18 @@ from pianqu.parcels import read_landuse
 from pianqu.progress import task
 from pianqu.standards import policy_codes
 from pianqu.workspace import Workspace
+from pianqu.industry import leading_specialties, zone_neighbours
+from pianqu.land.pipeline import run_land
+from pianqu.land.workflow import planner_layers
+from pianqu.network import analyse_network
+from pianqu.network.snap import seat_points
+from pianqu.services import services_for_scenario
+from pianqu.zoning import adjacency, delineate
+from pianqu.zoning.autop import auto_p
+from pianqu.zoning.centres import centre_indicators, score_centres, township_hierarchy, village_hierarchy
+from pianqu.zoning.delineate import member_bounds_for
+from pianqu.zoning.mergers import pre_merger_constraints
+from pianqu.zoning.villages import village_zones
 
 Frame = gpd.GeoDataFrame | pd.DataFrame
 
@@ -160,15 +172,6 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
     >>> result = pianqu.run_plan(ws, "plan", p=3, services_step=False)      # doctest: +SKIP
     >>> result.zoning.zones[["centre", "members", "population"]]            # doctest: +SKIP
     """
-    from pianqu.industry import leading_specialties, zone_neighbours
-    from pianqu.network import analyse_network
-    from pianqu.network.snap import seat_points
-    from pianqu.zoning import adjacency, delineate
-    from pianqu.zoning.autop import auto_p
-    from pianqu.zoning.centres import centre_indicators, score_centres, township_hierarchy, village_hierarchy
-    from pianqu.zoning.delineate import member_bounds_for
-    from pianqu.zoning.mergers import pre_merger_constraints
-    from pianqu.zoning.villages import village_zones
 
     cfg = ws.config()
     time_limit = float(cfg["zoning.time_limit_s"] if time_limit is None else time_limit)
@@ -297,7 +300,6 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
     layers.update(inputs.layers())
     layers = {k: _plain(v) for k, v in layers.items()}
 
-    from pianqu.land.workflow import planner_layers
 
     kept = planner_layers(ws, scenario)  # line status, conflict decisions, cleaned lines survive a re-plan
     ws.create_scenario(scenario, title=title or scenario, description="pianqu plan", command="plan",
@@ -306,7 +308,6 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
              reason=f"p={result.p} ({'auto' if p is None else 'given'}), status {result.status}, gap {result.gap:.2e}")
     services = None
     if services_step and inputs.facilities is not None and graph is not None:
-        from pianqu.services import services_for_scenario
 
         with task("公共服务与安全 / services and safety", total=1) as advance:
             services = services_for_scenario(ws, scenario, graph=graph, lang=lang or "zh",
@@ -331,7 +332,6 @@ def plan_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, lang: st
     the ``projects`` layer, consolidation potential per village, grain base candidates, quota
     allocation to townships and zones and the control-line status — each when its inputs exist
     (else an info finding names the missing layer). Results are written into ``scenario``."""
-    from pianqu.land.pipeline import run_land
 
     run = run_land(ws, scenario, zones, lang=lang)
     out = run.layers

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # a county synthesised, planned or run through the CLI end to end
+
 QUICKSTART = Path(__file__).resolve().parents[2] / "docs" / "quickstart.md"
 FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
 

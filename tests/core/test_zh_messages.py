@@ -32,6 +32,8 @@ from pianqu.cli import app
 from pianqu.errors import PianquError, UserFileError, from_os_error, user_message
 from pianqu.workspace import Workspace
 
+pytestmark = pytest.mark.slow  # a county synthesised, planned or run through the CLI end to end
+
 runner = CliRunner()
 
 # Product and format names kept in Latin letters in Chinese technical writing.

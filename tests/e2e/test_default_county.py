@@ -11,6 +11,8 @@ from pianqu.findings import summary
 from pianqu.validate import validate_workspace
 from pianqu.workspace import Workspace
 
+pytestmark = pytest.mark.slow  # a county synthesised, planned or run through the CLI end to end
+
 
 def test_validate_finds_no_error(tongjiang):
     findings = validate_workspace(tongjiang)

@@ -21,6 +21,8 @@ from pianqu.land import detect_conflicts, read_lines
 from pianqu.land.workflow import STATUS_TABLE
 from pianqu.workspace import Workspace
 
+pytestmark = pytest.mark.slow  # a county synthesised, planned or run through the CLI end to end
+
 runner = CliRunner()
 
 

@@ -8,6 +8,8 @@ from pianqu.plan import plan
 from pianqu.report import write_report
 from pianqu.workspace import Workspace
 
+pytestmark = pytest.mark.slow  # a county synthesised, planned or run through the CLI end to end
+
 
 @pytest.fixture(scope="module")
 def planned(tongjiang, tmp_path_factory):

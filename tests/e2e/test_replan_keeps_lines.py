@@ -1,6 +1,7 @@
 """Re-running `pianqu plan` keeps the planner's control-line work: line status and decisions."""
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from pianqu.cli import app
@@ -8,6 +9,8 @@ from pianqu.land.workflow import STATUS_TABLE
 from pianqu.plan import plan
 from pianqu.synth import write_county
 from pianqu.workspace import Workspace
+
+pytestmark = pytest.mark.slow  # a county synthesised, planned or run through the CLI end to end
 
 
 def test_replan_keeps_status_and_decisions(tmp_path):

@@ -13,6 +13,8 @@ from pianqu.plan import plan
 from pianqu.report import write_report
 from pianqu.workspace import Workspace
 
+pytestmark = pytest.mark.slow  # a county synthesised, planned or run through the CLI end to end
+
 SANDIAO_LAYERS = ("county", "township", "village", "landuse", "farmland_pbf", "eco_redline", "urban_boundary")
 
 

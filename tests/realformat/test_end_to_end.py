@@ -18,6 +18,8 @@ from pianqu.geo import ellipsoidal_area
 from pianqu.report.tables import township_stats
 from pianqu.workspace import Workspace
 
+pytestmark = pytest.mark.slow  # a county synthesised, planned or run through the CLI end to end
+
 runner = CliRunner()
 
 

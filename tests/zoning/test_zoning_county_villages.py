@@ -25,6 +25,8 @@ from pianqu.zoning.problem import RELOCATE_CLASS
 from pianqu.testing.zoning import county_villages
 from pianqu.zoning.villages import village_zones
 
+pytestmark = pytest.mark.slow  # a county synthesised, planned or run through the CLI end to end
+
 CODE = "510121"
 
 

@@ -27,6 +27,8 @@ from pianqu.ingest.landcodes import slope_from_class
 from pianqu.ingest.mapping import indicator_key, norm_name, unit_in_name, unit_m2, value_table
 from pianqu.schema import LAYERS
 from pianqu.standards import facility_kinds, road_classes
+from pianqu.geo import guess_gk_crs  # GK metres: X east/Y north, or the surveyors' X north/Y east
+from pianqu.network.osm import ROAD_TAGS, osm_road_attributes, parse_other_tags
 
 CODE_FIELDS = ("code", "township_code", "village_code", "county_code")
 ID_LIKE = ("bsm", "id", "source_code", "czcsxm", "zldwdm", "qsdwdm")
@@ -550,7 +552,6 @@ def _osm_roads(frame: pd.DataFrame, highway: pd.Series, ctx: Context) -> pd.Data
     the rules ``read_osm_roads`` uses too (one table, ``standards/osm_highway.csv``). Ways that are
     not roads a planner's network uses, or are closed to cars, are left out (reported);
     ``oneway=-1`` ways are turned to run with the traffic."""
-    from pianqu.network.osm import ROAD_TAGS, osm_road_attributes, parse_other_tags
 
     tags = (parse_other_tags(frame["other_tags"]) if "other_tags" in frame.columns
             else pd.DataFrame(index=frame.index))
@@ -619,7 +620,6 @@ def points_from_lonlat(frame: pd.DataFrame, ctx: Context) -> gpd.GeoDataFrame:
     fields = f"{ctx.src_field('lon')}, {ctx.src_field('lat')}"
     x, y, epsg = lon.to_numpy(), lat.to_numpy(), 4490
     if has.any() and not ((73 <= x[has]) & (x[has] <= 136) & (3 <= y[has]) & (y[has] <= 54)).all():
-        from pianqu.geo import guess_gk_crs  # GK metres: X east/Y north, or the surveyors' X north/Y east
 
         epsg = guess_gk_crs(x[has], y[has])
         if epsg is None and (epsg := guess_gk_crs(y[has], x[has])) is not None:

@@ -34,6 +34,7 @@ from pianqu.ingest.tables import join_attributes
 from pianqu.progress import task
 from pianqu.schema import LAYERS
 from pianqu.workspace import Workspace
+from pianqu.derive.facilities import place_facilities
 
 _JOIN_TARGETS = (ATTRIBUTES, "county", "township", "village")
 
@@ -345,7 +346,6 @@ def _place(table: pd.DataFrame, ctx: Context, layers: dict[str, pd.DataFrame],
            existing: Workspace | None) -> gpd.GeoDataFrame:
     """Facility rows without coordinates placed at their village/town seat: the settlement layer,
     else seats derived from the parcels, else inside the unit's polygon (``location_method``)."""
-    from pianqu.derive.facilities import place_facilities
 
     def get(name: str) -> pd.DataFrame | None:
         if name in layers:

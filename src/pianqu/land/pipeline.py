@@ -32,6 +32,7 @@ from pianqu.land.quota import BASE_COLUMN, INDICATORS
 from pianqu.land.stats import UNIT_DIV
 from pianqu.land.overlay import project, to_storage
 from pianqu.workspace import Workspace
+from pianqu.parcels import select_epoch
 
 # the rule's targets when the workspace states none: land.quota_<indicator>_keep_share × today's
 QUOTA_RULE_KEYS = {ind: f"land.quota_{ind}_keep_share" for ind in INDICATORS}
@@ -131,7 +132,6 @@ def run_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, lang: str
                              read_lines, reserve_share, three_spaces)
     from pianqu.land.common import zone_polygons as land_zones
     from pianqu.land.epochs import detect_changes
-    from pianqu.parcels import select_epoch
     from pianqu.land.quota import allocate_quotas, unit_capacities
     from pianqu.land.sizing import planned_construction
     from pianqu.land.stats import plan_tables

@@ -36,6 +36,7 @@ from pianqu.land.common import (CONTROL_LINES, LandInputError, area_columns, ded
                                 is_construction, is_farmland, polygons, recorded_area, require, settlement_kind)
 from pianqu.land.overlay import clip_union, intersect
 from pianqu.land.spaces import space_of_codes
+from pianqu.highs import new_highs
 
 INDICATORS = ("farmland", "pbf", "redline", "construction", "urban_rural", "village")
 BASE_COLUMN = {"farmland": "farmland_m2", "pbf": "pbf_m2", "redline": "redline_m2",
@@ -236,7 +237,6 @@ class _Model:
     def solve(self) -> tuple[str, np.ndarray | None, float, np.ndarray | None]:
         A = self.A
         A.sort_indices()
-        from pianqu.highs import new_highs
 
         h = new_highs()  # silent: no version banner on stdout
         h.passModel(A.shape[1], A.shape[0], int(A.nnz), 1, 1, 0.0, self.cost, self.lower, self.upper,

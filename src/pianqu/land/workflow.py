@@ -30,6 +30,7 @@ from pianqu.i18n import t
 from pianqu.land.common import CONTROL_LINES
 from pianqu.schema import WORK_LAYERS
 from pianqu.workspace import Workspace
+from pianqu.parcels import read_landuse
 
 STATUS_TABLE = "control_line_status"
 STATUSES = ("draft", "final", "stale")
@@ -245,7 +246,6 @@ def county_spaces(ws: Workspace, scenario: str | None = None, *, cfg=None) -> pd
     ``scenario`` (None: the base lines). The county polygon is the one zone."""
     from pianqu.land.common import area_columns
     from pianqu.land.conflicts import read_lines
-    from pianqu.parcels import read_landuse
     from pianqu.land.spaces import three_spaces
 
     epsg = ws.meta.compute_epsg

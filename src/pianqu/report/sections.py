@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Protocol
 import pandas as pd
 
 from pianqu.i18n import t as _t
+from pianqu.parcels import read_landuse
 
 if TYPE_CHECKING:  # pragma: no cover
     import matplotlib.figure
@@ -186,7 +187,6 @@ class ReportContext:
                     return self.ws.read(derived, self.scenario)
                 return None
             if name == "landuse" and scenario is None:  # several survey epochs: the base one
-                from pianqu.parcels import read_landuse
                 return read_landuse(self.ws)
             return self.ws.read(name, scenario)
         return self.cached(f"layer:{scenario or ''}:{name}", read)

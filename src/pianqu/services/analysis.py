@@ -34,6 +34,8 @@ from pianqu.services.schools import (SCHOOL_KINDS, DistrictCheck, DistrictPlan, 
                                      pupils)
 from pianqu.services.siting import candidate_sites, propose_for_service
 from pianqu.standards import county_centre
+from pianqu.network import build_graph
+from pianqu.parcels import read_landuse
 
 FCA_SERVICES = ("health_centre", "primary_school", "elderly_home", "kindergarten")
 PLAN_COLUMNS = ["id", "kind", "kind_name", "name", "level", "zone", "township_code", "village_code", "reason",
@@ -141,7 +143,6 @@ def analyse_services(layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame], *, z
         if graph is None:
             if layers.get("road") is None:
                 raise ServicesDataError("services.error.need_layer", layer="road", layer_zh=layer_label("road"))
-            from pianqu.network import build_graph
 
             graph = build_graph(layers["road"], config=cfg)
         with task("服务设施可达性" if lang == "zh" else "service travel times", total=2) as advance:
@@ -405,7 +406,6 @@ def services_for_scenario(ws, scenario: str, *, write: bool = True, lang: str = 
                   if ws.has(name)}
     layers = dict(layers)
     if ws.has("landuse"):  # slopes for the terrain type of each village
-        from pianqu.parcels import read_landuse
 
         try:  # the planning base epoch only: later epochs repeat the same ground
             lu = read_landuse(ws, ["village_code", "slope_deg", "area_m2"])

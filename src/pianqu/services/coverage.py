@@ -34,6 +34,8 @@ from pianqu.config import Config
 from pianqu.findings import Finding
 from pianqu.standards import TERRAINS
 from pianqu.services.common import ServicesInputError, config_of, split_kinds
+from pianqu.geo import compute_epsg
+from pianqu.network import od_matrix, snap_points
 
 MEASURES = ("time", "distance")
 MODES = ("drive", "walk", "straight")
@@ -177,7 +179,6 @@ def village_terrain(villages: pd.DataFrame, landuse: pd.DataFrame | None = None,
 def straight_distances(demand: gpd.GeoDataFrame | gpd.GeoSeries, facilities: gpd.GeoDataFrame | gpd.GeoSeries,
                        epsg: int | None = None) -> np.ndarray:
     """Straight-line metres demand × facility in the county's GK zone."""
-    from pianqu.geo import compute_epsg
 
     dg = demand.geometry if isinstance(demand, gpd.GeoDataFrame) else demand
     fg = facilities.geometry if isinstance(facilities, gpd.GeoDataFrame) else facilities
@@ -204,7 +205,6 @@ def travel_costs(demand: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *, grap
     if {"drive", "walk"} & set(modes):
         if graph is None:
             raise ServicesInputError("drive and walk costs need a road graph (pianqu.network.build_graph)")
-        from pianqu.network import od_matrix, snap_points
 
         for mode in ("drive", "walk"):
             if mode in modes:

@@ -29,6 +29,7 @@ from pianqu.synth import (admin, controls, economy, epoch, facilities, hazard, h
                           population, roads, settlements, telecom, terrain)
 from pianqu.synth._util import rng
 from pianqu.synth.knobs import synth_config
+from pianqu.workspace import Workspace, WorkspaceError
 
 GENERATOR_VERSION = "1.1"  # 1.1: second land-use epoch with approvals, urban services, county-seat streets
 EPOCH = 2023
@@ -443,7 +444,6 @@ def write_county(county_code: str, path: str | Path, seed: int = 1, overwrite: b
     --------
     >>> ws = pianqu.write_county("510403", "xiqu.gpkg", seed=1)            # doctest: +SKIP
     """
-    from pianqu.workspace import Workspace, WorkspaceError
 
     code = str(county_code).strip()
     target = Path(path)

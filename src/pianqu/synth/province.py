@@ -35,6 +35,7 @@ from pianqu.errors import UserValueError
 from pianqu.i18n import t
 from pianqu.progress import task
 from pianqu.synth.county import GENERATOR_VERSION, SYNTH_LAYERS, synthesize_county
+from pianqu.schema import LAYERS
 
 MANIFEST = "manifest.json"
 PARTITION_KEY = "county_code"
@@ -102,7 +103,6 @@ def read_layer(out_dir: str | Path, layer: str, counties: list[str] | None = Non
     ``county_code`` partition key as text and the schema's column order restored."""
     import pyarrow.dataset as ds
 
-    from pianqu.schema import LAYERS
 
     part = ds.partitioning(pa.schema([(PARTITION_KEY, pa.string())]), flavor="hive")
     kwargs = {"partitioning": part}

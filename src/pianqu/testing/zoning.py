@@ -20,6 +20,11 @@ from scipy.sparse.csgraph import shortest_path
 
 from pianqu.geo import STORAGE_EPSG, gk3_epsg
 from pianqu.standards import policy_codes, road_classes
+from pianqu.config import load_config
+from pianqu.network import build_graph, od_matrix
+from pianqu.synth import synthesize_county
+from pianqu.zoning.autop import auto_p
+from pianqu.zoning.contiguity import adjacency
 
 # Mean township area and population after the 2019-2020 reform (domain.md §1.1: 156.7 km²,
 # 2.93万 people) are the defaults of the generator; they are not planning thresholds.
@@ -251,14 +256,9 @@ def county_villages(county_code: str, seed: int = 1, *, layers: dict | None = No
     """Build a synthetic county (``pianqu.synth.synthesize_county``, tens of seconds), its road
     graph and seat-to-seat drive times, zone its townships as ``pianqu plan`` does (automatic
     p, candidates 镇/街道) and return the village instance. ``layers``: an already built county."""
-    from pianqu.config import load_config
-    from pianqu.network import build_graph, od_matrix
-    from pianqu.zoning.autop import auto_p
-    from pianqu.zoning.contiguity import adjacency
 
     cfg = config or load_config()
     if layers is None:
-        from pianqu.synth import synthesize_county
         layers = synthesize_county(county_code, seed, config=cfg)
     graph = build_graph(layers["road"], config=cfg)
     seats = layers["settlement"]

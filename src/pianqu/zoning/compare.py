@@ -23,6 +23,8 @@ from pianqu.errors import UserKeyError, UserValueError, layer_label
 from pianqu.workspace import scenario_layer
 from pianqu.zoning.contiguity import Adjacency, adjacency as build_adjacency
 from pianqu.zoning.evaluate import Evaluation, Evaluator, compare, normalise_division, read_division
+from pianqu.inputs import from_workspace
+from pianqu.network.snap import seat_points
 
 
 @dataclass
@@ -39,8 +41,6 @@ def township_instance(ws, config: Config | None = None) -> TownshipInstance:
     """Townships of ``ws`` with the drive-time matrix between their seats, from the same inputs
     as :func:`pianqu.plan.plan` (:func:`pianqu.inputs.from_workspace`: the county's own roads and
     seats, else derived ones)."""
-    from pianqu.inputs import from_workspace
-    from pianqu.network.snap import seat_points
 
     cfg = config or ws.config()
     inputs = from_workspace(ws, config=cfg)

@@ -19,6 +19,10 @@ from pianqu.report import maps
 from pianqu.report.parts.core import dpi, map_epsg, width_in
 from pianqu.report.parts.inputs import say_derived
 from pianqu.report.sections import Figure, ReportContext, SectionContent, Table, register_section
+from pianqu.land.epochs import ticket_summary
+from pianqu.land.workflow import read_status
+from pianqu.parcels import epochs_of
+from pianqu.zoning.autop import AutoP
 
 ZONE_FILLS = ["#f4cccc", "#d9ead3", "#cfe2f3", "#fff2cc", "#d9d2e9", "#fce5cd", "#d0e0e3", "#ead1dc"]
 
@@ -95,7 +99,6 @@ def zones_section(ws, ctx: ReportContext) -> SectionContent | None:
     townships = ctx.layer("township")
     p_min = int(options["p"].min()) if options is not None else len(zones)
     p_max = int(options["p"].max()) if options is not None else len(zones)
-    from pianqu.zoning.autop import AutoP
 
     rule = AutoP(pd.DataFrame(), None, target=float(ctx.config["zoning.within_share_target"])).rule(ctx.lang)
     content.add_note(ctx.t("plan.section.zones.intro", n_units=len(townships) if townships is not None else 0,
@@ -318,8 +321,6 @@ def _land_change(ctx: ReportContext, content: SectionContent) -> None:
         return
     tickets = ctx.layer("land_tickets", ctx.scenario)
     outflow = ctx.layer("land_outflow", ctx.scenario)
-    from pianqu.land.epochs import ticket_summary
-    from pianqu.parcels import epochs_of
 
     # the survey years the workspace records (reading them off the parcels only when it records none)
     years = sorted(ctx.ws.meta.epochs) or epochs_of(ctx.ws.read("landuse", columns=["epoch"]))
@@ -410,7 +411,6 @@ def _land_more(ctx: ReportContext, content: SectionContent, spaces: gpd.GeoDataF
     _land_quota(ctx, content, L, zones, tx)
     status = L["land_line_status"]
     if status is not None and len(status):
-        from pianqu.land.workflow import read_status
 
         live = read_status(ctx.ws, sc)  # the workflow's own table, if the lines were finalised since the run
         parts = [tx("status_item", line=ctx.t(f"land.line.{r.line}"), status=ctx.t(f"land.status.{r.status}"))

@@ -20,6 +20,7 @@ from pianqu.report.parts.inputs import say_derived
 from pianqu.report.sections import Figure, ReportContext, SectionContent, Table, register_section
 from pianqu.services.common import kind_name, kind_table
 from pianqu.services.coverage import coverage_standards
+from pianqu.i18n import t
 
 MAP_SERVICES = ("health_centre", "primary_school", "elderly_daycare", "fire")
 WITHIN, OUTSIDE = "#66bb6a", "#e53935"
@@ -151,7 +152,6 @@ def plan_map(townships, facilities, plan, *, epsg: int, lang: str, synthetic: bo
 
 
 def t_(key: str, lang: str, **kw) -> str:
-    from pianqu.i18n import t
 
     return t(key, lang, **kw)
 
