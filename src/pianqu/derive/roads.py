@@ -380,16 +380,21 @@ def _merge_through(ch: _Chains) -> _Chains:
     return out
 
 
+def _node_widths(ch: _Chains) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each chain's length, each node's degree and the widest road (area / length) at each node."""
+    length = ch.length()
+    width = ch.area / np.maximum(length, 1e-9)
+    wide = np.zeros(len(ch.node_xy))
+    np.maximum.at(wide, ch.a, width)
+    np.maximum.at(wide, ch.b, width)
+    return length, ch.degree(), wide
+
+
 def _prune(ch: _Chains, factor: float, rounds: int = 4) -> _Chains:
     """Remove spurs (short dead-end branches off a junction), then merge junctions joined by a
     chain shorter than ``factor`` widths into one."""
     for _ in range(rounds):
-        length = ch.length()
-        width = ch.area / np.maximum(length, 1e-9)
-        deg = ch.degree()
-        wide = np.zeros(len(ch.node_xy))
-        np.maximum.at(wide, ch.a, width)
-        np.maximum.at(wide, ch.b, width)
+        length, deg, wide = _node_widths(ch)
         da, db = deg[ch.a], deg[ch.b]
         spur_a = (da == 1) & (db >= 3) & (length < factor * wide[ch.b])
         spur_b = (db == 1) & (da >= 3) & (length < factor * wide[ch.a])
@@ -398,12 +403,7 @@ def _prune(ch: _Chains, factor: float, rounds: int = 4) -> _Chains:
             break
         ch = _merge_through(ch.take(~spur))
     # close junctions: contract short junction-to-junction chains
-    length = ch.length()
-    width = ch.area / np.maximum(length, 1e-9)
-    deg = ch.degree()
-    wide = np.zeros(len(ch.node_xy))
-    np.maximum.at(wide, ch.a, width)
-    np.maximum.at(wide, ch.b, width)
+    length, deg, wide = _node_widths(ch)
     short = ((deg[ch.a] >= 3) & (deg[ch.b] >= 3) & (ch.a != ch.b)
              & (length < factor * np.minimum(wide[ch.a], wide[ch.b])))
     if short.any():
@@ -438,7 +438,7 @@ def _prune(ch: _Chains, factor: float, rounds: int = 4) -> _Chains:
         new.width = ch.width
         # short loops left at a merged junction go too
         ln = new.length()
-        loop = (a == b) & (ln < factor * 4 * np.maximum(width, 1e-9))
+        loop = (a == b) & (ln < factor * 4 * np.maximum(ch.area / np.maximum(length, 1e-9), 1e-9))
         ch = _merge_through(new.take(keep & ~loop))
     return ch
 

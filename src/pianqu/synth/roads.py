@@ -370,17 +370,7 @@ def build_roads(t: Terrain, mask: np.ndarray, township_of_cell: np.ndarray, seat
     # 2. county roads between town seats
     seats_all = np.unique(np.concatenate([[seat], towns]))
     if len(seats_all) > 1:
-        w = b.weight("county")
-        dist, pred, src = g.shortest(w, seats_all)
-        u, v = g.u, g.v
-        diff = (src[u] != src[v]) & (src[u] >= 0) & (src[v] >= 0)
-        eu, ev = u[diff], v[diff]
-        cost = dist[eu] + w[diff] + dist[ev]
-        s1, s2 = np.minimum(src[eu], src[ev]), np.maximum(src[eu], src[ev])
-        order = np.lexsort((cost, s2, s1))
-        s1, s2, cost, eu, ev = s1[order], s2[order], cost[order], eu[order], ev[order]
-        first = np.r_[True, (s1[1:] != s1[:-1]) | (s2[1:] != s2[:-1])]
-        s1, s2, cost, eu, ev = s1[first], s2[first], cost[first], eu[first], ev[first]
+        pred, s1, s2, cost, eu, ev = _cheapest_links(g, b.weight("county"), seats_all)
         idx = {int(s): i for i, s in enumerate(seats_all)}
         i1 = np.array([idx[int(s)] for s in s1])
         i2 = np.array([idx[int(s)] for s in s2])
@@ -428,17 +418,7 @@ def build_roads(t: Terrain, mask: np.ndarray, township_of_cell: np.ndarray, seat
 
     # loops between neighbouring villages
     if len(villages) > 1 and village_loop_share > 0:
-        w = b.weight("village", discount=0.5)
-        dist, pred, src = g.shortest(w, villages)
-        u, v = g.u, g.v
-        diff = (src[u] != src[v]) & (src[u] >= 0) & (src[v] >= 0)
-        eu, ev = u[diff], v[diff]
-        cost = dist[eu] + w[diff] + dist[ev]
-        s1, s2 = np.minimum(src[eu], src[ev]), np.maximum(src[eu], src[ev])
-        order = np.lexsort((cost, s2, s1))
-        s1, s2, cost, eu, ev = s1[order], s2[order], cost[order], eu[order], ev[order]
-        first = np.r_[True, (s1[1:] != s1[:-1]) | (s2[1:] != s2[:-1])]
-        cost, eu, ev = cost[first], eu[first], ev[first]
+        pred, _, _, cost, eu, ev = _cheapest_links(g, b.weight("village", discount=0.5), villages)
         pick = np.flatnonzero(gen.random(len(cost)) < village_loop_share * (cost < np.median(cost)) * 2)
         for k in pick:
             c_no += 1
@@ -477,6 +457,22 @@ def build_roads(t: Terrain, mask: np.ndarray, township_of_cell: np.ndarray, seat
     keep_nodes = set(np.concatenate([[seat_cell], town_cells, village_cells]).tolist())
     lines, cls, names = _lines(b, keep_nodes)
     return RoadNet(lines, cls, names, b.rank, g)
+
+
+def _cheapest_links(g: CellGraph, w: np.ndarray, seeds: np.ndarray):
+    """The cheapest link between each pair of neighbouring seeds' regions (a multi-source shortest
+    path tree from ``seeds``: an edge whose ends were reached from two seeds joins their regions).
+    Returns the predecessors and, per seed pair (s1 < s2), the link's cost and its edge ends."""
+    dist, pred, src = g.shortest(w, seeds)
+    u, v = g.u, g.v
+    diff = (src[u] != src[v]) & (src[u] >= 0) & (src[v] >= 0)
+    eu, ev = u[diff], v[diff]
+    cost = dist[eu] + w[diff] + dist[ev]
+    s1, s2 = np.minimum(src[eu], src[ev]), np.maximum(src[eu], src[ev])
+    order = np.lexsort((cost, s2, s1))
+    s1, s2, cost, eu, ev = s1[order], s2[order], cost[order], eu[order], ev[order]
+    first = np.r_[True, (s1[1:] != s1[:-1]) | (s2[1:] != s2[:-1])]
+    return pred, s1[first], s2[first], cost[first], eu[first], ev[first]
 
 
 def _lines(b: _Builder, keep_nodes: set[int]) -> tuple[list[shapely.LineString], list[str], list[str]]:
