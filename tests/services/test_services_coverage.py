@@ -38,11 +38,12 @@ def nx_nearest(graph, demand, facilities, mode: str) -> np.ndarray:
                 G.add_edge(int(a), int(b), w=float(w))
     ds, fs = snap_points(graph, demand, mode=mode), snap_points(graph, facilities, mode=mode)
 
-    def attach(name, s, k):
+    def attach(name, s, k):  # to both ends; on a loop road (u == v) the shorter way round
         e = s.edge[k]
         frac = s.offset_m[k] / L[e] if L[e] > 0 else 0.0
-        G.add_edge(name, int(u[e]), w=float(s.access_s[k] + frac * t[e]))
-        G.add_edge(name, int(v[e]), w=float(s.access_s[k] + (1 - frac) * t[e]))
+        for node, w in ((int(u[e]), s.access_s[k] + frac * t[e]), (int(v[e]), s.access_s[k] + (1 - frac) * t[e])):
+            if not G.has_edge(name, node) or G[name][node]["w"] > w:
+                G.add_edge(name, node, w=float(w))
 
     for k in range(len(ds)):
         attach(("d", k), ds, k)
