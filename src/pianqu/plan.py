@@ -259,7 +259,7 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
                                             "centre": result.assignment.astype(str).to_numpy()})
             net = analyse_network(inputs.roads, settlements, boundary=ws.read("county"), graph=graph,
                                   telecom=ws.read("telecom") if ws.has("telecom") else None,
-                                  zones=zones_for_roads, config=cfg, lang=lang)
+                                  zones=zones_for_roads, config=cfg)
             findings += net.findings
             advance()
 

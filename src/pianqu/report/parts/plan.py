@@ -14,7 +14,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from pianqu.land.common import rule_names
-from pianqu.network.diagnostics import action_texts
+from pianqu.i18n import translate_keys
+from pianqu.network.diagnostics import action_keys
 from pianqu.report import maps
 from pianqu.report.parts.core import dpi, map_epsg, width_in
 from pianqu.report.parts.inputs import say_derived
@@ -197,7 +198,8 @@ def roads_map(ctx: ReportContext, layers: dict[str, gpd.GeoDataFrame | None]) ->
 
 
 # the recommended action of a road diagnostic follows from its kind (or status); the layer keeps
-# it in the language of the plan run, the report says it in the report's language
+# its locale key (a workspace of an older run: a text in the run's language), the report says it
+# in the report's language
 _ACTION_KEYS = {"dead_ends": ("network.dead_end", "kind"), "bottlenecks": ("network.bottleneck", "kind"),
                 "detours": ("network.detour", "status"), "links": ("network.link", "kind")}
 
@@ -208,7 +210,7 @@ def _actions_in(ctx: ReportContext, key: str, frame: pd.DataFrame) -> pd.DataFra
     if not prefix or "action" not in frame or col not in frame:
         return frame
     out = frame.copy()
-    out["action"] = action_texts(out[col].astype(str), prefix, ctx.lang)
+    out["action"] = translate_keys(action_keys(out[col].astype(str), prefix), ctx.lang)
     return out
 
 
