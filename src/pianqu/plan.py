@@ -310,7 +310,7 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
     if services_step and inputs.facilities is not None and graph is not None:
 
         with task("公共服务与安全 / services and safety", total=1) as advance:
-            services = services_for_scenario(ws, scenario, graph=graph, lang=lang or "zh",
+            services = services_for_scenario(ws, scenario, graph=graph,
                                              layers=inputs.service_layers())
             findings += list(getattr(services, "findings", []))
             advance()
