@@ -392,16 +392,16 @@ def write_conflicts(ws: Workspace, scenario: str, conflicts: gpd.GeoDataFrame, *
 
 
 def write_resolution(ws: Workspace, scenario: str, res: Resolution, *, reason: str = "",
-                     command: str = "land resolve", lang: str | None = None) -> pd.DataFrame:
+                     command: str = "land resolve") -> pd.DataFrame:
     """Store the cleaned lines, the conflicts, the change list and the line status in ``scenario``.
 
     One atomic write; its audit reason lists what changed (layer, features, ha withdrawn, conflict
     ids). A changed line that was final (or stale) goes back to draft and later lines become
     stale. Returns the new status table.
     """
-    described = res.describe(lang)
+    described = res.describe()  # the audit reason, in the session's language like the audit log
     status = workflow.mark_changed(workflow.read_status(ws, scenario), res.changed_layers,
-                                   reason=described, lang=lang)
+                                   reason=described)
     layers: dict[str, pd.DataFrame] = dict(res.lines)
     if scenario is None:  # cleaned lines replace the base ones: the imported lines are kept once, as delivered
         for name in res.lines:

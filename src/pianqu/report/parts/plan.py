@@ -14,6 +14,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from pianqu.land.common import rule_names
+from pianqu.land.stats import TOTAL
 from pianqu.i18n import translate_keys
 from pianqu.network.diagnostics import action_keys
 from pianqu.report import maps
@@ -254,11 +255,30 @@ def roads_section(ws, ctx: ReportContext) -> SectionContent | None:
 SPACE_COLOURS = {"agricultural": "#f6e7a1", "ecological": "#a8d5a2", "construction": "#e8908a"}
 
 
+def _rule_names(ctx: ReportContext, table: str) -> dict[str, str]:
+    """Rule → its name in the report's language, from the standards table ``table``."""
+    names = rule_names(table)
+    return names["name_en" if ctx.lang == "en" else "name_zh"].to_dict()
+
+
+def totals_in(ctx: ReportContext, frame: pd.DataFrame) -> pd.DataFrame:
+    """A land table with its totals row and column (the key ``total``,
+    :data:`pianqu.land.stats.TOTAL`) named in the report's language."""
+    word = ctx.t("land.stats.total")
+    out = frame.rename(columns={TOTAL: word})
+    if out.index.dtype == object:
+        out = out.rename(index={TOTAL: word})
+    for col in out.columns[:1]:  # the unit column of a stored table (its index, written)
+        if out[col].dtype == object:
+            out[col] = out[col].where(out[col] != TOTAL, word)
+    return out
+
+
 def _conflict_names_in(ctx: ReportContext, conflicts: pd.DataFrame) -> pd.DataFrame:
     """The conflict table with each rule's name in the report's language (from the rules table)."""
     out = pd.DataFrame(conflicts)
     if "rule" in out and "name" in out:
-        out["name"] = out["rule"].map(rule_names("conflict_rules", ctx.lang)).fillna(out["name"])
+        out["name"] = out["rule"].map(_rule_names(ctx, "conflict_rules")).fillna(out["name"])
     return out
 
 
@@ -310,7 +330,7 @@ def land_section(ws, ctx: ReportContext) -> SectionContent | None:
         frame = ctx.layer(layer, ctx.scenario)
         if frame is not None and len(frame):
             title = ctx.t(f"plan.section.land.{key}")
-            content.add_table(Table(f"land_{key}", title, pd.DataFrame(frame), sheet=title))
+            content.add_table(Table(f"land_{key}", title, totals_in(ctx, pd.DataFrame(frame)), sheet=title))
     _land_change(ctx, content)
     _land_more(ctx, content, spaces, zones)
     return content
@@ -367,7 +387,7 @@ def _land_more(ctx: ReportContext, content: SectionContent, spaces: gpd.GeoDataF
         content.add_note(tx("siting_note", n=len(siting), prohibited=int(n.get("prohibited", 0)),
                             restricted=int(n.get("restricted", 0)), allowed=int(n.get("allowed", 0))),
                          "warning" if n.get("prohibited", 0) else "info")
-        names = rule_names("siting_rules", ctx.lang)
+        names = _rule_names(ctx, "siting_rules")
         v = pd.DataFrame({tx("col.id"): siting["id"], tx("col.name"): siting["name"], tx("col.kind"): siting["kind"],
                           tx("col.verdict"): siting["verdict"].map(lambda x: ctx.t(f"land.verdict.{x}")),
                           tx("col.worst_rule"): siting["worst_rule"].map(lambda r: names.get(r, r)),
@@ -453,7 +473,8 @@ def _land_quota(ctx: ReportContext, content: SectionContent, L: dict, zones: gpd
                      townships=len(L["land_quota_township"]) if L["land_quota_township"] is not None else 0,
                      feasible=tx("quota_feasible") if not short.any() else tx("quota_infeasible", n=int(short.sum()))),
                      "info" if not short.any() else "warning")
-    tt = pd.DataFrame({tx("col.indicator"): targets["name"], tx("col.present_ha"): targets["present_ha"],
+    tt = pd.DataFrame({tx("col.indicator"): targets["indicator"].astype(str).map(
+                           lambda ind: ctx.t(f"land.quota.indicator.{ind}")), tx("col.present_ha"): targets["present_ha"],
                        tx("col.target_ha"): targets["target_ha"], tx("col.allocated_ha"): targets["allocated_ha"],
                        tx("col.shortfall_ha"): targets["shortfall_ha"]})
     content.add_table(Table("land_quota_targets", tx("quota_targets"), tt, sheet=tx("quota_targets_sheet")))
