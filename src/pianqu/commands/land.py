@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 
 from pianqu.commands.common import Lang, err_console, resolve_lang
-from pianqu.errors import user_message
+from pianqu.errors import render, user_message
 from pianqu.i18n import t
 
 app = typer.Typer(help="三条控制线：依次确定、冲突处置 / control lines: ordered workflow and conflicts",
@@ -219,6 +219,6 @@ def apply(ws_path: Ws, scenario: Scenario = None, reason: Reason = "", lang: Lan
         _refuse(exc, lang, t("land.cli.apply_do", lang))
     s = write_resolution(ws, scenario, res, reason=reason, command="lines apply")
     _say(t("land.cli.applied", lang, resolved=res.summary.get("resolved", 0), open=res.summary.get("open", 0),
-           what=res.describe(lang)))
+           what=render(res.describe(), lang)))
     for row in _status_lines(s, lang):
         _say("  " + row)
