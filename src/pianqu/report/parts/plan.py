@@ -266,11 +266,11 @@ def totals_in(ctx: ReportContext, frame: pd.DataFrame) -> pd.DataFrame:
     :data:`pianqu.land.stats.TOTAL`) named in the report's language."""
     word = ctx.t("land.stats.total")
     out = frame.rename(columns={TOTAL: word})
-    if out.index.dtype == object:
+    if not pd.api.types.is_numeric_dtype(out.index):
         out = out.rename(index={TOTAL: word})
     for col in out.columns[:1]:  # the unit column of a stored table (its index, written)
-        if out[col].dtype == object:
-            out[col] = out[col].where(out[col] != TOTAL, word)
+        if not pd.api.types.is_numeric_dtype(out[col]):
+            out[col] = out[col].mask(out[col].astype(str) == TOTAL, word)
     return out
 
 
