@@ -15,6 +15,7 @@ from matplotlib.patches import Patch
 
 from pianqu.land.common import rule_names
 from pianqu.land.stats import TOTAL
+from pianqu.standards import industries
 from pianqu.i18n import translate_keys
 from pianqu.network.diagnostics import action_keys
 from pianqu.report import maps
@@ -75,11 +76,12 @@ def zone_map(ctx: ReportContext, zones: gpd.GeoDataFrame) -> Figure:
             handles.append(Line2D([], [], marker="*", color="none", markerfacecolor="#c00000", markersize=12,
                                   label=ctx.t("plan.legend.centre")))
             label_at = centres.set_index(centres["township_code"].astype(str)).geometry
+            specialty = specialty_names(ctx, z)
             for _, row in z.iterrows():
                 pt = label_at.get(str(row["centre"]))
                 if pt is None:
                     pt = row.geometry.representative_point()
-                spec = str(row.get("specialty_zh") or "")
+                spec = str(specialty.get(row.name, "") or "")
                 text = f"{row['name']}" + (f"\n{spec}" if spec else "")
                 ax.annotate(text, (pt.x, pt.y), xytext=(0, 9), textcoords="offset points", ha="center",
                             va="bottom", fontsize=8.5, zorder=7,
@@ -113,7 +115,7 @@ def zones_section(ws, ctx: ReportContext) -> SectionContent | None:
         c("zone"): zones["name"], c("centre"): zones["centre_name"], c("members"): zones["members"].astype(int),
         c("population"): zones["population"].astype(int), c("mean_time"): zones["mean_time_min"],
         c("max_time"): zones["max_time_min"], c("within"): zones["within_share"],
-        c("specialty"): zones.get("specialty_zh", pd.Series("", index=zones.index)),
+        c("specialty"): specialty_names(ctx, zones),
     }).sort_values(c("population"), ascending=False)
     content.add_table(Table("zones", ctx.t("plan.section.zones.table"), table, sheet=ctx.t("plan.section.zones.table"),
                             formats={c("within"): ".0%", c("mean_time"): ",.1f", c("max_time"): ",.1f"}))
@@ -253,6 +255,16 @@ def roads_section(ws, ctx: ReportContext) -> SectionContent | None:
 
 
 SPACE_COLOURS = {"agricultural": "#f6e7a1", "ecological": "#a8d5a2", "construction": "#e8908a"}
+
+
+def specialty_names(ctx: ReportContext, zones: pd.DataFrame) -> pd.Series:
+    """Each zone's leading specialty named in the report's language (from its ``specialty`` key;
+    the Chinese name the zone layer also keeps where the key is unknown)."""
+    stored = zones.get("specialty_zh", pd.Series("", index=zones.index)).fillna("").astype(str)
+    if "specialty" not in zones:
+        return stored
+    names = industries().set_index("id")["name_en" if ctx.lang == "en" else "name_zh"]
+    return zones["specialty"].fillna("").astype(str).map(names).fillna(stored)
 
 
 def _rule_names(ctx: ReportContext, table: str) -> dict[str, str]:
