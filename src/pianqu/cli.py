@@ -315,7 +315,7 @@ def plan_(
     lang = resolve_lang(lang)
     try:
         ws = Workspace.open(workspace)
-        result = plan(ws, scenario, p=p, title=title, villages=villages, lang=lang)
+        result = plan(ws, scenario, p=p, title=title, villages=villages)
     except USER_ERRORS as exc:
         fail(exc, lang)
     z = result.zoning

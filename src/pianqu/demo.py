@@ -48,7 +48,7 @@ def run_demo(out_dir: str | Path, *, county: str = DEFAULT_COUNTY, seed: int = D
         advance()
     scenario = None
     if not any(f.severity == "error" for f in findings):
-        result = plan(ws, PLAN_SCENARIO, title="片区规划方案（自动）", lang=lang)
+        result = plan(ws, PLAN_SCENARIO, title="片区规划方案（自动）")
         scenario = result.scenario
     with task(t("cli.demo.report", lang), total=1) as advance:
         report = write_report(ws, out / "report", findings=findings, lang=lang, scenario=scenario)

@@ -31,6 +31,7 @@ import pandas as pd
 import pyogrio
 
 from pianqu.errors import PianquError
+from pianqu.i18n import translate_keys
 from pianqu.findings import Finding
 from pianqu.geo import STORAGE_EPSG
 from pianqu.schema import LAYERS
@@ -272,6 +273,8 @@ def export_scenario(ws: Workspace, scenario: str, out: str | Path, *, fmt: str, 
             cols = [c for c in frame.columns if c != frame.geometry.name]
             fn = field_names(name, cols, lang)
             g = _plain(frame.to_crs(crs))
+            if "action" in g.columns:  # a recommended action is stored as its locale key
+                g["action"] = translate_keys(g["action"], lang)
             g = g.rename(columns=dict(zip(fn["field"], fn["name"])))
             alias = layer_alias(name, lang)
             out_name = name

@@ -60,3 +60,20 @@ def t(key: str, lang: str | None = None, **kw: object) -> str:
     except KeyError:
         raise KeyError(f"no message '{key}' in pianqu/locales/*.toml") from None
     return template.format(**kw)
+
+
+def translate_keys(values, lang: str | None = None) -> list:
+    """Each value that is a message key (an analysis result's ``action`` column, say) as its text
+    in ``lang``; any other value (a name from the data, a number) as it is. The edges (report,
+    command line, export) call this; analyses keep the keys."""
+    cat = catalogue()
+    cache: dict = {}
+    out = []
+    for v in values:
+        if isinstance(v, str) and v in cat:
+            if v not in cache:
+                cache[v] = t(v, lang)
+            out.append(cache[v])
+        else:
+            out.append(v)
+    return out

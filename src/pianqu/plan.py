@@ -115,7 +115,7 @@ def zone_polygons(units: gpd.GeoDataFrame, assignment: pd.Series, zones: pd.Data
 
 
 def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: str = "",
-         villages: bool = True, lang: str | None = None, time_limit: float | None = None,
+         villages: bool = True, time_limit: float | None = None,
          village_method: str | None = None, village_time_limit: float | None = None,
          services_step: bool = True, land_step: bool = True, inputs: PlanInputs | None = None) -> PlanResult:
     """Run the zone plan on ``ws`` into ``scenario`` (what ``pianqu plan`` runs; ``pianqu.run_plan``).
@@ -139,8 +139,6 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
         Title of the scenario (default its name).
     villages : bool, default True
         Also divide the villages into village-level zones.
-    lang : str, optional
-        Language of the texts stored in result tables (``zh`` or ``en``).
     time_limit : float, optional
         Seconds for the township-level zoning (default ``zoning.time_limit_s``).
     village_method : str, optional
@@ -259,7 +257,7 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
                                             "centre": result.assignment.astype(str).to_numpy()})
             net = analyse_network(inputs.roads, settlements, boundary=ws.read("county"), graph=graph,
                                   telecom=ws.read("telecom") if ws.has("telecom") else None,
-                                  zones=zones_for_roads, config=cfg, lang=lang)
+                                  zones=zones_for_roads, config=cfg)
             findings += net.findings
             advance()
 
@@ -310,14 +308,14 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
     if services_step and inputs.facilities is not None and graph is not None:
 
         with task("公共服务与安全 / services and safety", total=1) as advance:
-            services = services_for_scenario(ws, scenario, graph=graph, lang=lang or "zh",
+            services = services_for_scenario(ws, scenario, graph=graph,
                                              layers=inputs.service_layers())
             findings += list(getattr(services, "findings", []))
             advance()
     land = None
     if land_step and ws.has("landuse"):
         with task("三线冲突与三区划分 / control lines and the three spaces", total=1) as advance:
-            land = plan_land(ws, scenario, zone_layer, lang=lang)
+            land = plan_land(ws, scenario, zone_layer)
             findings += land.get("findings", [])
             advance()
     findings = list(inputs.findings) + findings
@@ -325,7 +323,7 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
                       inputs)
 
 
-def plan_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, lang: str | None = None) -> dict[str, Any]:
+def plan_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame) -> dict[str, Any]:
     """Every land analysis of issue 6 (:func:`pianqu.land.pipeline.run_land`): control-line
     conflicts (stable ids, decisions kept from an earlier run), the three spaces of every zone,
     the plan-document tables, change detection between epochs, sizing rules, siting compliance of
@@ -333,7 +331,7 @@ def plan_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, lang: st
     allocation to townships and zones and the control-line status — each when its inputs exist
     (else an info finding names the missing layer). Results are written into ``scenario``."""
 
-    run = run_land(ws, scenario, zones, lang=lang)
+    run = run_land(ws, scenario, zones)
     out = run.layers
     ws.write({k: _plain(v) for k, v in out.items()}, command="plan", scenario=scenario,
              reason=f"{len(out['conflict'])} control-line conflict patches; three spaces of "

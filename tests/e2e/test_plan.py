@@ -66,6 +66,9 @@ def test_report_has_zone_and_road_sections(planned, tmp_path):
     ws, result = planned
     html = write_report(ws, tmp_path / "r", scenario="auto").read_text(encoding="utf-8")
     assert "片区划分与镇村体系" in html and "道路网络诊断" in html and "三条控制线与三区空间" in html
+    from pianqu.i18n import t
+
+    assert t("network.link.shortcut.do", "zh") in html and "network.link.shortcut.do" not in html
     for name in ws.read("zone", "auto")["name"]:
         assert name in html
     assert (tmp_path / "r" / "maps" / "zones.png").exists() and (tmp_path / "r" / "maps" / "roads.png").exists()
@@ -78,9 +81,10 @@ def test_english_report_of_a_chinese_plan_speaks_english(planned, tmp_path):
     ws, result = planned
     html = write_report(ws, tmp_path / "en", scenario="auto", lang="en", strict=True).read_text(encoding="utf-8")
     links = ws.read("road_plan", "auto")
-    stored_zh = {t(f"network.link.{k}.do", "zh") for k in ("shortcut", "connect_component")}
-    assert len(links) and links["action"].isin(stored_zh).all()  # the plan ran in zh
+    keys = {f"network.link.{k}.do" for k in ("shortcut", "connect_component")}
+    assert len(links) and links["action"].isin(keys).all()  # the plan stores the action's key, no language
     assert t("network.link.shortcut.do", "en") in html and t("network.link.shortcut.do", "zh") not in html
+    assert not any(k in html for k in keys)  # the report said it
     assert t("network.dead_end.missing_connection.do", "zh") not in html
     conflicts = ws.read("conflict", "auto")
     assert len(conflicts) and not any(name in html for name in set(conflicts["name"]))

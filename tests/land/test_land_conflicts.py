@@ -176,11 +176,11 @@ def test_write_resolution_records_changes(county, tmp_path):
     c = detect_conflicts(lines, epsg=ws.meta.compute_epsg)
     write_conflicts(ws, "s1", c)
     wf.finalise_line(ws, "s1", "farmland_pbf")
-    with pytest.raises(wf.WorkflowError, match="conflict"):  # open pbf/red line conflicts block the red line
-        wf.finalise_line(ws, "s1", "eco_redline", lang="en")
+    with pytest.raises(wf.WorkflowError, match="冲突"):  # open pbf/red line conflicts block the red line
+        wf.finalise_line(ws, "s1", "eco_redline")
     d = decide(c, {k: "withdraw_left" for k in c.loc[c["rule"] == "pbf_in_redline", "conflict_id"]})
     res = apply_conflicts(lines, d, epsg=ws.meta.compute_epsg)
-    status = write_resolution(ws, "s1", res, reason="2023 三线协调", lang="zh")
+    status = write_resolution(ws, "s1", res, reason="2023 三线协调")
     # the farmland line changed: it went back to draft
     assert dict(zip(status["line"], status["status"]))["farmland_pbf"] == "draft"
     back = Workspace.open(ws.path)

@@ -194,7 +194,7 @@ def test_missing_layers_skip_their_step_and_say_which(planned, tmp_path):
     # the county's own targets: a cultivated land target above what any township has is infeasible
     w2.write({"targets": pd.DataFrame({"indicator": ["farmland", "village"], "target_ha": [1e6, 1.0]})},
              command="test")
-    run = run_land(w2, "t", zones, lang="en")
+    run = run_land(w2, "t", zones)
     skipped = {(f.layer, f.rule) for f in run.findings if f.rule == "land.plan.skipped"}
     assert ("projects", "land.plan.skipped") in skipped and ("reserve", "land.plan.skipped") in skipped
     assert any("projects" in f.message("en") for f in run.findings if f.rule == "land.plan.skipped")
@@ -207,7 +207,7 @@ def test_missing_layers_skip_their_step_and_say_which(planned, tmp_path):
     # a targets table with an indicator nobody knows: an error naming it, and the rule's targets
     w2.write({"targets": pd.DataFrame({"indicator": ["耕地保有量", "林地保有量"], "target_ha": [1.0, 1.0]})},
              command="test")
-    run = run_land(w2, "t", zones, lang="en")
+    run = run_land(w2, "t", zones)
     bad = [f for f in run.findings if f.rule == "land.plan.quota_input" and f.layer == "targets"]
     assert len(bad) == 1 and bad[0].severity == "error" and "林地保有量" in bad[0].message("en")
     assert run.layers["land_quota_targets"]["source"].eq("rule").all()

@@ -43,9 +43,9 @@ def test_hand_made_copy_of_the_proposal_is_clean_and_equal(planned):
     r = runner.invoke(app, ["evaluate", str(ws.path), str(csv), *COLS])
     assert r.exit_code == 0, r.output
     assert "该划分没有错误" in r.output and "pianqu 方案（plan）" in r.output and "手工划分" in r.output
-    table = compare_division(ws, csv, code="乡镇代码", zone="片区", is_centre="是否中心镇").table("zh")
+    table = compare_division(ws, csv, code="乡镇代码", zone="片区", is_centre="是否中心镇").table()
     assert table.iloc[:, 0].astype(str).tolist() == table.iloc[:, 1].astype(str).tolist()
-    assert table.loc["片区数"].iloc[0] == div["zone"].nunique()
+    assert table.loc["zones"].iloc[0] == div["zone"].nunique()
 
 
 def test_three_planted_errors_three_precise_findings(planned, tmp_path):

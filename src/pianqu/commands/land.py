@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 
 from pianqu.commands.common import Lang, err_console, resolve_lang
-from pianqu.errors import user_message
+from pianqu.errors import render, user_message
 from pianqu.i18n import t
 
 app = typer.Typer(help="三条控制线：依次确定、冲突处置 / control lines: ordered workflow and conflicts",
@@ -128,7 +128,7 @@ def finalise(ws_path: Ws, line: Annotated[str, typer.Argument(help="farmland_pbf
     lang = resolve_lang(lang)
     ws = _open(ws_path, scenario, lang)
     try:
-        s = finalise_line(ws, scenario, line, reason, lang=lang, command="lines finalise")
+        s = finalise_line(ws, scenario, line, reason, command="lines finalise")
     except WorkflowError as exc:
         _workflow_error(exc, lang)
     _say(t("land.cli.finalised", lang, line=t(f"land.line.{line}", lang), scenario=_where(scenario, lang)))
@@ -146,7 +146,7 @@ def reopen(ws_path: Ws, line: Annotated[str, typer.Argument(help="farmland_pbf |
     ws = _open(ws_path, scenario, lang)
     before = read_status(ws, scenario)
     try:
-        s = reopen_line(ws, scenario, line, reason, lang=lang, command="lines reopen")
+        s = reopen_line(ws, scenario, line, reason, command="lines reopen")
     except WorkflowError as exc:
         _workflow_error(exc, lang)
     stale = sorted(set(s.loc[s["status"] == "stale", "line"]) - set(before.loc[before["status"] == "stale", "line"]))
@@ -217,8 +217,8 @@ def apply(ws_path: Ws, scenario: Scenario = None, reason: Reason = "", lang: Lan
         res = apply_conflicts(read_lines(ws, scenario), c, epsg=ws.meta.compute_epsg)
     except LandInputError as exc:
         _refuse(exc, lang, t("land.cli.apply_do", lang))
-    s = write_resolution(ws, scenario, res, reason=reason, command="lines apply", lang=lang)
+    s = write_resolution(ws, scenario, res, reason=reason, command="lines apply")
     _say(t("land.cli.applied", lang, resolved=res.summary.get("resolved", 0), open=res.summary.get("open", 0),
-           what=res.describe(lang)))
+           what=render(res.describe(), lang)))
     for row in _status_lines(s, lang):
         _say("  " + row)

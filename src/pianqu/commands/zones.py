@@ -47,6 +47,11 @@ def _fmt(v: Any) -> str:
     return "" if v is None else str(v)
 
 
+def _measures(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """A comparison table (rows: measure keys) with the measures named in ``lang``."""
+    return frame.rename(index=lambda key: t(f"zoning.metric.{key}", lang))
+
+
 def _table(frame: pd.DataFrame, title: str = "", index: bool = False, lang: str = "zh") -> Table:
     tab = Table(title=title or None, show_lines=False)
     f = frame.rename_axis(t("zoning.cli.col.measure", lang)).reset_index() if index else frame
@@ -120,7 +125,7 @@ def evaluate_(ws_path: Ws,
                    **_read_kw(code_col, zone_col, centre_col, is_centre_col, layer, sheet))
     ev = cmp.evaluation()
     console.print(t("zoning.cli.evaluate_title", lang, division=str(division), scenario=scenario), markup=False)
-    console.print(_table(cmp.table(lang, ev), index=True, lang=lang))
+    console.print(_table(_measures(cmp.table(ev), lang), index=True, lang=lang))
     console.print(_table(_zones_frame(ev.zones, cmp.zone_names(), lang), t("zoning.cli.zones_title", lang)))
     _findings(ev.findings, lang)
     _verdict(ev.summary, lang)
@@ -153,7 +158,7 @@ def move(ws_path: Ws,
     console.print(_table(_zones_frame(res["before"], names, lang), t("zoning.cli.before", lang)))
     console.print(_table(_zones_frame(res["zones"], cmp.zone_names(), lang), t("zoning.cli.after", lang)))
     s = res["summary"]
-    console.print(_table(cmp.table(lang, cmp.evaluation()), index=True, lang=lang))
+    console.print(_table(_measures(cmp.table(cmp.evaluation()), lang), index=True, lang=lang))
     _findings(res["findings"], lang)
     console.print(t("zoning.cli.move_time", lang, ms=f"{res['seconds'] * 1000:.1f}",
                     load=f"{cmp.timings['load_s']:.1f}"), markup=False)

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 
 from pianqu.config import Config, load_config
-from pianqu.errors import PianquError, layer_label
+from pianqu.errors import Phrase, PianquError, layer_label
 from pianqu.geo import compute_epsg
+from pianqu.i18n import default_lang
 from pianqu.land.overlay import OverlayError, dissolve_groups, project
 from pianqu.standards import area_units, czcsxm_codes, land_classes
 from pianqu.standards import table as standards_table
@@ -29,11 +30,23 @@ class LandInputError(PianquError, ValueError):
     language, see :class:`pianqu.errors.PianquError`) names the layer, feature and field."""
 
 
-def rule_names(name: str, lang: str | None) -> dict[str, str]:
-    """Rule → its name in ``lang`` (zh by default) from the standards table ``name``
-    (``conflict_rules`` or ``siting_rules``)."""
-    r = standards_table(name)
-    return dict(zip(r["rule"], r["name_en" if (lang or "zh") == "en" else "name_zh"]))
+def rule_names(name: str) -> pd.DataFrame:
+    """The names of the rules of the standards table ``name`` (``conflict_rules`` or
+    ``siting_rules``): ``name_zh`` and ``name_en`` indexed by rule (the edges pick the reader's)."""
+    return standards_table(name).set_index("rule")[["name_zh", "name_en"]]
+
+
+class RuleName(Phrase):
+    """A land rule's name (of the standards table ``table``) said in the reader's language: a
+    finding's parameter."""
+
+    def __init__(self, table: str, rule: str):
+        super().__init__(str(rule), table=table)
+
+    def message(self, lang: str | None = None) -> str:
+        names = rule_names(self.params["table"])
+        col = "name_en" if (lang or default_lang()) == "en" else "name_zh"
+        return str(names.at[self.key, col]) if self.key in names.index else self.key
 
 
 def config_of(cfg: Config | None) -> Config:

@@ -26,10 +26,9 @@ import pandas as pd
 import shapely
 
 from pianqu.config import Config
-from pianqu.errors import layer_label
+from pianqu.errors import Phrase, layer_label, render
 from pianqu.findings import Finding
 from pianqu.geo import STORAGE_EPSG, ellipsoidal_area
-from pianqu.i18n import t
 from pianqu.land import workflow
 from pianqu.schema import IMPORTED_SUFFIX
 from pianqu.land.common import (CONTROL_LINES, LandInputError, area_columns, config_of, epsg_for, filter_mask,
@@ -235,16 +234,18 @@ class Resolution:
     def changed_layers(self) -> list[str]:
         return sorted(set(self.changes["layer"]), key=LINE_LAYERS.index) if len(self.changes) else []
 
-    def describe(self, lang: str | None = None) -> str:
-        """One line per changed layer: features changed, area withdrawn (ha), conflict ids."""
+    def describe(self) -> list[Phrase]:
+        """One phrase per changed layer: features changed, area withdrawn (ha), conflict ids
+        (the edges say them: ``pianqu.errors.render(res.describe(), lang)``)."""
         if not len(self.changes):
-            return t("land.resolution.nothing", lang)
+            return [Phrase("land.resolution.nothing")]
         out = []
         for layer, g in self.changes.groupby("layer", sort=False):
             ids = sorted({c for cs in g["conflict_ids"] for c in cs.split(",")})
-            out.append(t("land.resolution.layer", lang, layer=t(f"land.line.{layer}", lang), n=len(g),
-                         ha=g["area_removed_m2"].sum() / 1e4, ids=", ".join(ids[:10]) + (" …" if len(ids) > 10 else "")))
-        return "; ".join(out)
+            out.append(Phrase("land.resolution.layer", layer=Phrase(f"land.line.{layer}"), n=len(g),
+                              ha=g["area_removed_m2"].sum() / 1e4,
+                              ids=", ".join(ids[:10]) + (" …" if len(ids) > 10 else "")))
+        return out
 
 
 def apply_conflicts(lines: Mapping[str, gpd.GeoDataFrame | None], conflicts: pd.DataFrame, *,
@@ -392,16 +393,16 @@ def write_conflicts(ws: Workspace, scenario: str, conflicts: gpd.GeoDataFrame, *
 
 
 def write_resolution(ws: Workspace, scenario: str, res: Resolution, *, reason: str = "",
-                     command: str = "land resolve", lang: str | None = None) -> pd.DataFrame:
+                     command: str = "land resolve") -> pd.DataFrame:
     """Store the cleaned lines, the conflicts, the change list and the line status in ``scenario``.
 
     One atomic write; its audit reason lists what changed (layer, features, ha withdrawn, conflict
     ids). A changed line that was final (or stale) goes back to draft and later lines become
     stale. Returns the new status table.
     """
-    described = res.describe(lang)
+    described = render(res.describe(), None)  # the audit reason, in the session's language like the audit log
     status = workflow.mark_changed(workflow.read_status(ws, scenario), res.changed_layers,
-                                   reason=described, lang=lang)
+                                   reason=described)
     layers: dict[str, pd.DataFrame] = dict(res.lines)
     if scenario is None:  # cleaned lines replace the base ones: the imported lines are kept once, as delivered
         for name in res.lines:

@@ -25,8 +25,8 @@ import shapely
 
 from pianqu.config import Config
 from pianqu.findings import Finding
-from pianqu.i18n import t
-from pianqu.land.common import LandInputError, area_columns, layer_or_base, rule_names
+from pianqu.errors import Phrase
+from pianqu.land.common import LandInputError, RuleName, area_columns, layer_or_base
 from pianqu.ingest.mapping import indicator_key
 from pianqu.land.quota import BASE_COLUMN, INDICATORS
 from pianqu.land.stats import UNIT_DIV
@@ -99,8 +99,7 @@ def township_zone_map(townships: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, epsg
     return out
 
 
-def quota_tables(result, capacities: pd.DataFrame, zone_of: pd.Series, source: str,
-                 lang: str | None) -> dict[str, pd.DataFrame]:
+def quota_tables(result, capacities: pd.DataFrame, zone_of: pd.Series, source: str) -> dict[str, pd.DataFrame]:
     """Scenario tables of a quota allocation (ha): by township, by zone, and the county targets."""
     from pianqu.land.quota import check_allocation
 
@@ -115,7 +114,7 @@ def quota_tables(result, capacities: pd.DataFrame, zone_of: pd.Series, source: s
     rows = []
     for ind, target in result.targets.items():
         present = float(capacities[BASE_COLUMN[ind]].sum())
-        rows.append({"indicator": ind, "name": t(f"land.quota.indicator.{ind}", lang), "target_ha": target / 1e4,
+        rows.append({"indicator": ind, "target_ha": target / 1e4,
                      "present_ha": present / 1e4, "allocated_ha": float(alloc[ind].sum()) / 1e4 if ind in alloc else
                      np.nan, "shortfall_ha": result.shortfall.get(ind, 0.0) / 1e4, "source": source})
     targets = pd.DataFrame(rows)
@@ -125,7 +124,7 @@ def quota_tables(result, capacities: pd.DataFrame, zone_of: pd.Series, source: s
 
 
 # -- the run ------------------------------------------------------------------------------------
-def run_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, lang: str | None = None,
+def run_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *,
              cfg: Config | None = None) -> LandRun:
     """Run every land step on ``ws`` for ``scenario`` (see the module docstring)."""
     from pianqu.land import (check_siting, consolidation_potential, detect_conflicts, expansion_ratio, grain_bases,
@@ -147,7 +146,7 @@ def run_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, lang: str
         run.steps.append({"step": step, "status": status, "layer": layer, "seconds": now - clock[0]})
         clock[0] = now
         if status == "skipped" and note:
-            run.findings.append(_skipped(step, layer, lang))
+            run.findings.append(_skipped(step, layer))
 
     lines = {k: project(v, epsg) for k, v in read_lines(ws, scenario).items()}  # once, for every step
     previous = ws.read("conflict", scenario) if ws.has("conflict", scenario) else None
@@ -167,8 +166,7 @@ def run_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, lang: str
     done("spaces")
 
     townships = ws.read("township")
-    tables = plan_tables(lu, zones=zpoly, townships=townships, lines=lines, conflicts=conflicts, epsg=epsg,
-                         lang=lang)
+    tables = plan_tables(lu, zones=zpoly, townships=townships, lines=lines, conflicts=conflicts, epsg=epsg)
     for name, (_title, frame) in tables.items():
         run.layers[f"land_{name}"] = frame
     run.results["tables"] = tables
@@ -207,7 +205,7 @@ def run_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, lang: str
         quota = allocate_quotas(caps, targets, baseline=str(cfg["land.quota_baseline"]),
                                 village_rule=str(cfg["land.quota_village_rule"]))
         zone_of = township_zone_map(townships, zpoly, epsg)
-        qt = quota_tables(quota, caps, zone_of, source, lang)
+        qt = quota_tables(quota, caps, zone_of, source)
         run.layers.update(qt)
         run.findings += quota.explanation
         if source == "rule":
@@ -223,7 +221,7 @@ def run_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, lang: str
         checks.append(expansion_ratio(lines["urban_boundary"], lu, shrinking=bool(cfg["land.population_shrinking"]),
                                       epsg=epsg, cfg=cfg))
     else:
-        run.findings.append(_skipped("sizing", "urban_boundary", lang))
+        run.findings.append(_skipped("sizing", "urban_boundary"))
     if "reserve" in lines:
         if quota is not None and "construction" in quota.targets:  # the planned total construction land
             planned, basis = quota.targets["construction"], "quota"
@@ -231,10 +229,10 @@ def run_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, lang: str
             planned, basis = planned_construction(lu, epsg=epsg), "base"
         checks.append(reserve_share(lines["reserve"], planned, epsg=epsg, cfg=cfg))
     else:
-        run.findings.append(_skipped("reserve", "reserve", lang))
+        run.findings.append(_skipped("reserve", "reserve"))
     rows = [{"rule": c.rule, "value": c.value, "limit": c.limit, "ok": c.ok, "numerator_ha": c.numerator_m2 / 1e4,
              "denominator_ha": c.denominator_m2 / 1e4, "basis": basis if c.rule == "reserve_share" else "base",
-             "threshold": c.threshold, "source": c.source, "message": c.finding.message(lang)} for c in checks]
+             "threshold": c.threshold, "source": c.source} for c in checks]
     run.findings += [c.finding for c in checks]
     if checks:
         run.layers["land_sizing"] = pd.DataFrame(rows)
@@ -250,13 +248,12 @@ def run_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, lang: str
         run.layers["land_siting"] = siting.verdicts
         run.layers["land_siting_detail"] = siting.details
         run.findings += siting.findings
-        names = rule_names("siting_rules", lang)
         for r in siting.verdicts.itertuples(index=False):
             if r.verdict in ("prohibited", "restricted"):
                 run.findings.append(Finding("error" if r.verdict == "prohibited" else "warning",
                                             f"land.siting.{r.verdict}", "projects", str(r.id), "",
                                             {"id": r.id, "name": r.name, "rules": r.rules,
-                                             "rule": names.get(r.worst_rule, r.worst_rule)}))
+                                             "rule": RuleName("siting_rules", r.worst_rule)}))
         done("siting")
     else:
         done("siting", "skipped", "projects")
@@ -287,10 +284,10 @@ def run_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, lang: str
     return run
 
 
-def _skipped(step: str, layer: str, lang: str | None) -> Finding:
+def _skipped(step: str, layer: str) -> Finding:
     """Info: ``step`` did not run; importing ``layer`` would enable it."""
     return Finding("info", "land.plan.skipped", layer.split(",")[0], "", "",
-                   {"step": t(f"land.plan.step.{step}", lang), "layer": layer})
+                   {"step": Phrase(f"land.plan.step.{step}"), "layer": layer})
 
 
 def consolidation_layer(table: pd.DataFrame, villages: gpd.GeoDataFrame, cfg: Config) -> gpd.GeoDataFrame:

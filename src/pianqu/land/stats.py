@@ -18,7 +18,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from pianqu.i18n import t
 from pianqu.geo import ellipsoidal_area
 from pianqu.land.common import (CONTROL_LINES, area_columns, broad_class, deduction_share, epsg_for, l1, polygons,
                                 recorded_area, require, split_deduction)
@@ -56,15 +55,18 @@ def _pieces(landuse: gpd.GeoDataFrame, units: gpd.GeoDataFrame, unit_col: str, e
                          "area_m2": areas})
 
 
-def _with_total(table: pd.DataFrame, lang: str | None) -> pd.DataFrame:
+TOTAL = "total"  # the key of a totals row or column; the edges say it (``land.stats.total``)
+
+
+def _with_total(table: pd.DataFrame) -> pd.DataFrame:
     table = table.copy()
-    table[t("land.stats.total", lang)] = table.sum(axis=1)
-    table.loc[t("land.stats.total", lang)] = table.sum(axis=0)
+    table[TOTAL] = table.sum(axis=1)
+    table.loc[TOTAL] = table.sum(axis=0)
     return table
 
 
 def landuse_by_unit(landuse: gpd.GeoDataFrame, units: gpd.GeoDataFrame, *, unit_col: str = "zone", level=1,
-                    unit: str = "ha", epsg: int | None = None, lang: str | None = None) -> pd.DataFrame:
+                    unit: str = "ha", epsg: int | None = None) -> pd.DataFrame:
     """Area by 用地用海 class (columns) per unit (rows: zones or townships), with totals.
 
     ``units``: polygons with ``unit_col``; parcels are cut to units, so each parcel's area is
@@ -77,11 +79,11 @@ def landuse_by_unit(landuse: gpd.GeoDataFrame, units: gpd.GeoDataFrame, *, unit_
     table = table.reindex(sorted(table.columns), axis=1)
     table.index.name = unit_col
     table.columns.name = None
-    return _with_total(table, lang)
+    return _with_total(table)
 
 
 def base_vs_plan(base: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, level=1, unit: str = "ha",
-                 epsg: int | None = None, lang: str | None = None) -> pd.DataFrame:
+                 epsg: int | None = None) -> pd.DataFrame:
     """Base year against plan by class: areas, shares of the total, change and relative change.
 
     Parcels count their recorded area (TBMJ; the ellipsoidal area where none), split into TBDLMJ for
@@ -106,14 +108,13 @@ def base_vs_plan(base: gpd.GeoDataFrame, plan: gpd.GeoDataFrame, *, level=1, uni
         out["change_rel"] = np.where(out[f"base_{unit}"] > 0, out[f"change_{unit}"] / out[f"base_{unit}"], np.nan)
     total = out.sum(axis=0)
     total["change_rel"] = total[f"change_{unit}"] / total[f"base_{unit}"] if total[f"base_{unit}"] > 0 else np.nan
-    out.loc[t("land.stats.total", lang)] = total
+    out.loc[TOTAL] = total
     out.index.name = "class"
     return out
 
 
 def control_line_table(lines: Mapping[str, gpd.GeoDataFrame | None], units: gpd.GeoDataFrame, *,
-                       unit_col: str = "zone", unit: str = "ha", epsg: int | None = None,
-                       lang: str | None = None) -> pd.DataFrame:
+                       unit_col: str = "zone", unit: str = "ha", epsg: int | None = None) -> pd.DataFrame:
     """Area of each control line per unit (overlapping features counted once) and its share of the unit."""
     epsg = epsg_for(epsg, units)
     require(units, "unit", [unit_col])
@@ -131,13 +132,13 @@ def control_line_table(lines: Mapping[str, gpd.GeoDataFrame | None], units: gpd.
             np.add.at(col, ov.left, ov.area)
         out[f"{name}_{unit}"] = col / _div(unit)
     out = out.groupby(level=0).sum()
-    out.loc[t("land.stats.total", lang)] = out.sum(axis=0)
+    out.loc[TOTAL] = out.sum(axis=0)
     for name in CONTROL_LINES:
         out[f"{name}_share"] = out[f"{name}_{unit}"] / out[f"unit_{unit}"]
     return out
 
 
-def conflict_summary(conflicts: pd.DataFrame, *, lang: str | None = None) -> pd.DataFrame:
+def conflict_summary(conflicts: pd.DataFrame) -> pd.DataFrame:
     """Conflicts by rule and state: count and area (m², ha, 亩)."""
     if len(conflicts) == 0:
         return pd.DataFrame(columns=["rule", "state", "count", "area_m2", "area_ha", "area_mu"])
@@ -150,22 +151,23 @@ def conflict_summary(conflicts: pd.DataFrame, *, lang: str | None = None) -> pd.
 
 def plan_tables(landuse: gpd.GeoDataFrame, *, zones: gpd.GeoDataFrame, townships: gpd.GeoDataFrame | None = None,
                 lines: Mapping[str, gpd.GeoDataFrame | None] | None = None, plan: gpd.GeoDataFrame | None = None,
-                conflicts: pd.DataFrame | None = None, epsg: int | None = None,
-                lang: str | None = None) -> dict[str, tuple[str, pd.DataFrame]]:
-    """The plan-document tables at once, keyed by name, each with its title in ``lang``:
+                conflicts: pd.DataFrame | None = None, epsg: int | None = None
+                ) -> dict[str, tuple[str, pd.DataFrame]]:
+    """The plan-document tables at once, keyed by name, each with the locale key of its title
+    (``land.stats.table.<name>``; totals under the key :data:`TOTAL`, see :func:`totals_in`):
     land use by zone (and township), base against plan, control lines by zone, conflicts.
     What the report section and the Excel workbook take."""
     epsg = epsg_for(epsg, landuse, zones)
-    out = {"landuse_by_zone": landuse_by_unit(landuse, zones, unit_col="zone", epsg=epsg, lang=lang)}
+    out = {"landuse_by_zone": landuse_by_unit(landuse, zones, unit_col="zone", epsg=epsg)}
     if townships is not None:
-        out["landuse_by_township"] = landuse_by_unit(landuse, townships, unit_col="code", epsg=epsg, lang=lang)
+        out["landuse_by_township"] = landuse_by_unit(landuse, townships, unit_col="code", epsg=epsg)
     if plan is not None:
-        out["base_vs_plan"] = base_vs_plan(landuse, plan, epsg=epsg, lang=lang)
+        out["base_vs_plan"] = base_vs_plan(landuse, plan, epsg=epsg)
     if lines:
-        out["control_lines_by_zone"] = control_line_table(lines, zones, epsg=epsg, lang=lang)
+        out["control_lines_by_zone"] = control_line_table(lines, zones, epsg=epsg)
     if conflicts is not None:
-        out["conflicts"] = conflict_summary(conflicts, lang=lang)
-    return {k: (t(f"land.stats.table.{k}", lang), v) for k, v in out.items()}
+        out["conflicts"] = conflict_summary(conflicts)
+    return {k: (f"land.stats.table.{k}", v) for k, v in out.items()}
 
 
 def to_excel(tables: Mapping[str, pd.DataFrame], path: str | Path) -> Path:

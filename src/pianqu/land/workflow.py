@@ -25,8 +25,7 @@ from typing import Iterable
 
 import pandas as pd
 
-from pianqu.errors import PianquError, UserValueError
-from pianqu.i18n import t
+from pianqu.errors import PianquError, Phrase, UserValueError
 from pianqu.land.common import CONTROL_LINES
 from pianqu.schema import WORK_LAYERS
 from pianqu.workspace import Workspace
@@ -52,13 +51,14 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="seconds")
 
 
-def _line_name(line: str, lang: str | None) -> str:
-    return t(f"land.line.{line}", lang)
+def _line_name(line: str) -> Phrase:
+    """A control line's name, said in the reader's language when the message is."""
+    return Phrase(f"land.line.{line}")
 
 
-def _check_line(line: str, lang: str | None) -> int:
+def _check_line(line: str) -> int:
     if line not in CONTROL_LINES:
-        raise WorkflowError("land.workflow.unknown_line", lang, line=line, lines=", ".join(CONTROL_LINES))
+        raise WorkflowError("land.workflow.unknown_line", line=line, lines=", ".join(CONTROL_LINES))
     return CONTROL_LINES.index(line)
 
 
@@ -87,27 +87,27 @@ def status_of(status: pd.DataFrame, line: str) -> str:
 
 
 def finalise(status: pd.DataFrame, line: str, reason: str = "", *, open_conflicts: pd.DataFrame | None = None,
-             lang: str | None = None, now: str | None = None) -> pd.DataFrame:
+             now: str | None = None) -> pd.DataFrame:
     """The status table with ``line`` final; raises :class:`WorkflowError` when out of order.
 
     ``open_conflicts``: conflicts still open (columns rule, left_layer, right_layer, conflict_id);
     those between ``line`` and an earlier line block it (the earlier line is settled, this one
     must be made consistent with it first).
     """
-    k = _check_line(line, lang)
+    k = _check_line(line)
     s = _normal(status)
     for earlier in CONTROL_LINES[:k]:
         st = status_of(s, earlier)
         if st != "final":
-            raise WorkflowError("land.workflow.out_of_order", lang, line=_line_name(line, lang),
-                                earlier=_line_name(earlier, lang), status=t(f"land.status.{st}", lang))
+            raise WorkflowError("land.workflow.out_of_order", line=_line_name(line),
+                                earlier=_line_name(earlier), status=Phrase(f"land.status.{st}"))
     if open_conflicts is not None and len(open_conflicts):
         earlier = set(CONTROL_LINES[:k])
         pair = open_conflicts[
             ((open_conflicts["left_layer"] == line) & open_conflicts["right_layer"].isin(earlier))
             | ((open_conflicts["right_layer"] == line) & open_conflicts["left_layer"].isin(earlier))]
         if len(pair):
-            raise WorkflowError("land.workflow.open_conflicts", lang, line=_line_name(line, lang), n=len(pair),
+            raise WorkflowError("land.workflow.open_conflicts", line=_line_name(line), n=len(pair),
                                 ids=", ".join(map(str, pair["conflict_id"].head(5))))
     if status_of(s, line) == "final":
         return s
@@ -115,27 +115,28 @@ def finalise(status: pd.DataFrame, line: str, reason: str = "", *, open_conflict
     return s
 
 
-def reopen(status: pd.DataFrame, line: str, reason: str = "", *, lang: str | None = None,
+def reopen(status: pd.DataFrame, line: str, reason: str = "", *,
            now: str | None = None) -> pd.DataFrame:
     """``line`` back to draft; every later final line becomes stale."""
-    k = _check_line(line, lang)
+    k = _check_line(line)
     s = _normal(status)
     ts = now or _now()
     s.loc[s["line"] == line, ["status", "changed", "reason"]] = ["draft", ts, reason]
     for later in CONTROL_LINES[k + 1:]:
         if status_of(s, later) == "final":
-            why = t("land.workflow.stale_reason", lang, line=_line_name(line, lang), reason=reason)
+            # a text of the status table (like the audit log's reasons), in the session's language
+            why = Phrase("land.workflow.stale_reason", line=_line_name(line), reason=reason).message()
             s.loc[s["line"] == later, ["status", "changed", "reason"]] = ["stale", ts, why]
     return s
 
 
 def mark_changed(status: pd.DataFrame, lines: Iterable[str], reason: str = "", *,
-                 lang: str | None = None, now: str | None = None) -> pd.DataFrame:
+                 now: str | None = None) -> pd.DataFrame:
     """Lines whose geometry changed go back to draft if they were final or stale (and later ones stale)."""
     s = _normal(status)
     for line in sorted(set(lines) & set(CONTROL_LINES), key=CONTROL_LINES.index):  # e.g. 'reserve' has no status
         if status_of(s, line) != "draft":
-            s = reopen(s, line, reason, lang=lang, now=now)
+            s = reopen(s, line, reason, now=now)
     return s
 
 
@@ -157,11 +158,11 @@ def _open_conflicts(ws: Workspace, scenario: str | None) -> pd.DataFrame | None:
 
 
 def finalise_line(ws: Workspace, scenario: str | None, line: str, reason: str = "", *,
-                  lang: str | None = None, command: str = "land finalise") -> pd.DataFrame:
+                  command: str = "land finalise") -> pd.DataFrame:
     """Finalise ``line`` in ``scenario`` (None: the base workspace; refused with the reason when
     out of order)."""
     before = read_status(ws, scenario)
-    after = finalise(before, line, reason, open_conflicts=_open_conflicts(ws, scenario), lang=lang)
+    after = finalise(before, line, reason, open_conflicts=_open_conflicts(ws, scenario))
     if not after.equals(before):
         ws.write({STATUS_TABLE: after}, scenario=scenario, command=command,
                  reason=f"finalise {line}: {reason}".rstrip(": "))
@@ -169,9 +170,9 @@ def finalise_line(ws: Workspace, scenario: str | None, line: str, reason: str = 
 
 
 def reopen_line(ws: Workspace, scenario: str | None, line: str, reason: str = "", *,
-                lang: str | None = None, command: str = "land reopen") -> pd.DataFrame:
+                command: str = "land reopen") -> pd.DataFrame:
     """Reopen ``line`` in ``scenario``; later final lines become stale."""
-    after = reopen(read_status(ws, scenario), line, reason, lang=lang)
+    after = reopen(read_status(ws, scenario), line, reason)
     ws.write({STATUS_TABLE: after}, scenario=scenario, command=command,
              reason=f"reopen {line}: {reason}".rstrip(": "))
     return after

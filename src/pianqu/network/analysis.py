@@ -70,24 +70,24 @@ def analyse_network(roads: gpd.GeoDataFrame, settlements: gpd.GeoDataFrame, *,
                     boundary: gpd.GeoDataFrame | None = None, telecom: gpd.GeoDataFrame | None = None,
                     zones: pd.DataFrame | None = None, config: Config | None = None,
                     budget_m: float | None = None, budget_cost: float | None = None,
-                    lang: str | None = None, source: str = "",
+                    source: str = "",
                     graph: RoadGraph | None = None) -> NetworkAnalysis:
     """Every road diagnostic of seed §二(四) on a county's layers (see the module doc).
     ``graph``: the graph already built from ``roads`` with the same config (it is not rebuilt)."""
     cfg = config or load_config()
     g = graph if graph is not None else build_graph(roads, config=cfg, source=source)
     snapped = snap_points(g, settlements, layer="settlement") if g.n_nodes else None
-    br = bridges(g, settlements, lang=lang, source=source)
+    br = bridges(g, settlements, source=source)
     return NetworkAnalysis(
         graph=g,
         components=components(g, settlements, source=source),
-        dead_ends=dead_ends(g, settlements, boundary, lang=lang, source=source),
+        dead_ends=dead_ends(g, settlements, boundary, source=source),
         bridges=br,
-        bottlenecks=bottlenecks(g, settlements, bridge_diagnosis=br, lang=lang, source=source),
-        detours=detours(g, settlements, zones, lang=lang, source=source),
+        bottlenecks=bottlenecks(g, settlements, bridge_diagnosis=br, source=source),
+        detours=detours(g, settlements, zones, source=source),
         proposals=propose_links(g, settlements, zones=zones, budget_m=budget_m, budget_cost=budget_cost,
-                                lang=lang, source=source),
-        coverage=telecom_coverage(settlements, telecom, config=cfg, lang=lang) if telecom is not None else None,
+                                source=source),
+        coverage=telecom_coverage(settlements, telecom, config=cfg) if telecom is not None else None,
         snapping=snapped.findings if snapped is not None else (),
         seat_isochrones=seat_isochrones(g, settlements, cfg),
     )

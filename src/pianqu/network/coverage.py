@@ -16,7 +16,6 @@ import shapely
 from pianqu.config import Config, load_config
 from pianqu.findings import Finding
 from pianqu.geo import STORAGE_EPSG
-from pianqu.i18n import t
 
 TECHS = {"4G+": ("4G", "5G"), "5G": ("5G",)}
 
@@ -30,7 +29,7 @@ class Coverage:
 
 def telecom_coverage(settlements: gpd.GeoDataFrame, telecom: gpd.GeoDataFrame | None, *,
                      levels: tuple[str, ...] = ("village_seat",), config: Config | None = None,
-                     lang: str | None = None, source: str = "") -> Coverage:
+                     source: str = "") -> Coverage:
     """Share of seats (of ``levels``) and of their population inside 4G+/5G coverage."""
     cfg = config or load_config()
     target = float(cfg["telecom.coverage_target"])
@@ -76,7 +75,7 @@ def telecom_coverage(settlements: gpd.GeoDataFrame, telecom: gpd.GeoDataFrame | 
                                  geometry=gpd.GeoSeries(pts[miss], crs=STORAGE_EPSG))
     uncovered = uncovered.sort_values(["has_4g", "population"], ascending=[True, False]).reset_index(drop=True)
     uncovered.insert(0, "rank", np.arange(1, len(uncovered) + 1))
-    uncovered["action"] = t("network.telecom.uncovered.do", lang)
+    uncovered["action"] = "network.telecom.uncovered.do"  # a locale key: the edges translate
     for r in uncovered.itertuples():
         findings.append(Finding("warning" if not r.has_4g else "info", "network.telecom.uncovered", "settlement",
                                 r.code, "", {"name": r.name, "tech": "5G" if r.has_4g else "4G/5G"}, source))

@@ -30,7 +30,6 @@ from scipy.spatial import cKDTree
 
 from pianqu.findings import Finding
 from pianqu.geo import STORAGE_EPSG
-from pianqu.i18n import t
 from pianqu.network.graph import RoadGraph
 from pianqu.network.snap import Snapped, as_snapped
 from pianqu.network.travel import augment, od_matrix
@@ -58,15 +57,11 @@ def _gdf(rows: dict, geoms, graph: RoadGraph) -> gpd.GeoDataFrame:
     return frame.to_crs(STORAGE_EPSG) if graph.epsg else frame
 
 
-def action_texts(kinds: pd.Series | np.ndarray, prefix: str, lang: str | None) -> list[str]:
-    """The recommended action of each diagnostic ``kind`` (locale key ``<prefix>.<kind>.do``) in ``lang``."""
-    cache: dict[str, str] = {}
-    out = []
-    for k in kinds:
-        if k not in cache:
-            cache[k] = t(f"{prefix}.{k}.do", lang)
-        out.append(cache[k])
-    return out
+def action_keys(kinds: pd.Series | np.ndarray, prefix: str) -> list[str]:
+    """The recommended action of each diagnostic ``kind`` as its locale key ``<prefix>.<kind>.do``
+    (the report, command line and export say it in the reader's language:
+    :func:`pianqu.i18n.translate_keys`)."""
+    return [f"{prefix}.{k}.do" for k in kinds]
 
 
 def _populations(settlements: gpd.GeoDataFrame | None) -> np.ndarray:
@@ -138,7 +133,7 @@ def length_matrix(graph: RoadGraph) -> sp.csr_matrix:
 
 
 def dead_ends(graph: RoadGraph, settlements: gpd.GeoDataFrame | None = None,
-              boundary: gpd.GeoDataFrame | gpd.GeoSeries | None = None, *, lang: str | None = None,
+              boundary: gpd.GeoDataFrame | gpd.GeoSeries | None = None, *,
               source: str = "") -> Diagnosis:
     """Degree-1 nodes classified (see the module doc). ``extra['links']`` holds the proposed
     connecting segments of the missing connections (EPSG:4490)."""
@@ -261,7 +256,7 @@ def dead_ends(graph: RoadGraph, settlements: gpd.GeoDataFrame | None = None,
             "target": np.where(kind == "missing_connection", target, ""), "gap_m": link_len,
             "network_m": np.where(kind == "missing_connection", net, np.nan),
             "settlement_m": dist_s, "boundary_m": dist_b,
-            "action": action_texts(kind, "network.dead_end", lang)}
+            "action": action_keys(kind, "network.dead_end")}
     layer = _gdf(rows, shapely.points(xy) if nd else [], graph).sort_values("rank").reset_index(drop=True)
     mc = np.flatnonzero(kind == "missing_connection")
     links = _gdf({"node": dead[mc], "road": rows["road"][mc] if nd else [], "target": target[mc],
@@ -348,7 +343,7 @@ def find_bridges(n: int, u: np.ndarray, v: np.ndarray, seed: int = 0) -> np.ndar
     return bridge
 
 
-def bridges(graph: RoadGraph, settlements: gpd.GeoDataFrame | None = None, *, lang: str | None = None,
+def bridges(graph: RoadGraph, settlements: gpd.GeoDataFrame | None = None, *,
             source: str = "") -> Diagnosis:
     """Cut edges with the population each one cuts off (``isolated_population``), ranked by it.
 
@@ -405,7 +400,7 @@ def bridges(graph: RoadGraph, settlements: gpd.GeoDataFrame | None = None, *, la
     layer = _gdf({"rank": rank, "edge": bi, "road": e["road"].to_numpy()[bi], "class": e["class"].to_numpy()[bi],
                   "length_m": e["length_m"].to_numpy()[bi], "isolated_population": iso,
                   "isolated_settlements": iso_n, "kind": kind,
-                  "action": action_texts(kind, "network.bridge", lang)},
+                  "action": action_keys(kind, "network.bridge")},
                  e.geometry.to_numpy()[bi], graph).sort_values("rank").reset_index(drop=True)
     return Diagnosis(layer, (), {"mask": mask})
 
@@ -471,7 +466,7 @@ def gravity_loads(graph: RoadGraph, settlements: gpd.GeoDataFrame, *, mode: str 
 
 
 def bottlenecks(graph: RoadGraph, settlements: gpd.GeoDataFrame, *, bridge_diagnosis: Diagnosis | None = None,
-                lang: str | None = None, source: str = "") -> Diagnosis:
+                source: str = "") -> Diagnosis:
     """Low-class or narrow segments with a high gravity load, and single-access cut edges."""
     cfg = graph.config
     e = graph.edges
@@ -489,7 +484,7 @@ def bottlenecks(graph: RoadGraph, settlements: gpd.GeoDataFrame, *, bridge_diagn
     low = e["class"].isin(low_classes).to_numpy() | narrow
     heavy = loaded & (load >= cut)
     cap = np.flatnonzero(low & heavy)
-    br = bridge_diagnosis or bridges(graph, settlements, lang=lang, source=source)
+    br = bridge_diagnosis or bridges(graph, settlements, source=source)
     bl = br.layer
     single = bl[bl["isolated_population"] > pmin]
     share = load / load.max() if loaded.any() else load
@@ -510,7 +505,7 @@ def bottlenecks(graph: RoadGraph, settlements: gpd.GeoDataFrame, *, bridge_diagn
     rows = rows.sort_values(["kind", "load", "isolated_population"], ascending=[True, False, False])
     # rank: single-access by population, low-capacity by load, interleaved by their own order
     rows["rank"] = np.arange(1, len(rows) + 1)
-    rows["action"] = action_texts(rows["kind"].to_numpy(), "network.bottleneck", lang)
+    rows["action"] = action_keys(rows["kind"].to_numpy(), "network.bottleneck")
     layer = _gdf({c: rows[c].to_numpy() for c in ["rank", "edge", "road", "class", "kind", "load", "load_index",
                                                   "isolated_population", "width_m", "lanes", "narrow",
                                                   "length_m", "action"]},
@@ -557,7 +552,7 @@ def seat_pairs(settlements: gpd.GeoDataFrame, zones: pd.DataFrame | None = None)
 
 
 def detours(graph: RoadGraph, settlements: gpd.GeoDataFrame, zones: pd.DataFrame | None = None, *,
-            pairs: pd.DataFrame | None = None, mode: str = "drive", lang: str | None = None,
+            pairs: pd.DataFrame | None = None, mode: str = "drive",
             source: str = "") -> Diagnosis:
     """Detour index (network time ÷ straight-line time at ``network.detour_reference_speed_kmh``)
     of the seat pairs of :func:`seat_pairs`; above ``network.detour_index_max`` is flagged,
@@ -595,7 +590,7 @@ def detours(graph: RoadGraph, settlements: gpd.GeoDataFrame, zones: pd.DataFrame
                   "to_code": code[b], "to_name": name[b], "population": pop[a], "straight_m": straight,
                   "time_s": time, "time_min": time / 60, "reference_min": straight / ref / 60,
                   "detour_index": index, "status": status,
-                  "action": action_texts(status, "network.detour", lang)}, geoms, graph)
+                  "action": action_keys(status, "network.detour")}, geoms, graph)
     layer = layer.sort_values("rank").reset_index(drop=True)
     findings = []
     for _, r in layer[layer["status"] != "ok"].iterrows():

@@ -32,7 +32,7 @@ from scipy.spatial import cKDTree
 
 from pianqu.findings import Finding
 from pianqu.geo import STORAGE_EPSG
-from pianqu.network.diagnostics import CHUNK_ELEMENTS, action_texts, detours, length_matrix, seat_pairs
+from pianqu.network.diagnostics import CHUNK_ELEMENTS, action_keys, detours, length_matrix, seat_pairs
 from pianqu.network.graph import RoadGraph
 from pianqu.network.snap import as_snapped
 from pianqu.network.travel import augment, csr_min
@@ -124,7 +124,7 @@ def link_candidates(graph: RoadGraph, settlements: gpd.GeoDataFrame, *, pairs: p
 
 def propose_links(graph: RoadGraph, settlements: gpd.GeoDataFrame, *, zones: pd.DataFrame | None = None,
                   budget_m: float | None = None, budget_cost: float | None = None, max_links: int = 50,
-                  candidates: pd.DataFrame | None = None, lang: str | None = None,
+                  candidates: pd.DataFrame | None = None,
                   source: str = "") -> Proposal:
     """Greedy missing-link plan under a length (m) and/or cost (万元) budget (see the module doc)."""
     cfg = graph.config
@@ -209,7 +209,7 @@ def propose_links(graph: RoadGraph, settlements: gpd.GeoDataFrame, *, zones: pd.
             "length_m": ch["length_m"], "cost_wan": ch["length_m"] / 1000 * unit_cost,
             "saved_person_h": ch["saved_s"] / 3600, "saved_per_km": ch["saved_s"] / 3600 / (ch["length_m"] / 1000),
             "pairs_improved": ch["pairs_improved"],
-            "action": action_texts(ch["kind"], "network.link", lang)},
+            "action": action_keys(ch["kind"], "network.link")},
             geometry=gpd.GeoSeries(geoms, crs=graph.epsg)).to_crs(STORAGE_EPSG)
     else:
         links = empty

@@ -23,7 +23,7 @@ from pianqu.findings import Finding
 from pianqu.geo import STORAGE_EPSG, ellipsoidal_area
 from pianqu.progress import task
 from pianqu.errors import layer_label
-from pianqu.services.common import (ServicesDataError, ServicesInputError, Zones, config_of, kind_name, kind_table, prepare_facilities,
+from pianqu.services.common import (ServicesDataError, ServicesInputError, Zones, config_of, facility_name, kind_table, prepare_facilities,
                                     village_demand)
 from pianqu.services.coverage import (CoverageResult, as_costs, coverage, coverage_standards, travel_costs,
                                       village_terrain, zone_catchment)
@@ -38,9 +38,9 @@ from pianqu.network import build_graph
 from pianqu.parcels import read_landuse
 
 FCA_SERVICES = ("health_centre", "primary_school", "elderly_home", "kindergarten")
-PLAN_COLUMNS = ["id", "kind", "kind_name", "name", "level", "zone", "township_code", "village_code", "reason",
+PLAN_COLUMNS = ["id", "kind", "name", "level", "zone", "township_code", "village_code", "reason",
                 "service", "gain_population", "rank", "method", "site", "status"]
-GAP_COLUMNS = ["id", "gap", "level", "unit", "unit_name", "zone", "township_code", "kind", "kind_name", "service",
+GAP_COLUMNS = ["id", "gap", "level", "unit", "unit_name", "zone", "township_code", "kind", "service",
                "required", "present", "population", "time_min", "distance_m", "limit_value", "limit_unit",
                "severity", "rule", "source"]
 
@@ -89,7 +89,7 @@ def analyse_services(layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame], *, z
                      site_costs: Mapping[str, np.ndarray] | None = None, county_code: str | None = None,
                      terrain: pd.Series | str | None = None, planned_population: Mapping[str, float] | None = None,
                      fca_services: Iterable[str] = FCA_SERVICES, propose: bool | Iterable[str] = True,
-                     config: Config | None = None, lang: str | None = None, time_limit: float = 20.0) -> ServicesAnalysis:
+                     config: Config | None = None, time_limit: float = 20.0) -> ServicesAnalysis:
     """Run every service analysis on a county's layers.
 
     layers: ``township``, ``village``, ``facility`` (required), ``settlement``, ``road``,
@@ -105,7 +105,6 @@ def analyse_services(layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame], *, z
     import time
 
     cfg = config_of(config)
-    lang = lang or "zh"
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
 
@@ -145,7 +144,7 @@ def analyse_services(layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame], *, z
                 raise ServicesDataError("services.error.need_layer", layer="road", layer_zh=layer_label("road"))
 
             graph = build_graph(layers["road"], config=cfg)
-        with task("服务设施可达性" if lang == "zh" else "service travel times", total=2) as advance:
+        with task("服务设施可达性 / service travel times", total=2) as advance:
             if costs is None:
                 costs = travel_costs(demand, fac, graph=graph)
             advance()
@@ -155,7 +154,7 @@ def analyse_services(layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame], *, z
             advance()
     cm = as_costs(costs, len(demand), len(fac))
     lap("travel")
-    presence = presence_check(fac, townships=townships, villages=villages, zones=zones, lang=lang)
+    presence = presence_check(fac, townships=townships, villages=villages, zones=zones)
     findings += presence.findings
     cov = coverage(demand, fac, cm, standards=std, config=cfg)
     findings += cov.findings
@@ -245,8 +244,7 @@ def _propose(demand, fac, settlements, cov: CoverageResult, cm, site_costs, std,
 
 
 # -- outputs -------------------------------------------------------------------------------------
-def facility_plan(analysis: ServicesAnalysis, settlements: gpd.GeoDataFrame | None = None, *,
-                  lang: str = "zh") -> gpd.GeoDataFrame:
+def facility_plan(analysis: ServicesAnalysis, settlements: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
     """Proposed facilities (points, EPSG:4490): one per presence gap (at the unit's seat: the
     village seat, the town seat, the zone's centre town) and one per site proposed for
     coverage. A coverage proposal at a seat that a presence gap already names merges into it
@@ -274,7 +272,7 @@ def facility_plan(analysis: ServicesAnalysis, settlements: gpd.GeoDataFrame | No
         for k in range(int(r["missing"])):
             rows.append({"kind": r["kind"], "zone": r["zone"], "township_code": tc, "village_code": vc,
                          "reason": "presence", "service": "", "gain_population": np.nan, "rank": 0,
-                         "method": f"rule:{r['rule']}", "site": r["unit"], "name": f"{r['unit_name']}{r['kind_name']}"})
+                         "method": f"rule:{r['rule']}", "site": r["unit"], "name": f"{r['unit_name']}{facility_name(r['kind'])}"})
             geoms.append(geom)
     index = {(r["kind"], r["site"]): i for i, r in enumerate(rows)}
     prop = analysis.proposals.to_crs(STORAGE_EPSG) if len(analysis.proposals) else analysis.proposals
@@ -289,11 +287,10 @@ def facility_plan(analysis: ServicesAnalysis, settlements: gpd.GeoDataFrame | No
         rows.append({"kind": r["kind"], "zone": analysis.zones.township_zone.get(r["township_code"], ""),
                      "township_code": r["township_code"], "village_code": r["village_code"], "reason": "coverage",
                      "service": r["service"], "gain_population": r["gain_population"], "rank": r["rank"],
-                     "method": r["method"], "site": r["site_id"], "name": f"{r['name']}{kind_name(r['kind'], lang)}"})
+                     "method": r["method"], "site": r["site_id"], "name": f"{r['name']}{facility_name(r['kind'])}"})
         geoms.append(g)
-    df = pd.DataFrame(rows, columns=[c for c in PLAN_COLUMNS if c not in ("id", "kind_name", "level", "status")])
+    df = pd.DataFrame(rows, columns=[c for c in PLAN_COLUMNS if c not in ("id", "level", "status")])
     df.insert(0, "id", [f"FP{i + 1:05d}" for i in range(len(df))])
-    df["kind_name"] = [kind_name(k, lang) for k in df["kind"]]
     df["level"] = df["kind"].map(kt["level"]).fillna("")
     df["status"] = "proposed"
     df["gain_population"] = df["gain_population"].astype(float)
@@ -316,7 +313,7 @@ def facility_gaps(analysis: ServicesAnalysis, townships: gpd.GeoDataFrame, villa
         geom = {"zone": poly_z, "village": poly_v}.get(r["level"], poly_t).get(r["unit"])
         rows.append({"gap": "presence", "level": r["level"], "unit": r["unit"], "unit_name": r["unit_name"],
                      "zone": r["zone"], "township_code": r["township_code"], "kind": r["kind"],
-                     "kind_name": r["kind_name"], "service": "", "required": r["required"], "present": r["present"],
+                     "service": "", "required": r["required"], "present": r["present"],
                      "population": np.nan, "time_min": np.nan, "distance_m": np.nan, "limit_value": np.nan,
                      "limit_unit": "", "severity": r["severity"], "rule": r["rule"], "source": r["source"]})
         geoms.append(geom)
@@ -325,7 +322,7 @@ def facility_gaps(analysis: ServicesAnalysis, townships: gpd.GeoDataFrame, villa
     for r in analysis.coverage.unserved().to_dict("records"):
         rows.append({"gap": "coverage", "level": "village", "unit": r["code"], "unit_name": r["name"],
                      "zone": r["zone"], "township_code": r["township_code"], "kind": r["facility_kind"],
-                     "kind_name": kind_name(r["service"]), "service": r["service"], "required": 0, "present": 0,
+                     "service": r["service"], "required": 0, "present": 0,
                      "population": r["population"], "time_min": r["time_min"], "distance_m": r["distance_m"],
                      "limit_value": r["limit_value"], "limit_unit": r["limit_unit"], "severity": "warning",
                      "rule": f"coverage:{r['service']}", "source": src.get(r["service"], "")})
@@ -354,12 +351,12 @@ def service_tables(analysis: ServicesAnalysis) -> dict[str, pd.DataFrame]:
 
 
 def write_services(ws, scenario: str, analysis: ServicesAnalysis, *, layers: Mapping[str, gpd.GeoDataFrame],
-                   reason: str = "", lang: str = "zh") -> dict[str, int]:
+                   reason: str = "") -> dict[str, int]:
     """Write ``facility_plan``, ``facility_gap`` and the tables into ``scenario`` (created when
     absent) in one audited write; returns the row count per layer."""
     if scenario not in set(ws.scenarios()["name"]):
         ws.create_scenario(scenario, command="services")
-    plan = facility_plan(analysis, layers.get("settlement"), lang=lang)
+    plan = facility_plan(analysis, layers.get("settlement"))
     gaps = facility_gaps(analysis, layers["township"], layers["village"])
     out: dict[str, gpd.GeoDataFrame | pd.DataFrame] = {"facility_plan": plan, "facility_gap": gaps}
     for name, t in service_tables(analysis).items():
@@ -368,7 +365,7 @@ def write_services(ws, scenario: str, analysis: ServicesAnalysis, *, layers: Map
     return {k: len(v) for k, v in out.items()}
 
 
-def services_for_scenario(ws, scenario: str, *, write: bool = True, lang: str = "zh",
+def services_for_scenario(ws, scenario: str, *, write: bool = True,
                           layers: Mapping[str, gpd.GeoDataFrame] | None = None, **kw) -> ServicesAnalysis:
     """Run every public-service and safety analysis against the zones of a plan scenario.
 
@@ -385,8 +382,6 @@ def services_for_scenario(ws, scenario: str, *, write: bool = True, lang: str = 
         The plan scenario whose zones are used (and, with ``write``, written into).
     write : bool, default True
         Store the layers and tables in the scenario.
-    lang : str, default "zh"
-        Language of the texts stored in the tables.
     layers : mapping of str to GeoDataFrame, optional
         The township, village, facility, settlement and road layers to use (``pianqu plan``
         passes :meth:`pianqu.inputs.PlanInputs.service_layers`); default the workspace's own.
@@ -416,8 +411,7 @@ def services_for_scenario(ws, scenario: str, *, write: bool = True, lang: str = 
     zones = kw.pop("zones", None)
     if zones is None and scenario in set(ws.scenarios()["name"]) and ws.has("zone_member", scenario):
         zones = Zones.from_scenario(ws, scenario)
-    analysis = analyse_services(layers, zones=zones, county_code=ws.meta.county_code, config=ws.config(),
-                                lang=lang, **kw)
+    analysis = analyse_services(layers, zones=zones, county_code=ws.meta.county_code, config=ws.config(), **kw)
     if write:
-        write_services(ws, scenario, analysis, layers=layers, lang=lang)
+        write_services(ws, scenario, analysis, layers=layers)
     return analysis

@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 
 from pianqu.config import Config, load_config
-from pianqu.errors import PianquError
+from pianqu.errors import Phrase, PianquError
 from pianqu.findings import Finding
+from pianqu.i18n import default_lang
 from pianqu.standards import facility_kinds
 
 LEVELS = ("zone", "central_town", "township", "village")
@@ -43,12 +44,26 @@ def kind_table() -> pd.DataFrame:
     return facility_kinds().set_index("kind")
 
 
-def kind_name(kind: str, lang: str = "zh") -> str:
-    """Chinese or English name of a facility kind (the kind itself when unknown)."""
+class KindName(Phrase):
+    """The name of a facility kind said in the reader's language (``name_zh``/``name_en`` of the
+    standards table; the kind itself when unknown): a finding's parameter, rendered at the edges
+    (``KindName("school").message("en")``)."""
+
+    def __init__(self, kind: str):
+        super().__init__(str(kind))
+
+    def message(self, lang: str | None = None) -> str:
+        kt = kind_table()
+        if self.key not in kt.index:
+            return self.key
+        return str(kt.at[self.key, "name_en" if (lang or default_lang()) == "en" else "name_zh"])
+
+
+def facility_name(kind: str) -> str:
+    """The Chinese name of a facility kind, as a proposed facility's name in the data is made
+    (``<seat name><kind name>``, like the names of the facility layer)."""
     kt = kind_table()
-    if kind not in kt.index:
-        return kind
-    return str(kt.at[kind, "name_zh" if lang == "zh" else "name_en"])
+    return str(kt.at[kind, "name_zh"]) if kind in kt.index else str(kind)
 
 
 def split_kinds(text: str) -> list[str]:

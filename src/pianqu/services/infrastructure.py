@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from pianqu.config import Config
-from pianqu.services.common import Zones, config_of, kind_name
+from pianqu.services.common import Zones, config_of
 from pianqu.services.coverage import CoverageResult, coverage, coverage_standards
 from pianqu.services.presence import PresenceResult, presence_check, presence_rules
 
@@ -34,13 +34,12 @@ class InfrastructureResult:
 def infrastructure_check(facilities: pd.DataFrame, demand: pd.DataFrame, costs, *, townships: pd.DataFrame,
                          villages: pd.DataFrame | None = None, zones: Zones | None = None,
                          standards: pd.DataFrame | None = None, config: Config | None = None,
-                         lang: str | None = None) -> InfrastructureResult:
+                         ) -> InfrastructureResult:
     """Presence per township/village and coverage per demand point of the infrastructure services."""
     cfg = config_of(config)
-    lang = lang or "zh"
     std = coverage_standards(cfg) if standards is None else standards
     pres = presence_check(facilities, townships=townships, villages=villages, zones=zones,
-                          rules=presence_rules(groups=GROUPS), lang=lang)
+                          rules=presence_rules(groups=GROUPS))
     cov = coverage(demand, facilities, costs, services=[s for s in SERVICES if s in set(std["service"])],
                    standards=std, config=cfg)
     summary = cov.summary().set_index("service")
@@ -51,7 +50,7 @@ def infrastructure_check(facilities: pd.DataFrame, demand: pd.DataFrame, costs, 
         if d.empty:
             continue
         d = d.iloc[0]
-        rows.append({"service": s, "name": kind_name(s, lang), "mode": d["mode"], "standard": d["value"],
+        rows.append({"service": s, "mode": d["mode"], "standard": d["value"],
                      "unit": d["unit"], "sureness": d["sureness"], "source": d["source"],
                      "presence_level": pres_sum.at[s, "level"] if s in pres_sum.index else "",
                      "units": int(pres_sum.at[s, "units"]) if s in pres_sum.index else 0,

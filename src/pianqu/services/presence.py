@@ -20,9 +20,9 @@ import pandas as pd
 
 from pianqu.findings import Finding
 from pianqu.standards import table as standards_table
-from pianqu.services.common import LEVELS, ServicesInputError, Zones, kind_name, kind_table
+from pianqu.services.common import LEVELS, ServicesInputError, KindName, Zones, kind_table
 
-STATUS_COLUMNS = ["level", "unit", "unit_name", "zone", "township_code", "rule", "kind", "kind_name", "required",
+STATUS_COLUMNS = ["level", "unit", "unit_name", "zone", "township_code", "rule", "kind", "required",
                   "present", "missing", "ok", "group", "severity", "sureness", "source"]
 
 
@@ -74,7 +74,7 @@ class PresenceResult:
     def summary(self) -> pd.DataFrame:
         """Per level and rule: units, units meeting the rule, units missing, share meeting it."""
         s = self.status
-        g = s.groupby(["level", "rule", "kind", "kind_name"], sort=False)
+        g = s.groupby(["level", "rule", "kind"], sort=False)
         out = pd.DataFrame({"units": g.size(), "units_ok": g["ok"].sum().astype(int),
                             "facilities": g["present"].sum().astype(int)}).reset_index()
         out["units_missing"] = out["units"] - out["units_ok"]
@@ -99,7 +99,7 @@ def _names(frame: pd.DataFrame | None) -> dict[str, str]:
 
 def presence_check(facilities: pd.DataFrame, *, townships: pd.DataFrame, villages: pd.DataFrame | None = None,
                    zones: Zones | None = None, rules: pd.DataFrame | None = None,
-                   lang: str | None = None) -> PresenceResult:
+                   ) -> PresenceResult:
     """Count the facilities of every unit against the presence rules.
 
     facilities: the facility layer prepared by :func:`pianqu.services.common.prepare_facilities`
@@ -109,7 +109,6 @@ def presence_check(facilities: pd.DataFrame, *, townships: pd.DataFrame, village
     rules: from :func:`presence_rules` (all shipped rules by default).
     """
     rules = presence_rules() if rules is None else rules
-    lang = lang or "zh"
     fk = facilities["kind"].astype(str).to_numpy()
     ft = facilities["township_code"].astype(str).to_numpy()
     fv = facilities["village_code"].astype(str).to_numpy() if "village_code" in facilities.columns else np.full(len(fk), "")
@@ -129,7 +128,7 @@ def presence_check(facilities: pd.DataFrame, *, townships: pd.DataFrame, village
                             v_t, fv)
     if zones is not None:
         z_ids = np.array(zones.ids, dtype=object)
-        z_names = np.array([_zone_name(z, zones, t_names, lang) for z in z_ids], dtype=object)
+        z_names = np.array([_zone_name(z, zones, t_names) for z in z_ids], dtype=object)
         units["zone"] = (z_ids, z_names, z_ids, np.array([zones.centres.get(z, "") for z in z_ids], dtype=object), fz)
         cz = np.array([z for z in zones.ids if z in zones.centres], dtype=object)
         cc = np.array([zones.centres[z] for z in cz], dtype=object)
@@ -144,7 +143,7 @@ def presence_check(facilities: pd.DataFrame, *, townships: pd.DataFrame, village
         present = counts.reindex(ids).fillna(0).astype(int).to_numpy() if len(ids) else np.zeros(0, int)
         frames.append(pd.DataFrame({
             "level": r.level, "unit": ids, "unit_name": names, "zone": zone, "township_code": town,
-            "rule": r.rule, "kind": r.kind, "kind_name": kind_name(r.kind, lang), "required": int(r.min_count),
+            "rule": r.rule, "kind": r.kind, "required": int(r.min_count),
             "present": present, "missing": np.maximum(0, int(r.min_count) - present),
             "ok": present >= int(r.min_count), "group": r.group, "severity": r.severity,
             "sureness": r.sureness, "source": r.source}))
@@ -153,7 +152,7 @@ def presence_check(facilities: pd.DataFrame, *, townships: pd.DataFrame, village
             nm = names[present < int(r.min_count)]
             findings.append(Finding(r.severity if r.severity in ("error", "warning", "info") else "warning",
                                     f"services.presence.{r.level}", _LEVEL_LAYER[r.level], ",".join(map(str, lacking[:20])),
-                                    "kind", {"kind": kind_name(r.kind, lang), "n": len(lacking), "units": len(ids),
+                                    "kind", {"kind": KindName(r.kind), "n": len(lacking), "units": len(ids),
                                              "names": "、".join(map(str, nm[:8])) + ("…" if len(nm) > 8 else ""),
                                              "required": int(r.min_count), "source_rule": r.source}))
     status = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=STATUS_COLUMNS)
@@ -163,9 +162,10 @@ def presence_check(facilities: pd.DataFrame, *, townships: pd.DataFrame, village
 _LEVEL_LAYER = {"zone": "zone", "central_town": "zone", "township": "township", "village": "village"}
 
 
-def _zone_name(zone: str, zones: Zones, t_names: dict[str, str], lang: str) -> str:
+def _zone_name(zone: str, zones: Zones, t_names: dict[str, str]) -> str:
+    """A zone's name as the zone layer has it (``<centre town>片区``, a name of the data)."""
     centre = zones.centres.get(zone)
     if centre:
         base = t_names.get(centre, centre)
-        return f"{base}片区" if lang == "zh" else f"{base} zone"
+        return f"{base}片区"
     return str(zone)

@@ -178,7 +178,7 @@ def brigade_classes(facilities: pd.DataFrame, town_population: Mapping[str, floa
 
 
 def safety_presence(facilities: pd.DataFrame, *, townships: pd.DataFrame, villages: pd.DataFrame | None = None,
-                    zones: Zones | None = None, lang: str | None = None) -> PresenceResult:
+                    zones: Zones | None = None) -> PresenceResult:
     """Presence of shelters, reserve points, fire stations and the governance facilities per zone."""
     return presence_check(facilities, townships=townships, villages=villages, zones=zones,
-                          rules=presence_rules(groups=("safety", "governance")), lang=lang)
+                          rules=presence_rules(groups=("safety", "governance")))

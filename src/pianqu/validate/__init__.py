@@ -168,14 +168,15 @@ def validate_workspace(ws, config: Config | None = None, *,
                            landuse_version=meta.landuse_version, compute_epsg=meta.compute_epsg)
 
 
-def summarise(findings: list[Finding], lang: str | None = None) -> pd.DataFrame:
-    """Counts by severity × rule × layer with the rule's title, in finding order (for the CLI
-    and the report, when one rule fires on thousands of features)."""
+def summarise(findings: list[Finding]) -> pd.DataFrame:
+    """Counts by severity × rule × layer with the locale key of the rule's title (``<rule>.title``:
+    the CLI and the report say it, :func:`pianqu.i18n.translate_keys`), in finding order (for
+    when one rule fires on thousands of features)."""
     cols = ["severity", "rule", "layer", "count", "title"]
     if not findings:
         return pd.DataFrame(columns=cols)
     frame = pd.DataFrame([(f.severity, f.rule, f.layer) for f in sort_findings(list(findings))],
                          columns=["severity", "rule", "layer"])
     out = frame.groupby(["severity", "rule", "layer"], sort=False).size().reset_index(name="count")
-    out["title"] = [t(f"{rule}.title", lang) for rule in out["rule"]]
+    out["title"] = [f"{rule}.title" for rule in out["rule"]]
     return out[cols]

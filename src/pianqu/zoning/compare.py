@@ -79,12 +79,13 @@ class Comparison:
     def evaluation(self) -> Evaluation:
         return self.evaluator.evaluation()
 
-    def table(self, lang: str | None = None, evaluation: Evaluation | None = None) -> pd.DataFrame:
-        """Measures side by side (rows: measures; columns: the division, then the proposal)."""
+    def table(self, evaluation: Evaluation | None = None) -> pd.DataFrame:
+        """Measures side by side (rows: measure keys, see :func:`pianqu.zoning.evaluate.compare`;
+        columns: the division, then the proposal)."""
         evs = {self.labels[0]: evaluation or self.evaluation()}
         if self.proposal is not None:
             evs[self.labels[1]] = self.proposal
-        return compare(evs, lang)
+        return compare(evs)
 
     def zone_names(self) -> dict[str, str]:
         """Zone label → '<centre name>片区' where the zone has exactly one centre."""
@@ -177,7 +178,7 @@ def compare_division(ws, division: str | Path | pd.DataFrame | None = None, *, s
     Returns
     -------
     Comparison
-        ``table(lang)`` (the measures side by side), ``evaluation()``, ``proposal`` and
+        ``table()`` (the measures side by side), ``evaluation()``, ``proposal`` and
         ``move(code, zone)``: one township moved and re-evaluated from sums in milliseconds.
     """
     cfg = config or ws.config()

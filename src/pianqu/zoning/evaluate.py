@@ -537,25 +537,24 @@ def evaluate(units: pd.DataFrame, division: pd.DataFrame, travel_s: np.ndarray, 
     return Evaluator(units, travel_s, division, **kw).evaluation()
 
 
-def compare(evaluations: Mapping[str, Evaluation], lang: str | None = None) -> pd.DataFrame:
+def compare(evaluations: Mapping[str, Evaluation]) -> pd.DataFrame:
     """The summaries of several divisions side by side.
 
     Parameters
     ----------
     evaluations : mapping of str to Evaluation
         Division name → :func:`pianqu.evaluate` result, e.g. ``{"规划师方案": hand, "pianqu": plan}``.
-    lang : str, optional
-        Language of the measure names (``zh`` default, or ``en``).
 
     Returns
     -------
     pandas.DataFrame
-        Rows: the measures (zones, population, mean and maximum time to the centre, share within
-        the standard, compactness, errors …); columns: the divisions.
+        Rows: the measures by key (zones, population, mean and maximum time to the centre, share
+        within the standard, compactness, errors …; ``t(f"zoning.metric.{key}", lang)`` names
+        one); columns: the divisions.
     """
     rows = []
     for key in SUMMARY_KEYS:
-        row = {"measure": t(f"zoning.metric.{key}", lang)}
+        row = {"measure": key}
         for name, ev in evaluations.items():
             row[name] = ev.summary.get(key)
         rows.append(row)

@@ -14,7 +14,10 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from pianqu.land.common import rule_names
-from pianqu.network.diagnostics import action_texts
+from pianqu.land.stats import TOTAL
+from pianqu.standards import industries
+from pianqu.i18n import translate_keys
+from pianqu.network.diagnostics import action_keys
 from pianqu.report import maps
 from pianqu.report.parts.core import dpi, map_epsg, width_in
 from pianqu.report.parts.inputs import say_derived
@@ -73,11 +76,12 @@ def zone_map(ctx: ReportContext, zones: gpd.GeoDataFrame) -> Figure:
             handles.append(Line2D([], [], marker="*", color="none", markerfacecolor="#c00000", markersize=12,
                                   label=ctx.t("plan.legend.centre")))
             label_at = centres.set_index(centres["township_code"].astype(str)).geometry
+            specialty = specialty_names(ctx, z)
             for _, row in z.iterrows():
                 pt = label_at.get(str(row["centre"]))
                 if pt is None:
                     pt = row.geometry.representative_point()
-                spec = str(row.get("specialty_zh") or "")
+                spec = str(specialty.get(row.name, "") or "")
                 text = f"{row['name']}" + (f"\n{spec}" if spec else "")
                 ax.annotate(text, (pt.x, pt.y), xytext=(0, 9), textcoords="offset points", ha="center",
                             va="bottom", fontsize=8.5, zorder=7,
@@ -111,7 +115,7 @@ def zones_section(ws, ctx: ReportContext) -> SectionContent | None:
         c("zone"): zones["name"], c("centre"): zones["centre_name"], c("members"): zones["members"].astype(int),
         c("population"): zones["population"].astype(int), c("mean_time"): zones["mean_time_min"],
         c("max_time"): zones["max_time_min"], c("within"): zones["within_share"],
-        c("specialty"): zones.get("specialty_zh", pd.Series("", index=zones.index)),
+        c("specialty"): specialty_names(ctx, zones),
     }).sort_values(c("population"), ascending=False)
     content.add_table(Table("zones", ctx.t("plan.section.zones.table"), table, sheet=ctx.t("plan.section.zones.table"),
                             formats={c("within"): ".0%", c("mean_time"): ",.1f", c("max_time"): ",.1f"}))
@@ -197,7 +201,8 @@ def roads_map(ctx: ReportContext, layers: dict[str, gpd.GeoDataFrame | None]) ->
 
 
 # the recommended action of a road diagnostic follows from its kind (or status); the layer keeps
-# it in the language of the plan run, the report says it in the report's language
+# its locale key (a workspace of an older run: a text in the run's language), the report says it
+# in the report's language
 _ACTION_KEYS = {"dead_ends": ("network.dead_end", "kind"), "bottlenecks": ("network.bottleneck", "kind"),
                 "detours": ("network.detour", "status"), "links": ("network.link", "kind")}
 
@@ -208,7 +213,7 @@ def _actions_in(ctx: ReportContext, key: str, frame: pd.DataFrame) -> pd.DataFra
     if not prefix or "action" not in frame or col not in frame:
         return frame
     out = frame.copy()
-    out["action"] = action_texts(out[col].astype(str), prefix, ctx.lang)
+    out["action"] = translate_keys(action_keys(out[col].astype(str), prefix), ctx.lang)
     return out
 
 
@@ -252,11 +257,40 @@ def roads_section(ws, ctx: ReportContext) -> SectionContent | None:
 SPACE_COLOURS = {"agricultural": "#f6e7a1", "ecological": "#a8d5a2", "construction": "#e8908a"}
 
 
+def specialty_names(ctx: ReportContext, zones: pd.DataFrame) -> pd.Series:
+    """Each zone's leading specialty named in the report's language (from its ``specialty`` key;
+    the Chinese name the zone layer also keeps where the key is unknown)."""
+    stored = zones.get("specialty_zh", pd.Series("", index=zones.index)).fillna("").astype(str)
+    if "specialty" not in zones:
+        return stored
+    names = industries().set_index("id")["name_en" if ctx.lang == "en" else "name_zh"]
+    return zones["specialty"].fillna("").astype(str).map(names).fillna(stored)
+
+
+def _rule_names(ctx: ReportContext, table: str) -> dict[str, str]:
+    """Rule → its name in the report's language, from the standards table ``table``."""
+    names = rule_names(table)
+    return names["name_en" if ctx.lang == "en" else "name_zh"].to_dict()
+
+
+def totals_in(ctx: ReportContext, frame: pd.DataFrame) -> pd.DataFrame:
+    """A land table with its totals row and column (the key ``total``,
+    :data:`pianqu.land.stats.TOTAL`) named in the report's language."""
+    word = ctx.t("land.stats.total")
+    out = frame.rename(columns={TOTAL: word})
+    if not pd.api.types.is_numeric_dtype(out.index):
+        out = out.rename(index={TOTAL: word})
+    for col in out.columns[:1]:  # the unit column of a stored table (its index, written)
+        if not pd.api.types.is_numeric_dtype(out[col]):
+            out[col] = out[col].mask(out[col].astype(str) == TOTAL, word)
+    return out
+
+
 def _conflict_names_in(ctx: ReportContext, conflicts: pd.DataFrame) -> pd.DataFrame:
     """The conflict table with each rule's name in the report's language (from the rules table)."""
     out = pd.DataFrame(conflicts)
     if "rule" in out and "name" in out:
-        out["name"] = out["rule"].map(rule_names("conflict_rules", ctx.lang)).fillna(out["name"])
+        out["name"] = out["rule"].map(_rule_names(ctx, "conflict_rules")).fillna(out["name"])
     return out
 
 
@@ -308,7 +342,7 @@ def land_section(ws, ctx: ReportContext) -> SectionContent | None:
         frame = ctx.layer(layer, ctx.scenario)
         if frame is not None and len(frame):
             title = ctx.t(f"plan.section.land.{key}")
-            content.add_table(Table(f"land_{key}", title, pd.DataFrame(frame), sheet=title))
+            content.add_table(Table(f"land_{key}", title, totals_in(ctx, pd.DataFrame(frame)), sheet=title))
     _land_change(ctx, content)
     _land_more(ctx, content, spaces, zones)
     return content
@@ -365,7 +399,7 @@ def _land_more(ctx: ReportContext, content: SectionContent, spaces: gpd.GeoDataF
         content.add_note(tx("siting_note", n=len(siting), prohibited=int(n.get("prohibited", 0)),
                             restricted=int(n.get("restricted", 0)), allowed=int(n.get("allowed", 0))),
                          "warning" if n.get("prohibited", 0) else "info")
-        names = rule_names("siting_rules", ctx.lang)
+        names = _rule_names(ctx, "siting_rules")
         v = pd.DataFrame({tx("col.id"): siting["id"], tx("col.name"): siting["name"], tx("col.kind"): siting["kind"],
                           tx("col.verdict"): siting["verdict"].map(lambda x: ctx.t(f"land.verdict.{x}")),
                           tx("col.worst_rule"): siting["worst_rule"].map(lambda r: names.get(r, r)),
@@ -451,7 +485,8 @@ def _land_quota(ctx: ReportContext, content: SectionContent, L: dict, zones: gpd
                      townships=len(L["land_quota_township"]) if L["land_quota_township"] is not None else 0,
                      feasible=tx("quota_feasible") if not short.any() else tx("quota_infeasible", n=int(short.sum()))),
                      "info" if not short.any() else "warning")
-    tt = pd.DataFrame({tx("col.indicator"): targets["name"], tx("col.present_ha"): targets["present_ha"],
+    tt = pd.DataFrame({tx("col.indicator"): targets["indicator"].astype(str).map(
+                           lambda ind: ctx.t(f"land.quota.indicator.{ind}")), tx("col.present_ha"): targets["present_ha"],
                        tx("col.target_ha"): targets["target_ha"], tx("col.allocated_ha"): targets["allocated_ha"],
                        tx("col.shortfall_ha"): targets["shortfall_ha"]})
     content.add_table(Table("land_quota_targets", tx("quota_targets"), tt, sheet=tx("quota_targets_sheet")))

@@ -18,7 +18,7 @@ from pianqu.report import maps
 from pianqu.report.parts.core import dpi, map_epsg, width_in
 from pianqu.report.parts.inputs import say_derived
 from pianqu.report.sections import Figure, ReportContext, SectionContent, Table, register_section
-from pianqu.services.common import kind_name, kind_table
+from pianqu.services.common import KindName, kind_table
 from pianqu.services.coverage import coverage_standards
 from pianqu.i18n import t
 
@@ -53,6 +53,11 @@ def _limit_text(std: pd.DataFrame, service: str, lang: str, values=None) -> str:
     vals = sorted({float(x) for x in values if np.isfinite(float(x))}) if values is not None else []
     value = (f"{vals[0]:g}" if len(vals) == 1 else f"{vals[0]:g}–{vals[-1]:g}") if vals else f"{r['value']:g}"
     return f"{mode}{value}{unit}" if lang == "zh" else f"{value} {unit} {mode}"
+
+
+def kind_name(kind: str, lang: str) -> str:
+    """A facility kind's name in the report's language (the analyses keep the kind)."""
+    return KindName(kind).message(lang)
 
 
 def _service_label(service: str, lang: str) -> str:
@@ -175,7 +180,8 @@ def services(ws, ctx: ReportContext) -> SectionContent | None:
     content.add_note(ctx.t("report.section.services.intro", zones=zones_note))
     # presence
     if pres is not None and len(pres):
-        pres = pres.assign(ok=pres["ok"].astype(str).isin(["True", "true", "1"]))
+        pres = pres.assign(ok=pres["ok"].astype(str).isin(["True", "true", "1"]),
+                           kind_name=[kind_name(k, lang) for k in pres["kind"].astype(str)])
         summ = pres.assign(missing=~pres["ok"]).groupby(["level", "kind_name"], sort=False).agg(
             units=("ok", "size"), missing=("missing", "sum")).reset_index()
         summ["level"] = summ["level"].map(lambda x: ctx.t(f"report.section.services.level.{x}"))
