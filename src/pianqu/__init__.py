@@ -55,7 +55,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "PlanInputs": ("pianqu.inputs", "PlanInputs"),
     "run_plan": ("pianqu.plan", "plan"),
     "PlanResult": ("pianqu.plan", "PlanResult"),
-    "township_units": ("pianqu.plan", "township_units"),
+    "township_units": ("pianqu.zoning.instance", "township_units"),
     # road network
     "build_graph": ("pianqu.network.graph", "build_graph"),
     "od_matrix": ("pianqu.network.travel", "od_matrix"),
@@ -160,7 +160,8 @@ if TYPE_CHECKING:  # what editors and type checkers see; nothing of this runs
     from pianqu.network.isochrone import isochrones
     from pianqu.network.snap import seat_points
     from pianqu.network.travel import nearest_k, od_matrix
-    from pianqu.plan import PlanResult, township_units
+    from pianqu.plan import PlanResult
+    from pianqu.zoning.instance import township_units
     from pianqu.plan import plan as run_plan
     from pianqu.report.maps import overview_map
     from pianqu.report.writer import write_report

@@ -13,6 +13,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 from pyproj import CRS, Geod, Transformer
+from shapely.errors import GEOSException
 
 from pianqu.errors import UserValueError
 
@@ -201,3 +202,92 @@ def ellipsoidal_area(geoms, crs=None) -> np.ndarray:
 def to_compute(gdf: gpd.GeoDataFrame, epsg: int | None = None) -> gpd.GeoDataFrame:
     """Reproject to the computing GK zone (given, or derived from the data)."""
     return gdf.to_crs(epsg or compute_epsg(gdf))
+
+
+# -- unions and zones ----------------------------------------------------------------------------
+GRID_M = 1e-3  # snap-rounding grid (m) of the last-resort union of nearly invalid input
+
+
+def _geom_values(geoms) -> np.ndarray:
+    if isinstance(geoms, (gpd.GeoDataFrame, gpd.GeoSeries)):
+        geoms = geoms.geometry.to_numpy() if isinstance(geoms, gpd.GeoDataFrame) else geoms.to_numpy()
+    return np.asarray(geoms, dtype=object)
+
+
+def _polygonal(geoms: np.ndarray) -> np.ndarray:
+    """Keep only the polygonal parts of intersection results (as geopandas' keep_geom_type)."""
+    out = geoms.copy()
+    gtype = shapely.get_type_id(out)
+    mixed = np.flatnonzero(gtype == 7)  # GeometryCollection
+    for k in mixed:
+        parts = [p for p in shapely.get_parts(out[k]) if shapely.get_type_id(p) in (3, 6)]
+        polys = [q for p in parts for q in shapely.get_parts(p)]
+        out[k] = (polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)) if polys else shapely.Polygon()
+    return out
+
+
+def union(geoms) -> shapely.Geometry:
+    """The union of polygons: a fast coverage union when they tile (edge-matched, no overlaps; the
+    result is checked: valid and as large as the parts), else GEOS ``union_all``."""
+    geoms = _geom_values(geoms)
+    geoms = geoms[~shapely.is_empty(geoms) & ~shapely.is_missing(geoms)]
+    if len(geoms) == 0:
+        return shapely.Polygon()
+    if len(geoms) == 1:
+        return geoms[0]
+    total = float(shapely.area(geoms).sum())
+    try:
+        u = shapely.coverage_union_all(geoms)
+        if shapely.is_valid(u) and abs(u.area - total) <= 1e-9 * max(total, 1.0):
+            return u
+    except GEOSException:
+        pass
+    try:
+        return shapely.union_all(geoms)
+    except GEOSException:  # inputs made just invalid by a reprojection: repair them, then snap-round
+        fixed = _polygonal(shapely.make_valid(geoms))
+        try:
+            return shapely.union_all(fixed)
+        except GEOSException:
+            return shapely.union_all(fixed, grid_size=GRID_M)
+
+
+def dissolve_groups(geoms, labels) -> tuple[np.ndarray, np.ndarray]:
+    """Union of the geometries of each label (``coverage_union`` when they tile, else ``union_all``).
+
+    Returns ``(labels, geometries)`` sorted by label.
+    """
+    geoms = _geom_values(geoms)
+    labels = np.asarray(labels)
+    order = np.argsort(labels, kind="stable")
+    lab, g = labels[order], geoms[order]
+    uniq, starts, counts = np.unique(lab, return_index=True, return_counts=True)
+    out = np.empty(len(uniq), dtype=object)
+    for u, (s, c) in enumerate(zip(starts, counts)):
+        out[u] = union(g[s:s + c])
+    return uniq, out
+
+
+def zone_polygons(units: gpd.GeoDataFrame, assignment, *, code: str = "code",
+                  epsg: int | None = None) -> gpd.GeoDataFrame:
+    """One polygon per zone: the union of its units' polygons.
+
+    The one zone-polygon builder of the project (the plan's ``zone`` layer, the land analyses'
+    zones and the service gaps all use it). ``assignment`` maps a unit code to its zone label
+    (a Series indexed by code, or a dict); units without a zone (absent or ``''``) are left out.
+    Computed in ``epsg`` when given (the frame is reprojected first), else in the units' CRS.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``zone`` (str, sorted) and the polygon.
+    """
+    frame = units if epsg is None or units.crs is None or units.crs.to_epsg() == int(epsg) else units.to_crs(int(epsg))
+    mapping = assignment.to_dict() if hasattr(assignment, "to_dict") else dict(assignment)
+    mapping = {str(k): ("" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+               for k, v in mapping.items()}
+    labels = np.asarray([mapping.get(str(c), "") for c in frame[code]], dtype=object)
+    keep = labels != ""
+    uniq, geoms = dissolve_groups(frame.geometry.to_numpy()[keep], labels[keep].astype(str))
+    return gpd.GeoDataFrame({"zone": uniq.astype(object)}, geometry=list(geoms) if len(geoms) else [],
+                            crs=frame.crs)

@@ -409,3 +409,19 @@ def _audit_rows(layers: list[str], command: str, reason: str, scenario: str | No
         "scenario": scenario or "", "layer": layers, "rows": counts, "reason": reason,
         "pianqu_version": __version__,
     })
+
+
+def storable(frame: Frame) -> Frame:
+    """Columns a GeoPackage can store: lists and dicts become text, booleans plain ``bool``, the
+    index a column (when named or a MultiIndex), geometry in EPSG:4490."""
+    f = frame.reset_index(drop=not isinstance(frame.index, pd.MultiIndex) and frame.index.name is None)
+    for col in f.columns:
+        if col == "geometry":
+            continue
+        if f[col].dtype == object and f[col].map(lambda v: isinstance(v, (list, tuple, dict, set))).any():
+            f[col] = f[col].map(lambda v: ",".join(map(str, v)) if isinstance(v, (list, tuple, set)) else str(v))
+        elif f[col].dtype == bool or str(f[col].dtype) == "boolean":
+            f[col] = f[col].astype(bool)
+    if isinstance(f, gpd.GeoDataFrame) and f.crs is not None and f.crs.to_epsg() != STORAGE_EPSG:
+        f = f.to_crs(STORAGE_EPSG)
+    return f

@@ -15,9 +15,9 @@ import pandas as pd
 
 from pianqu.config import Config, load_config
 from pianqu.errors import Phrase, PianquError, layer_label
-from pianqu.geo import compute_epsg
+from pianqu.geo import compute_epsg, zone_polygons as geo_zone_polygons
 from pianqu.i18n import default_lang
-from pianqu.land.overlay import OverlayError, dissolve_groups, project
+from pianqu.land.overlay import OverlayError, project
 from pianqu.standards import area_units, czcsxm_codes, land_classes
 from pianqu.standards import table as standards_table
 
@@ -228,24 +228,21 @@ def zone_polygons(zones: gpd.GeoDataFrame | None = None, *, townships: gpd.GeoDa
         require(zones, "zone", [zone_field])
         epsg = epsg_for(epsg, zones)
         z = polygons(zones, "zone", epsg)
-        labels = z[zone_field].astype(str).to_numpy()
-    else:
-        if townships is None or mapping is None:
-            raise LandInputError("land.error.zones_args")
-        require(townships, "township", ["code"])
-        epsg = epsg_for(epsg, townships)
-        if isinstance(mapping, pd.DataFrame):
-            key = "code" if "code" in mapping.columns else "township_code"
-            require(mapping, "zone_member", [key, zone_field])
-            mapping = dict(zip(mapping[key].astype(str), mapping[zone_field].astype(str)))
-        t = polygons(townships, "township", epsg, "code")
-        codes = t["code"].astype(str)
-        missing = sorted(set(codes) - set(mapping))
-        if missing:
-            raise LandInputError("land.error.township_no_zone", codes=", ".join(missing[:5]))
-        z, labels = t, codes.map(mapping).astype(str).to_numpy()
-    uniq, geoms = dissolve_groups(z.geometry.to_numpy(), labels)
-    return gpd.GeoDataFrame({"zone": uniq}, geometry=geoms, crs=epsg)
+        labels = z[zone_field].astype(str)
+        return geo_zone_polygons(z.assign(_label=labels), dict(zip(labels, labels)), code="_label")
+    if townships is None or mapping is None:
+        raise LandInputError("land.error.zones_args")
+    require(townships, "township", ["code"])
+    epsg = epsg_for(epsg, townships)
+    if isinstance(mapping, pd.DataFrame):
+        key = "code" if "code" in mapping.columns else "township_code"
+        require(mapping, "zone_member", [key, zone_field])
+        mapping = dict(zip(mapping[key].astype(str), mapping[zone_field].astype(str)))
+    t = polygons(townships, "township", epsg, "code")
+    missing = sorted(set(t["code"].astype(str)) - set(mapping))
+    if missing:
+        raise LandInputError("land.error.township_no_zone", codes=", ".join(missing[:5]))
+    return geo_zone_polygons(t, mapping, epsg=epsg)
 
 
 # -- rule filters ------------------------------------------------------------------------------

@@ -36,12 +36,11 @@ import shapely
 from shapely.errors import GEOSException
 
 from pianqu.errors import Phrase, PianquError, geometry_problem
-from pianqu.geo import STORAGE_EPSG, compute_epsg, ellipsoidal_area
+from pianqu.geo import GRID_M, STORAGE_EPSG, _polygonal, compute_epsg, dissolve_groups, ellipsoidal_area, union  # noqa: F401 (re-exported)
 
 # Implementation parameters (not planning thresholds): they change speed, never the answer.
 MAX_VERTICES = 256  # pieces of a large polygon keep at most this many vertices
 MAX_DEPTH = 24  # halvings before a piece is kept whatever its size
-GRID_M = 1e-3  # snap-rounding grid (m) of the last-resort union of nearly invalid input
 # a recorded area (TBMJ) farther than this from the computed ellipsoidal area is not used to scale pieces
 # (the data check validate.area_rel_tolerance reports such parcels); the pieces keep their own area
 ADJUST_MAX_REL = 1e-2
@@ -137,18 +136,6 @@ def _split(geoms: np.ndarray, max_vertices: int) -> tuple[np.ndarray, np.ndarray
         keep = ~shapely.is_empty(halves) & (shapely.area(halves) > 0)
         pieces, owner, parent = halves[keep], ho[keep], hw[keep]
     return np.concatenate(out_p), np.concatenate(out_o), whole[np.concatenate(out_w)]
-
-
-def _polygonal(geoms: np.ndarray) -> np.ndarray:
-    """Keep only the polygonal parts of intersection results (as geopandas' keep_geom_type)."""
-    out = geoms.copy()
-    gtype = shapely.get_type_id(out)
-    mixed = np.flatnonzero(gtype == 7)  # GeometryCollection
-    for k in mixed:
-        parts = [p for p in shapely.get_parts(out[k]) if shapely.get_type_id(p) in (3, 6)]
-        polys = [q for p in parts for q in shapely.get_parts(p)]
-        out[k] = (polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)) if polys else shapely.Polygon()
-    return out
 
 
 def _check(op, *arrays, names=("left", "right"), ids=None):
@@ -371,48 +358,6 @@ def overlay(left: gpd.GeoDataFrame, right: gpd.GeoDataFrame, *, epsg: int | None
     out = gpd.GeoDataFrame(pd.concat([a, b], axis=1), geometry=ov.geometry, crs=epsg)
     out["area_m2"] = ov.area
     return to_storage(out) if storage else out
-
-
-def dissolve_groups(geoms, labels) -> tuple[np.ndarray, np.ndarray]:
-    """Union of the geometries of each label (``coverage_union`` when they tile, else ``union_all``).
-
-    Returns ``(labels, geometries)`` sorted by label.
-    """
-    geoms = _values(geoms)
-    labels = np.asarray(labels)
-    order = np.argsort(labels, kind="stable")
-    lab, g = labels[order], geoms[order]
-    uniq, starts, counts = np.unique(lab, return_index=True, return_counts=True)
-    out = np.empty(len(uniq), dtype=object)
-    for u, (s, c) in enumerate(zip(starts, counts)):
-        out[u] = union(g[s:s + c])
-    return uniq, out
-
-
-def union(geoms) -> shapely.Geometry:
-    """The union of polygons: a fast coverage union when they tile (edge-matched, no overlaps; the
-    result is checked: valid and as large as the parts), else GEOS ``union_all``."""
-    geoms = _values(geoms)
-    geoms = geoms[~shapely.is_empty(geoms) & ~shapely.is_missing(geoms)]
-    if len(geoms) == 0:
-        return shapely.Polygon()
-    if len(geoms) == 1:
-        return geoms[0]
-    total = float(shapely.area(geoms).sum())
-    try:
-        u = shapely.coverage_union_all(geoms)
-        if shapely.is_valid(u) and abs(u.area - total) <= 1e-9 * max(total, 1.0):
-            return u
-    except GEOSException:
-        pass
-    try:
-        return shapely.union_all(geoms)
-    except GEOSException:  # inputs made just invalid by a reprojection: repair them, then snap-round
-        fixed = _polygonal(shapely.make_valid(geoms))
-        try:
-            return shapely.union_all(fixed)
-        except GEOSException:
-            return shapely.union_all(fixed, grid_size=GRID_M)
 
 
 def clip_union(left, right, *, tree=None, right_pieces=None, crs=None,

@@ -20,47 +20,24 @@ from typing import Iterable
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
+
 
 from pianqu import divisions
-from pianqu.errors import UserValueError
 from pianqu.findings import SEVERITIES, Finding
 from pianqu.geo import describe_crs, ellipsoidal_area
-from pianqu.land.common import TIANKAN_CODE, deduction_share, split_deduction
 from pianqu.i18n import t
 from pianqu.schema import LAYERS
 from pianqu.parcels import read_landuse
-from pianqu.standards import area_units, land_classes, landuse_codes, mu_per_m2
+from pianqu.standards import land_classes, landuse_codes, mu_per_m2
 
-M2_PER_HA = float(area_units().set_index("unit").loc["ha", "m2"])
+from pianqu.land.stats import (M2_PER_HA, _areas, _by_sandiao_method, _text, _valid_area,  # noqa: F401 (re-exported)
+                               first_level_classes, parcel_townships, township_stats)
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def _valid_area(values: pd.Series | None, n: int) -> np.ndarray:
-    """Boolean mask of positive finite numbers (an area field that can be trusted as given)."""
-    if values is None:
-        return np.zeros(n, dtype=bool)
-    v = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    return np.isfinite(v) & (v > 0)
-
-
-def _text(values: pd.Series) -> pd.Series:
-    return values.astype("string").str.strip()
-
-
 def join_list(items: list[str], lang: str) -> str:
     """'a、b、c' in Chinese, 'a, b, c' in English."""
     return ("、" if lang == "zh" else ", ").join(items)
-
-
-def first_level_classes(version: int = 2023, lang: str = "zh") -> pd.DataFrame:
-    """First-level 用地用海 classes: code, name (report language), land (True: not a sea class)."""
-    table = landuse_codes(version)
-    l1 = table[table["level"] == 1][["code", "name"]].reset_index(drop=True)
-    if lang != "zh":
-        l1["name"] = [t(f"report.l1.{c}", lang) for c in l1["code"]]
-    l1["land"] = l1["code"].isin(set(land_classes()["l1"]))
-    return l1
 
 
 def class_label(code: str, lang: str, version: int = 2023) -> str:
@@ -72,148 +49,6 @@ def class_label(code: str, lang: str, version: int = 2023) -> str:
 def mu_factor(config=None) -> float:
     """亩 per m² (the ``mu`` row of the ``area_units`` table; ``config`` is not needed)."""
     return mu_per_m2()
-
-
-# -- parcels → townships ----------------------------------------------------------------------
-def parcel_townships(landuse: gpd.GeoDataFrame, townships: gpd.GeoDataFrame) -> pd.Series:
-    """Township code of every parcel (index aligned with ``landuse``; <NA> outside all townships)."""
-    codes = set(_text(townships["code"]).dropna())
-    out = pd.Series(pd.NA, index=landuse.index, dtype="string")
-    if "township_code" in landuse:
-        given = _text(landuse["township_code"])
-        ok = given.isin(codes).fillna(False).to_numpy(dtype=bool)
-        out[ok] = given[ok]
-    if "village_code" in landuse:
-        prefix = _text(landuse["village_code"]).str[:9]
-        ok = (out.isna() & prefix.isin(codes)).fillna(False).to_numpy(dtype=bool)
-        out[ok] = prefix[ok]
-    rest = np.flatnonzero(out.isna().to_numpy())
-    if len(rest) and len(townships):
-        geoms = landuse.geometry.to_numpy()[rest]
-        has = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-        points = shapely.point_on_surface(geoms[has])
-        tree = shapely.STRtree(townships.geometry.to_numpy())
-        hit_pt, hit_tw = tree.query(points, predicate="within")
-        if len(hit_pt):
-            first = np.unique(hit_pt, return_index=True)[1]  # a point in two townships: the first
-            target = rest[has][hit_pt[first]]
-            out.iloc[target] = _text(townships["code"]).to_numpy()[hit_tw[first]]
-    return out
-
-
-def _areas(townships: gpd.GeoDataFrame, landuse: gpd.GeoDataFrame | None) -> tuple[np.ndarray, np.ndarray]:
-    """Ellipsoidal m² of townships and parcels: the area field when valid, else computed.
-
-    Missing areas of both layers are computed in one call so they share one equal-area
-    projection (their sums then agree to rounding, not to projection differences).
-    """
-    t_ok = _valid_area(townships.get("area_m2"), len(townships))
-    t_area = np.where(t_ok, pd.to_numeric(townships.get("area_m2", pd.Series(np.nan, index=townships.index)),
-                                          errors="coerce").to_numpy(dtype=float, na_value=np.nan), np.nan)
-    if landuse is None:
-        l_ok = np.zeros(0, dtype=bool)
-        l_area = np.zeros(0)
-    else:
-        l_ok = _valid_area(landuse.get("area_m2"), len(landuse))
-        l_area = np.where(l_ok, pd.to_numeric(landuse.get("area_m2", pd.Series(np.nan, index=landuse.index)),
-                                              errors="coerce").to_numpy(dtype=float, na_value=np.nan), np.nan)
-    parts = [townships.geometry[~t_ok]]
-    if landuse is not None:
-        parts.append(landuse.geometry[~l_ok].to_crs(townships.crs))
-    todo = gpd.GeoSeries(pd.concat(parts, ignore_index=True), crs=townships.crs)
-    if len(todo):
-        computed = np.nan_to_num(ellipsoidal_area(todo), nan=0.0)
-        n_t = int((~t_ok).sum())
-        t_area[~t_ok] = computed[:n_t]
-        if landuse is not None:
-            l_area[~l_ok] = computed[n_t:]
-    return t_area, l_area
-
-
-def _by_sandiao_method(l1: np.ndarray, m2: np.ndarray, landuse: pd.DataFrame):
-    """First-level classes by the 三调 statistical method: each parcel's TBDLMJ (TBMJ − KCMJ) for its
-    class, its KCMJ for 23 其他土地 (2303 田坎). Returns ``(l1, m2, source row)``, rows added for KCMJ."""
-    codes, areas, rows = split_deduction(l1, m2, deduction_share(landuse))
-    return np.where(codes == TIANKAN_CODE, TIANKAN_CODE[:2], codes), areas, rows
-
-
-def township_stats(ws=None, *, townships: gpd.GeoDataFrame | None = None,
-                   landuse: gpd.GeoDataFrame | None = None, villages: pd.DataFrame | None = None,
-                   mu_per_m2: float | None = None, landuse_version: int | None = None) -> pd.DataFrame:
-    """Per township: code, name, kind, population, villages, area_m2/ha/mu, ``l1_XX`` (ha by
-    first-level class), ``unknown_ha`` (parcels whose code is not in the 用地用海 table) and
-    ``gap_ha`` (township area not covered by its parcels; negative when they exceed it).
-
-    Per row, the class columns + unknown_ha + gap_ha add up to area_ha. Class columns exist
-    only when there is a landuse layer; sea classes (18–22, 24) only when present.
-    ``attrs``: ``unassigned_parcels`` / ``unassigned_m2`` (parcels outside every township).
-    Pass a workspace, or the frames themselves (layers the workspace lacks are skipped).
-    """
-    if ws is not None:
-        townships = townships if townships is not None else ws.read("township")
-        if landuse is None and ws.has("landuse"):
-            landuse = read_landuse(ws)
-        if villages is None and ws.has("village"):
-            villages = ws.read("village", columns=["code", "township_code"])
-        if mu_per_m2 is None:
-            mu_per_m2 = mu_factor(ws.config())
-        landuse_version = landuse_version or ws.meta.landuse_version
-    if townships is None:
-        raise ValueError("township_stats needs a workspace or a township layer")
-    mu = mu_per_m2 if mu_per_m2 is not None else mu_factor()
-    version = landuse_version or 2023
-    tw = townships.reset_index(drop=True)
-    for needed in ("code", "name"):
-        if needed not in tw:
-            raise UserValueError("report.error.township_field", field=needed)
-    t_area, l_area = _areas(tw, landuse)
-    codes = _text(tw["code"])
-    out = pd.DataFrame({
-        "code": codes.to_numpy(),
-        "name": tw["name"].astype("string").to_numpy(),
-        "kind": tw["kind"].astype("string").to_numpy() if "kind" in tw else pd.array([pd.NA] * len(tw), "string"),
-        "population": pd.to_numeric(tw.get("population"), errors="coerce").round().astype("Int64").to_numpy()
-        if "population" in tw else pd.array([pd.NA] * len(tw), "Int64"),
-    })
-    if villages is not None and "township_code" in villages:
-        counts = _text(villages["township_code"]).value_counts()
-        out["villages"] = codes.map(counts).fillna(0).astype("Int64").to_numpy()
-    else:
-        out["villages"] = pd.array([pd.NA] * len(tw), "Int64")
-    out["area_m2"] = t_area
-    out["area_ha"] = t_area / M2_PER_HA
-    out["area_mu"] = t_area * mu
-    out.attrs.update(unassigned_parcels=0, unassigned_m2=0.0, landuse_version=version)
-    if landuse is None:
-        return out
-
-    lu = landuse.reset_index(drop=True)
-    owner = parcel_townships(lu, tw).to_numpy(dtype=object, na_value=None)
-    valid_codes = set(landuse_codes(version)["code"])
-    code = _text(lu["code"]) if "code" in lu else pd.Series(pd.NA, index=lu.index, dtype="string")
-    known = code.isin(valid_codes).fillna(False).to_numpy(dtype=bool)
-    l1 = np.where(known, code.str[:2].fillna("").to_numpy(dtype=object), "unknown")
-    assigned = np.array([o is not None for o in owner], dtype=bool)
-    out.attrs.update(unassigned_parcels=int((~assigned).sum()),
-                     unassigned_m2=float(l_area[~assigned].sum()))
-    l1, l_area, rows = _by_sandiao_method(l1, l_area, lu)
-    owner, assigned = owner[rows], assigned[rows]
-    sums = (pd.DataFrame({"township": owner[assigned], "l1": l1[assigned], "m2": l_area[assigned]})
-            .groupby(["township", "l1"])["m2"].sum().unstack(fill_value=0.0))
-    classes = first_level_classes(version)
-    present = set(sums.columns)
-    wanted = [c for c, land in zip(classes["code"], classes["land"]) if land or c in present]
-    covered = np.zeros(len(out))
-    for c in wanted:
-        m2 = codes.map(sums[c]).fillna(0.0).to_numpy(dtype=float) if c in present else np.zeros(len(out))
-        out[f"l1_{c}"] = m2 / M2_PER_HA
-        covered += m2
-    unknown = codes.map(sums["unknown"]).fillna(0.0).to_numpy(dtype=float) if "unknown" in present \
-        else np.zeros(len(out))
-    out["unknown_ha"] = unknown / M2_PER_HA
-    covered += unknown
-    out["gap_ha"] = (t_area - covered) / M2_PER_HA
-    return out
 
 
 def class_columns(stats: pd.DataFrame) -> list[str]:

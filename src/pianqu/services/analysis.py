@@ -20,7 +20,7 @@ import pandas as pd
 
 from pianqu.config import Config
 from pianqu.findings import Finding
-from pianqu.geo import STORAGE_EPSG, ellipsoidal_area
+from pianqu.geo import STORAGE_EPSG, ellipsoidal_area, zone_polygons
 from pianqu.progress import task
 from pianqu.errors import layer_label
 from pianqu.services.common import (ServicesDataError, ServicesInputError, Zones, config_of, facility_name, kind_table, prepare_facilities,
@@ -75,13 +75,6 @@ def _county_terrain(county_code: str | None) -> str | None:
         return None
     row = county_centre(str(county_code))  # None for a county the table does not know: default standards
     return None if row is None else str(row["terrain"])
-
-
-def _zone_polygons(townships: gpd.GeoDataFrame, zones: Zones) -> gpd.GeoDataFrame:
-    t = townships[["code", "geometry"]].copy()
-    t["zone"] = zones.zone_of(t["code"])
-    t = t[t["zone"] != ""]
-    return t.dissolve(by="zone", as_index=False)[["zone", "geometry"]]
 
 
 def analyse_services(layers: Mapping[str, gpd.GeoDataFrame | pd.DataFrame], *, zones: Zones | None = None,
@@ -306,7 +299,7 @@ def facility_gaps(analysis: ServicesAnalysis, townships: gpd.GeoDataFrame, villa
     vl = villages.to_crs(STORAGE_EPSG)
     poly_t = dict(zip(tw["code"].astype(str), tw.geometry))
     poly_v = dict(zip(vl["code"].astype(str), vl.geometry))
-    zp = _zone_polygons(tw, analysis.zones)
+    zp = zone_polygons(tw, analysis.zones.township_zone)
     poly_z = dict(zip(zp["zone"], zp.geometry))
     rows, geoms = [], []
     for r in analysis.presence.missing.to_dict("records"):

@@ -19,11 +19,14 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import shortest_path
 
 from pianqu.geo import STORAGE_EPSG, gk3_epsg
-from pianqu.standards import policy_codes, road_classes
+from pianqu.standards import road_classes
 from pianqu.config import load_config
-from pianqu.network import build_graph, od_matrix
+from pianqu.inputs import InputSource, PlanInputs
+from pianqu.network import build_graph
+from pianqu.network.snap import seat_points
+from pianqu.parcels import select_epoch
 from pianqu.synth import synthesize_county
-from pianqu.zoning.autop import auto_p
+from pianqu.zoning import instance as zoning_instance
 from pianqu.zoning.contiguity import adjacency
 
 # Mean township area and population after the 2019-2020 reform (domain.md §1.1: 156.7 km²,
@@ -254,29 +257,34 @@ class CountyVillages:
 
 def county_villages(county_code: str, seed: int = 1, *, layers: dict | None = None, config=None) -> CountyVillages:
     """Build a synthetic county (``pianqu.synth.synthesize_county``, tens of seconds), its road
-    graph and seat-to-seat drive times, zone its townships as ``pianqu plan`` does (automatic
-    p, candidates 镇/街道) and return the village instance. ``layers``: an already built county."""
+    graph and seat-to-seat drive times, zone its townships as ``pianqu plan`` does (the zoning
+    instance of :mod:`pianqu.zoning.instance`: automatic p, its candidates, member bounds and
+    pre-merger groups) and return the village instance. ``layers``: an already built county."""
 
     cfg = config or load_config()
     if layers is None:
         layers = synthesize_county(county_code, seed, config=cfg)
-    graph = build_graph(layers["road"], config=cfg)
-    seats = layers["settlement"]
+    inputs = synthetic_inputs(layers, cfg)
+    landuse = select_epoch(layers.get("landuse"))  # the base epoch, as read_landuse gives a workspace
+    inst = zoning_instance.from_inputs(inputs, county_code=county_code, landuse=landuse, config=cfg)
+    result = zoning_instance.solve(inst)
+    vil = inputs.villages
+    vs = seat_points(inputs.settlements, vil["code"], "village_seat", "village_code")
+    Tv = inputs.travel_s(vs, vs)
+    vadj = adjacency(vil, travel_s=Tv, layer="village", county=None, config=cfg)
+    return CountyVillages(inst.units, inst.travel_s, result.assignment, vil, Tv, vadj)
 
-    def seat_points(level: str, key: str, codes: pd.Series) -> gpd.GeoDataFrame:
-        s = seats[seats["level"].astype(str) == level].drop_duplicates(key).set_index(key)
-        return gpd.GeoDataFrame(s.loc[codes.astype(str)].reset_index(), crs=seats.crs)
 
+def synthetic_inputs(layers: dict, config=None) -> PlanInputs:
+    """The :class:`pianqu.inputs.PlanInputs` of a synthesised county's layers (every input given,
+    the road graph built), without writing a workspace."""
+    cfg = config or load_config()
     town = layers["township"].copy()
     town["code"] = town["code"].astype(str)
-    T = od_matrix(graph, seat_points("town_seat", "township_code", town["code"]),
-                  seat_points("town_seat", "township_code", town["code"]), mode="drive")
-    adj = adjacency(town, travel_s=T, config=cfg)
-    cands = town.loc[town["kind"].astype(str).isin(policy_codes("centre_candidate_kind")), "code"].tolist() or None
-    ap = auto_p(town, T, adjacency=adj, candidates=cands, config=cfg)
     vil = layers["village"].copy()
     vil["code"] = vil["code"].astype(str)
-    vs = seat_points("village_seat", "village_code", vil["code"])
-    Tv = od_matrix(graph, vs, vs, mode="drive")
-    vadj = adjacency(vil, travel_s=Tv, layer="village", county=None, config=cfg)
-    return CountyVillages(town, T, ap.best.assignment, vil, Tv, vadj)
+    given = {name: InputSource(name, "given", "layer", len(layers[layer]))
+             for name, layer in (("road", "road"), ("settlement", "settlement"), ("population", "township"),
+                                 ("facility", "facility"), ("economy", "economy")) if layer in layers}
+    return PlanInputs(town, vil, layers["settlement"], layers["road"], layers.get("facility"), layers.get("economy"),
+                      given, [], cfg, build_graph(layers["road"], config=cfg))

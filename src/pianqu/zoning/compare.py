@@ -14,44 +14,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from pianqu.config import Config
 from pianqu.errors import UserKeyError, UserValueError, layer_label
 from pianqu.workspace import scenario_layer
-from pianqu.zoning.contiguity import Adjacency, adjacency as build_adjacency
 from pianqu.zoning.evaluate import Evaluation, Evaluator, compare, normalise_division, read_division
-from pianqu.inputs import from_workspace
-from pianqu.network.snap import seat_points
-
-
-@dataclass
-class TownshipInstance:
-    """The workspace's townships, drive seconds between their town seats, their adjacency."""
-
-    units: gpd.GeoDataFrame
-    travel_s: np.ndarray
-    adjacency: Adjacency
-    names: pd.Series  # code → township name
+from pianqu.zoning.instance import TownshipInstance, from_workspace as instance_from_workspace
 
 
 def township_instance(ws, config: Config | None = None) -> TownshipInstance:
-    """Townships of ``ws`` with the drive-time matrix between their seats, from the same inputs
-    as :func:`pianqu.plan.plan` (:func:`pianqu.inputs.from_workspace`: the county's own roads and
-    seats, else derived ones)."""
-
-    cfg = config or ws.config()
-    inputs = from_workspace(ws, config=cfg)
-    units = inputs.townships
+    """The township zoning instance of ``ws`` (:func:`pianqu.zoning.instance.from_workspace`:
+    the same inputs, travel times, adjacency and rules as :func:`pianqu.plan.plan`); a workspace
+    whose townships lack seats gets a message that says so."""
     try:
-        pts = seat_points(inputs.settlements, units["code"], "town_seat", "township_code")
+        return instance_from_workspace(ws, config=config or ws.config())
     except UserValueError as exc:
         raise UserValueError("zoning.division.in_workspace", path=ws.url, error=exc) from None
-    T = inputs.travel_s(pts, pts)
-    adj = build_adjacency(units, travel_s=T, config=cfg)
-    return TownshipInstance(units, T, adj, units.set_index("code")["name"].astype(str))
 
 
 def scenario_division(ws, scenario: str = "plan") -> pd.DataFrame:

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from pianqu.findings import Finding
+from pianqu.workspace import storable
+from pianqu.zoning.polygons import zone_layer
 from pianqu.zoning.problem import Problem
+
+if TYPE_CHECKING:
+    from pianqu.workspace import Workspace
 
 STATUSES = ("optimal", "feasible", "infeasible", "no_solution")
 
@@ -55,12 +61,70 @@ class ZoningResult:
         """Population-weighted mean travel time to the centre (s)."""
         return self.stats.get("mean_time_s", float("nan"))
 
+    options: pd.DataFrame | None = None  # one row per p tried, when p was chosen by the policy rule
+    units: gpd.GeoDataFrame | None = field(default=None, repr=False)  # the units divided (polygons)
+    travel_s: np.ndarray | None = field(default=None, repr=False)  # seconds, in the order of ``units``
+
+    def attach(self, units: gpd.GeoDataFrame | pd.DataFrame | None,
+               travel_s: np.ndarray | None = None) -> "ZoningResult":
+        """Keep the units (and travel seconds between them) this division is of, for
+        :meth:`to_frame`, :meth:`to_gdf` and :meth:`write`; returns the result itself."""
+        self.units = units
+        self.travel_s = travel_s
+        return self
+
     def to_frame(self) -> pd.DataFrame:
-        """unit code, zone number, centre code and whether the unit is the centre."""
+        """One row per unit: unit code, zone number, centre code and whether the unit is the
+        centre; with the units attached also ``population`` and ``time_to_centre_min``."""
         zone_no = {c: k + 1 for k, c in enumerate(self.centres)}
-        return pd.DataFrame({"code": self.assignment.index, "centre": self.assignment.to_numpy(),
-                             "zone": self.assignment.map(zone_no).fillna(0).astype(int).to_numpy(),
-                             "is_centre": self.assignment.index == self.assignment.to_numpy()})
+        out = pd.DataFrame({"code": self.assignment.index, "centre": self.assignment.to_numpy(),
+                            "zone": self.assignment.map(zone_no).fillna(0).astype(int).to_numpy(),
+                            "is_centre": self.assignment.index == self.assignment.to_numpy()})
+        if self.units is not None:
+            codes = self.units["code"].astype(str)
+            if "population" in self.units.columns:
+                out["population"] = out["code"].map(pd.Series(self.units["population"].to_numpy(), index=codes))
+            if self.travel_s is not None and len(self.travel_s) == len(codes):
+                pos = {c: i for i, c in enumerate(codes)}
+                out["time_to_centre_min"] = [
+                    self.travel_s[pos[a], pos[b]] / 60.0 if a in pos and b in pos else np.nan
+                    for a, b in zip(out["code"], out["centre"])]
+        return out
+
+    def to_gdf(self, units: gpd.GeoDataFrame | None = None, names: pd.Series | None = None) -> gpd.GeoDataFrame:
+        """One polygon per zone with its figures (the plan's ``zone`` layer,
+        :func:`pianqu.zoning.polygons.zone_layer`); ``units`` default the attached ones."""
+        units = self.units if units is None else units
+        if units is None or "geometry" not in units:
+            raise ValueError("to_gdf needs the units' polygons: pass units, or solve with "
+                             "pianqu.zoning.instance.solve (which keeps them)")
+        return zone_layer(units, self.assignment, self.zones, names)
+
+    def members(self) -> pd.DataFrame:
+        """The plan's ``zone_member`` table: ``township_code``, ``zone`` (centre code),
+        ``is_centre``, ``time_to_centre_min``, ``population``."""
+        f = self.to_frame()
+        out = pd.DataFrame({"township_code": f["code"].astype(str).to_numpy(), "zone": f["centre"].astype(str).to_numpy()})
+        out["is_centre"] = out["township_code"] == out["zone"]
+        for col in ("time_to_centre_min", "population"):
+            if col in f.columns:
+                out[col] = f[col].to_numpy()
+        return out
+
+    def layers(self) -> dict[str, pd.DataFrame]:
+        """What a scenario records of this division: ``zone``, ``zone_member`` and, when p was
+        chosen by the policy rule, ``zone_count_options``."""
+        out: dict[str, pd.DataFrame] = {"zone": self.to_gdf(), "zone_member": self.members()}
+        if self.options is not None:
+            out["zone_count_options"] = self.options
+        return out
+
+    def write(self, ws: "Workspace", scenario: str, *, command: str = "zones") -> None:
+        """Write :meth:`layers` into ``scenario`` of ``ws`` (created when missing) in one write."""
+        if scenario not in set(ws.scenarios()["name"]):
+            ws.create_scenario(scenario, title=scenario, description=f"pianqu {command}", command=command)
+        ws.write({k: storable(v) for k, v in self.layers().items()}, command=command, scenario=scenario,
+                 reason=f"p={self.p}, status {self.status}, gap {self.gap:.2e}")
 
 
 def relative_gap(objective: float, bound: float) -> float:
