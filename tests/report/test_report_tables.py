@@ -141,15 +141,13 @@ def test_findings_tables(catalogue_with_test_rules):
 def test_report_township_table_is_the_land_one(workspace, layers):
     """One township-statistics function: the report's table is pianqu.land.stats.township_stats, and
     its class columns equal the land tables' land use by township (parcels cut to townships)."""
-    from pianqu.i18n import t
     from pianqu.land import stats as land_stats
     from pianqu.report.parts import core
 
     assert core.township_stats is land_stats.township_stats
     stats = township_stats(workspace).set_index("code")
     by_unit = land_stats.landuse_by_unit(layers["landuse"], layers["township"], unit_col="code", level=1, unit="ha")
-    total = t("land.stats.total", None)
-    by_unit = by_unit.drop(index=total, columns=total)
+    by_unit = by_unit.drop(index=land_stats.TOTAL, columns=land_stats.TOTAL)  # the totals row, by key
     by_unit.columns = [c[:2] for c in by_unit.columns]
     for code, row in by_unit.iterrows():
         for l1, ha in row.items():

@@ -39,10 +39,7 @@ def planned_workspace(tmp_path_factory):
         calls.append({k: kw[k] for k in ("method", "time_limit")})
         return real(*a, **kw)
 
-    import pianqu.plan as plan_mod
-
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(villages_mod, "village_zones", spy)
-        mp.setattr(plan_mod, "village_zones", spy)  # plan imports it at its module top
         result = plan(ws, "plan", services_step=False, land_step=False)
     return ws, result, calls

@@ -4,7 +4,6 @@ bounds mode, pre-merger groups), on a small workspace with real 简阳市 codes 
 import pytest
 import zoning_workspace as zw
 
-import pianqu.plan as plan_mod
 import pianqu.zoning.villages as villages_mod
 from pianqu.config import CONFIG_NAME, load_config
 from pianqu.plan import plan
@@ -23,7 +22,6 @@ def _run(tmp_path_factory, monkeypatch, name, toml):
         return real(*a, **kw)
 
     monkeypatch.setattr(villages_mod, "village_zones", spy)
-    monkeypatch.setattr(plan_mod, "village_zones", spy)  # plan imports it at its module top
     return ws, plan(ws, "plan", services_step=False, land_step=False), calls
 
 

@@ -189,12 +189,11 @@ def _text(values: pd.Series) -> pd.Series:
     return values.astype("string").str.strip()
 
 
-def first_level_classes(version: int = 2023, lang: str = "zh") -> pd.DataFrame:
-    """First-level 用地用海 classes: code, name (report language), land (True: not a sea class)."""
+def first_level_classes(version: int = 2023) -> pd.DataFrame:
+    """First-level 用地用海 classes: code, name (the standard's own, Chinese), land (True: not a
+    sea class). The report names them in its language (``report.tables.first_level_names``)."""
     table = landuse_codes(version)
     l1 = table[table["level"] == 1][["code", "name"]].reset_index(drop=True)
-    if lang != "zh":
-        l1["name"] = [t(f"report.l1.{c}", lang) for c in l1["code"]]
     l1["land"] = l1["code"].isin(set(land_classes()["l1"]))
     return l1
 

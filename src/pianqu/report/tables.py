@@ -35,6 +35,12 @@ from pianqu.land.stats import (M2_PER_HA, _areas, _by_sandiao_method, _text, _va
 
 
 # -- helpers -----------------------------------------------------------------------------------
+def first_level_names(version: int = 2023, lang: str = "zh") -> pd.Series:
+    """First-level class code → its name in the report's language."""
+    l1 = first_level_classes(version).set_index("code")["name"]
+    return l1 if lang == "zh" else pd.Series([t(f"report.l1.{c}", lang) for c in l1.index], index=l1.index)
+
+
 def join_list(items: list[str], lang: str) -> str:
     """'a、b、c' in Chinese, 'a, b, c' in English."""
     return ("、" if lang == "zh" else ", ").join(items)
@@ -42,7 +48,7 @@ def join_list(items: list[str], lang: str) -> str:
 
 def class_label(code: str, lang: str, version: int = 2023) -> str:
     """'01 耕地' / '01 Cultivated land'."""
-    l1 = first_level_classes(version, lang).set_index("code")["name"]
+    l1 = first_level_names(version, lang)
     return f"{code} {l1.get(code, code)}"
 
 
@@ -133,7 +139,7 @@ def landuse_structure(landuse: gpd.GeoDataFrame | None = None, *, ws=None, lang:
     l1, m2, _ = _by_sandiao_method(l1, m2, landuse)
     sums = pd.Series(m2).groupby(l1).sum()
     sums = sums[sums > 0]
-    classes = first_level_classes(version, lang).set_index("code")["name"]
+    classes = first_level_names(version, lang)
     order = [c for c in classes.index if c in sums.index] + (["unknown"] if "unknown" in sums.index else [])
     total = float(sums.sum())
     rows = [{"code": c,
