@@ -80,6 +80,8 @@ def synth(
     province: Annotated[bool, typer.Option("--province", help="合成全省（GeoParquet，按县分区）")] = False,
     counties: Annotated[Optional[str], typer.Option(help="--province 时只合成这些县，逗号分隔")] = None,
     overwrite: Annotated[bool, typer.Option(help="覆盖已有文件 / replace an existing file")] = False,
+    parcels: Annotated[Optional[int], typer.Option(help="把图斑细分到约这么多个（真实三调密度，如 450000）/ split the parcels to about this many")] = None,
+    unmatched: Annotated[float, typer.Option(help="细分后相邻图斑公共边顶点不一致的图斑比例 0–1 / share of pieces with vertices their neighbours lack")] = 0.0,
     lang: Lang = "",
 ) -> None:
     """合成一个县（真实名称、代码与人口，模拟几何）/ synthesise a county with real names on synthetic geometry."""
@@ -95,7 +97,7 @@ def synth(
             console.print(t("cli.province_done", lang, n=n, path=path), markup=False)
             return
         row = divisions.county(county)
-        ws = write_county(county, output, seed=seed, overwrite=overwrite)
+        ws = write_county(county, output, seed=seed, overwrite=overwrite, parcels=parcels, unmatched=unmatched)
     except (KeyError, ValueError, RuntimeError) as exc:
         fail(str(exc).strip("'\""), lang)
     console.print(t("cli.synth_done", lang, name=row["name"], code=county, seed=seed, path=ws.path),

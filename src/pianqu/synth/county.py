@@ -396,12 +396,13 @@ def _river_names(rivers, vgeom, vls, tws, vt) -> list[str]:
 
 
 def write_county(county_code: str, path: str | Path, seed: int = 1, overwrite: bool = False, *,
-                 config: Config | None = None):
+                 config: Config | None = None, parcels: int | None = None, unmatched: float = 0.0):
     """Synthesise a county and write it as a new workspace (one audited write).
 
     The workspace is marked synthetic; its metadata records the seed, the generator version
     and the notice that the geometry is synthetic. Refuses to replace an existing file unless
-    ``overwrite``.
+    ``overwrite``. ``parcels``/``unmatched``: split the parcels to real 三调 density
+    (:func:`pianqu.synth.density.densify`).
     """
     from pianqu.workspace import Workspace, WorkspaceError
 
@@ -412,6 +413,10 @@ def write_county(county_code: str, path: str | Path, seed: int = 1, overwrite: b
     geo = layout.county_geo(code)
     name = divisions.county(code)["name"]
     layers = synthesize_county(code, seed, config=config)
+    if parcels is not None or unmatched:
+        from pianqu.synth.density import densify
+
+        layers = densify(layers, parcels=parcels, seed=seed, unmatched=unmatched, config=config)
     reason = t("synth.reason", name=name, code=code, seed=seed, version=GENERATOR_VERSION)
     ws = Workspace.create(target, county_code=code, county_name=name, synthetic=True, compute_epsg=geo.epsg,
                           epochs=tuple(sorted({int(e) for e in layers["landuse"]["epoch"]})), command="synth",
