@@ -276,13 +276,13 @@ def report(
 ) -> None:
     """生成 HTML 报告（含地图与 Excel 统计表）/ write the HTML report with maps and an Excel workbook."""
     from pianqu.report import write_report
-    from pianqu.validate import validate_workspace
+    from pianqu.validate import findings_for_report
     from pianqu.workspace import Workspace, WorkspaceError
 
     lang = resolve_lang(lang)
     try:
         ws = Workspace.open(workspace)
-        path = write_report(ws, output, findings=validate_workspace(ws), lang=lang, scenario=scenario)
+        path = write_report(ws, output, findings=findings_for_report(ws), lang=lang, scenario=scenario)
     except (WorkspaceError, ValueError) as exc:
         fail(str(exc), lang)
     console.print(t("cli.report_done", lang, report=path), markup=False)
@@ -313,9 +313,9 @@ def plan_(
                     layers=", ".join(result.layers)), markup=False)
     if report_dir is not None:
         from pianqu.report import write_report
-        from pianqu.validate import validate_workspace
+        from pianqu.validate import findings_for_report
 
-        path = write_report(ws, report_dir, findings=validate_workspace(ws), lang=lang, scenario=scenario)
+        path = write_report(ws, report_dir, findings=findings_for_report(ws), lang=lang, scenario=scenario)
         console.print(t("cli.report_done", lang, report=path), markup=False)
 
 
