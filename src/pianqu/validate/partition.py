@@ -28,6 +28,7 @@ from pianqu.validate._common import Context, LayerData
 PARTITIONS = (("township", "county"), ("village", "township"), ("landuse", "village"))
 POINT_LAYERS = ("settlement", "facility")
 NEAR_DEG = 1e-7  # ≈ 1 cm: a feature this close to a gap borders it
+MATCH_EPS_DEG = 1e-9  # ≈ 0.1 mm: a vertex this close to a straight edge lies on it (matched_vertices)
 METRES_PER_DEGREE = 111_320.0  # of latitude; a longitude degree is shorter, so this errs small
 
 
@@ -51,15 +52,138 @@ def _significant(ctx: Context, pieces: np.ndarray, tol_m2: float) -> tuple[np.nd
     return (area > tol_m2) & (width > float(ctx.config["validate.sliver_width_m"])), area
 
 
-def find_overlaps(ctx: Context, geoms: np.ndarray, tol_m2: float):
+def matched_vertices(geoms: np.ndarray, eps: float = MATCH_EPS_DEG) -> np.ndarray:
+    """The polygons without the vertices that only they carry and that lie on a straight edge
+    (within ``eps`` degrees of the chord between the vertices kept on either side).
+
+    Real deliveries often digitise a shared boundary with extra vertices on one side only; the
+    edges then do not match and the set is no coverage for GEOS, although the polygons meet
+    exactly. Removing those vertices moves no boundary by more than ``eps`` (≈ 0.1 mm, far below
+    ``validate.sliver_width_m``), so no overlap or gap that is a finding appears or disappears;
+    vertices another polygon carries (corners, T-junctions) are always kept. Other geometry
+    types are returned as they are."""
+    out = geoms.copy()
+    poly = np.flatnonzero(shapely.get_type_id(geoms) == 3)
+    if len(poly) == 0:
+        return out
+    rings, ring_poly = shapely.get_rings(geoms[poly], return_index=True)
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    xy = np.round(xy / eps) * eps  # the same point computed twice (ulps apart) becomes one coordinate
+    n_ring = np.bincount(ring, minlength=len(rings))
+    end = np.cumsum(n_ring) - 1
+    start = end - n_ring + 1
+    last = np.zeros(len(xy), dtype=bool)
+    last[end] = True  # the closing vertex repeats the first
+    # how many rings carry each coordinate (a ring's closing vertex not counted): the grid
+    # indices packed into one integer and hashed
+    gx = np.rint(xy[:, 0] / eps)
+    gy = np.rint(xy[:, 1] / eps)
+    gx -= gx.min()
+    gy -= gy.min()
+    if gx.max() < 2**32 and gy.max() < 2**32:
+        key = (gx.astype(np.uint64) << np.uint64(32)) | gy.astype(np.uint64)
+    else:  # wider than 4° at 0.1 mm: a slower exact key
+        key = pd.MultiIndex.from_arrays([gx, gy]).to_numpy()
+    codes, _ = pd.factorize(key[~last])
+    cnt = np.bincount(codes)
+    single = np.zeros(len(xy), dtype=bool)
+    single[np.flatnonzero(~last)] = cnt[codes] == 1
+    # local straightness: distance of each vertex to the chord of its ring neighbours
+    k = np.arange(len(xy))
+    nprev = np.where(k == start[ring], end[ring] - 1, k - 1)
+    nnext = k + 1
+    nnext[last] = k[last]
+    ax, ay = xy[nprev, 0], xy[nprev, 1]
+    bx, by = xy[np.minimum(nnext, len(xy) - 1), 0], xy[np.minimum(nnext, len(xy) - 1), 1]
+    chord = np.hypot(bx - ax, by - ay)
+    dist = np.abs((bx - ax) * (xy[:, 1] - ay) - (by - ay) * (xy[:, 0] - ax)) / np.maximum(chord, 1e-300)
+    drop = single & (dist <= eps) & ~last & (k != start[ring]) & (chord > 0)
+    if not drop.any():
+        return out
+    # a run of dropped vertices must lie within eps of the chord between the vertices kept around it
+    kept_before = np.maximum.accumulate(np.where(~drop, k, -1))
+    kept_after = np.minimum.accumulate(np.where(~drop, k, len(xy))[::-1])[::-1]
+    d = np.flatnonzero(drop)
+    pa, pb = xy[kept_before[d]], xy[kept_after[d]]
+    c = np.hypot(pb[:, 0] - pa[:, 0], pb[:, 1] - pa[:, 1])
+    dev = np.abs((pb[:, 0] - pa[:, 0]) * (xy[d, 1] - pa[:, 1]) - (pb[:, 1] - pa[:, 1]) * (xy[d, 0] - pa[:, 0])) \
+        / np.maximum(c, 1e-300)
+    bad_run = pd.Series(dev > eps).groupby(kept_before[d]).transform("any").to_numpy()
+    drop[d[bad_run]] = False
+    keep = ~drop
+    kept_n = np.bincount(ring[keep], minlength=len(rings))
+    keep |= (kept_n < 4)[ring]  # a ring that would collapse is kept whole
+    new_rings = shapely.linearrings(xy[keep], indices=ring[keep])
+    polys = shapely.polygons(new_rings, indices=ring_poly)
+    ok = shapely.is_valid(polys)  # rounding may pinch a ring: that polygon stays as it was
+    out[poly[ok]] = polys[ok]
+    return out
+
+
+def _insert_junctions(geoms: np.ndarray, dirty: np.ndarray, edges: np.ndarray, eps: float) -> np.ndarray:
+    """The ``dirty`` polygons (indices) with the vertices of the other polygons' unmatched edges
+    that lie on their edges (within ``eps``) inserted: the corners of a neighbour split into two
+    (T-junctions) that a straight edge on the other side lacks."""
+    xy, own = shapely.get_coordinates(edges, return_index=True)
+    if len(xy) == 0:
+        return geoms
+    pts = shapely.points(xy)
+    gi, qi = shapely.STRtree(pts).query(geoms[dirty], predicate="dwithin", distance=2 * eps)
+    other = own[qi] != gi
+    gi, qi = gi[other], qi[other]
+    if len(gi) == 0:
+        return geoms
+    order = np.argsort(gi, kind="stable")
+    gi, qi = gi[order], qi[order]
+    uniq, inv = np.unique(gi, return_inverse=True)
+    snapped = shapely.snap(geoms[dirty[uniq]], shapely.multipoints(pts[qi], indices=inv), eps)
+    ok = shapely.is_valid(snapped) & (shapely.get_type_id(snapped) == shapely.get_type_id(geoms[dirty[uniq]]))
+    out = geoms.copy()
+    out[dirty[uniq[ok]]] = snapped[ok]
+    return out
+
+
+def matched_coverage(geoms: np.ndarray, eps: float = MATCH_EPS_DEG, rounds: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Polygons whose shared edges carry the same vertices where they meet within ``eps``
+    (:func:`matched_vertices`, then neighbours' corners inserted into straight edges), and the
+    mask of polygons that still have unmatched edges (overlaps, gaps, or edges further apart than
+    ``eps``: these are checked exactly). Nothing moves by more than ``eps`` (≈ 0.1 mm)."""
+    m = matched_vertices(geoms, eps)
+    dirty = np.zeros(len(m), dtype=bool)
+    check = np.arange(len(m))
+    tree = None
+    for k in range(rounds + 1):
+        try:  # polygons away from the changed ones keep their verdict: only those near them are checked
+            edges = shapely.coverage_invalid_edges(m[check])
+        except GEOSException:
+            return geoms, np.ones(len(geoms), dtype=bool)
+        dirty[check] = ~shapely.is_empty(edges) & ~shapely.is_missing(edges)
+        if not dirty.any() or k == rounds:
+            break
+        changed = np.flatnonzero(dirty)
+        m = _insert_junctions(m, changed, edges[dirty[check]], eps)
+        tree = tree if tree is not None else shapely.STRtree(m)
+        _, near = tree.query(m[changed], predicate="intersects")
+        sub = np.unique(np.r_[changed, near])
+        _, ring = tree.query(m[sub], predicate="intersects")  # the neighbours' neighbours decide their edges
+        check = np.unique(np.r_[sub, ring])
+    return m, dirty
+
+
+def find_overlaps(ctx: Context, geoms: np.ndarray, tol_m2: float, matched: np.ndarray | None = None):
     """Pairs (i, j), intersection pieces and areas (m²) of polygons overlapping beyond the
-    tolerances; and whether the set is a clean coverage (edges match exactly)."""
+    tolerances; and whether the set is a clean coverage (edges match exactly). ``matched``:
+    the mask of polygons with unmatched edges from :func:`matched_coverage` (the candidates;
+    the intersections are computed on ``geoms`` as they are); else found here."""
     n = len(geoms)
-    try:
-        edges = shapely.coverage_invalid_edges(geoms)
-        cand = np.nonzero(~shapely.is_empty(edges) & ~shapely.is_missing(edges))[0]
-    except GEOSException:
-        cand = np.arange(n)
+    if matched is not None:
+        cand = np.flatnonzero(matched)
+    else:
+        try:
+            edges = shapely.coverage_invalid_edges(geoms)
+            cand = np.nonzero(~shapely.is_empty(edges) & ~shapely.is_missing(edges))[0]
+        except GEOSException:
+            cand = np.arange(n)
     empty = (np.empty(0, int), np.empty(0, int), np.empty(0, dtype=object), np.empty(0))
     if len(cand) == 0:
         return (*empty, True)
@@ -74,10 +198,18 @@ def find_overlaps(ctx: Context, geoms: np.ndarray, tol_m2: float):
     return pairs[big, 0], pairs[big, 1], pieces[big], area[big], False
 
 
-def union(geoms: np.ndarray, clean: bool):
+def union(geoms: np.ndarray, clean: bool, dirty: np.ndarray | None = None):
+    """The union of a coverage: a coverage union when clean; with ``dirty`` (the polygons with
+    unmatched edges) the clean ones by a coverage union, then GEOS's union with the others."""
     if clean:
         try:
             return shapely.coverage_union_all(geoms)
+        except GEOSException:
+            pass
+    if dirty is not None and (~dirty).sum() > 1:
+        try:
+            part = shapely.coverage_union_all(geoms[~dirty])
+            return shapely.union_all(np.r_[np.array([part], dtype=object), geoms[dirty]])
         except GEOSException:
             pass
     return shapely.union_all(geoms)
@@ -149,7 +281,8 @@ def check_partitions(ctx: Context) -> None:
             if len(use) == 0:
                 continue
             geoms = geo[use]
-            i, j, pieces, area, clean = find_overlaps(ctx, geoms, over_tol)
+            matched, dirty = matched_coverage(geoms)
+            i, j, pieces, area, clean = find_overlaps(ctx, geoms, over_tol, dirty)
             extra = {} if epoch is None else {"epoch": epoch}
             for a, b, piece, ar in zip(i, j, pieces, area):
                 first, second = sorted((use[a], use[b]), key=lambda r: (data.ids[r], r))
@@ -158,7 +291,7 @@ def check_partitions(ctx: Context) -> None:
                         other=str(data.ids[second]), area_m2=round(float(ar), 2), lon=lon, lat=lat, **extra)
             if len(use) < len(rows) or (no_epoch and len(groups) > 1):
                 continue  # an unusable feature or one without epoch (reported) leaves no gap of its own
-            parts = gap_pieces(union(geoms, clean), _parent_extent(ctx, parent))
+            parts = gap_pieces(union(matched, clean, dirty), _parent_extent(ctx, parent))
             if len(parts) == 0:
                 continue
             big, area = _significant(ctx, parts, gap_tol)
