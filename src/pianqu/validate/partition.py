@@ -148,6 +148,13 @@ def matched_coverage(geoms: np.ndarray, eps: float = MATCH_EPS_DEG, rounds: int 
     (:func:`matched_vertices`, then neighbours' corners inserted into straight edges), and the
     mask of polygons that still have unmatched edges (overlaps, gaps, or edges further apart than
     ``eps``: these are checked exactly). Nothing moves by more than ``eps`` (≈ 0.1 mm)."""
+    try:
+        edges = shapely.coverage_invalid_edges(geoms)
+    except GEOSException:
+        return geoms, np.ones(len(geoms), dtype=bool)
+    dirty = ~shapely.is_empty(edges) & ~shapely.is_missing(edges)
+    if not dirty.any():  # a clean coverage as it is
+        return geoms, dirty
     m = matched_vertices(geoms, eps)
     dirty = np.zeros(len(m), dtype=bool)
     check = np.arange(len(m))
@@ -227,6 +234,50 @@ def gap_pieces(merged, extent) -> np.ndarray:
     return parts[shapely.get_type_id(parts) == 3] if len(parts) else parts
 
 
+def _gaps_around(geoms: np.ndarray, dirty: np.ndarray, extent) -> np.ndarray:
+    """:func:`gap_pieces` of ``geoms`` in ``extent`` when a few polygons (``dirty``) do not fit the
+    coverage: the extent less the coverage union of the others, each of its parts less the dirty
+    polygons touching it (the same pieces as from the union of all, without a county-size
+    GEOS union)."""
+    try:
+        clean_union = shapely.coverage_union_all(geoms[~dirty])
+    except GEOSException:
+        return gap_pieces(shapely.union_all(geoms), extent)
+    holes = shapely.get_parts(shapely.difference(extent, clean_union))
+    holes = holes[shapely.get_type_id(holes) == 3]
+    if len(holes) == 0:
+        return holes
+    bad = geoms[dirty]
+    hi, bi = shapely.STRtree(bad).query(holes, predicate="intersects")
+    out = list(holes[np.setdiff1d(np.arange(len(holes)), hi)])
+    for h in np.unique(hi):
+        rest = _safe(shapely.difference, np.array([holes[h]], dtype=object),
+                     np.array([shapely.union_all(bad[bi[hi == h]])], dtype=object))[0]
+        out.extend(p for p in shapely.get_parts(rest) if shapely.get_type_id(p) == 3)
+    return np.asarray(out, dtype=object)
+
+
+def _exact_gaps(cands: np.ndarray, geoms: np.ndarray, extent) -> np.ndarray:
+    """Each candidate gap found on the matched polygons, cut again from the stored ones: the part
+    of a window around it (the candidate grown by 3 ``MATCH_EPS_DEG``, within ``extent``)
+    that no stored polygon covers, its largest piece meeting the candidate."""
+    if len(cands) == 0:
+        return cands
+    tree = shapely.STRtree(geoms)
+    win = shapely.buffer(cands, 3 * MATCH_EPS_DEG, quad_segs=2)
+    out = []
+    for c, w in zip(cands, win):
+        if extent is not None:
+            w = _safe(shapely.intersection, np.array([w], dtype=object), np.array([extent], dtype=object))[0]
+        near = geoms[tree.query(w, predicate="intersects")]
+        cover = shapely.union_all(near) if len(near) else shapely.Polygon()
+        rest = _safe(shapely.difference, np.array([w], dtype=object), np.array([cover], dtype=object))[0]
+        parts = [p for p in shapely.get_parts(rest) if shapely.get_type_id(p) == 3 and p.intersects(c)]
+        if parts:
+            out.append(max(parts, key=lambda p: p.area))
+    return np.asarray(out, dtype=object)
+
+
 def _groups(data: LayerData) -> list[tuple[int | None, np.ndarray]]:
     """Row groups checked as one partition: parcels per epoch, other layers whole."""
     if data.name == "landuse" and data.has("epoch"):
@@ -291,7 +342,20 @@ def check_partitions(ctx: Context) -> None:
                         other=str(data.ids[second]), area_m2=round(float(ar), 2), lon=lon, lat=lat, **extra)
             if len(use) < len(rows) or (no_epoch and len(groups) > 1):
                 continue  # an unusable feature or one without epoch (reported) leaves no gap of its own
-            parts = gap_pieces(union(matched, clean, dirty), _parent_extent(ctx, parent))
+            extent = _parent_extent(ctx, parent)
+            if matched is geoms:  # a clean coverage, or one no matching could help
+                parts = gap_pieces(union(geoms, clean), extent)
+            else:
+                if extent is not None and 0 < dirty.sum() < len(dirty) - 1:
+                    parts = _gaps_around(matched, dirty, extent)
+                else:
+                    parts = gap_pieces(union(matched, False, dirty), extent)
+                # the gaps as findings are cut from the stored polygons (the matched ones lack vertices,
+                # which would change a gap's ellipsoidal area): each candidate recomputed in a small window
+                if len(parts):
+                    near, _ = _significant(ctx, parts, gap_tol / 2)
+                    wide = ctx.measure(parts)[1] > float(ctx.config["validate.sliver_width_m"]) / 2
+                    parts = _exact_gaps(parts[near | wide & (ctx.measure(parts)[0] > gap_tol / 2)], geoms, extent)
             if len(parts) == 0:
                 continue
             big, area = _significant(ctx, parts, gap_tol)
