@@ -23,11 +23,9 @@ import pandas as pd
 import shapely
 
 from pianqu.config import Config, load_config
-from pianqu.geo import ellipsoidal_area
+from pianqu.geo import compute_epsg, ellipsoidal_area
 from pianqu.synth._util import rng as stage_rng
 
-M_PER_DEG_LAT = 110_574.0
-M_PER_DEG_LON_EQ = 111_320.0
 SIZE_CLASSES = {"01": "farmland", "02": "farmland", "03": "natural", "04": "natural", "05": "natural",
                 "17": "water", "23": "natural"}
 
@@ -60,15 +58,12 @@ def piece_counts(area_m2: np.ndarray, weight: np.ndarray, target: int, min_piece
 
 
 def _seeds(geom: np.ndarray, k: np.ndarray, area_m2: np.ndarray, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Seeds of a jittered grid inside each parcel (about ``k`` per parcel, EPSG:4490 degrees):
+    """Seeds of a jittered grid inside each parcel (about ``k`` per parcel, GK metres):
     returns (parcel index per seed, xy)."""
     b = shapely.bounds(geom)
-    lat = (b[:, 1] + b[:, 3]) / 2
     d = np.sqrt(area_m2 / k)  # grid spacing (m)
-    dx = d / (M_PER_DEG_LON_EQ * np.cos(np.radians(lat)))
-    dy = d / M_PER_DEG_LAT
-    nx = np.maximum(1, np.ceil((b[:, 2] - b[:, 0]) / dx)).astype(np.int64) + 1
-    ny = np.maximum(1, np.ceil((b[:, 3] - b[:, 1]) / dy)).astype(np.int64) + 1
+    nx = np.maximum(1, np.ceil((b[:, 2] - b[:, 0]) / d)).astype(np.int64) + 1
+    ny = np.maximum(1, np.ceil((b[:, 3] - b[:, 1]) / d)).astype(np.int64) + 1
     n = nx * ny
     owner = np.repeat(np.arange(len(geom)), n)
     start = np.repeat(np.cumsum(n) - n, n)
@@ -76,8 +71,8 @@ def _seeds(geom: np.ndarray, k: np.ndarray, area_m2: np.ndarray, gen: np.random.
     ix, iy = local % nx[owner], local // nx[owner]
     off = gen.random((len(geom), 2))
     jit = gen.uniform(-0.35, 0.35, (len(owner), 2))
-    x = b[owner, 0] + (ix + off[owner, 0] - 0.5 + jit[:, 0]) * dx[owner]
-    y = b[owner, 1] + (iy + off[owner, 1] - 0.5 + jit[:, 1]) * dy[owner]
+    x = b[owner, 0] + (ix + off[owner, 0] - 0.5 + jit[:, 0]) * d[owner]
+    y = b[owner, 1] + (iy + off[owner, 1] - 0.5 + jit[:, 1]) * d[owner]
     inside = shapely.contains_xy(geom[owner], x, y)
     return owner[inside], np.column_stack([x[inside], y[inside]])
 
@@ -98,22 +93,45 @@ def split_cells(geom: np.ndarray, k: np.ndarray, area_m2: np.ndarray,
     rank = np.cumsum(split) - 1
     mp = shapely.multipoints(shapely.points(xy), indices=rank[owner])
     env = shapely.envelope(geom[todo[used]])
-    env = shapely.buffer(env, 1e-4, join_style="mitre")
+    env = shapely.buffer(env, 10.0, join_style="mitre")
     vor = shapely.voronoi_polygons(mp, extend_to=env)
     cells, ci = shapely.get_parts(vor, return_index=True)
     return todo[used][ci], cells
 
 
-def _pieces(geom: np.ndarray, owner: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _pieces(geom: np.ndarray, owner: np.ndarray, cells: np.ndarray, min_m2: float) -> tuple[np.ndarray, np.ndarray]:
     """Each geometry cut by the cells of its owner: (geometry index per piece, polygon pieces).
-    Cells wholly inside their geometry are pieces as they are (no overlay)."""
+    Cells wholly inside their geometry are pieces as they are (no overlay); crumbs smaller than
+    ``min_m2`` (a cell clipping a corner of a concave parcel) join the piece of the same parcel
+    they share the longest edge with."""
     shapely.prepare(geom)
     inner = shapely.contains_properly(geom[owner], cells)
     part = cells.copy()
     part[~inner] = shapely.intersection(geom[owner[~inner]], cells[~inner])
     polys, pi = shapely.get_parts(part, return_index=True)
     ok = (shapely.get_type_id(polys) == 3) & (shapely.area(polys) > 0)
-    return owner[pi[ok]], polys[ok]
+    own, polys = owner[pi[ok]], polys[ok]
+    area = shapely.area(polys)
+    tiny = np.flatnonzero(area < min_m2)
+    if len(tiny):
+        alive = np.ones(len(polys), dtype=bool)
+        tree = shapely.STRtree(polys)
+        for i in tiny[np.argsort(area[tiny])]:
+            nb = tree.query(polys[i], predicate="intersects")
+            nb = nb[(nb != i) & alive[nb] & (own[nb] == own[i])]
+            if len(nb) == 0:
+                continue
+            shared = shapely.length(shapely.intersection(shapely.boundary(polys[nb]), shapely.boundary(polys[i])))
+            if shared.max() <= 0:
+                continue
+            j = int(nb[np.argmax(shared)])
+            merged = shapely.coverage_union_all(np.array([polys[j], polys[i]], dtype=object))
+            if merged.geom_type != "Polygon":
+                continue
+            polys[j] = merged
+            alive[i] = False
+        own, polys = own[alive], polys[alive]
+    return own, polys
 
 
 def densify(layers: dict, *, parcels: int | None = None, factor: float | None = None, seed: int = 1,
@@ -139,8 +157,12 @@ def densify(layers: dict, *, parcels: int | None = None, factor: float | None = 
         return layers
     prefix = str(base["bsm"].iloc[0])[:-10] if n0 else ""
     gen = stage_rng(seed, prefix if prefix.isdigit() else "0", f"density-{target}-{unmatched}")
-    bg = base.geometry.to_numpy()
+    # split in the county's GK zone: a cut's new vertex on a parcel edge then lies much closer to the
+    # geodesic edge the ellipsoidal area follows than on a straight line in degrees
+    epsg = compute_epsg(lu)
+    bg = _gk(base.geometry.to_numpy(), lu.crs, epsg)
     area = base["area_m2"].to_numpy(dtype=float) if "area_m2" in base.columns else ellipsoidal_area(base)
+    crumb = float(cfg["synth.density_min_crumb_m2"])
     sizes = cfg["synth.density_piece_size"]
     weight = np.array([float(sizes[c]) for c in _size_class(base["code"].to_numpy())])
     k = piece_counts(area, weight, target, float(cfg["synth.density_min_piece_m2"]))
@@ -148,15 +170,15 @@ def densify(layers: dict, *, parcels: int | None = None, factor: float | None = 
     has_cells = np.zeros(n0, dtype=bool)
     has_cells[cell_owner] = True
     # base epoch: split parcels replaced by their pieces
-    pi, pg = _pieces(bg, cell_owner, cells)
+    pi, pg = _pieces(bg, cell_owner, cells, crumb)
     bidx = np.concatenate([np.flatnonzero(~has_cells), pi])
     bgeo = np.concatenate([bg[~has_cells], pg])
     order = np.lexsort((np.arange(len(bidx)), bidx))  # pieces follow their parcel's order
     bidx, bgeo = bidx[order], bgeo[order]
     if unmatched > 0:
         pick = gen.random(len(bgeo)) < float(unmatched)
-        step = float(cfg["synth.density_unmatched_step_m"]) / M_PER_DEG_LAT
-        bgeo[pick] = shapely.segmentize(bgeo[pick], step)
+        bgeo[pick] = shapely.segmentize(bgeo[pick], float(cfg["synth.density_unmatched_step_m"]))
+    bgeo = _gk(bgeo, epsg, lu.crs)
     new_base = base.drop(columns=[gname]).iloc[bidx].reset_index(drop=True)
     new_base["bsm"] = [f"{prefix}{s + 1:010d}" for s in range(len(bidx))]
     out_base = _with_areas(gpd.GeoDataFrame(new_base, geometry=bgeo, crs=lu.crs).rename_geometry(gname)
@@ -175,7 +197,7 @@ def densify(layers: dict, *, parcels: int | None = None, factor: float | None = 
         # changed parcels: cut by the cells of the base parcel holding them
         new = later[~same].reset_index(drop=True)
         if len(new):
-            ng = new.geometry.to_numpy()
+            ng = _gk(new.geometry.to_numpy(), lu.crs, epsg)
             hit = shapely.STRtree(bg).query(shapely.point_on_surface(ng), predicate="intersects")
             parent = np.full(len(new), -1)
             parent[hit[0][::-1]] = hit[1][::-1]
@@ -188,11 +210,12 @@ def densify(layers: dict, *, parcels: int | None = None, factor: float | None = 
             ro = np.asarray(ro, dtype=np.int64)
             cut = np.zeros(len(new), dtype=bool)
             cut[ro] = True
-            qi, qg = _pieces(ng, ro, cells[np.asarray(rc, dtype=np.int64)]) if len(ro) else (ro, np.zeros(0, object))
+            qi, qg = _pieces(ng, ro, cells[np.asarray(rc, dtype=np.int64)], crumb) if len(ro) else \
+                (ro, np.zeros(0, object))
             nidx = np.concatenate([np.flatnonzero(~cut), qi])
             ngeo = np.concatenate([ng[~cut], qg])
             order = np.lexsort((np.arange(len(nidx)), nidx))
-            nidx, ngeo = nidx[order], ngeo[order]
+            nidx, ngeo = nidx[order], _gk(ngeo[order], epsg, lu.crs)
             rows = new.drop(columns=[gname]).iloc[nidx].reset_index(drop=True)
             rows["bsm"] = [f"{prefix}{len(bidx) + s + 1:010d}" for s in range(len(nidx))]
             frames.append(_with_areas(gpd.GeoDataFrame(rows, geometry=ngeo, crs=lu.crs)))
@@ -206,6 +229,12 @@ def densify(layers: dict, *, parcels: int | None = None, factor: float | None = 
     res = dict(layers)
     res["landuse"] = out[list(lu.columns)]
     return res
+
+
+def _gk(geoms: np.ndarray, src, dst) -> np.ndarray:
+    """Geometries reprojected (every parcel goes through the same transform both ways, so the
+    vertices neighbours share stay shared)."""
+    return gpd.GeoSeries(np.asarray(geoms, dtype=object), crs=src).to_crs(dst).to_numpy()
 
 
 def _with_areas(g: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
