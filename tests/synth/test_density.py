@@ -120,3 +120,28 @@ def test_splitting_does_not_multiply_tickets(xiqu_layers, dense):
     t0, t1 = tickets(xiqu_layers), tickets(dense)
     assert len(t0) > 0 and len(t1) == len(t0)
     np.testing.assert_allclose(np.sort(t1["area_m2"].to_numpy()), np.sort(t0["area_m2"].to_numpy()), rtol=1e-4)
+
+
+def test_later_epoch_checked_as_if_alone(dense):
+    """Validation reuses the base epoch's coverage work for unchanged parcels: an overlap and a gap
+    planted in the later epoch are found exactly as when that epoch is checked on its own."""
+    import geopandas as gpd
+
+    from pianqu.validate import validate_layers
+
+    lu = dense["landuse"].reset_index(drop=True)
+    later = np.flatnonzero(lu["epoch"].to_numpy() == 2025)
+    k1, k2 = np.random.default_rng(3).choice(later, 2, replace=False)
+    g = lu.geometry.to_numpy().copy()
+    g[k1] = shapely.buffer(g[k1], 3 / 111000)  # grown by ~3 m: overlaps its neighbours
+    lu = lu.set_geometry(gpd.GeoSeries(g, crs=lu.crs)).drop(index=k2)  # a parcel missing: a gap
+
+    def found(landuse):
+        f = validate_layers({**dense, "landuse": landuse}, county_code=XIQU)
+        return sorted((x.rule, x.feature, str(x.params)) for x in f
+                      if x.rule in ("validate.overlap", "validate.gap") and x.params.get("epoch") == 2025)
+
+    both = found(lu)
+    alone = found(lu[lu["epoch"] == 2025])
+    assert any(r == "validate.gap" for r, *_ in both) and any(r == "validate.overlap" for r, *_ in both)
+    assert both == alone

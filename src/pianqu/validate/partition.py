@@ -18,6 +18,8 @@ covered by the union. Land parcels are checked per survey epoch (a workspace may
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import shapely
@@ -143,38 +145,78 @@ def _insert_junctions(geoms: np.ndarray, dirty: np.ndarray, edges: np.ndarray, e
     return out
 
 
-def matched_coverage(geoms: np.ndarray, eps: float = MATCH_EPS_DEG, rounds: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def matched_coverage(geoms: np.ndarray, eps: float = MATCH_EPS_DEG, rounds: int = 3,
+                     prior: "MatchState | None" = None, same: tuple[np.ndarray, np.ndarray] | None = None
+                     ) -> "MatchState":
     """Polygons whose shared edges carry the same vertices where they meet within ``eps``
     (:func:`matched_vertices`, then neighbours' corners inserted into straight edges), and the
     mask of polygons that still have unmatched edges (overlaps, gaps, or edges further apart than
-    ``eps``: these are checked exactly). Nothing moves by more than ``eps`` (≈ 0.1 mm)."""
+    ``eps``: these are checked exactly). Nothing moves by more than ``eps`` (≈ 0.1 mm).
+
+    ``prior`` and ``same`` (indices here, indices in the prior set) reuse the work done on another
+    set sharing most polygons (the base epoch for a later one): only the polygons that are new and
+    their neighbours are examined again."""
+    n = len(geoms)
+    tree = shapely.STRtree(geoms)
+    if prior is not None and same is not None and len(same[0]):
+        fresh = np.setdiff1d(np.arange(n), same[0])
+        around = np.unique(np.r_[fresh, tree.query(geoms[fresh], predicate="intersects")[1]]) if len(fresh) \
+            else fresh
+        orig = np.zeros(n, dtype=bool)
+        orig[same[0]] = prior.orig_dirty[same[1]]
+    else:
+        fresh = around = np.arange(n)
+        orig = np.zeros(n, dtype=bool)
     try:
-        edges = shapely.coverage_invalid_edges(geoms)
+        if len(around):
+            edges = shapely.coverage_invalid_edges(geoms[around])
+            orig[around] |= ~shapely.is_empty(edges) & ~shapely.is_missing(edges)
     except GEOSException:
-        return geoms, np.ones(len(geoms), dtype=bool)
-    dirty = ~shapely.is_empty(edges) & ~shapely.is_missing(edges)
-    if not dirty.any():  # a clean coverage as it is
-        return geoms, dirty
-    m = matched_vertices(geoms, eps)
-    dirty = np.zeros(len(m), dtype=bool)
-    check = np.arange(len(m))
-    tree = None
+        return MatchState(geoms, np.ones(n, dtype=bool), np.ones(n, dtype=bool))
+    if not orig.any():  # a clean coverage as it is
+        return MatchState(geoms, orig, orig)
+    if prior is not None and same is not None and len(same[0]) and not (prior.matched is prior.geoms):
+        m = geoms.copy()
+        m[same[0]] = prior.matched[same[1]]
+        dirty = np.zeros(n, dtype=bool)
+        dirty[same[0]] = prior.dirty[same[1]]
+        if len(fresh):
+            m[fresh] = matched_vertices(geoms[around], eps)[np.searchsorted(around, fresh)]
+        check = around
+    else:
+        m = matched_vertices(geoms, eps)
+        dirty = np.zeros(n, dtype=bool)
+        check = np.arange(n)
     for k in range(rounds + 1):
-        try:  # polygons away from the changed ones keep their verdict: only those near them are checked
-            edges = shapely.coverage_invalid_edges(m[check])
-        except GEOSException:
-            return geoms, np.ones(len(geoms), dtype=bool)
-        dirty[check] = ~shapely.is_empty(edges) & ~shapely.is_missing(edges)
-        if not dirty.any() or k == rounds:
+        if len(check) == 0:
             break
-        changed = np.flatnonzero(dirty)
+        try:  # polygons away from the changed ones keep their verdict: only those and their neighbours
+            edges = shapely.coverage_invalid_edges(m[check])  # are checked again
+        except GEOSException:
+            return MatchState(geoms, orig, np.ones(n, dtype=bool))
+        dirty[check] = ~shapely.is_empty(edges) & ~shapely.is_missing(edges)
+        if not dirty[check].any() or k == rounds:
+            break
+        changed = check[dirty[check]]
         m = _insert_junctions(m, changed, edges[dirty[check]], eps)
-        tree = tree if tree is not None else shapely.STRtree(m)
         _, near = tree.query(m[changed], predicate="intersects")
-        sub = np.unique(np.r_[changed, near])
-        _, ring = tree.query(m[sub], predicate="intersects")  # the neighbours' neighbours decide their edges
-        check = np.unique(np.r_[sub, ring])
-    return m, dirty
+        check = np.unique(np.r_[changed, near])
+    return MatchState(m, orig, dirty, geoms)
+
+
+@dataclass
+class MatchState:
+    """What :func:`matched_coverage` found: the matched polygons, which polygons have unmatched
+    edges as stored (``orig_dirty``) and after matching (``dirty``), and the stored polygons."""
+
+    matched: np.ndarray
+    orig_dirty: np.ndarray
+    dirty: np.ndarray
+    geoms: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.geoms is None:
+            self.geoms = self.matched
 
 
 def find_overlaps(ctx: Context, geoms: np.ndarray, tol_m2: float, matched: np.ndarray | None = None):
@@ -327,12 +369,24 @@ def check_partitions(ctx: Context) -> None:
         geo = ctx.geo(name)
         no_epoch = name == "landuse" and data.has("epoch") and bool(data.col("epoch").isna().any())
         groups = _groups(data)
+        prev = None  # (ids, geometries, match state) of the previous epoch
         for epoch, rows in groups:
             use = rows[data.usable[rows]]
             if len(use) == 0:
                 continue
             geoms = geo[use]
-            matched, dirty = matched_coverage(geoms)
+            same = None
+            if prev is not None:  # parcels unchanged since the previous epoch: its work is reused
+                pos = pd.Series(np.arange(len(prev[0])), index=prev[0])
+                pos = pos[~pos.index.duplicated()]
+                hit = pd.Series(data.ids[use]).map(pos).to_numpy()
+                here = np.flatnonzero(~np.isnan(hit))
+                there = hit[here].astype(np.int64)
+                eq = shapely.equals_exact(geoms[here], prev[1][there], 0)
+                same = (here[eq], there[eq])
+            state = matched_coverage(geoms, prior=prev[2] if prev is not None else None, same=same)
+            prev = (np.asarray(data.ids[use]), geoms, state)
+            matched, dirty = state.matched, state.dirty
             i, j, pieces, area, clean = find_overlaps(ctx, geoms, over_tol, dirty)
             extra = {} if epoch is None else {"epoch": epoch}
             for a, b, piece, ar in zip(i, j, pieces, area):
