@@ -424,7 +424,9 @@ def write_county(county_code: str, path: str | Path, seed: int = 1, overwrite: b
     ws.write(layers, command="synth", reason=reason,
              meta_updates={"synth_seed": int(seed), "synth_version": GENERATOR_VERSION,
                            "synthetic_notice": t("common.synthetic_notice", "zh"),
-                           "synthetic_notice_en": t("common.synthetic_notice", "en")})
+                           "synthetic_notice_en": t("common.synthetic_notice", "en"),
+                           **({"synth_parcels": int(parcels or 0), "synth_unmatched": float(unmatched)}
+                              if parcels is not None or unmatched else {})})
     return ws
 
 
