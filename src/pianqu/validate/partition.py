@@ -276,17 +276,20 @@ def gap_pieces(merged, extent) -> np.ndarray:
     return parts[shapely.get_type_id(parts) == 3] if len(parts) else parts
 
 
-def _gaps_around(geoms: np.ndarray, dirty: np.ndarray, extent) -> np.ndarray:
+def _gaps_around(geoms: np.ndarray, dirty: np.ndarray, extent, min_m2: float = 0.0) -> np.ndarray:
     """:func:`gap_pieces` of ``geoms`` in ``extent`` when a few polygons (``dirty``) do not fit the
     coverage: the extent less the coverage union of the others, each of its parts less the dirty
     polygons touching it (the same pieces as from the union of all, without a county-size
-    GEOS union)."""
+    GEOS union). Parts whose area cannot exceed ``min_m2`` (a piece of a part is never larger
+    than the part) are left out: hair-thin slivers along shared edges are most of them."""
     try:
         clean_union = shapely.coverage_union_all(geoms[~dirty])
     except GEOSException:
         return gap_pieces(shapely.union_all(geoms), extent)
     holes = shapely.get_parts(shapely.difference(extent, clean_union))
     holes = holes[shapely.get_type_id(holes) == 3]
+    if min_m2 > 0 and len(holes):  # an upper bound of the area in m² (a degree is < 111.7 km)
+        holes = holes[shapely.area(holes) * 111_700.0 ** 2 > min_m2]
     if len(holes) == 0:
         return holes
     bad = geoms[dirty]
@@ -401,15 +404,15 @@ def check_partitions(ctx: Context) -> None:
                 parts = gap_pieces(union(geoms, clean), extent)
             else:
                 if extent is not None and 0 < dirty.sum() < len(dirty) - 1:
-                    parts = _gaps_around(matched, dirty, extent)
+                    parts = _gaps_around(matched, dirty, extent, gap_tol / 2)
                 else:
                     parts = gap_pieces(union(matched, False, dirty), extent)
                 # the gaps as findings are cut from the stored polygons (the matched ones lack vertices,
                 # which would change a gap's ellipsoidal area): each candidate recomputed in a small window
                 if len(parts):
-                    near, _ = _significant(ctx, parts, gap_tol / 2)
-                    wide = ctx.measure(parts)[1] > float(ctx.config["validate.sliver_width_m"]) / 2
-                    parts = _exact_gaps(parts[near | wide & (ctx.measure(parts)[0] > gap_tol / 2)], geoms, extent)
+                    a, w = ctx.measure(parts)
+                    near = (a > gap_tol / 2) & (w > float(ctx.config["validate.sliver_width_m"]) / 2)
+                    parts = _exact_gaps(parts[near], geoms, extent)
             if len(parts) == 0:
                 continue
             big, area = _significant(ctx, parts, gap_tol)
