@@ -88,6 +88,8 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="reuse workspaces already in --keep")
     ap.add_argument("--out", type=Path, default=None, help="append a markdown table to this file")
     ap.add_argument("--label", default="")
+    ap.add_argument("--steps", default="validate,plan,report",
+                    help="the steps to time (the report needs a plan made before, e.g. by an earlier run)")
     ap.add_argument("--src", type=Path, default=ROOT / "src",
                     help="the pianqu sources the steps run (e.g. an older checkout, for a before/after table)")
     args = ap.parse_args()
@@ -106,15 +108,17 @@ def main() -> None:
             if layers is None:
                 layers = synthesize_county(COUNTY, 1)
             info = build(case, um, path, layers)
-        res = {s: [] for s in ("validate", "plan", "report")}
+        res = {s: [] for s in args.steps.split(",")}
         for _ in range(args.runs):
             for s in res:
                 res[s].append(run_step(s, path, tmp / f"report_{case}", args.src))
-        med = {s: statistics.median(r["wall_s"] for r in v) for s, v in res.items()}
+        med = {s: statistics.median(r["wall_s"] for r in v) if v else float("nan")
+               for s, v in {k: res.get(k, []) for k in ("validate", "plan", "report")}.items()}
         peak = max(r["peak_mb"] for v in res.values() for r in v)
         row = {**info, "unmatched": um, **{f"{s}_s": med[s] for s in med},
-               "peak_mb": peak, **{f"{s}_peak_mb": max(r["peak_mb"] for r in v) for s, v in res.items()},
-               "validate_rc": res["validate"][-1]["rc"], "runs": args.runs}
+               "peak_mb": peak, **{f"{s}_peak_mb": max((r["peak_mb"] for r in res.get(s, [])), default=float("nan"))
+                                   for s in ("validate", "plan", "report")},
+               "validate_rc": res["validate"][-1]["rc"] if res.get("validate") else None, "runs": args.runs}
         rows.append(row)
         print(json.dumps(row), flush=True)
     if args.out:

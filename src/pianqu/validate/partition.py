@@ -30,7 +30,8 @@ from pianqu.validate._common import Context, LayerData
 PARTITIONS = (("township", "county"), ("village", "township"), ("landuse", "village"))
 POINT_LAYERS = ("settlement", "facility")
 NEAR_DEG = 1e-7  # ≈ 1 cm: a feature this close to a gap borders it
-MATCH_EPS_DEG = 1e-9  # ≈ 0.1 mm: a vertex this close to a straight edge lies on it (matched_vertices)
+MATCH_EPS_DEG = 1e-8  # ≈ 1 mm: a vertex this close to a straight edge lies on it (matched_vertices); a
+# straight edge of the GK zone reprojected to degrees bows by ~0.1 mm over 100 m
 METRES_PER_DEGREE = 111_320.0  # of latitude; a longitude degree is shorter, so this errs small
 
 
@@ -60,7 +61,7 @@ def matched_vertices(geoms: np.ndarray, eps: float = MATCH_EPS_DEG) -> np.ndarra
 
     Real deliveries often digitise a shared boundary with extra vertices on one side only; the
     edges then do not match and the set is no coverage for GEOS, although the polygons meet
-    exactly. Removing those vertices moves no boundary by more than ``eps`` (≈ 0.1 mm, far below
+    exactly. Removing those vertices moves no boundary by more than ``eps`` (≈ 1 mm, far below
     ``validate.sliver_width_m``), so no overlap or gap that is a finding appears or disappears;
     vertices another polygon carries (corners, T-junctions) are always kept. Other geometry
     types are returned as they are."""
@@ -84,7 +85,7 @@ def matched_vertices(geoms: np.ndarray, eps: float = MATCH_EPS_DEG) -> np.ndarra
     gy -= gy.min()
     if gx.max() < 2**32 and gy.max() < 2**32:
         key = (gx.astype(np.uint64) << np.uint64(32)) | gy.astype(np.uint64)
-    else:  # wider than 4° at 0.1 mm: a slower exact key
+    else:  # wider than 40° at 1 mm: a slower exact key
         key = pd.MultiIndex.from_arrays([gx, gy]).to_numpy()
     codes, _ = pd.factorize(key[~last])
     cnt = np.bincount(codes)
@@ -151,7 +152,7 @@ def matched_coverage(geoms: np.ndarray, eps: float = MATCH_EPS_DEG, rounds: int 
     """Polygons whose shared edges carry the same vertices where they meet within ``eps``
     (:func:`matched_vertices`, then neighbours' corners inserted into straight edges), and the
     mask of polygons that still have unmatched edges (overlaps, gaps, or edges further apart than
-    ``eps``: these are checked exactly). Nothing moves by more than ``eps`` (≈ 0.1 mm).
+    ``eps``: these are checked exactly). Nothing moves by more than ``eps`` (≈ 1 mm).
 
     ``prior`` and ``same`` (indices here, indices in the prior set) reuse the work done on another
     set sharing most polygons (the base epoch for a later one): only the polygons that are new and
@@ -295,7 +296,13 @@ def _gaps_around(geoms: np.ndarray, dirty: np.ndarray, extent, min_m2: float = 0
     bad = geoms[dirty]
     hi, bi = shapely.STRtree(bad).query(holes, predicate="intersects")
     out = list(holes[np.setdiff1d(np.arange(len(holes)), hi)])
-    for h in np.unique(hi):
+    n_hit = np.bincount(hi, minlength=len(holes))
+    one = n_hit[hi] == 1  # most holes hold one dirty polygon: one vectorised difference
+    if one.any():
+        rest = _safe(shapely.difference, holes[hi[one]], bad[bi[one]])
+        parts = shapely.get_parts(rest)
+        out.extend(parts[shapely.get_type_id(parts) == 3])
+    for h in np.unique(hi[~one]):
         rest = _safe(shapely.difference, np.array([holes[h]], dtype=object),
                      np.array([shapely.union_all(bad[bi[hi == h]])], dtype=object))[0]
         out.extend(p for p in shapely.get_parts(rest) if shapely.get_type_id(p) == 3)
