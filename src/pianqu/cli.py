@@ -84,6 +84,8 @@ def synth(
     province: Annotated[bool, typer.Option("--province", help="合成全省（GeoParquet，按县分区）")] = False,
     counties: Annotated[Optional[str], typer.Option(help="--province 时只合成这些县，逗号分隔")] = None,
     overwrite: Annotated[bool, typer.Option(help="覆盖已有文件 / replace an existing file")] = False,
+    parcels: Annotated[Optional[int], typer.Option(help="把图斑细分到约这么多个（真实三调密度，如 450000）/ split the parcels to about this many")] = None,
+    unmatched: Annotated[float, typer.Option(help="细分后相邻图斑公共边顶点不一致的图斑比例 0–1 / share of pieces with vertices their neighbours lack")] = 0.0,
     lang: Lang = "",
 ) -> None:
     """合成一个县（真实名称、代码与人口，模拟几何）/ synthesise a county with real names on synthetic geometry."""
@@ -99,7 +101,7 @@ def synth(
             console.print(t("cli.province_done", lang, n=n, path=path), markup=False)
             return
         row = divisions.county(county)
-        ws = write_county(county, output, seed=seed, overwrite=overwrite)
+        ws = write_county(county, output, seed=seed, overwrite=overwrite, parcels=parcels, unmatched=unmatched)
     except (*USER_ERRORS, RuntimeError) as exc:
         fail(exc, lang)
     console.print(t("cli.synth_done", lang, name=row["name"], code=county, seed=seed, path=ws.path),
@@ -286,13 +288,13 @@ def report(
 ) -> None:
     """生成 HTML 报告（含地图与 Excel 统计表）/ write the HTML report with maps and an Excel workbook."""
     from pianqu.report import write_report
-    from pianqu.validate import validate_workspace
+    from pianqu.validate import findings_for_report
     from pianqu.workspace import Workspace
 
     lang = resolve_lang(lang)
     try:
         ws = Workspace.open(workspace)
-        path = write_report(ws, output, findings=validate_workspace(ws), lang=lang, scenario=scenario)
+        path = write_report(ws, output, findings=findings_for_report(ws), lang=lang, scenario=scenario)
     except USER_ERRORS as exc:
         fail(exc, lang)
     console.print(t("cli.report_done", lang, report=path), markup=False)
@@ -325,10 +327,10 @@ def plan_(
                     layers=", ".join(result.layers)), markup=False)
     if report_dir is not None:
         from pianqu.report import write_report
-        from pianqu.validate import validate_workspace
+        from pianqu.validate import findings_for_report
 
         try:
-            path = write_report(ws, report_dir, findings=validate_workspace(ws), lang=lang, scenario=scenario)
+            path = write_report(ws, report_dir, findings=findings_for_report(ws), lang=lang, scenario=scenario)
         except USER_ERRORS as exc:
             fail(exc, lang)
         console.print(t("cli.report_done", lang, report=path), markup=False)

@@ -138,8 +138,10 @@ def _approvals(approvals, epsg: int) -> Approvals:
 
 def violation_tickets(pieces: gpd.GeoDataFrame, *, approvals=None, farmland_pbf: gpd.GeoDataFrame | None = None,
                       cfg: Config | None = None) -> gpd.GeoDataFrame:
-    """One ticket per piece of farmland (01) or permanent basic farmland turned into construction
-    land (07–16) that no approval covers — zero tolerance: every piece above the sliver size.
+    """One ticket per contiguous patch of farmland (01) or permanent basic farmland turned into
+    construction land (07–16) that no approval covers — zero tolerance: every patch above the
+    sliver size. Touching pieces of the same transition are one ticket (a survey that splits a
+    field into several parcels does not multiply the violation).
 
     ``pieces``: from :func:`change_pieces` (GK geometry). ``approvals``: a polygon layer with
     ``approval_id`` (the part of a piece they cover is approved) or a table with ``approval_id``
@@ -175,18 +177,61 @@ def violation_tickets(pieces: gpd.GeoDataFrame, *, approvals=None, farmland_pbf:
         rest[listed] = shapely.Polygon()
         approved_by[listed] = "bsm"
     area = shapely.area(rest) if len(rest) else np.zeros(0)
-    keep = area >= sliver
-    t = conv[keep].drop(columns=["geometry"]).copy()
-    t.insert(0, "ticket_id", [f"WF-{_hash(b, a)}" for b, a in zip(t["bsm_before"], t["bsm_after"])])
+    keep = area > 0  # pieces below the sliver size still count toward the patch they touch
+    t = conv[keep].drop(columns=["geometry"]).copy().reset_index(drop=True)
     t["in_pbf"] = pbf_area[keep] >= sliver
     t["watched_area_m2"] = shapely.area(watch[keep]) if keep.any() else np.zeros(0)
     t["approved_area_m2"] = t["watched_area_m2"] - area[keep]
     t["approval_ids"] = approved_by[keep]
-    for k, v in area_columns(area[keep]).items():
+    t["area_m2"] = area[keep]
+    t, geom = _patches(t, rest[keep])
+    big = t["area_m2"].to_numpy(dtype=float) >= sliver
+    t, geom = t[big].reset_index(drop=True), geom[big]
+    t.insert(0, "ticket_id", [f"WF-{_hash(b, a)}" for b, a in zip(t["bsm_before"], t["bsm_after"])])
+    for k, v in area_columns(t["area_m2"].to_numpy(dtype=float)).items():
         t[k] = v
     t["severity"] = "error"
-    out = to_storage(gpd.GeoDataFrame(t.reset_index(drop=True), geometry=rest[keep], crs=epsg))
+    out = to_storage(gpd.GeoDataFrame(t, geometry=geom, crs=epsg))
     return out.sort_values("ticket_id").reset_index(drop=True)
+
+
+def _patches(t: pd.DataFrame, geom: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """One row per contiguous patch of change: unapproved pieces that touch and share the
+    transition (code before → code after) are one violation, however many parcels the survey
+    split it into. Areas add up; parcels and approvals are listed (sorted, comma-separated);
+    a patch of one piece is that piece unchanged."""
+    n = len(t)
+    if n < 2:
+        return t, geom
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    key = (t["code_before"].astype(str) + "→" + t["code_after"].astype(str)).to_numpy()
+    a, b = shapely.STRtree(geom).query(geom, predicate="intersects")
+    same = (a != b) & (key[a] == key[b])
+    m = coo_matrix((np.ones(int(same.sum())), (a[same], b[same])), shape=(n, n))
+    _, comp = connected_components(m, directed=False)
+    if len(np.unique(comp)) == n:
+        return t, geom
+    rows, geoms = [], []
+    for c in np.unique(comp):
+        idx = np.flatnonzero(comp == c)
+        if len(idx) == 1:
+            rows.append(t.iloc[idx[0]].to_dict())
+            geoms.append(geom[idx[0]])
+            continue
+        sub = t.iloc[idx]
+        row = sub.iloc[int(np.argmin(sub["bsm_before"].astype(str) + "|" + sub["bsm_after"].astype(str)))].to_dict()
+        for col in ("bsm_before", "bsm_after"):
+            row[col] = ",".join(sorted(set(sub[col].astype(str))))
+        ids = sorted({i for v in sub["approval_ids"] for i in str(v).split(",") if i})
+        row["approval_ids"] = ",".join(ids)
+        row["in_pbf"] = bool(sub["in_pbf"].any())
+        for col in ("watched_area_m2", "approved_area_m2", "area_m2"):
+            row[col] = float(sub[col].sum())
+        rows.append(row)
+        geoms.append(shapely.union_all(geom[idx]))
+    return pd.DataFrame(rows, columns=t.columns), np.asarray(geoms, dtype=object)
 
 
 # -- a second epoch with planted conversions ---------------------------------------------------

@@ -75,17 +75,21 @@ class SpacesResult:
         """One (multi)polygon per zone and space, for maps (EPSG:4490 unless ``storage`` is False).
 
         A union per zone and space: seconds for a county of 250 000 parcels; analyses (siting)
-        take the pieces as they are."""
-        keys = self.pieces["zone"].astype(str) + "\x1f" + self.pieces["space"].astype(str)
+        take the pieces as they are. For storage the pieces are reprojected first (each small
+        piece repaired if the reprojection made it just invalid) and unioned in EPSG:4490, so the
+        union is valid as it is: reprojecting a county-size union afterwards needed a repair
+        (buffer(0), make_valid) of the whole multipolygon, several times the union's own cost."""
+        pieces = to_storage(self.pieces) if storage else self.pieces
+        keys = pieces["zone"].astype(str) + "\x1f" + pieces["space"].astype(str)
         rows = []
-        for key, g in self.pieces.groupby(keys, sort=True):
+        for key, g in pieces.groupby(keys, sort=True):
             zone, space = key.split("\x1f")
             rows.append({"zone": zone, "space": space, "area_m2": g["area_m2"].sum(),
                          "geometry": union(g.geometry.to_numpy())})
-        out = gpd.GeoDataFrame(rows, geometry="geometry", crs=self.epsg)
+        out = gpd.GeoDataFrame(rows, geometry="geometry", crs=pieces.crs)
         for k, v in area_columns(out["area_m2"]).items():
             out[k] = v
-        return to_storage(out) if storage else out
+        return out
 
 
 def line_layers(lines: Mapping[str, gpd.GeoDataFrame | None], epsg: int) -> list[tuple[str, str, np.ndarray]]:

@@ -416,7 +416,7 @@ def _river_names(rivers, vgeom, vls, tws, vt) -> list[str]:
 
 
 def write_county(county_code: str, path: str | Path, seed: int = 1, overwrite: bool = False, *,
-                 config: Config | None = None):
+                 config: Config | None = None, parcels: int | None = None, unmatched: float = 0.0):
     """Synthesise a county and write it as a new workspace (one audited write).
 
     The workspace is marked synthetic; its metadata records the seed, the generator version and
@@ -434,6 +434,9 @@ def write_county(county_code: str, path: str | Path, seed: int = 1, overwrite: b
         Replace an existing file (else refused with a clear error).
     config : pianqu.config.Config, optional
         Supplies the ``synth.*`` knobs.
+    parcels, unmatched : optional
+        Split the parcels to real 三调 density: about ``parcels`` parcels, with unmatched shared
+        vertices every ``unmatched`` metres (:func:`pianqu.synth.density.densify`).
 
     Returns
     -------
@@ -452,6 +455,10 @@ def write_county(county_code: str, path: str | Path, seed: int = 1, overwrite: b
     geo = layout.county_geo(code)
     name = divisions.county(code)["name"]
     layers = synthesize_county(code, seed, config=config)
+    if parcels is not None or unmatched:
+        from pianqu.synth.density import densify
+
+        layers = densify(layers, parcels=parcels, seed=seed, unmatched=unmatched, config=config)
     reason = t("synth.reason", name=name, code=code, seed=seed, version=GENERATOR_VERSION)
     ws = Workspace.create(target, county_code=code, county_name=name, synthetic=True, compute_epsg=geo.epsg,
                           epochs=tuple(sorted({int(e) for e in layers["landuse"]["epoch"]})), command="synth",
@@ -459,7 +466,9 @@ def write_county(county_code: str, path: str | Path, seed: int = 1, overwrite: b
     ws.write(layers, command="synth", reason=reason,
              meta_updates={"synth_seed": int(seed), "synth_version": GENERATOR_VERSION,
                            "synthetic_notice": t("common.synthetic_notice", "zh"),
-                           "synthetic_notice_en": t("common.synthetic_notice", "en")})
+                           "synthetic_notice_en": t("common.synthetic_notice", "en"),
+                           **({"synth_parcels": int(parcels or 0), "synth_unmatched": float(unmatched)}
+                              if parcels is not None or unmatched else {})})
     return ws
 
 

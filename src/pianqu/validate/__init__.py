@@ -30,7 +30,8 @@ from pianqu.schema import LAYERS
 from pianqu.validate import codes, geometry, partition, population, roads, schema_checks
 from pianqu.validate._common import Context, LayerData, layer_order
 
-__all__ = ["validate_workspace", "validate_layers", "summarise", "sort_findings", "RULES"]
+__all__ = ["validate_workspace", "validate_layers", "summarise", "sort_findings", "RULES", "data_state",
+           "store_findings", "cached_findings", "findings_for_report"]
 
 # Every rule with its severity (the locale file has <rule>.msg, .do and .title for each).
 RULES: dict[str, str] = {
@@ -166,6 +167,100 @@ def validate_workspace(ws, config: Config | None = None, *,
     return validate_layers(layers, config=config, county_code=meta.county_code,
                            sources={name: ws.url for name in layers},
                            landuse_version=meta.landuse_version, compute_epsg=meta.compute_epsg)
+
+
+def _last_changes(ws, tables: list[str]) -> list[tuple[str, str]]:
+    """``gpkg_contents.last_change`` of the base tables (GDAL and QGIS update it on every edit,
+    so an edit made outside pianqu changes the state too); empty for other backends."""
+    import sqlite3
+
+    try:
+        path = ws.path
+    except Exception:  # not a file-based workspace
+        return []
+    if not path.is_file():
+        return []
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
+            rows = con.execute("SELECT table_name, last_change FROM gpkg_contents").fetchall()
+    except sqlite3.Error:
+        return []
+    keep = set(tables)
+    return sorted((str(a), str(b)) for a, b in rows if a in keep)
+
+
+def data_state(ws, config: Config | None = None) -> str:
+    """A fingerprint of everything validation reads: the audit rows of writes to base layers,
+    the base tables' last change, the metadata validation uses, the thresholds in force and
+    the pianqu version. Two calls give the same string exactly when the findings are the same."""
+    import hashlib
+
+    from pianqu._version import __version__
+
+    config = config if config is not None else ws.config()
+    audit = ws.audit()
+    scn = audit["scenario"].astype("string").fillna("") if "scenario" in audit.columns else pd.Series("", index=audit.index)
+    base = audit[scn == ""]
+    meta = ws.meta
+    h = hashlib.sha256()
+    h.update(base.to_csv(index=False).encode("utf-8"))
+    h.update(repr(_last_changes(ws, ws.layers())).encode("utf-8"))
+    h.update(repr((meta.county_code, meta.landuse_version, meta.compute_epsg, __version__)).encode("utf-8"))
+    h.update(repr(sorted((k, repr(v.value)) for k, v in config.thresholds.items())).encode("utf-8"))
+    return h.hexdigest()
+
+
+def _cache_file(ws):
+    import hashlib
+    import os
+    from pathlib import Path
+
+    root = os.environ.get("PIANQU_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "pianqu")
+    return Path(root) / "validate" / (hashlib.sha256(str(ws.url).encode("utf-8")).hexdigest()[:32] + ".pkl")
+
+
+def store_findings(ws, findings: list[Finding], config: Config | None = None) -> None:
+    """Keep the findings of ``pianqu validate`` for the workspace's current data state (in the
+    user's cache directory, never in the workspace), so that the report need not validate again."""
+    import os
+    import pickle
+    import tempfile
+
+    try:
+        target = _cache_file(ws)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump({"state": data_state(ws, config), "findings": list(findings)}, fh)
+        os.replace(tmp, target)
+    except OSError:  # a read-only home: the report validates again
+        pass
+
+
+def cached_findings(ws, config: Config | None = None) -> list[Finding] | None:
+    """The findings stored by :func:`store_findings` when the workspace's data state is still the
+    one they were made for, else None."""
+    import pickle
+
+    try:
+        with open(_cache_file(ws), "rb") as fh:
+            got = pickle.load(fh)
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError):
+        return None
+    if not isinstance(got, dict) or got.get("state") != data_state(ws, config):
+        return None
+    return list(got["findings"])
+
+
+def findings_for_report(ws, config: Config | None = None) -> list[Finding]:
+    """The workspace's findings: those of the last ``pianqu validate`` when the data have not
+    changed since, else a fresh validation (then kept for the next time)."""
+    found = cached_findings(ws, config)
+    if found is None:
+        found = validate_workspace(ws, config)
+        store_findings(ws, found, config)
+    return found
 
 
 def summarise(findings: list[Finding]) -> pd.DataFrame:

@@ -156,6 +156,16 @@ class Context:
         return data._gk
 
 
+def distinct(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(positions of the distinct geometries, index of each geometry's distinct one): survey
+    epochs repeat most parcels as they are, and per-geometry checks need run only once each."""
+    wkb = shapely.to_wkb(geoms)
+    codes, _ = pd.factorize(wkb)
+    first = np.full(codes.max() + 1 if len(codes) else 0, -1, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]
+    return first, codes
+
+
 def make_finding(severity: str, rule: str, layer: str, feature: str = "", field: str = "",
                  source: str = "", **params: Any) -> Finding:
     """A :class:`Finding` whose params carry the layer's and field's Chinese names."""

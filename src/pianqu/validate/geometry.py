@@ -14,7 +14,7 @@ import shapely
 from pyproj import Transformer
 
 from pianqu.geo import STORAGE_EPSG, accepted_crs, describe_crs, ellipsoidal_area, gk3_epsg, guess_gk_crs
-from pianqu.validate._common import Context, LayerData
+from pianqu.validate._common import Context, LayerData, distinct
 
 ALLOWED_TYPES = {
     "Polygon": {"Polygon", "MultiPolygon"},
@@ -113,8 +113,10 @@ def check_projected_validity(ctx: Context) -> None:
         rows = np.nonzero(data.usable & ~data.invalid)[0]
         if len(rows) == 0:
             continue
-        gk = shapely.transform(data.geom[rows], to_gk)
-        bad = ~shapely.is_valid(gk)
+        first, inv = distinct(data.geom[rows])  # parcels repeated across epochs: transformed once
+        gk = shapely.transform(data.geom[rows[first]], to_gk)
+        bad = (~shapely.is_valid(gk))[inv]
+        gk = gk[inv]
         if not bad.any():
             continue
         reasons = shapely.is_valid_reason(gk[bad])
@@ -155,7 +157,8 @@ def check_areas(ctx: Context) -> None:
         if not rows.any():
             continue
         idx = np.nonzero(rows)[0]
-        geo = ellipsoidal_area(gpd.GeoSeries(data.geom[idx], crs=STORAGE_EPSG))
+        first, inv = distinct(data.geom[idx])  # parcels repeated across epochs: measured once
+        geo = ellipsoidal_area(gpd.GeoSeries(data.geom[idx[first]], crs=STORAGE_EPSG))[inv]
         given = data.col("area_m2").to_numpy(dtype=float)[idx]
         rel = np.abs(given - geo) / np.maximum(geo, 1e-9)
         for k in np.nonzero((rel > tol) & (np.abs(given - geo) > abs_tol))[0]:

@@ -18,6 +18,8 @@ covered by the union. Land parcels are checked per survey epoch (a workspace may
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import shapely
@@ -28,6 +30,8 @@ from pianqu.validate._common import Context, LayerData
 PARTITIONS = (("township", "county"), ("village", "township"), ("landuse", "village"))
 POINT_LAYERS = ("settlement", "facility")
 NEAR_DEG = 1e-7  # ≈ 1 cm: a feature this close to a gap borders it
+MATCH_EPS_DEG = 1e-8  # ≈ 1 mm: a vertex this close to a straight edge lies on it (matched_vertices); a
+# straight edge of the GK zone reprojected to degrees bows by ~0.1 mm over 100 m
 METRES_PER_DEGREE = 111_320.0  # of latitude; a longitude degree is shorter, so this errs small
 
 
@@ -51,15 +55,185 @@ def _significant(ctx: Context, pieces: np.ndarray, tol_m2: float) -> tuple[np.nd
     return (area > tol_m2) & (width > float(ctx.config["validate.sliver_width_m"])), area
 
 
-def find_overlaps(ctx: Context, geoms: np.ndarray, tol_m2: float):
-    """Pairs (i, j), intersection pieces and areas (m²) of polygons overlapping beyond the
-    tolerances; and whether the set is a clean coverage (edges match exactly)."""
+def matched_vertices(geoms: np.ndarray, eps: float = MATCH_EPS_DEG) -> np.ndarray:
+    """The polygons without the vertices that only they carry and that lie on a straight edge
+    (within ``eps`` degrees of the chord between the vertices kept on either side).
+
+    Real deliveries often digitise a shared boundary with extra vertices on one side only; the
+    edges then do not match and the set is no coverage for GEOS, although the polygons meet
+    exactly. Removing those vertices moves no boundary by more than ``eps`` (≈ 1 mm, far below
+    ``validate.sliver_width_m``), so no overlap or gap that is a finding appears or disappears;
+    vertices another polygon carries (corners, T-junctions) are always kept. Other geometry
+    types are returned as they are."""
+    out = geoms.copy()
+    poly = np.flatnonzero(shapely.get_type_id(geoms) == 3)
+    if len(poly) == 0:
+        return out
+    rings, ring_poly = shapely.get_rings(geoms[poly], return_index=True)
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    xy = np.round(xy / eps) * eps  # the same point computed twice (ulps apart) becomes one coordinate
+    n_ring = np.bincount(ring, minlength=len(rings))
+    end = np.cumsum(n_ring) - 1
+    start = end - n_ring + 1
+    last = np.zeros(len(xy), dtype=bool)
+    last[end] = True  # the closing vertex repeats the first
+    # how many rings carry each coordinate (a ring's closing vertex not counted): the grid
+    # indices packed into one integer and hashed
+    gx = np.rint(xy[:, 0] / eps)
+    gy = np.rint(xy[:, 1] / eps)
+    gx -= gx.min()
+    gy -= gy.min()
+    if gx.max() < 2**32 and gy.max() < 2**32:
+        key = (gx.astype(np.uint64) << np.uint64(32)) | gy.astype(np.uint64)
+    else:  # wider than 40° at 1 mm: a slower exact key
+        key = pd.MultiIndex.from_arrays([gx, gy]).to_numpy()
+    codes, _ = pd.factorize(key[~last])
+    cnt = np.bincount(codes)
+    single = np.zeros(len(xy), dtype=bool)
+    single[np.flatnonzero(~last)] = cnt[codes] == 1
+    # local straightness: distance of each vertex to the chord of its ring neighbours
+    k = np.arange(len(xy))
+    nprev = np.where(k == start[ring], end[ring] - 1, k - 1)
+    nnext = k + 1
+    nnext[last] = k[last]
+    ax, ay = xy[nprev, 0], xy[nprev, 1]
+    bx, by = xy[np.minimum(nnext, len(xy) - 1), 0], xy[np.minimum(nnext, len(xy) - 1), 1]
+    chord = np.hypot(bx - ax, by - ay)
+    dist = np.abs((bx - ax) * (xy[:, 1] - ay) - (by - ay) * (xy[:, 0] - ax)) / np.maximum(chord, 1e-300)
+    drop = single & (dist <= eps) & ~last & (k != start[ring]) & (chord > 0)
+    if not drop.any():
+        return out
+    # a run of dropped vertices must lie within eps of the chord between the vertices kept around it
+    kept_before = np.maximum.accumulate(np.where(~drop, k, -1))
+    kept_after = np.minimum.accumulate(np.where(~drop, k, len(xy))[::-1])[::-1]
+    d = np.flatnonzero(drop)
+    pa, pb = xy[kept_before[d]], xy[kept_after[d]]
+    c = np.hypot(pb[:, 0] - pa[:, 0], pb[:, 1] - pa[:, 1])
+    dev = np.abs((pb[:, 0] - pa[:, 0]) * (xy[d, 1] - pa[:, 1]) - (pb[:, 1] - pa[:, 1]) * (xy[d, 0] - pa[:, 0])) \
+        / np.maximum(c, 1e-300)
+    bad_run = pd.Series(dev > eps).groupby(kept_before[d]).transform("any").to_numpy()
+    drop[d[bad_run]] = False
+    keep = ~drop
+    kept_n = np.bincount(ring[keep], minlength=len(rings))
+    keep |= (kept_n < 4)[ring]  # a ring that would collapse is kept whole
+    new_rings = shapely.linearrings(xy[keep], indices=ring[keep])
+    polys = shapely.polygons(new_rings, indices=ring_poly)
+    ok = shapely.is_valid(polys)  # rounding may pinch a ring: that polygon stays as it was
+    out[poly[ok]] = polys[ok]
+    return out
+
+
+def _insert_junctions(geoms: np.ndarray, dirty: np.ndarray, edges: np.ndarray, eps: float) -> np.ndarray:
+    """The ``dirty`` polygons (indices) with the vertices of the other polygons' unmatched edges
+    that lie on their edges (within ``eps``) inserted: the corners of a neighbour split into two
+    (T-junctions) that a straight edge on the other side lacks."""
+    xy, own = shapely.get_coordinates(edges, return_index=True)
+    if len(xy) == 0:
+        return geoms
+    pts = shapely.points(xy)
+    gi, qi = shapely.STRtree(pts).query(geoms[dirty], predicate="dwithin", distance=2 * eps)
+    other = own[qi] != gi
+    gi, qi = gi[other], qi[other]
+    if len(gi) == 0:
+        return geoms
+    order = np.argsort(gi, kind="stable")
+    gi, qi = gi[order], qi[order]
+    uniq, inv = np.unique(gi, return_inverse=True)
+    snapped = shapely.snap(geoms[dirty[uniq]], shapely.multipoints(pts[qi], indices=inv), eps)
+    ok = shapely.is_valid(snapped) & (shapely.get_type_id(snapped) == shapely.get_type_id(geoms[dirty[uniq]]))
+    out = geoms.copy()
+    out[dirty[uniq[ok]]] = snapped[ok]
+    return out
+
+
+def matched_coverage(geoms: np.ndarray, eps: float = MATCH_EPS_DEG, rounds: int = 3,
+                     prior: "MatchState | None" = None, same: tuple[np.ndarray, np.ndarray] | None = None
+                     ) -> "MatchState":
+    """Polygons whose shared edges carry the same vertices where they meet within ``eps``
+    (:func:`matched_vertices`, then neighbours' corners inserted into straight edges), and the
+    mask of polygons that still have unmatched edges (overlaps, gaps, or edges further apart than
+    ``eps``: these are checked exactly). Nothing moves by more than ``eps`` (≈ 1 mm).
+
+    ``prior`` and ``same`` (indices here, indices in the prior set) reuse the work done on another
+    set sharing most polygons (the base epoch for a later one): only the polygons that are new and
+    their neighbours are examined again."""
     n = len(geoms)
+    tree = shapely.STRtree(geoms)
+    if prior is not None and same is not None and len(same[0]):
+        fresh = np.setdiff1d(np.arange(n), same[0])
+        around = np.unique(np.r_[fresh, tree.query(geoms[fresh], predicate="intersects")[1]]) if len(fresh) \
+            else fresh
+        orig = np.zeros(n, dtype=bool)
+        orig[same[0]] = prior.orig_dirty[same[1]]
+    else:
+        fresh = around = np.arange(n)
+        orig = np.zeros(n, dtype=bool)
     try:
-        edges = shapely.coverage_invalid_edges(geoms)
-        cand = np.nonzero(~shapely.is_empty(edges) & ~shapely.is_missing(edges))[0]
+        if len(around):
+            edges = shapely.coverage_invalid_edges(geoms[around])
+            orig[around] |= ~shapely.is_empty(edges) & ~shapely.is_missing(edges)
     except GEOSException:
-        cand = np.arange(n)
+        return MatchState(geoms, np.ones(n, dtype=bool), np.ones(n, dtype=bool))
+    if not orig.any():  # a clean coverage as it is
+        return MatchState(geoms, orig, orig)
+    if prior is not None and same is not None and len(same[0]) and not (prior.matched is prior.geoms):
+        m = geoms.copy()
+        m[same[0]] = prior.matched[same[1]]
+        dirty = np.zeros(n, dtype=bool)
+        dirty[same[0]] = prior.dirty[same[1]]
+        if len(fresh):
+            m[fresh] = matched_vertices(geoms[around], eps)[np.searchsorted(around, fresh)]
+        check = around
+    else:
+        m = matched_vertices(geoms, eps)
+        dirty = np.zeros(n, dtype=bool)
+        check = np.arange(n)
+    for k in range(rounds + 1):
+        if len(check) == 0:
+            break
+        try:  # polygons away from the changed ones keep their verdict: only those and their neighbours
+            edges = shapely.coverage_invalid_edges(m[check])  # are checked again
+        except GEOSException:
+            return MatchState(geoms, orig, np.ones(n, dtype=bool))
+        dirty[check] = ~shapely.is_empty(edges) & ~shapely.is_missing(edges)
+        if not dirty[check].any() or k == rounds:
+            break
+        changed = check[dirty[check]]
+        m = _insert_junctions(m, changed, edges[dirty[check]], eps)
+        _, near = tree.query(m[changed], predicate="intersects")
+        check = np.unique(np.r_[changed, near])
+    return MatchState(m, orig, dirty, geoms)
+
+
+@dataclass
+class MatchState:
+    """What :func:`matched_coverage` found: the matched polygons, which polygons have unmatched
+    edges as stored (``orig_dirty``) and after matching (``dirty``), and the stored polygons."""
+
+    matched: np.ndarray
+    orig_dirty: np.ndarray
+    dirty: np.ndarray
+    geoms: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.geoms is None:
+            self.geoms = self.matched
+
+
+def find_overlaps(ctx: Context, geoms: np.ndarray, tol_m2: float, matched: np.ndarray | None = None):
+    """Pairs (i, j), intersection pieces and areas (m²) of polygons overlapping beyond the
+    tolerances; and whether the set is a clean coverage (edges match exactly). ``matched``:
+    the mask of polygons with unmatched edges from :func:`matched_coverage` (the candidates;
+    the intersections are computed on ``geoms`` as they are); else found here."""
+    n = len(geoms)
+    if matched is not None:
+        cand = np.flatnonzero(matched)
+    else:
+        try:
+            edges = shapely.coverage_invalid_edges(geoms)
+            cand = np.nonzero(~shapely.is_empty(edges) & ~shapely.is_missing(edges))[0]
+        except GEOSException:
+            cand = np.arange(n)
     empty = (np.empty(0, int), np.empty(0, int), np.empty(0, dtype=object), np.empty(0))
     if len(cand) == 0:
         return (*empty, True)
@@ -74,10 +248,18 @@ def find_overlaps(ctx: Context, geoms: np.ndarray, tol_m2: float):
     return pairs[big, 0], pairs[big, 1], pieces[big], area[big], False
 
 
-def union(geoms: np.ndarray, clean: bool):
+def union(geoms: np.ndarray, clean: bool, dirty: np.ndarray | None = None):
+    """The union of a coverage: a coverage union when clean; with ``dirty`` (the polygons with
+    unmatched edges) the clean ones by a coverage union, then GEOS's union with the others."""
     if clean:
         try:
             return shapely.coverage_union_all(geoms)
+        except GEOSException:
+            pass
+    if dirty is not None and (~dirty).sum() > 1:
+        try:
+            part = shapely.coverage_union_all(geoms[~dirty])
+            return shapely.union_all(np.r_[np.array([part], dtype=object), geoms[dirty]])
         except GEOSException:
             pass
     return shapely.union_all(geoms)
@@ -93,6 +275,59 @@ def gap_pieces(merged, extent) -> np.ndarray:
                  for k in range(shapely.get_num_interior_rings(p))]
         parts = shapely.polygons(rings) if rings else np.empty(0, dtype=object)
     return parts[shapely.get_type_id(parts) == 3] if len(parts) else parts
+
+
+def _gaps_around(geoms: np.ndarray, dirty: np.ndarray, extent, min_m2: float = 0.0) -> np.ndarray:
+    """:func:`gap_pieces` of ``geoms`` in ``extent`` when a few polygons (``dirty``) do not fit the
+    coverage: the extent less the coverage union of the others, each of its parts less the dirty
+    polygons touching it (the same pieces as from the union of all, without a county-size
+    GEOS union). Parts whose area cannot exceed ``min_m2`` (a piece of a part is never larger
+    than the part) are left out: hair-thin slivers along shared edges are most of them."""
+    try:
+        clean_union = shapely.coverage_union_all(geoms[~dirty])
+    except GEOSException:
+        return gap_pieces(shapely.union_all(geoms), extent)
+    holes = shapely.get_parts(shapely.difference(extent, clean_union))
+    holes = holes[shapely.get_type_id(holes) == 3]
+    if min_m2 > 0 and len(holes):  # an upper bound of the area in m² (a degree is < 111.7 km)
+        holes = holes[shapely.area(holes) * 111_700.0 ** 2 > min_m2]
+    if len(holes) == 0:
+        return holes
+    bad = geoms[dirty]
+    hi, bi = shapely.STRtree(bad).query(holes, predicate="intersects")
+    out = list(holes[np.setdiff1d(np.arange(len(holes)), hi)])
+    n_hit = np.bincount(hi, minlength=len(holes))
+    one = n_hit[hi] == 1  # most holes hold one dirty polygon: one vectorised difference
+    if one.any():
+        rest = _safe(shapely.difference, holes[hi[one]], bad[bi[one]])
+        parts = shapely.get_parts(rest)
+        out.extend(parts[shapely.get_type_id(parts) == 3])
+    for h in np.unique(hi[~one]):
+        rest = _safe(shapely.difference, np.array([holes[h]], dtype=object),
+                     np.array([shapely.union_all(bad[bi[hi == h]])], dtype=object))[0]
+        out.extend(p for p in shapely.get_parts(rest) if shapely.get_type_id(p) == 3)
+    return np.asarray(out, dtype=object)
+
+
+def _exact_gaps(cands: np.ndarray, geoms: np.ndarray, extent) -> np.ndarray:
+    """Each candidate gap found on the matched polygons, cut again from the stored ones: the part
+    of a window around it (the candidate grown by 3 ``MATCH_EPS_DEG``, within ``extent``)
+    that no stored polygon covers, its largest piece meeting the candidate."""
+    if len(cands) == 0:
+        return cands
+    tree = shapely.STRtree(geoms)
+    win = shapely.buffer(cands, 3 * MATCH_EPS_DEG, quad_segs=2)
+    out = []
+    for c, w in zip(cands, win):
+        if extent is not None:
+            w = _safe(shapely.intersection, np.array([w], dtype=object), np.array([extent], dtype=object))[0]
+        near = geoms[tree.query(w, predicate="intersects")]
+        cover = shapely.union_all(near) if len(near) else shapely.Polygon()
+        rest = _safe(shapely.difference, np.array([w], dtype=object), np.array([cover], dtype=object))[0]
+        parts = [p for p in shapely.get_parts(rest) if shapely.get_type_id(p) == 3 and p.intersects(c)]
+        if parts:
+            out.append(max(parts, key=lambda p: p.area))
+    return np.asarray(out, dtype=object)
 
 
 def _groups(data: LayerData) -> list[tuple[int | None, np.ndarray]]:
@@ -144,12 +379,25 @@ def check_partitions(ctx: Context) -> None:
         geo = ctx.geo(name)
         no_epoch = name == "landuse" and data.has("epoch") and bool(data.col("epoch").isna().any())
         groups = _groups(data)
+        prev = None  # (ids, geometries, match state) of the previous epoch
         for epoch, rows in groups:
             use = rows[data.usable[rows]]
             if len(use) == 0:
                 continue
             geoms = geo[use]
-            i, j, pieces, area, clean = find_overlaps(ctx, geoms, over_tol)
+            same = None
+            if prev is not None:  # parcels unchanged since the previous epoch: its work is reused
+                pos = pd.Series(np.arange(len(prev[0])), index=prev[0])
+                pos = pos[~pos.index.duplicated()]
+                hit = pd.Series(data.ids[use]).map(pos).to_numpy()
+                here = np.flatnonzero(~np.isnan(hit))
+                there = hit[here].astype(np.int64)
+                eq = shapely.equals_exact(geoms[here], prev[1][there], 0)
+                same = (here[eq], there[eq])
+            state = matched_coverage(geoms, prior=prev[2] if prev is not None else None, same=same)
+            prev = (np.asarray(data.ids[use]), geoms, state)
+            matched, dirty = state.matched, state.dirty
+            i, j, pieces, area, clean = find_overlaps(ctx, geoms, over_tol, dirty)
             extra = {} if epoch is None else {"epoch": epoch}
             for a, b, piece, ar in zip(i, j, pieces, area):
                 first, second = sorted((use[a], use[b]), key=lambda r: (data.ids[r], r))
@@ -158,7 +406,20 @@ def check_partitions(ctx: Context) -> None:
                         other=str(data.ids[second]), area_m2=round(float(ar), 2), lon=lon, lat=lat, **extra)
             if len(use) < len(rows) or (no_epoch and len(groups) > 1):
                 continue  # an unusable feature or one without epoch (reported) leaves no gap of its own
-            parts = gap_pieces(union(geoms, clean), _parent_extent(ctx, parent))
+            extent = _parent_extent(ctx, parent)
+            if matched is geoms:  # a clean coverage, or one no matching could help
+                parts = gap_pieces(union(geoms, clean), extent)
+            else:
+                if extent is not None and 0 < dirty.sum() < len(dirty) - 1:
+                    parts = _gaps_around(matched, dirty, extent, gap_tol / 2)
+                else:
+                    parts = gap_pieces(union(matched, False, dirty), extent)
+                # the gaps as findings are cut from the stored polygons (the matched ones lack vertices,
+                # which would change a gap's ellipsoidal area): each candidate recomputed in a small window
+                if len(parts):
+                    a, w = ctx.measure(parts)
+                    near = (a > gap_tol / 2) & (w > float(ctx.config["validate.sliver_width_m"]) / 2)
+                    parts = _exact_gaps(parts[near], geoms, extent)
             if len(parts) == 0:
                 continue
             big, area = _significant(ctx, parts, gap_tol)

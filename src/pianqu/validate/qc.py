@@ -253,6 +253,9 @@ def qc_report(ws, config=None) -> QCReport:
     """
     from pianqu.validate import validate_workspace
 
+    from pianqu.validate import store_findings
+
     layers = ws.read_many()
     findings = validate_workspace(ws, config, layers=layers)
+    store_findings(ws, findings, config)  # the report reuses them while the data stay as they are
     return QCReport(findings, locate(findings, layers))
