@@ -64,8 +64,7 @@ def test_no_analysis_function_takes_lang():
     assert len(functions) > 200  # the walk found the packages' functions
     with_lang = [q for q, fn in functions if "lang" in inspect.signature(fn).parameters
                  and q.rsplit(".", 1)[-1] not in RENDERERS]
-    # AutoP.rule (the report's sentence about the rule for p) is left to the zoning restructuring
-    assert with_lang == ["pianqu.zoning.autop.AutoP.rule"], with_lang
+    assert with_lang == [], with_lang
 
 
 def test_the_walk_would_catch_one():

@@ -28,4 +28,5 @@ def test_auto_p_table_and_rule(county):
     meets = [p for p in ps if share[p] >= cfg["zoning.within_share_target"]]
     expect = min(meets) if meets else min(p for p in ps if share[p] == max(share.values()))
     assert ap.recommended == expect and ap.table["recommended"].sum() == 1
-    assert "90" in ap.rule("zh") and "90" in ap.rule("en")
+    said = {lang: "".join(p.message(lang) for p in ap.rule) for lang in ("zh", "en")}
+    assert "90" in said["zh"] and "90" in said["en"] and said["zh"] != said["en"]

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from pianqu.config import Config, load_config
-from pianqu.i18n import t
+from pianqu.errors import Phrase
 from pianqu.zoning import explain, heuristic
 from pianqu.zoning.contiguity import adjacency as build_adjacency
 from pianqu.zoning.delineate import delineate, relaxed_findings, standard_seconds
@@ -50,9 +50,11 @@ class AutoP:
     screened: bool = False  # the rule was applied to quick heuristic divisions (see module docstring)
     member_bounds_relaxed: bool = False  # no p had a division within the member bounds (see auto_p)
 
-    def rule(self, lang: str | None = None) -> str:
-        text = t("zoning.autop.rule", lang, target=round(self.target * 100))
-        return text + t("zoning.autop.screened", lang) if self.screened else text
+    @property
+    def rule(self) -> list[Phrase]:
+        """The rule that chose p, as phrases the report says in its language."""
+        said = [Phrase("zoning.autop.rule", target=round(self.target * 100))]
+        return said + [Phrase("zoning.autop.screened")] if self.screened else said
 
     @property
     def best(self) -> ZoningResult | None:

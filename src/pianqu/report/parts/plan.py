@@ -104,7 +104,8 @@ def zones_section(ws, ctx: ReportContext) -> SectionContent | None:
     p_min = int(options["p"].min()) if options is not None else len(zones)
     p_max = int(options["p"].max()) if options is not None else len(zones)
 
-    rule = AutoP(pd.DataFrame(), None, target=float(ctx.config["zoning.within_share_target"])).rule(ctx.lang)
+    rule = "".join(phrase.message(ctx.lang) for phrase in
+                   AutoP(pd.DataFrame(), None, target=float(ctx.config["zoning.within_share_target"])).rule)
     content.add_note(ctx.t("plan.section.zones.intro", n_units=len(townships) if townships is not None else 0,
                            p=len(zones), status=ctx.t(f"plan.status.{status}") if status else "—",
                            gap=f"{gap:.2%}" if np.isfinite(gap) else "—",
