@@ -416,7 +416,8 @@ def _river_names(rivers, vgeom, vls, tws, vt) -> list[str]:
 
 
 def write_county(county_code: str, path: str | Path, seed: int = 1, overwrite: bool = False, *,
-                 config: Config | None = None, parcels: int | None = None, unmatched: float = 0.0):
+                 config: Config | None = None, parcels: int | None = None, unmatched: float = 0.0,
+                 layers: dict | None = None):
     """Synthesise a county and write it as a new workspace (one audited write).
 
     The workspace is marked synthetic; its metadata records the seed, the generator version and
@@ -437,6 +438,9 @@ def write_county(county_code: str, path: str | Path, seed: int = 1, overwrite: b
     parcels, unmatched : optional
         Split the parcels to real 三调 density: about ``parcels`` parcels, with unmatched shared
         vertices every ``unmatched`` metres (:func:`pianqu.synth.density.densify`).
+    layers : dict, optional
+        The layers :func:`synthesize_county` already gave for this county and seed (written as
+        they are instead of synthesising again, e.g. one build shared by a test session).
 
     Returns
     -------
@@ -454,7 +458,7 @@ def write_county(county_code: str, path: str | Path, seed: int = 1, overwrite: b
         raise WorkspaceError("synth.exists", path=str(target))
     geo = layout.county_geo(code)
     name = divisions.county(code)["name"]
-    layers = synthesize_county(code, seed, config=config)
+    layers = dict(layers) if layers is not None else synthesize_county(code, seed, config=config)
     if parcels is not None or unmatched:
         from pianqu.synth.density import densify
 
