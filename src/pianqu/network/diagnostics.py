@@ -308,6 +308,16 @@ def bfs_forest(n: int, u: np.ndarray, v: np.ndarray, roots: np.ndarray):
     return parent, pedge, depth
 
 
+def _levels_upward(depth: np.ndarray):
+    """The non-root nodes of a BFS forest level by level, deepest first: accumulating a value into
+    each node's parent level by level sums (or XORs) it over every subtree, vectorised."""
+    order = np.argsort(-depth, kind="stable")
+    for nodes in np.split(order, np.flatnonzero(np.diff(depth[order])) + 1):
+        if depth[nodes[0]] <= 0:
+            break
+        yield nodes
+
+
 def find_bridges(n: int, u: np.ndarray, v: np.ndarray, seed: int = 0) -> np.ndarray:
     """Boolean mask of the cut edges (bridges) of an undirected multigraph, vectorised.
 
@@ -331,11 +341,7 @@ def find_bridges(n: int, u: np.ndarray, v: np.ndarray, seed: int = 0) -> np.ndar
     acc = np.zeros(n, dtype=np.uint64)
     np.bitwise_xor.at(acc, u, label)
     np.bitwise_xor.at(acc, v, label)
-    order = np.argsort(-depth, kind="stable")
-    levels = np.split(order, np.flatnonzero(np.diff(depth[order])) + 1)
-    for nodes in levels:
-        if depth[nodes[0]] <= 0:
-            break
+    for nodes in _levels_upward(depth):
         np.bitwise_xor.at(acc, parent[nodes], acc[nodes])
     child = np.flatnonzero(pedge >= 0)
     bridge = np.zeros(m, bool)
@@ -384,11 +390,7 @@ def bridges(graph: RoadGraph, settlements: gpd.GeoDataFrame | None = None, *,
             root_of[flab[seat_blk]] = seat_blk
         parent, pedge, depth = bfs_forest(nb, bu, bv, root_of)
         sub_pop, sub_cnt = pop.copy(), cnt.copy()
-        order = np.argsort(-depth, kind="stable")
-        levels = np.split(order, np.flatnonzero(np.diff(depth[order])) + 1)
-        for nodes in levels:
-            if depth[nodes[0]] <= 0:
-                break
+        for nodes in _levels_upward(depth):
             np.add.at(sub_pop, parent[nodes], sub_pop[nodes])
             np.add.at(sub_cnt, parent[nodes], sub_cnt[nodes])
         child = np.where(depth[bu] > depth[bv], bu, bv)

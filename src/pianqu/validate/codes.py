@@ -169,17 +169,9 @@ def check_links(ctx: Context) -> None:
         if has_t and name in COUNTY_WIDE_LAYERS:
             _check_area_codes(ctx, name, township_codes)
         elif has_t:
-            col = data.col("township_code")
-            bad = data.ok("township_code") & ~col.isin(township_codes).to_numpy()
-            for i in np.nonzero(bad)[0]:
-                ctx.add("error", "validate.unknown_parent", name, data.ids[i], "township_code",
-                        value=str(col.iloc[i]), parent_layer="township", expected="")
+            _check_parent_codes(ctx, name, data, "township_code", township_codes, "township")
         if has_v:
-            col = data.col("village_code")
-            bad = data.ok("village_code") & ~col.isin(village_codes).to_numpy()
-            for i in np.nonzero(bad)[0]:
-                ctx.add("error", "validate.unknown_parent", name, data.ids[i], "village_code",
-                        value=str(col.iloc[i]), parent_layer="village", expected="")
+            _check_parent_codes(ctx, name, data, "village_code", village_codes, "village")
         if has_t and has_v:
             t = data.col("township_code")
             v = data.col("village_code")
@@ -190,6 +182,15 @@ def check_links(ctx: Context) -> None:
             for i in np.nonzero(bad)[0]:
                 ctx.add("error", "validate.parent_mismatch", name, data.ids[i], "township_code",
                         value=str(t.iloc[i]), village=str(v.iloc[i]), expected=str(expected.iloc[i]))
+
+
+def _check_parent_codes(ctx: Context, name: str, data, field: str, codes, parent: str) -> None:
+    """An error for every feature whose ``field`` names no unit of the ``parent`` layer."""
+    col = data.col(field)
+    bad = data.ok(field) & ~col.isin(codes).to_numpy()
+    for i in np.nonzero(bad)[0]:
+        ctx.add("error", "validate.unknown_parent", name, data.ids[i], field,
+                value=str(col.iloc[i]), parent_layer=parent, expected="")
 
 
 def _check_area_codes(ctx: Context, name: str, township_codes: set[str] | None) -> None:

@@ -235,14 +235,7 @@ class Solver:
                     continue
                 if not self._connected_without(zs[a], cnode[a], v):
                     continue
-                b = best[1]
-                zs[a].discard(v)
-                zs[b].add(v)
-                zpop[a] -= nd.pop[v]
-                zpop[b] += nd.pop[v]
-                zsize[a] -= nd.size[v]
-                zsize[b] += nd.size[v]
-                zone[v] = b
+                self._move(v, a, best[1], zone, zs, zpop, zsize)
                 moved = True
             if not moved:
                 break
