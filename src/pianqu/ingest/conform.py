@@ -24,7 +24,7 @@ from pianqu.findings import Finding
 from pianqu.geo import ellipsoidal_area
 from pianqu.ingest.errors import IngestError
 from pianqu.ingest.landcodes import slope_from_class
-from pianqu.ingest.mapping import indicator_key, norm_name, unit_in_name, unit_m2, value_table
+from pianqu.ingest.mapping import area_units, indicator_key, norm_name, unit_in_name, unit_m2, value_table
 from pianqu.schema import LAYERS
 from pianqu.standards import facility_kinds, road_classes
 from pianqu.geo import guess_gk_crs  # GK metres: X east/Y north, or the surveyors' X north/Y east
@@ -324,7 +324,7 @@ def _targets(frame: pd.DataFrame, ctx: Context) -> pd.DataFrame:
 
 def _area_unit(frame: gpd.GeoDataFrame, ctx: Context, tolerance: float) -> gpd.GeoDataFrame:
     """Bring an area field to m² when its name or its values say it is in 公顷/亩/km²."""
-    units = value_table("area_units")["m2"]
+    units = area_units()
     src = ctx.src_field("area_m2")
     unit = unit_in_name(src)
     factor = unit_m2(unit) if unit else None

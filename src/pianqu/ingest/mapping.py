@@ -25,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
+from pianqu import standards
 from pianqu.errors import Phrase, layer_label
 from pianqu.ingest.errors import IngestError
 from pianqu.schema import LAYERS
@@ -60,10 +61,18 @@ def norm_name(name: object) -> str:
     return stripped or text
 
 
+def area_units() -> dict[str, float]:
+    """m² per area unit by its Chinese name (平方米, 公顷, 亩, 平方千米: the standards' one
+    ``area_units`` table), the order in which an area field's values are tried."""
+    units = standards.area_units()
+    return dict(zip(units["name_zh"].astype(str), units["m2"].astype(float)))
+
+
 def unit_m2(unit: str) -> float | None:
-    """m² per ``unit`` as written in a column header (公顷, ha, hm², 亩, 万亩, 平方米, m², km², ...;
-    values.toml ``area_units`` and ``area_unit_aliases``), None when unknown."""
-    table = {**value_table("area_units")["m2"], **value_table("area_unit_aliases")["m2"]}
+    """m² per ``unit`` as written in a column header (公顷, ha, hm², 亩, 万亩, 平方米, m², km², ...:
+    :func:`area_units` and values.toml ``area_unit_aliases``), None when unknown."""
+    sizes = area_units()
+    table = {**sizes, "万亩": 1e4 * sizes["亩"], **value_table("area_unit_aliases")["m2"]}
     return {norm_name(k): float(v) for k, v in table.items()}.get(norm_name(unit))
 
 
