@@ -119,7 +119,8 @@ def test_screening_table(cv):
     assert recommend_shares(dict(zip(t["p"], t["rule_share"])), ap.target) == ap.recommended
     unsolved = t[t["screened"]]
     assert (unsolved["rule_share"].fillna(-1) == unsolved["within_share"].fillna(-1)).all()
-    assert "筛选" in ap.rule("zh") and "screened" in ap.rule("en")
+    said = {lang: "".join(p.message(lang) for p in ap.rule) for lang in ("zh", "en")}
+    assert "筛选" in said["zh"] and "screened" in said["en"]
 
 
 def _connected_subset(adj, start, size):
