@@ -25,7 +25,7 @@ from pianqu.land.workflow import planner_layers
 from pianqu.network import NetworkAnalysis, analyse_network
 from pianqu.network.snap import seat_points
 from pianqu.progress import task
-from pianqu.services import services_for_scenario
+from pianqu.services import instance as services_instance
 from pianqu.services.analysis import ServicesAnalysis
 from pianqu.services.common import Zones
 from pianqu.workspace import Workspace, storable
@@ -190,8 +190,10 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
     if services_step and inputs.facilities is not None and inputs.graph is not None:
         with task("公共服务与安全 / services and safety", total=1) as advance:
             zones = Zones.from_frame(layers["zone_member"], code="township_code", zone="zone", is_centre="is_centre")
-            services = services_for_scenario(ws, scenario, graph=inputs.graph, write=write,
-                                             layers=inputs.service_layers(), zones=zones)
+            services = services_instance.analyse(services_instance.from_workspace(ws, scenario, config=cfg,
+                                                                                  inputs=inputs, zones=zones))
+            if write:
+                services.write(ws, scenario)
             findings += list(getattr(services, "findings", []))
             advance()
     land = None

@@ -9,11 +9,14 @@ floating-catchment ratios, siting, school districts, safety and infrastructure (
 - :mod:`~pianqu.services.schools`: school assignment, the district rule, district plans;
 - :mod:`~pianqu.services.safety`: shelters, fire jurisdictions, brigades, reserve points, governance;
 - :mod:`~pianqu.services.infrastructure`: bus, postal/express/logistics, sewage, refuse, water;
-- :mod:`~pianqu.services.analysis`: everything at once, and the scenario layers.
+- :mod:`~pianqu.services.analysis`: everything at once, and the scenario layers;
+- :mod:`~pianqu.services.instance`: the county's instance built once (``from_workspace``) and
+  analysed without the workspace (``analyse``).
 """
 
 from .analysis import (ServicesAnalysis, analyse_services, facility_gaps, facility_plan, service_tables,
                        services_for_scenario, write_services)
+from .instance import ServicesInstance
 from .common import ServicesInputError, Zones, prepare_facilities, village_demand
 from .coverage import (CoverageResult, coverage, coverage_standards, nearest, straight_distances, travel_costs,
                        village_terrain, zone_catchment)
@@ -54,5 +57,5 @@ __all__ = [
     "shelter_capacity", "shelter_check", "fire_jurisdictions", "brigade_classes", "safety_presence",
     "InfrastructureResult", "infrastructure_check",
     "ServicesAnalysis", "analyse_services", "facility_plan", "facility_gaps", "service_tables", "write_services",
-    "services_for_scenario",
+    "services_for_scenario", "ServicesInstance",
 ]

@@ -35,7 +35,6 @@ from pianqu.services.schools import (SCHOOL_KINDS, DistrictCheck, DistrictPlan, 
 from pianqu.services.siting import candidate_sites, propose_for_service
 from pianqu.standards import county_centre
 from pianqu.network import build_graph
-from pianqu.parcels import read_landuse
 
 FCA_SERVICES = ("health_centre", "primary_school", "elderly_home", "kindergarten")
 PLAN_COLUMNS = ["id", "kind", "name", "level", "zone", "township_code", "village_code", "reason",
@@ -67,6 +66,46 @@ class ServicesAnalysis:
     findings: list[Finding] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     costs: dict[str, np.ndarray] = field(default_factory=dict)  # village × facility per mode
+    source: Mapping[str, gpd.GeoDataFrame] | None = field(default=None, repr=False)  # the layers analysed
+
+    def to_frame(self) -> pd.DataFrame:
+        """The coverage summary: one row per service (population and villages served / not
+        served against its standard)."""
+        return self.coverage.summary()
+
+    def _layers_of(self, layers: Mapping[str, gpd.GeoDataFrame] | None) -> Mapping[str, gpd.GeoDataFrame]:
+        layers = self.source if layers is None else layers
+        if layers is None:
+            raise ValueError("the analysis does not know its layers: pass layers, or analyse with "
+                             "pianqu.services.instance.analyse (which keeps them)")
+        return layers
+
+    def to_gdf(self, layers: Mapping[str, gpd.GeoDataFrame] | None = None) -> gpd.GeoDataFrame:
+        """The proposed facilities (points, the scenario's ``facility_plan``, :func:`facility_plan`)."""
+        return facility_plan(self, self._layers_of(layers).get("settlement"))
+
+    def layers(self, layers: Mapping[str, gpd.GeoDataFrame] | None = None) -> dict[str, pd.DataFrame]:
+        """What a scenario records of this analysis: ``facility_plan``, ``facility_gap`` and the
+        tables of :func:`service_tables`; ``layers`` (township, village, settlement) default the
+        ones analysed."""
+        layers = self._layers_of(layers)
+        out: dict[str, pd.DataFrame] = {"facility_plan": facility_plan(self, layers.get("settlement")),
+                                        "facility_gap": facility_gaps(self, layers["township"], layers["village"])}
+        out.update(service_tables(self))
+        return out
+
+    def write(self, ws, scenario: str, *, layers: Mapping[str, gpd.GeoDataFrame] | None = None,
+              reason: str = "") -> dict[str, int]:
+        """Write :meth:`layers` into ``scenario`` of ``ws`` (created when absent) in one audited
+        write; returns the row count per layer."""
+        out = self.layers(layers)
+        for name in service_tables(self):
+            t = out[name]
+            out[name] = t.astype({c: str for c in t.columns if t[c].dtype == object})
+        if scenario not in set(ws.scenarios()["name"]):
+            ws.create_scenario(scenario, command="services")
+        ws.write(out, command="services", reason=reason or "public services and safety (issue 5)", scenario=scenario)
+        return {k: len(v) for k, v in out.items()}
 
 
 def _county_terrain(county_code: str | None) -> str | None:
@@ -346,16 +385,8 @@ def service_tables(analysis: ServicesAnalysis) -> dict[str, pd.DataFrame]:
 def write_services(ws, scenario: str, analysis: ServicesAnalysis, *, layers: Mapping[str, gpd.GeoDataFrame],
                    reason: str = "") -> dict[str, int]:
     """Write ``facility_plan``, ``facility_gap`` and the tables into ``scenario`` (created when
-    absent) in one audited write; returns the row count per layer."""
-    if scenario not in set(ws.scenarios()["name"]):
-        ws.create_scenario(scenario, command="services")
-    plan = facility_plan(analysis, layers.get("settlement"))
-    gaps = facility_gaps(analysis, layers["township"], layers["village"])
-    out: dict[str, gpd.GeoDataFrame | pd.DataFrame] = {"facility_plan": plan, "facility_gap": gaps}
-    for name, t in service_tables(analysis).items():
-        out[name] = t.astype({c: str for c in t.columns if t[c].dtype == object})
-    ws.write(out, command="services", reason=reason or "public services and safety (issue 5)", scenario=scenario)
-    return {k: len(v) for k, v in out.items()}
+    absent) in one audited write; returns the row count per layer (:meth:`ServicesAnalysis.write`)."""
+    return analysis.write(ws, scenario, layers=layers, reason=reason)
 
 
 def services_for_scenario(ws, scenario: str, *, write: bool = True,
@@ -389,22 +420,21 @@ def services_for_scenario(ws, scenario: str, *, write: bool = True,
         ``brigades``, school districts (``district_baseline``, ``district_plan``), proposed
         sites (``proposals``) and ``findings``.
     """
-    if layers is None:
-        layers = {name: ws.read(name) for name in ("township", "village", "facility", "settlement", "road")
-                  if ws.has(name)}
-    layers = dict(layers)
-    if ws.has("landuse"):  # slopes for the terrain type of each village
+    from pianqu.services import instance  # the instance module builds on this one
 
-        try:  # the planning base epoch only: later epochs repeat the same ground
-            lu = read_landuse(ws, ["village_code", "slope_deg", "area_m2"])
-        except Exception:  # an older workspace without slopes: terrain from the county's class
-            lu = None
-        if lu is not None:
-            layers["landuse"] = pd.DataFrame(lu.drop(columns="geometry", errors="ignore"))
     zones = kw.pop("zones", None)
-    if zones is None and scenario in set(ws.scenarios()["name"]) and ws.has("zone_member", scenario):
-        zones = Zones.from_scenario(ws, scenario)
-    analysis = analyse_services(layers, zones=zones, county_code=ws.meta.county_code, config=ws.config(), **kw)
+    graph = kw.pop("graph", None)
+    costs, site_costs = kw.pop("costs", None), kw.pop("site_costs", None)
+    terrain = kw.pop("terrain", None)
+    if layers is None:
+        layers = {name: ws.read(name) for name in instance.LAYERS if ws.has(name)}
+    inst = instance.from_layers(layers, zones=zones if zones is not None else instance.scenario_zones(ws, scenario),
+                                graph=graph, slopes=instance.base_slopes(ws), county_code=ws.meta.county_code,
+                                config=ws.config(), build_network=costs is None)
+    inst.costs, inst.site_costs = costs, site_costs
+    if terrain is not None:
+        inst.terrain = terrain
+    analysis = instance.analyse(inst, **kw)
     if write:
-        write_services(ws, scenario, analysis, layers=layers)
+        analysis.write(ws, scenario)
     return analysis
