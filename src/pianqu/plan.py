@@ -20,7 +20,7 @@ from pianqu.errors import UserValueError
 from pianqu.findings import Finding
 from pianqu.industry import Specialties, leading_specialties, zone_neighbours
 from pianqu.inputs import PlanInputs, from_workspace
-from pianqu.land.pipeline import run_land
+from pianqu.land import instance as land_instance
 from pianqu.land.workflow import planner_layers
 from pianqu.network import NetworkAnalysis, analyse_network
 from pianqu.network.snap import seat_points
@@ -263,7 +263,7 @@ def _plan_layers(result: ZoningResult, ap: AutoP | None, p: int | None, scores: 
 
 
 def plan_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, write: bool = True) -> dict[str, object]:
-    """Every land analysis of issue 6 (:func:`pianqu.land.pipeline.run_land`): control-line
+    """Every land analysis of issue 6 (:mod:`pianqu.land.instance`): control-line
     conflicts (stable ids, decisions kept from an earlier run), the three spaces of every zone,
     the plan-document tables, change detection between epochs, sizing rules, siting compliance of
     the ``projects`` layer, consolidation potential per village, grain base candidates, quota
@@ -271,12 +271,8 @@ def plan_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *, write: b
     (else an info finding names the missing layer). Results are written into ``scenario``
     (unless ``write`` is False)."""
 
-    run = run_land(ws, scenario, zones)
-    out = run.layers
+    run = land_instance.analyse(land_instance.from_workspace(ws, scenario, zones=zones))
     if write:
-        ws.write({k: storable(v) for k, v in out.items()}, command="plan", scenario=scenario,
-                 reason=f"{len(out['conflict'])} control-line conflict patches; three spaces of "
-                        f"{len(out['space_by_zone'])} zones; land steps: "
-                        + ", ".join(f"{s['step']} {s['status']}" for s in run.steps))
+        run.write(ws, scenario)
     return {**run.results, "findings": run.findings, "steps": run.steps, "timings": run.timings(),
-            "layers": out}
+            "layers": run.layers}

@@ -15,7 +15,8 @@ zone by a vectorised overlay engine (:mod:`~pianqu.land.overlay`) and reported i
 - :mod:`~pianqu.land.siting`: siting compliance verdicts;
 - :mod:`~pianqu.land.grain`: grain production base candidates;
 - :mod:`~pianqu.land.stats`: statistics tables in plan-document form;
-- :mod:`~pianqu.land.pipeline`: all of them in order on a workspace scenario (``pianqu plan``).
+- :mod:`~pianqu.land.pipeline`: all of them in order on a workspace scenario (``pianqu plan``);
+- :mod:`~pianqu.land.instance`: their inputs read once (``from_workspace``) and analysed (``analyse``).
 """
 
 from pianqu.land.change import (change_pieces, farmland_outflow, simulate_epoch, ticket_findings,
@@ -27,6 +28,7 @@ from pianqu.land.consolidation import ConsolidationResult, consolidation_potenti
 from pianqu.land.grain import grain_bases
 from pianqu.land.overlay import Overlay, OverlayError, intersect, overlay
 from pianqu.land.pipeline import LandRun, run_land
+from pianqu.land.instance import LandInstance
 from pianqu.land.quota import QuotaResult, allocate_quotas, unit_capacities
 from pianqu.land.siting import SitingResult, check_siting
 from pianqu.land.sizing import SizingCheck, expansion_ratio, reserve_share
@@ -47,5 +49,5 @@ __all__ = [
     "ConsolidationResult", "consolidation_potential",
     "SitingResult", "check_siting",
     "grain_bases",
-    "LandRun", "run_land",
+    "LandRun", "run_land", "LandInstance",
 ]

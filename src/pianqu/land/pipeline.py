@@ -7,14 +7,16 @@ survey epochs → sizing rules (development boundary, reserve quota) → siting 
 
 Each step runs when its inputs exist; otherwise it is skipped with an info finding naming the
 layer that would enable it (``land.plan.skipped``). The base epoch of ``landuse`` and the lines
-are projected to the county's GK zone once and shared by the steps. :func:`run_land` returns the
-scenario tables (names prefixed ``land_``, plus ``conflict``, ``space``, ``space_by_zone``) and
-the findings; the caller writes them (:func:`pianqu.plan.plan_land`).
+are projected to the county's GK zone once and shared by the steps. The steps themselves run in
+:func:`pianqu.land.instance.analyse` on an instance read once (:func:`pianqu.land.instance.from_workspace`);
+this module holds what they share: :class:`LandRun` — the scenario tables (names prefixed
+``land_``, plus ``conflict``, ``space``, ``space_by_zone``), the findings and the steps table,
+written by :meth:`LandRun.write` — the quota targets and tables, the consolidation layer, and
+:func:`run_land`, the two in one call.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,13 +28,12 @@ import shapely
 from pianqu.config import Config
 from pianqu.findings import Finding
 from pianqu.errors import Phrase
-from pianqu.land.common import LandInputError, RuleName, area_columns, layer_or_base
+from pianqu.land.common import LandInputError, area_columns
 from pianqu.ingest.mapping import indicator_key
 from pianqu.land.quota import BASE_COLUMN, INDICATORS
 from pianqu.land.stats import UNIT_DIV
-from pianqu.land.overlay import project, to_storage
-from pianqu.workspace import Workspace
-from pianqu.parcels import select_epoch
+from pianqu.land.overlay import project
+from pianqu.workspace import Workspace, storable
 
 # the rule's targets when the workspace states none: land.quota_<indicator>_keep_share × today's
 QUOTA_RULE_KEYS = {ind: f"land.quota_{ind}_keep_share" for ind in INDICATORS}
@@ -51,6 +52,22 @@ class LandRun:
 
     def timings(self) -> dict[str, float]:
         return {s["step"]: s["seconds"] for s in self.steps}
+
+    def to_frame(self) -> pd.DataFrame:
+        """The steps table: one row per step (``step``, ``status`` done/skipped/error, the
+        ``layer`` a skipped step needs, ``seconds``)."""
+        return pd.DataFrame(self.steps, columns=["step", "status", "layer", "seconds"])
+
+    def write(self, ws: Workspace, scenario: str, *, command: str = "plan") -> None:
+        """Write :attr:`layers` into ``scenario`` of ``ws`` (created when missing) in one write; the
+        audit reason counts the conflicts and zones and lists each step's status."""
+        if scenario not in set(ws.scenarios()["name"]):
+            ws.create_scenario(scenario, title=scenario, description=f"pianqu {command}", command=command)
+        out = self.layers
+        ws.write({k: storable(v) for k, v in out.items()}, command=command, scenario=scenario,
+                 reason=f"{len(out['conflict'])} control-line conflict patches; three spaces of "
+                        f"{len(out['space_by_zone'])} zones; land steps: "
+                        + ", ".join(f"{s['step']} {s['status']}" for s in self.steps))
 
 
 # -- quota targets ------------------------------------------------------------------------------
@@ -126,162 +143,12 @@ def quota_tables(result, capacities: pd.DataFrame, zone_of: pd.Series, source: s
 # -- the run ------------------------------------------------------------------------------------
 def run_land(ws: Workspace, scenario: str, zones: gpd.GeoDataFrame, *,
              cfg: Config | None = None) -> LandRun:
-    """Run every land step on ``ws`` for ``scenario`` (see the module docstring)."""
-    from pianqu.land import (check_siting, consolidation_potential, detect_conflicts, expansion_ratio, grain_bases,
-                             read_lines, reserve_share, three_spaces)
-    from pianqu.land.common import zone_polygons as land_zones
-    from pianqu.land.epochs import detect_changes
-    from pianqu.land.quota import allocate_quotas, unit_capacities
-    from pianqu.land.sizing import planned_construction
-    from pianqu.land.stats import plan_tables
-    from pianqu.land.workflow import read_status
+    """Run every land step on ``ws`` for ``scenario`` (see the module docstring): the land
+    instance read once and analysed, ``analyse(from_workspace(ws, scenario, zones=zones))``
+    (:mod:`pianqu.land.instance`). Kept for compatibility."""
+    from pianqu.land.instance import analyse, from_workspace  # the instance module builds on this one
 
-    cfg = cfg if cfg is not None else ws.config()
-    epsg = ws.meta.compute_epsg
-    run = LandRun()
-    clock = [time.perf_counter()]
-
-    def done(step: str, status: str = "done", layer: str = "", note: bool = True) -> None:
-        now = time.perf_counter()
-        run.steps.append({"step": step, "status": status, "layer": layer, "seconds": now - clock[0]})
-        clock[0] = now
-        if status == "skipped" and note:
-            run.findings.append(_skipped(step, layer))
-
-    lines = {k: project(v, epsg) for k, v in read_lines(ws, scenario).items()}  # once, for every step
-    previous = ws.read("conflict", scenario) if ws.has("conflict", scenario) else None
-    conflicts = detect_conflicts(lines, epsg=epsg, cfg=cfg, previous=previous)
-    run.layers["conflict"] = conflicts
-    run.results["conflicts"] = conflicts
-    done("conflicts")
-
-    landuse_all = ws.read("landuse")
-    lu = project(select_epoch(landuse_all, meta=ws.meta), epsg)  # the planning base epoch, in GK once
-    zpoly = land_zones(zones[["zone", "geometry"]], epsg=epsg)
-    spaces = three_spaces(lu, lines, zpoly, epsg=epsg, cfg=cfg)
-    run.layers["space"] = spaces.dissolved()
-    run.layers["space_by_zone"] = spaces.table
-    run.results["spaces"] = spaces
-    run.findings += spaces.findings
-    done("spaces")
-
-    townships = ws.read("township")
-    tables = plan_tables(lu, zones=zpoly, townships=townships, lines=lines, conflicts=conflicts, epsg=epsg)
-    for name, (_title, frame) in tables.items():
-        run.layers[f"land_{name}"] = frame
-    run.results["tables"] = tables
-    done("tables")
-
-    change = None
-    if not ws.has("approvals"):  # change detection needs two epochs and the approval records
-        done("change", "skipped", "approvals")
-    else:
-        change = detect_changes(landuse_all, approvals=ws.read("approvals"), farmland_pbf=lines.get("farmland_pbf"),
-                                epsg=epsg, cfg=cfg, meta=ws.meta)
-        if change is None:
-            done("change", "skipped", "landuse (2 epochs)")
-        else:
-            run.layers.update(change.layers())
-            run.findings += change.findings
-            done("change")
-    run.results["change"] = change
-
-    # quota before sizing: the reserve quota is measured against the planned construction land
-    quota = None
-    try:
-        caps = unit_capacities(lu, townships.rename(columns={"code": "unit"})[["unit", "geometry"]],
-                               lines=lines, epsg=epsg)
-    except LandInputError as exc:
-        caps = None
-        run.findings.append(Finding("error", "land.plan.quota_input", "landuse", "", "", {"error": exc}))
-    if caps is not None:
-        table = layer_or_base(ws, "targets", scenario)
-        targets, source = derived_targets(caps, cfg), "rule"
-        if table is not None:
-            try:
-                targets, source = targets_from_table(pd.DataFrame(table)), "targets"
-            except LandInputError as exc:  # said, and the rule's targets used instead
-                run.findings.append(Finding("error", "land.plan.quota_input", "targets", "", "", {"error": exc}))
-        quota = allocate_quotas(caps, targets, baseline=str(cfg["land.quota_baseline"]),
-                                village_rule=str(cfg["land.quota_village_rule"]))
-        zone_of = township_zone_map(townships, zpoly, epsg)
-        qt = quota_tables(quota, caps, zone_of, source)
-        run.layers.update(qt)
-        run.findings += quota.explanation
-        if source == "rule":
-            run.findings.append(Finding("info", "land.plan.quota_rule", "targets", "", "",
-                                        {"farmland": float(cfg[QUOTA_RULE_KEYS["farmland"]]),
-                                         "construction": float(cfg[QUOTA_RULE_KEYS["construction"]])}))
-        run.results["quota_capacities"] = caps
-    run.results["quota"] = quota
-    done("quota", "done" if quota is not None else "error")
-
-    checks, basis = [], ""
-    if "urban_boundary" in lines and len(lines["urban_boundary"]):
-        checks.append(expansion_ratio(lines["urban_boundary"], lu, shrinking=bool(cfg["land.population_shrinking"]),
-                                      epsg=epsg, cfg=cfg))
-    else:
-        run.findings.append(_skipped("sizing", "urban_boundary"))
-    if "reserve" in lines:
-        if quota is not None and "construction" in quota.targets:  # the planned total construction land
-            planned, basis = quota.targets["construction"], "quota"
-        else:
-            planned, basis = planned_construction(lu, epsg=epsg), "base"
-        checks.append(reserve_share(lines["reserve"], planned, epsg=epsg, cfg=cfg))
-    else:
-        run.findings.append(_skipped("reserve", "reserve"))
-    rows = [{"rule": c.rule, "value": c.value, "limit": c.limit, "ok": c.ok, "numerator_ha": c.numerator_m2 / 1e4,
-             "denominator_ha": c.denominator_m2 / 1e4, "basis": basis if c.rule == "reserve_share" else "base",
-             "threshold": c.threshold, "source": c.source} for c in checks]
-    run.findings += [c.finding for c in checks]
-    if checks:
-        run.layers["land_sizing"] = pd.DataFrame(rows)
-    run.results["sizing"] = checks
-    done("sizing", "done" if checks else "skipped", "" if checks else "urban_boundary, reserve", note=False)
-
-    projects = layer_or_base(ws, "projects", scenario)
-    siting = None
-    if projects is not None and len(projects):
-        hazard = layer_or_base(ws, "hazard", scenario)
-        layers = {**lines, "space": spaces.pieces, "hazard": project(hazard, epsg) if hazard is not None else None}
-        siting = check_siting(projects, layers, epsg=epsg, cfg=cfg)
-        run.layers["land_siting"] = siting.verdicts
-        run.layers["land_siting_detail"] = siting.details
-        run.findings += siting.findings
-        for r in siting.verdicts.itertuples(index=False):
-            if r.verdict in ("prohibited", "restricted"):
-                run.findings.append(Finding("error" if r.verdict == "prohibited" else "warning",
-                                            f"land.siting.{r.verdict}", "projects", str(r.id), "",
-                                            {"id": r.id, "name": r.name, "rules": r.rules,
-                                             "rule": RuleName("siting_rules", r.worst_rule)}))
-        done("siting")
-    else:
-        done("siting", "skipped", "projects")
-    run.results["siting"] = siting
-
-    villages = layer_or_base(ws, "village", None)
-    if villages is not None and len(villages):
-        cons = consolidation_potential(lu, villages=project(villages, epsg), epsg=epsg, cfg=cfg)
-        run.layers["land_consolidation"] = consolidation_layer(cons.villages, villages, cfg)
-        run.layers["land_consolidation_parcels"] = to_storage(cons.parcels)
-        done("consolidation")
-    else:
-        cons = None
-        done("consolidation", "skipped", "village")
-    run.results["consolidation"] = cons
-
-    grain, notes = grain_bases(lu, zpoly, epsg=epsg, cfg=cfg)
-    run.layers["land_grain_base"] = grain
-    run.findings += notes
-    run.results["grain"] = grain
-    done("grain")
-
-    status = read_status(ws, scenario)
-    run.results["workflow"] = status
-    run.layers["land_line_status"] = status  # a snapshot for the report; the workflow keeps its own table
-    done("workflow")
-    run.layers["land_steps"] = pd.DataFrame(run.steps)
-    return run
+    return analyse(from_workspace(ws, scenario, zones=zones, config=cfg))
 
 
 def _skipped(step: str, layer: str) -> Finding:
