@@ -120,12 +120,6 @@ class PlanInputs:
         """One row per analysis: the weakest status among its inputs (:func:`analysis_status`)."""
         return analysis_status({n: s.status for n, s in self.sources.items()})
 
-    def service_layers(self) -> dict[str, gpd.GeoDataFrame]:
-        """The layers the service analyses read (:func:`pianqu.services.services_for_scenario`)."""
-        out = {"township": self.townships, "village": self.villages, "facility": self.facilities,
-               "settlement": self.settlements, "road": self.roads}
-        return {k: v for k, v in out.items() if v is not None}
-
     def layers(self) -> dict[str, pd.DataFrame]:
         """What a scenario records of its inputs: the table, and the derived layers themselves
         (so maps and later commands show exactly what the plan worked from)."""

@@ -407,8 +407,8 @@ def services_for_scenario(ws, scenario: str, *, write: bool = True,
     write : bool, default True
         Store the layers and tables in the scenario.
     layers : mapping of str to GeoDataFrame, optional
-        The township, village, facility, settlement and road layers to use (``pianqu plan``
-        passes :meth:`pianqu.inputs.PlanInputs.service_layers`); default the workspace's own.
+        The township, village, facility, settlement and road layers to use (e.g. a plan's inputs,
+        derived where the workspace lacks them); default the workspace's own.
     **kw
         Passed to :func:`pianqu.services.analyse_services` (``graph``, ``costs``, ``propose``,
         ``time_limit`` …).
