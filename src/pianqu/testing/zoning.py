@@ -18,6 +18,7 @@ import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import shortest_path
 
+from pianqu import divisions
 from pianqu.geo import STORAGE_EPSG, gk3_epsg
 from pianqu.standards import road_classes
 from pianqu.config import load_config
@@ -222,8 +223,6 @@ def synthetic_villages(township: Instance, *, villages_per_township: int | np.nd
 def synthetic_province(*, seed: int = 0, counties: list[str] | None = None) -> list[Instance]:
     """Every Sichuan county (or the ``counties`` given) with its real township codes, names,
     kinds and count, real 2020 census population and synthetic geometry."""
-    from pianqu import divisions
-
     table = divisions.counties()
     if counties is not None:
         table = table[table["code"].isin(counties)]

@@ -22,6 +22,7 @@ from typing import Mapping
 import geopandas as gpd
 import pandas as pd
 
+from pianqu._version import __version__
 from pianqu.config import Config, load_config
 from pianqu.findings import SEVERITIES, Finding
 from pianqu.i18n import t
@@ -194,8 +195,6 @@ def data_state(ws, config: Config | None = None) -> str:
     the base tables' last change, the metadata validation uses, the thresholds in force and
     the pianqu version. Two calls give the same string exactly when the findings are the same."""
     import hashlib
-
-    from pianqu._version import __version__
 
     config = config if config is not None else ws.config()
     audit = ws.audit()
