@@ -24,7 +24,7 @@ never read these layers from the workspace themselves: they take them from :clas
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping
 
 import geopandas as gpd
 import numpy as np
@@ -80,6 +80,8 @@ class PlanInputs:
     findings: list[Finding] = field(default_factory=list)
     config: Config | None = None
     graph: RoadGraph | None = None
+    parcels: Callable[[], gpd.GeoDataFrame | None] = field(default=lambda: None, repr=False)
+    """The base epoch's parcels, read once for every step of a plan that needs them (None without)."""
 
     def status(self, name: str) -> str:
         return self.sources[name].status if name in self.sources else "missing"
@@ -296,4 +298,5 @@ def from_workspace(ws: Workspace, *, config: Config | None = None, build_network
     sources["landuse"] = InputSource("landuse", "given", "layer", parcels.count()) if ws.has("landuse") \
         else InputSource("landuse", "missing", "")
     graph = build_graph(roads, config=cfg) if build_network and roads is not None else None
-    return PlanInputs(townships, villages, settlements, roads, facilities, economy, sources, findings, cfg, graph)
+    return PlanInputs(townships, villages, settlements, roads, facilities, economy, sources, findings, cfg, graph,
+                      parcels)

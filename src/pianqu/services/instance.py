@@ -65,16 +65,21 @@ class ServicesInstance:
         return {k: v for k, v in out.items() if v is not None}
 
 
-def base_slopes(ws: Workspace) -> pd.DataFrame | None:
+def base_slopes(ws: Workspace, parcels: pd.DataFrame | None = None) -> pd.DataFrame | None:
     """The base epoch's parcels' ``village_code``, ``slope_deg`` and ``area_m2`` (for the terrain
-    class of each village); None when the workspace has no parcels or they carry no slopes."""
-    if not ws.has("landuse"):
+    class of each village): from ``parcels`` when already read (a plan's inputs), else read; None
+    when the workspace has no parcels or they carry no slopes."""
+    columns = ["village_code", "slope_deg", "area_m2"]
+    if parcels is None:
+        if not ws.has("landuse"):
+            return None
+        try:  # the planning base epoch only: later epochs repeat the same ground
+            parcels = read_landuse(ws, columns)
+        except Exception:  # an older workspace without slopes: terrain from the county's class
+            return None
+    if not set(columns) <= set(parcels.columns):
         return None
-    try:  # the planning base epoch only: later epochs repeat the same ground
-        lu = read_landuse(ws, ["village_code", "slope_deg", "area_m2"])
-    except Exception:  # an older workspace without slopes: terrain from the county's class
-        return None
-    return pd.DataFrame(lu.drop(columns="geometry", errors="ignore"))
+    return pd.DataFrame(parcels[columns])
 
 
 def scenario_zones(ws: Workspace, scenario: str | None) -> Zones | None:
@@ -140,11 +145,12 @@ def from_workspace(ws: Workspace, scenario: str | None = None, *, config: Config
     if inputs is not None:
         layers = _input_layers(inputs)
         graph = getattr(inputs, "graph", None)
+        parcels = getattr(inputs, "parcels", lambda: None)()  # read once by the plan's inputs
     else:
         layers = {name: ws.read(name) for name in LAYERS if ws.has(name)}
-        graph = None
-    return from_layers(layers, zones=zones if zones is not None else scenario_zones(ws, scenario), graph=graph, slopes=base_slopes(ws), county_code=ws.meta.county_code,
-                       config=cfg)
+        graph, parcels = None, None
+    return from_layers(layers, zones=zones if zones is not None else scenario_zones(ws, scenario), graph=graph,
+                       slopes=base_slopes(ws, parcels), county_code=ws.meta.county_code, config=cfg)
 
 
 def analyse(instance: ServicesInstance, **options) -> ServicesAnalysis:

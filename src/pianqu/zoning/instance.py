@@ -28,7 +28,6 @@ from pianqu.errors import UserValueError
 from pianqu.findings import Finding
 from pianqu.inputs import PlanInputs, from_workspace as inputs_from_workspace
 from pianqu.network.snap import seat_points
-from pianqu.parcels import read_landuse
 from pianqu.standards import policy_codes
 from pianqu.workspace import Workspace
 from pianqu.zoning.autop import AutoP, auto_p
@@ -126,8 +125,7 @@ def township_units(ws: Workspace, inputs: PlanInputs | None = None) -> gpd.GeoDa
         EPSG:4490. The ``units`` of :func:`pianqu.delineate` and :func:`pianqu.auto_p`.
     """
     inputs = inputs or inputs_from_workspace(ws, build_network=False)
-    landuse = read_landuse(ws, ["code", "township_code", "area_m2", "czcsxm"]) if ws.has("landuse") else None
-    return units_from_inputs(inputs, landuse)
+    return units_from_inputs(inputs, inputs.parcels())
 
 
 def from_inputs(inputs: PlanInputs, *, county_code: str, landuse: gpd.GeoDataFrame | pd.DataFrame | None = None,
@@ -167,8 +165,7 @@ def from_workspace(ws: Workspace, *, config: Config | None = None, inputs: PlanI
     """
     cfg = config or ws.config()
     inputs = inputs or inputs_from_workspace(ws, config=cfg)
-    landuse = read_landuse(ws, ["code", "township_code", "area_m2", "czcsxm"]) if ws.has("landuse") else None
-    return from_inputs(inputs, county_code=ws.meta.county_code, landuse=landuse, config=cfg)
+    return from_inputs(inputs, county_code=ws.meta.county_code, landuse=inputs.parcels(), config=cfg)
 
 
 def choose_p(instance: ZoningInstance, *, time_limit: float | None = None, method: str = "auto") -> AutoP:
