@@ -321,8 +321,7 @@ def plan_(
     except USER_ERRORS as exc:
         fail(exc, lang)
     z = result.zoning
-    for f in result.inputs.findings if result.inputs is not None else []:  # what was derived, what to import
-        console.print(f"[{t('common.severity.' + f.severity, lang)}] {f.message(lang)} → {f.action(lang)}", markup=False)
+    _say_inputs(result.inputs.findings if result.inputs is not None else [], lang, analyses_skipped=True)
     console.print(t("cli.plan_done", lang, scenario=scenario, p=z.p, status=z.status, gap=z.gap,
                     layers=", ".join(result.layers)), markup=False)
     if report_dir is not None:
@@ -378,9 +377,6 @@ def travel(
         ws = Workspace.open(workspace)
         inputs = from_workspace(ws)  # the county's roads, else centrelines of its traffic parcels
         graph = inputs.graph
-        for f in inputs.findings:  # derived or estimated inputs: said before the times
-            if f.severity != "info":
-                console.print(f"[{t('common.severity.' + f.severity, lang)}] {f.message(lang)}", markup=False)
         o, oid = pick(ws, origins)
         d, did = pick(ws, destinations)
         cutoff = cutoff_min * 60 if cutoff_min else None
@@ -401,7 +397,17 @@ def travel(
                 output, encoding="utf-8-sig")
     except USER_ERRORS as exc:
         fail(exc, lang)
+    _say_inputs(inputs.findings, lang)  # after the times: a derived network's gaps are known by then
     console.print(t("cli.exported", lang, path=output), markup=False)
+
+
+def _say_inputs(findings: list[Finding], lang: str, *, analyses_skipped: bool = False) -> None:
+    """What a command's inputs rest on: each derived or estimated input (and, for a plan, each
+    missing one whose analysis was skipped: the info findings), with what to import instead."""
+    for f in findings:
+        if analyses_skipped or f.severity != "info":
+            console.print(f"[{t('common.severity.' + f.severity, lang)}] {f.message(lang)} → {f.action(lang)}",
+                          markup=False)
 
 
 @app.command()
