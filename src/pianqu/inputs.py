@@ -14,7 +14,10 @@ and no economy table. :func:`from_workspace` gathers each input in order of pref
 - population: the townships' and villages' own figures (a statistics table imported onto them);
   else the county's 2020 census total spread by residential land, an estimate;
 - facilities and economy: the layers when present; the analyses that need them are skipped
-  otherwise.
+  otherwise;
+- designated centres (中心镇/中心村名单, the ``centres`` table): checked and matched to codes by
+  :func:`designated_centres` when present; without it centres are chosen by strength and access
+  alone (and said so).
 
 Each choice is an :class:`InputSource` (``given`` / ``derived`` / ``estimated`` / ``missing``)
 and, when not given, a finding that says what to import to get the real input. The analyses
@@ -37,6 +40,7 @@ from pianqu.derive.roads import centreline_roads, straight_line_times
 from pianqu.derive.settlements import settlements_from_parcels
 from pianqu.findings import Finding
 from pianqu.parcels import read_landuse
+from pianqu.standards import table as standards_table
 from pianqu.network import RoadGraph, build_graph, od_matrix
 from pianqu.network.graph import check_mode
 from pianqu.workspace import Workspace
@@ -52,6 +56,10 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "specialties": ("economy",),
     "land": ("landuse",),
 }
+# optional inputs: an analysis runs without them (no effect on its status), but uses them if given
+OPTIONAL: dict[str, tuple[str, ...]] = {"centres": ("zoning", "village_zoning")}
+CENTRE_ROLES = ("fixed", "candidate", "forbidden")
+_NAME_SUFFIXES = ("街道办事处", "街道", "镇", "乡", "社区", "村")
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,8 @@ class PlanInputs:
     graph: RoadGraph | None = None
     parcels: Callable[[], gpd.GeoDataFrame | None] = field(default=lambda: None, repr=False)
     """The base epoch's parcels, read once for every step of a plan that needs them (None without)."""
+    centres: pd.DataFrame | None = None
+    """The county's designated centres, checked (:func:`designated_centres`); None without a table."""
 
     def status(self, name: str) -> str:
         return self.sources[name].status if name in self.sources else "missing"
@@ -113,7 +123,7 @@ class PlanInputs:
         """One row per input: status, method, rows and the analyses that use it (`input_source`)."""
         rows = []
         for name, s in self.sources.items():
-            used = [a for a, needs in NEEDS.items() if name in needs]
+            used = [a for a, needs in NEEDS.items() if name in needs] + list(OPTIONAL.get(name, ()))
             rows.append({"input": name, "status": s.status, "method": s.method, "rows": s.rows,
                          "analyses": ",".join(used), "detail": s.detail})
         return pd.DataFrame(rows, columns=["input", "status", "method", "rows", "analyses", "detail"])
@@ -137,6 +147,107 @@ class PlanInputs:
                  *([pd.DataFrame(self.villages[cols]).assign(level="village")] if self.villages is not None else [])],
                 ignore_index=True)
         return out
+
+
+def designated_centres(table: pd.DataFrame, townships: pd.DataFrame, villages: pd.DataFrame | None = None
+                       ) -> tuple[pd.DataFrame, list[Finding]]:
+    """The county's designated centres, checked and matched to codes.
+
+    Each row of the ``centres`` table (``code``, ``name``, ``category``, ``reason``; the import
+    adds ``source_file`` and ``source_row``) gets its ``level`` (township / village, by the code's
+    length) and ``role`` (fixed / candidate / forbidden, standards ``centre_categories``). A row
+    with a name only is matched to a code through the townships and villages (exactly, else
+    without the suffix 镇/乡/街道/村). Rows that cannot be used are left out with a finding naming
+    the file, row and field and what to do: an unknown category, code or name, a name that fits
+    several units, a unit listed twice (the first row kept), a unit both 不作中心 and fixed (both
+    rows left out), a village category given a township or the reverse.
+
+    Returns
+    -------
+    (pandas.DataFrame, list of Finding)
+        ``code, name, category, reason, level, role, source_file, source_row`` and the findings.
+    """
+    cats = standards_table("centre_categories").set_index("category")
+    units = [("township", townships)] + ([("village", villages)] if villages is not None else [])
+    name_of: dict[str, str] = {}
+    by_name: dict[str, dict[str, set[str]]] = {"exact": {}, "stem": {}}
+    for level, frame in units:
+        for code, name in zip(frame["code"].astype(str), frame["name"].astype(str)):
+            name_of[code] = name
+            by_name["exact"].setdefault(name.strip(), set()).add(code)
+            by_name["stem"].setdefault(_name_stem(name), set()).add(code)
+    findings: list[Finding] = []
+    rows = []
+    t = table.reset_index(drop=True)
+    for k in range(len(t)):
+        r = t.iloc[k]
+        src = str(r.get("source_file", "") or "") or "centres"
+        row = int(r["source_row"]) if "source_row" in t.columns and pd.notna(r.get("source_row")) else k + 2
+        say = lambda sev, rule, fld, **kw: findings.append(  # noqa: E731
+            Finding(sev, f"inputs.centres.{rule}", "centres", f"{src}:{row}", fld, {"file": src, "row": row, **kw},
+                    src))
+        cat = str(r.get("category", "") or "").strip()
+        if cat not in cats.index:
+            say("warning", "unknown_category", "category", value=cat or "—", known="、".join(cats.index))
+            continue
+        code = str(r.get("code", "") or "").strip() if pd.notna(r.get("code")) else ""
+        name = str(r.get("name", "") or "").strip() if pd.notna(r.get("name")) else ""
+        if code:
+            if code not in name_of:
+                say("warning", "unknown_code", "code", code=code, name=name or "—")
+                continue
+        elif name:
+            hits = by_name["exact"].get(name) or by_name["stem"].get(_name_stem(name)) or set()
+            level = cats.loc[cat, "level"]
+            if level in ("township", "village"):
+                hits = {h for h in hits if len(h) == (9 if level == "township" else 12)} or hits
+            if not hits:
+                say("warning", "unknown_name", "name", name=name)
+                continue
+            if len(hits) > 1:
+                say("warning", "ambiguous_name", "name", name=name, codes="、".join(sorted(hits)))
+                continue
+            code = next(iter(hits))
+        else:
+            say("warning", "no_unit", "code")
+            continue
+        level = "township" if len(code) == 9 else "village"
+        if cats.loc[cat, "level"] not in ("any", level):
+            say("warning", "wrong_level", "category", code=code, name=name_of[code], category=cat,
+                level=cats.loc[cat, "level"])
+            continue
+        rows.append({"code": code, "name": name_of[code], "category": cat,
+                     "reason": str(r.get("reason", "") or "") if pd.notna(r.get("reason")) else "",
+                     "level": level, "role": cats.loc[cat, "role"], "source_file": src, "source_row": row})
+    out = pd.DataFrame(rows, columns=["code", "name", "category", "reason", "level", "role", "source_file",
+                                      "source_row"])
+    keep = np.ones(len(out), dtype=bool)
+    for code, grp in out.groupby("code", sort=False):
+        roles = set(grp["role"])
+        if {"forbidden", "fixed"} <= roles:
+            first = grp.iloc[0]
+            findings.append(Finding("error", "inputs.centres.forbidden_fixed", "centres",
+                                    f"{first['source_file']}:{first['source_row']}", "category",
+                                    {"file": first["source_file"], "code": code, "name": first["name"],
+                                     "rows": "、".join(map(str, grp["source_row"]))}, first["source_file"]))
+            keep[grp.index] = False
+        elif len(grp) > 1:
+            first = grp.iloc[0]
+            findings.append(Finding("warning", "inputs.centres.duplicate", "centres",
+                                    f"{first['source_file']}:{grp['source_row'].iloc[1]}", "code",
+                                    {"file": first["source_file"], "code": code, "name": first["name"],
+                                     "rows": "、".join(map(str, grp["source_row"])), "kept": int(first["source_row"])},
+                                    first["source_file"]))
+            keep[grp.index[1:]] = False
+    return out[keep].reset_index(drop=True), findings
+
+
+def _name_stem(name: str) -> str:
+    text = str(name).strip()
+    for suffix in _NAME_SUFFIXES:
+        if text.endswith(suffix) and len(text) > len(suffix):
+            return text[: -len(suffix)]
+    return text
 
 
 def analysis_status(statuses: Mapping[str, str]) -> pd.DataFrame:
@@ -297,6 +408,15 @@ def from_workspace(ws: Workspace, *, config: Config | None = None, build_network
         findings.append(_note("economy_missing", layer="economy"))
     sources["landuse"] = InputSource("landuse", "given", "layer", parcels.count()) if ws.has("landuse") \
         else InputSource("landuse", "missing", "")
+    centres = None
+    if ws.has("centres"):
+        centres, f = designated_centres(pd.DataFrame(ws.read("centres")), townships, villages)
+        findings += f
+        sources["centres"] = InputSource("centres", "given", "layer", len(centres),
+                                         ",".join(f"{k}:{v}" for k, v in centres["category"].value_counts().items()))
+    else:
+        sources["centres"] = InputSource("centres", "missing", "")
+        findings.append(_note("centres_missing", layer="centres"))
     graph = build_graph(roads, config=cfg) if build_network and roads is not None else None
     return PlanInputs(townships, villages, settlements, roads, facilities, economy, sources, findings, cfg, graph,
-                      parcels)
+                      parcels, centres)

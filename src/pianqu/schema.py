@@ -191,6 +191,16 @@ LAYERS: dict[str, Layer] = {
             F("year", "int", False, "目标年", "target year"),
             F("source", "str", False, "下达文件", "document that assigns it"),
         ), "规划指标（上级下达）", "planning targets (assigned by the higher-level plan)"),
+        # -- issue 17: the county's designated central towns and villages -------------------------
+        Layer("centres", None, None, (
+            F("code", "str", False, "乡镇代码（9位）或村代码（12位）；缺省时按名称匹配",
+              "township (9-digit) or village (12-digit) code; matched by name when missing"),
+            F("name", "str", False, "乡镇或村名称", "township or village name"),
+            F("category", "str", True, "类别（省级百强中心镇/县定中心镇/候选中心镇/中心村/候选中心村/不作中心）",
+              "category (provincial / county-designated / candidate central town, central village, "
+              "candidate central village, never a centre)"),
+            F("reason", "str", False, "理由或备注", "reason or remark"),
+        ), "中心镇（村）名单", "designated central towns and villages"),
         Layer("landuse_review", None, None, (
             F("bsm", "str", True, "标识码", "feature id"),
             F("source_code", "str", True, "三调地类编码", "三调 code"),

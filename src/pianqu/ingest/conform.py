@@ -26,7 +26,7 @@ from pianqu.ingest.errors import IngestError
 from pianqu.ingest.landcodes import slope_from_class
 from pianqu.ingest.mapping import area_units, indicator_key, norm_name, unit_in_name, unit_m2, value_table
 from pianqu.schema import LAYERS
-from pianqu.standards import facility_kinds, road_classes
+from pianqu.standards import facility_kinds, road_classes, table as standards_table
 from pianqu.geo import guess_gk_crs  # GK metres: X east/Y north, or the surveyors' X north/Y east
 from pianqu.network.osm import ROAD_TAGS, osm_road_attributes, parse_other_tags
 
@@ -242,6 +242,8 @@ def conform(frame: pd.DataFrame, field_map: dict[str, str], ctx: Context, *, epo
         out["tech"] = out["tech"].str.upper().str.replace("Ｇ", "G")
     elif layer == "targets":
         out = _targets(out, ctx)
+    elif layer == "centres":
+        out = _centres(out, ctx)
     elif layer == "economy" and "township_code" in out.columns:
         out["township_code"] = admin_code(out["township_code"])
     elif layer == "settlement":
@@ -319,6 +321,24 @@ def _targets(frame: pd.DataFrame, ctx: Context) -> pd.DataFrame:
             frame[_raw_name(src)] = frame["target_ha"]
             frame["target_ha"] = pd.to_numeric(frame["target_ha"], errors="coerce") * (m2 / 1e4)
             ctx.note("info", "ingest.target_unit", field=src, unit=unit)
+    return frame
+
+
+def _centres(frame: pd.DataFrame, ctx: Context) -> pd.DataFrame:
+    """Designated centres: codes at their natural length, a category written as one of its
+    aliases (standards ``centre_categories``) under its name, and where each row came from
+    (``source_file``, ``source_row``: the row in the file, the header being row 1) so that
+    :func:`pianqu.inputs.designated_centres` names them."""
+    if "code" in frame.columns:
+        frame["code"] = admin_code(frame["code"])
+    if "category" in frame.columns:
+        cats = standards_table("centre_categories")
+        alias = {norm_name(a): c for c, al in zip(cats["category"], cats["aliases"])
+                 for a in [c, *str(al).split("|")] if a}
+        frame["category"] = frame["category"].map(lambda v: alias.get(norm_name(v), str(v).strip()),
+                                                  na_action="ignore").astype("string")
+    frame["source_file"] = Path(ctx.source).name if ctx.source else ""
+    frame["source_row"] = np.arange(2, len(frame) + 2)
     return frame
 
 

@@ -90,6 +90,8 @@ _SPECS = (
               "approximate centre and terrain class of each Sichuan county", {"lon": "float", "lat": "float"}),
     TableSpec("policy_codes", "policy_codes.csv", ("role", "code"),
               "policy constants: central-town candidate kinds, built-up 城镇村属性码"),
+    TableSpec("centre_categories", "centre_categories.csv", ("category",),
+              "categories of the designated-centres table (中心镇/中心村名单): fixed, candidate or forbidden"),
 )
 TABLES: dict[str, TableSpec] = {s.name: s for s in _SPECS}
 THRESHOLDS_TABLE = "thresholds"

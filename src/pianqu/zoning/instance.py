@@ -4,8 +4,11 @@
 (:func:`township_units`), drive seconds between their town seats, their contiguity graph and the
 policy rules in force — which townships may be centres (``centre_candidate_kind``), the member
 bounds and how they relax (``zoning.member_bounds_mode``), the townships kept together because
-they were one township before the 2019 merger (``zoning.keep_pre_merger_together``). :func:`solve`
-divides an instance (the number of zones by the policy rule unless given). ``pianqu plan``,
+they were one township before the 2019 merger (``zoning.keep_pre_merger_together``), the centre
+scores (entropy-TOPSIS) and the county's designated centres. :func:`solve` divides an instance
+(the number of zones by the policy rule unless given), choosing the central towns by the rule
+``centre_rule`` (:mod:`pianqu.zoning.strength`: ``access``, ``strength`` — the default of
+``zoning.centre_rule`` — or ``designated``). ``pianqu plan``,
 ``pianqu zones`` (:mod:`pianqu.zoning.compare`) and the test bench (:mod:`pianqu.testing.zoning`)
 all build their instance here, so the rules live in one place.
 
@@ -31,10 +34,12 @@ from pianqu.network.snap import seat_points
 from pianqu.standards import policy_codes
 from pianqu.workspace import Workspace
 from pianqu.zoning.autop import AutoP, auto_p
+from pianqu.zoning.centres import CentreScores, centre_indicators, score_centres
 from pianqu.zoning.contiguity import Adjacency, adjacency as build_adjacency
 from pianqu.zoning.delineate import delineate, member_bounds_for
 from pianqu.zoning.mergers import pre_merger_constraints
 from pianqu.zoning.result import ZoningResult
+from pianqu.zoning.strength import CentreRule, centre_rule as make_centre_rule, check_rule, widened
 
 YUAN_10K_PER_YI = 1e4  # 万元 per 亿元 (the economy table is in 万元, centre indicators in 亿元)
 
@@ -48,7 +53,9 @@ class ZoningInstance:
     ``gdp_yi``; polygons), ``travel_s`` (seconds between town seats, in the order of ``units``),
     ``adjacency``; the policy rules ``candidates`` (codes that may be centres, None: all),
     ``member_bounds`` and ``relax_member_bounds``, ``keep_together`` (pre-2019 townships);
-    ``findings`` (adjacency notes and one note per pre-merger group).
+    ``findings`` (adjacency notes and one note per pre-merger group); ``scores`` (the centre
+    scores of the units), ``designated`` (the checked centres table, None without one) and
+    ``centre_rule`` (the rule :func:`solve` uses by default, ``zoning.centre_rule``).
     """
 
     units: gpd.GeoDataFrame
@@ -62,6 +69,9 @@ class ZoningInstance:
     findings: list[Finding] = field(default_factory=list)
     county_code: str = ""
     inputs: PlanInputs | None = field(default=None, repr=False)
+    scores: CentreScores | None = field(default=None, repr=False)
+    designated: pd.DataFrame | None = field(default=None, repr=False)
+    centre_rule: str = "access"
 
     @property
     def names(self) -> pd.Series:
@@ -74,6 +84,33 @@ class ZoningInstance:
         return dict(adjacency=self.adjacency, candidates=self.candidates, member_bounds=self.member_bounds,
                     relax_member_bounds=self.relax_member_bounds, keep_together=self.keep_together,
                     config=self.config)
+
+    def centre_choice(self, rule: str | None = None, p: int | None = None) -> CentreRule | None:
+        """Candidates, fixed and forbidden centres and opening costs of ``rule`` (default the
+        instance's); None for ``designated`` without a designated town."""
+        rule = check_rule(rule or self.centre_rule)
+        return make_centre_rule(rule, self.units, self.centre_scores().table, self.designated,
+                                kind_candidates=self.candidates, p=p, config=self.config)
+
+    def centre_scores(self) -> CentreScores:
+        """The units' centre scores (entropy-TOPSIS), computed once."""
+        if self.scores is None:
+            self.scores = score_centres(centre_indicators(self.units, self.travel_s, config=self.config),
+                                        config=self.config)
+        return self.scores
+
+    def rules_for(self, rule: str | None = None, p: int | None = None) -> dict[str, Any]:
+        """:meth:`rules` with the centre arguments of ``rule``.
+
+        Raises
+        ------
+        pianqu.errors.UserValueError
+            ``designated`` and the county has no designated central town.
+        """
+        choice = self.centre_choice(rule, p)
+        if choice is None:
+            raise UserValueError("zoning.strength.no_list")
+        return {**self.rules(), **choice.kwargs()}
 
 
 TownshipInstance = ZoningInstance  # the name pianqu.zoning.compare used
@@ -140,8 +177,10 @@ def from_inputs(inputs: PlanInputs, *, county_code: str, landuse: gpd.GeoDataFra
     candidates = units.loc[units["kind"].astype(str).isin(policy_codes("centre_candidate_kind")), "code"].tolist()
     bounds, relax = member_bounds_for("township", cfg)
     together, notes = pre_merger_constraints(units["code"], county_code, bool(cfg["zoning.keep_pre_merger_together"]))
+    scores = score_centres(centre_indicators(units, T, config=cfg), config=cfg)
     return ZoningInstance(units, T, adj, candidates or None, bounds, relax, together, cfg,
-                          list(adj.findings) + notes, str(county_code), inputs)
+                          list(adj.findings) + notes, str(county_code), inputs, scores, inputs.centres,
+                          check_rule(str(cfg["zoning.centre_rule"])))
 
 
 def from_workspace(ws: Workspace, *, config: Config | None = None, inputs: PlanInputs | None = None
@@ -168,32 +207,64 @@ def from_workspace(ws: Workspace, *, config: Config | None = None, inputs: PlanI
     return from_inputs(inputs, county_code=ws.meta.county_code, landuse=inputs.parcels(), config=cfg)
 
 
-def choose_p(instance: ZoningInstance, *, time_limit: float | None = None, method: str = "auto") -> AutoP:
+def choose_p(instance: ZoningInstance, *, time_limit: float | None = None, method: str = "auto",
+             centre_rule: str | None = None) -> AutoP:
     """Divide the instance for every p of the policy's range and recommend one
-    (:func:`pianqu.auto_p` with the instance's rules)."""
+    (:func:`pianqu.auto_p` with the instance's rules).
+
+    The number of zones is a question of the county's geography: the rule of :func:`pianqu.auto_p`
+    (the smallest p bringing ``zoning.within_share_target`` of the population within the standard)
+    is applied to the divisions by access. Under ``centre_rule`` ``strength`` or ``designated``
+    (default the instance's) the recommended p is then divided again choosing its centres by
+    that rule; that division is ``best`` (the table keeps the access divisions the rule saw, with
+    ``centre_rule`` saying so).
+    """
+    rule = check_rule(centre_rule or instance.centre_rule)
     ap = auto_p(instance.units, instance.travel_s, time_limit=time_limit, method=method, **instance.rules())
     for r in ap.results.values():
         r.attach(instance.units, instance.travel_s)
+    ap.table["centre_rule"] = "access"
+    if rule != "access" and ap.recommended is not None:
+        ap.results[ap.recommended] = solve(instance, ap.recommended, time_limit=time_limit, method=method,
+                                           centre_rule=rule)
     return ap
 
 
 def solve(instance: ZoningInstance, p: int | None = None, *, time_limit: float | None = None,
-          method: str = "auto") -> ZoningResult:
+          method: str = "auto", centre_rule: str | None = None) -> ZoningResult:
     """Divide ``instance`` into ``p`` zones (default: p by the policy rule, :func:`choose_p`).
 
     The rules (candidates, member bounds and their relaxation, pre-merger groups) are the
-    instance's. The result knows its units and travel times (``to_frame``, ``to_gdf``,
-    ``write``).
+    instance's; the central towns are chosen by ``centre_rule`` (``access``, ``strength`` or
+    ``designated``, :mod:`pianqu.zoning.strength`; default the instance's, ``zoning.centre_rule``).
+    When the central-town standard leaves no valid division, every 镇/街道 becomes a candidate
+    again (the weakness still weighed) and a warning says so. The result knows its units and
+    travel times (``to_frame``, ``to_gdf``, ``write``) and its rule (``stats["centre_rule"]``).
 
     Raises
     ------
     pianqu.errors.UserValueError
-        p automatic and no p of the range has a division (the message gives the reasons).
+        p automatic and no p of the range has a division (the message gives the reasons), or
+        ``designated`` without a designated central town.
     """
+    rule = check_rule(centre_rule or instance.centre_rule)
     if p is None:
-        return best_of(choose_p(instance, time_limit=time_limit, method=method))
+        return best_of(choose_p(instance, time_limit=time_limit, method=method, centre_rule=rule))
+    choice = instance.centre_choice(rule, p)
+    if choice is None:
+        raise UserValueError("zoning.strength.no_list")
     result = delineate(instance.units, instance.travel_s, p, time_limit=time_limit, method=method,
-                       **instance.rules())
+                       **{**instance.rules(), **choice.kwargs()})
+    if not result.feasible and rule != "access":
+        wide = widened(choice, instance.candidates, instance.units["code"].astype(str).tolist())
+        second = delineate(instance.units, instance.travel_s, p, time_limit=time_limit, method=method,
+                           **{**instance.rules(), **wide.kwargs()})
+        if second.feasible:
+            second.explanation = [Finding("warning", "zoning.strength.widened", "township", "", "",
+                                          {"p": p, "rule": rule})] + list(second.explanation)
+            result = second
+    result.explanation = list(choice.findings) + list(result.explanation)
+    result.stats["centre_rule"] = rule
     return result.attach(instance.units, instance.travel_s)
 
 

@@ -4,6 +4,8 @@ Every solver (exact MIP, heuristic, brute force in the tests) reads the same :cl
 unit codes, population weights, the travel-time matrix, the contiguity graph, and the
 planner's constraints turned into arrays: which units may be centres, which must be, which
 unit is locked to which centre, groups to keep together, bounds on zone population and size,
+the cost of opening each unit as a centre (``open_cost``, person-seconds: the weakness of a
+centre weighed against access, :mod:`pianqu.zoning.strength`; zero for access alone),
 and ``allowed[i, j]`` — whether unit ``i`` may belong to the zone centred at unit ``j``.
 ``allowed`` already folds in the county border, locks, fixed centres, the travel-time cap and
 reachability through units that may themselves join ``j``, so solvers prune with it freely.
@@ -49,6 +51,7 @@ class Problem:
     relocate: np.ndarray = field(default=None)  # type: ignore[assignment]  搬迁撤并 units
     forbidden: np.ndarray = field(default=None)  # type: ignore[assignment]
     user_fixed: np.ndarray = field(default=None)  # type: ignore[assignment]  fixed by the caller
+    open_cost: np.ndarray = field(default=None)  # type: ignore[assignment]  person-seconds per opened centre
     input_findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -76,6 +79,15 @@ class Problem:
 
     def __post_init__(self) -> None:
         self._pos = {c: k for k, c in enumerate(self.codes)}
+        if self.open_cost is None:
+            self.open_cost = np.zeros(len(self.codes))
+
+    def objective(self, centre_of: np.ndarray) -> float:
+        """Σ w_i T[i, centre(i)] + Σ open_cost of the opened centres, for a centre index per
+        unit: what every solver minimises."""
+        t = self.T[np.arange(self.n), centre_of]
+        access = float(np.sum(self.pop * np.where(self.pop > 0, t, 0.0)))
+        return access + float(self.open_cost[np.unique(centre_of)].sum())
 
 
 def _codes_in(values: Iterable, pos: Mapping[str, int], what: str, layer: str) -> np.ndarray:
@@ -96,7 +108,7 @@ def make_problem(units: gpd.GeoDataFrame | pd.DataFrame, travel_s: np.ndarray, p
                  member_bounds: tuple[int | None, int | None] | None = None,
                  keep_together: Iterable[Iterable[str]] = (), max_travel_s: float | None = None,
                  adjacency: Adjacency | None = None, village_class: str | None = "village_class",
-                 layer: str = "township") -> Problem:
+                 layer: str = "township", open_cost: Mapping[str, float] | None = None) -> Problem:
     """Check the inputs and build the :class:`Problem`; bad input raises ``ValueError`` naming
     the layer, unit and field. Infeasible but well-formed constraints are *not* errors here:
     :mod:`pianqu.zoning.explain` reports them."""
@@ -170,6 +182,12 @@ def make_problem(units: gpd.GeoDataFrame | pd.DataFrame, travel_s: np.ndarray, p
     groups = [_codes_in(g, pos, "keep_together", layer) for g in keep_together]
     groups = [g for g in groups if len(g) > 1]
 
+    opening = np.zeros(n)
+    for u, v in (open_cost or {}).items():
+        k = _codes_in([u], pos, "open_cost", layer)[0]
+        opening[k] = float(v)
+        if not np.isfinite(opening[k]) or opening[k] < 0:
+            raise ValueError(f"open_cost of unit '{u}' is {v!r}; it must be a number ≥ 0")
     lo, hi = (pop_bounds or (None, None))
     mlo, mhi = (member_bounds or (None, None))
     prob = Problem(codes=codes, pop=pop, T=T, edges=edges, p=int(p), candidate=cand, fixed=fixed, locked=lock,
@@ -178,7 +196,7 @@ def make_problem(units: gpd.GeoDataFrame | pd.DataFrame, travel_s: np.ndarray, p
                    mem_lo=int(mlo or 1), mem_hi=int(mhi) if mhi is not None else 10**9,
                    max_travel_s=float(max_travel_s) if max_travel_s is not None else np.inf,
                    layer=layer, relocate=relocate, forbidden=forbidden, user_fixed=user_fixed,
-                   input_findings=list(adjacency.findings))
+                   open_cost=opening, input_findings=list(adjacency.findings))
     prob.allowed = allowed_matrix(prob)
     return prob
 
