@@ -31,7 +31,8 @@ from pianqu.services.common import Zones
 from pianqu.workspace import Workspace, storable
 from pianqu.zoning import instance as zoning_instance
 from pianqu.zoning.autop import AutoP
-from pianqu.zoning.centres import CentreScores, centre_indicators, score_centres, township_hierarchy, village_hierarchy
+from pianqu.zoning.centres import CentreScores, township_hierarchy, village_hierarchy
+from pianqu.zoning.choice import centre_reasons, compare_rules, plan_members
 from pianqu.zoning.instance import township_units  # noqa: F401 (its former home; pianqu.township_units)
 from pianqu.zoning.polygons import zone_layer
 from pianqu.zoning.result import ZoningResult
@@ -134,7 +135,7 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
         advance()
 
     with task("中心镇评分与片区划分 / centres and zones", total=3) as advance:
-        scores = score_centres(centre_indicators(units, T, config=cfg), config=cfg)
+        scores = inst.centre_scores()
         findings += list(scores.findings)
         advance()
         if p is None:  # the policy rule chooses p; the table of every p tried is kept
@@ -149,6 +150,11 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
         advance()
         hierarchy, hf = township_hierarchy(units, result.assignment, scores=scores)
         findings += hf
+        # the same number of zones with centres by access alone and from the county's list, beside it
+        rule = str(result.stats.get("centre_rule", inst.centre_rule))
+        tradeoff, by_rule = compare_rules(inst, result.p, results={rule: result}, time_limit=time_limit)
+        centre_layers = {"centre_choice": tradeoff, "centre_reason": centre_reasons(inst, result),
+                         "centre_plan_member": plan_members(inst, by_rule)}
         advance()
 
     vz, village_layers = None, {}
@@ -179,6 +185,7 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
 
     layers = _plan_layers(result, ap, p, scores, hierarchy, village_layers, vz, village_method, specialties, net,
                           inputs)
+    layers.update({k: storable(v) for k, v in centre_layers.items()})
     if write:
         kept = planner_layers(ws, scenario)  # line status, conflict decisions, cleaned lines survive a re-plan
         ws.create_scenario(scenario, title=title or scenario, description="pianqu plan", command="plan",
@@ -244,6 +251,7 @@ def _plan_layers(result: ZoningResult, ap: AutoP | None, p: int | None, scores: 
     }
     layers["plan_run"] = pd.DataFrame([{
         "p": result.p, "p_rule": "auto" if p is None else "given", "status": result.status,
+        "centre_rule": str(result.stats.get("centre_rule", "")),
         "method": result.method, "objective": result.objective, "lower_bound": result.lower_bound,
         "gap": result.gap, "time_s": result.time_s, "townships": len(result.assignment),
         "village_zones": len(village_layers.get("village_zone", ())),

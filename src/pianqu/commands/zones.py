@@ -127,8 +127,18 @@ def evaluate_(ws_path: Ws,
     console.print(t("zoning.cli.evaluate_title", lang, division=str(division), scenario=scenario), markup=False)
     console.print(_table(_measures(cmp.table(ev), lang), index=True, lang=lang))
     console.print(_table(_zones_frame(ev.zones, cmp.zone_names(), lang), t("zoning.cli.zones_title", lang)))
+    console.print(_table(_strength_frame(cmp.centre_strength(ev), lang), t("zoning.cli.strength_title", lang)))
     _findings(ev.findings, lang)
     _verdict(ev.summary, lang)
+
+
+def _strength_frame(st, lang: str):
+    """The centres' strength with headers in ``lang``."""
+    out = st[["zone", "code", "name", "score", "rank", "meets_standard", "category", "below_standard"]].copy()
+    out["score"] = out["score"].map(lambda v: f"{v:.3f}")
+    for col in ("meets_standard", "below_standard"):
+        out[col] = out[col].map(lambda v: t("zoning.cli.yes" if v else "zoning.cli.no", lang))
+    return out.rename(columns={c: t(f"zoning.cli.strength.{c}", lang) for c in out.columns})
 
 
 @app.command("move")

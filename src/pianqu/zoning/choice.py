@@ -38,8 +38,9 @@ def centre_strength(instance: ZoningInstance, centres: list[str] | pd.Series) ->
     out["score"] = out["code"].map(s["score"]).astype(float)
     out["rank"] = out["code"].map(s["rank"]).astype("Int64")
     out["meets_standard"] = out["code"].map(meets).fillna(False).astype(bool)
-    out["category"] = out["code"].map(d["category"]).fillna("").astype(str)
-    role = out["code"].map(d["role"]).fillna("")
+    cat, roles = d["category"].astype(str).to_dict(), d["role"].astype(str).to_dict()
+    out["category"] = [cat.get(c, "") for c in codes]
+    role = pd.Series([roles.get(c, "") for c in codes], index=out.index, dtype=object)
     out["below_standard"] = ~out["meets_standard"] & ~role.isin(["fixed", "candidate"])
     return out
 
@@ -148,9 +149,17 @@ def compare_rules(instance: ZoningInstance, p: int, *, results: dict[str, Zoning
     return table, done
 
 
-def plan_members(results: dict[str, ZoningResult]) -> pd.DataFrame:
-    """``rule, township_code, centre`` of every division (the maps of each plan)."""
-    parts = [pd.DataFrame({"rule": rule, "township_code": r.assignment.index.astype(str),
-                           "centre": r.assignment.astype(str).to_numpy()})
-             for rule, r in results.items() if r.feasible]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["rule", "township_code", "centre"])
+def plan_members(instance: ZoningInstance, results: dict[str, ZoningResult]) -> pd.DataFrame:
+    """``rule, township_code, centre, centre_below_standard`` of every division (the maps of
+    each plan)."""
+    parts = []
+    for rule, r in results.items():
+        if not r.feasible:
+            continue
+        below = centre_strength(instance, r.centres).set_index("code")["below_standard"]
+        centre = r.assignment.astype(str)
+        parts.append(pd.DataFrame({"rule": rule, "township_code": r.assignment.index.astype(str),
+                                   "centre": centre.to_numpy(),
+                                   "centre_below_standard": centre.map(below).fillna(False).astype(bool).to_numpy()}))
+    cols = ["rule", "township_code", "centre", "centre_below_standard"]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)

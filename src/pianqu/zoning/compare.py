@@ -19,6 +19,7 @@ import pandas as pd
 from pianqu.config import Config
 from pianqu.errors import UserKeyError, UserValueError, layer_label
 from pianqu.workspace import scenario_layer
+from pianqu.zoning.choice import centre_strength
 from pianqu.zoning.evaluate import Evaluation, Evaluator, compare, normalise_division, read_division
 from pianqu.zoning.instance import TownshipInstance, from_workspace as instance_from_workspace
 
@@ -64,7 +65,22 @@ class Comparison:
         evs = {self.labels[0]: evaluation or self.evaluation()}
         if self.proposal is not None:
             evs[self.labels[1]] = self.proposal
-        return compare(evs)
+        table = compare(evs)
+        for name, ev in evs.items():  # the strength of each division's centres (issue 17)
+            st = self.centre_strength(ev)
+            table.loc["centre_score_mean", name] = float(st["score"].mean()) if len(st) else float("nan")
+            table.loc["weak_centres", name] = int(st["below_standard"].sum())
+        return table
+
+    def centre_strength(self, evaluation: Evaluation | None = None) -> pd.DataFrame:
+        """Each zone's centre with its centre score, rank, whether it meets the central-town
+        standard and its designation (:func:`pianqu.zoning.choice.centre_strength`), for this
+        division (a hand-made one too) or the ``evaluation`` given; ``zone`` first."""
+        ev = evaluation or self.evaluation()
+        z = ev.zones[ev.zones["centre"].astype(str) != ""] if "centre" in ev.zones.columns else ev.zones.iloc[:0]
+        st = centre_strength(self.instance, z["centre"].astype(str).tolist() if len(z) else [])
+        st.insert(0, "zone", z["zone"].astype(str).to_numpy() if "zone" in z.columns else st["code"])
+        return st
 
     def zone_names(self) -> dict[str, str]:
         """Zone label → '<centre name>片区' where the zone has exactly one centre."""
