@@ -103,3 +103,27 @@ def test_land_spaces_partition_zones_and_conflicts_have_stable_ids(planned):
 
     again = plan_land(ws, "auto", zones)["conflicts"]
     assert sorted(again["conflict_id"]) == sorted(conflicts["conflict_id"])  # stable across runs
+
+
+def test_central_towns_are_strong_or_designated_and_the_report_says_why(planned, tmp_path):
+    """Issue 17 on the default county: no zone centre below the central-town standard unless
+    designated; the three ways of choosing centres side by side; each centre's reason in the report."""
+    from pianqu.i18n import t
+
+    ws, result = planned
+    assert result.zoning.stats["centre_rule"] == "strength"
+    reasons = ws.read("centre_reason", "auto")
+    assert sorted(reasons["code"].astype(str)) == sorted(ws.read("zone", "auto")["centre"].astype(str))
+    assert (reasons["meets_standard"].astype(bool) | (reasons["category"].fillna("") != "")).all()
+    choice = ws.read("centre_choice", "auto").set_index("rule")
+    assert list(choice.index) == ["access", "strength", "designated"]
+    assert choice.loc["strength", "weak_centres"] == 0
+    assert choice.loc["access", "weak_centres"] > 0  # what issue 17 saw: access alone opens weak towns
+    assert choice.loc["designated", "status"] == "missing"  # the synthetic county has no list
+    assert choice.loc["strength", "mean_rank"] < choice.loc["access", "mean_rank"]
+    html = write_report(ws, tmp_path / "r", scenario="auto", sections=["centres"]).read_text(encoding="utf-8")
+    assert t("centres.title", "zh") in html and t("centres.no_list", "zh").split("。")[0] in html
+    for key, name in zip(reasons["reason"].astype(str), reasons["name"].astype(str)):
+        assert name in html and t(f"centres.reason.{key}", "zh", category="", stronger="").split("，")[0] in html
+    assert (tmp_path / "r" / "maps" / "centres_access.png").exists()
+    assert (tmp_path / "r" / "maps" / "centres_strength.png").exists()
