@@ -18,7 +18,8 @@ A division chooses its central towns (中心镇) by one of three rules (``zoning
   centre is worth λ more minutes of mean travel time for everyone. The extra term is a cost on
   opening a centre (a p-median with opening costs), so the exact MIP and the heuristic solve it
   as they solve the p-median (:attr:`pianqu.zoning.problem.Problem.open_cost`);
-- ``designated``: as ``strength``, but only the towns of the county's list may be centres (the
+- ``designated``: as ``strength``, but only the towns of the county's list and the county seat's
+  town (the top of the hierarchy, which a list of 中心镇 does not name) may be centres (the
   standard fills in when the list has fewer towns than zones).
 
 Ranks rather than TOPSIS closeness: closeness is relative to the county's own ideal and is
@@ -129,7 +130,9 @@ def centre_rule(rule: str, units: pd.DataFrame, scores: pd.DataFrame, designated
     else:
         if not fixed and not listed:
             return None
-        chosen = set(fixed) | set(listed)
+        seat = set(units.loc[units["is_county_seat"].fillna(False).astype(bool), "code"].astype(str)) \
+            if "is_county_seat" in units.columns else set()
+        chosen = set(fixed) | set(listed) | seat
         if p is not None and len(chosen) < p:
             chosen |= {c for c in base if strong.get(c, False)}
             findings.append(Finding("info", "zoning.strength.list_short", "centres", "", "category",
