@@ -25,8 +25,9 @@ SOFT_REQUIRED = {("township", "population"), ("village", "population")}
 NON_NEGATIVE = {"households", "area_m2", "capacity", "lanes", "width_m", "speed_kmh", "output",
                 "employment", "order", "slope_deg", "urban_population", "target_ha"}
 
-# Layers whose absence is not reported at all (written by import only when needed).
-SILENT_OPTIONAL = {"landuse_review"}
+# Layers whose absence is not reported at all (written by import only when needed; a county
+# without a list of designated centres is told by the plan's inputs, inputs.centres_missing).
+SILENT_OPTIONAL = {"landuse_review", "centres"}
 
 TRUE_WORDS = {"true", "t", "1", "yes", "y", "是"}
 FALSE_WORDS = {"false", "f", "0", "no", "n", "否"}
