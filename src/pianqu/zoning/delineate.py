@@ -77,7 +77,7 @@ def delineate(units: gpd.GeoDataFrame | pd.DataFrame, travel_s: np.ndarray, p: i
               seed: int = 0, layer: str = "township", contiguity: str = "cuts",
               village_class: str | None = "village_class", threads: int | None = None,
               target_gap: float | None = None, config: Config | None = None,
-              relax_member_bounds: bool = False) -> ZoningResult:
+              relax_member_bounds: bool = False, centre_cost: Mapping[str, float] | None = None) -> ZoningResult:
     """Divide ``units`` into ``p`` contiguous zones around centres.
 
     The objective is the population-weighted travel time from each unit's seat to its zone's
@@ -134,6 +134,11 @@ def delineate(units: gpd.GeoDataFrame | pd.DataFrame, travel_s: np.ndarray, p: i
     relax_member_bounds : bool, default False
         When no division within ``member_bounds`` exists, divide without them and say so with a
         warning (``zoning.member_bounds_relaxed``, followed by why they could not hold).
+    centre_cost : mapping of str to float, optional
+        Unit code → cost of making it a centre, in the objective's unit (population × seconds),
+        added once per centre opened: e.g. the weakness penalty of a village below its group's
+        strongest (:func:`pianqu.zoning.village_centres.village_centres`). Linear in the centre
+        variables, so the exact method stays exact.
 
     Returns
     -------
@@ -159,11 +164,11 @@ def delineate(units: gpd.GeoDataFrame | pd.DataFrame, travel_s: np.ndarray, p: i
                            keep_together=keep_together, max_travel_s=max_travel_s, adjacency=adjacency,
                            method=method, time_limit=limit, seed=seed, layer=layer, contiguity=contiguity,
                            village_class=village_class, threads=threads, target_gap=target_gap, config=cfg,
-                           relax_member_bounds=relax_member_bounds)
+                           relax_member_bounds=relax_member_bounds, centre_cost=centre_cost)
     problem_kw = dict(code=code, population=population, county=county, candidates=candidates,
                       fixed_centres=fixed_centres, forbidden_centres=forbidden_centres, locked=locked,
                       pop_bounds=pop_bounds, keep_together=keep_together, max_travel_s=max_travel_s,
-                      adjacency=adjacency, village_class=village_class, layer=layer)
+                      adjacency=adjacency, village_class=village_class, layer=layer, centre_cost=centre_cost)
     solve_kw = dict(method=method, time_limit=limit, seed=seed, contiguity=contiguity, threads=threads, config=cfg,
                     target_gap=target_gap)
     prob = make_problem(units, travel_s, p, member_bounds=member_bounds, **problem_kw)
@@ -267,7 +272,7 @@ def solve_problem(prob: Problem, *, method: str = "auto", time_limit: float = 60
     if centre_of is None:
         return _no_solution(prob, h, t0, std, stats, label, bound, fallback)
     _verify(prob, centre_of)
-    obj = float(np.sum(prob.pop * prob.T[np.arange(prob.n), centre_of]))
+    obj = prob.objective(centre_of)
     optimal = relative_gap(obj, bound) <= tol * 1.01 + 1e-12
     return build_result(prob, centre_of, lower_bound=min(bound, obj), status="optimal" if optimal else "feasible",
                         method=label, time_s=time.perf_counter() - t0, standard_s=std, stats=stats,
@@ -349,6 +354,8 @@ def _per_county(units, travel_s, p: Mapping[str, int], *, county, code, adjacenc
         kw2["forbidden_centres"] = [f for f in kw["forbidden_centres"] if str(f) in codes]
         kw2["locked"] = {u: v for u, v in (kw["locked"] or {}).items() if str(u) in codes}
         kw2["keep_together"] = [g for g in groups if set(map(str, g)) <= codes]
+        if kw["centre_cost"] is not None:
+            kw2["centre_cost"] = {u: v for u, v in kw["centre_cost"].items() if str(u) in codes}
         if kw["candidates"] is not None and not isinstance(kw["candidates"], str):
             kw2["candidates"] = [f for f in kw["candidates"] if str(f) in codes]
         parts.append(delineate(sub, T[np.ix_(idx, idx)], int(p[c]), county=county, code=code,

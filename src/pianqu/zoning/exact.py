@@ -70,8 +70,7 @@ class Model:
         self.X[xi, xj] = np.arange(len(xi))
         nx_ = len(xi)
         w = prob.pop
-        T = np.where(np.isfinite(prob.T), prob.T, 0.0)
-        cost = [w[xi] * T[xi, xj]]
+        cost = [prob.unit_costs()[xi, xj]]  # x_jj carries centre_cost[j]: a linear cost of opening j
         rows_i: list[np.ndarray] = []
         cols_i: list[np.ndarray] = []
         vals: list[np.ndarray] = []
@@ -475,8 +474,7 @@ def _centre_of(model: Model, xv: np.ndarray) -> np.ndarray | None:
 
 
 def _objective(prob: Problem, centre_of: np.ndarray) -> float:
-    t = prob.T[np.arange(prob.n), centre_of]
-    return float(np.sum(prob.pop * np.where(np.isfinite(t), t, 0.0)))
+    return prob.objective(centre_of)
 
 
 class _Incumbent:

@@ -68,7 +68,7 @@ def contract(prob: Problem) -> Nodes:
     uniq, node_of = np.unique(node_of, return_inverse=True)
     N = len(uniq)
     members = [np.flatnonzero(node_of == k) for k in range(N)] if N < n else [np.array([k]) for k in range(n)]
-    cost = prob.pop[:, None] * np.where(np.isfinite(prob.T), prob.T, 0.0)
+    cost = prob.unit_costs()
     if N == n:
         C = np.where(prob.allowed, cost, np.inf)
         Tn = np.where(prob.allowed, prob.T, np.inf)
@@ -710,7 +710,7 @@ def lagrangian_bound(prob: Problem, upper: float, *, iterations: int = 400, time
     k_free = p - len(fixed)
     if k_free < 0 or len(cand) < p:
         return -np.inf, []
-    W = np.where(prob.allowed, prob.pop[:, None] * np.where(np.isfinite(prob.T), prob.T, 0.0), BIG)[:, cand]
+    W = np.where(prob.allowed, prob.unit_costs(), BIG)[:, cand]
     K = int(min(len(cand), k_nearest or max(40, 3 * n // max(p, 1))))
     part = np.argpartition(W, K - 1, axis=1)[:, :K] if K < len(cand) else np.tile(np.arange(len(cand)), (n, 1))
     nw = np.take_along_axis(W, part, axis=1)

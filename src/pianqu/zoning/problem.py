@@ -50,6 +50,9 @@ class Problem:
     forbidden: np.ndarray = field(default=None)  # type: ignore[assignment]
     user_fixed: np.ndarray = field(default=None)  # type: ignore[assignment]  fixed by the caller
     input_findings: list[Finding] = field(default_factory=list)
+    # added to the objective when unit j is a centre (population-weighted seconds, ≥ 0), e.g. the
+    # weakness penalty of a 中心村 (pianqu.zoning.village_centres); None: nothing
+    centre_cost: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -57,9 +60,26 @@ class Problem:
 
     @property
     def cost(self) -> np.ndarray:
-        """Population-weighted travel seconds of unit i to centre j; inf where not allowed."""
+        """Population-weighted travel seconds of unit i to centre j (plus ``centre_cost[j]`` on
+        the diagonal: a centre is always in its own zone); inf where not allowed."""
+        return np.where(self.allowed, self.unit_costs(), np.inf)
+
+    def unit_costs(self) -> np.ndarray:
+        """``pop[i] · T[i, j]`` (0 where T is inf) with ``centre_cost[j]`` added at (j, j): the
+        objective of a division is the sum of its (unit, centre) entries, so every solver that
+        reads this matrix minimises access plus the cost of the centres it opens, exactly."""
         c = self.pop[:, None] * np.where(np.isfinite(self.T), self.T, 0.0)
-        return np.where(self.allowed, c, np.inf)
+        if self.centre_cost is not None:
+            c[np.diag_indices(self.n)] += self.centre_cost
+        return c
+
+    def objective(self, centre_of: np.ndarray) -> float:
+        """Σ pop · T to the centre (T inf counted 0) + Σ centre_cost of the centres opened."""
+        t = self.T[np.arange(self.n), centre_of]
+        obj = float(np.sum(self.pop * np.where(np.isfinite(t) & (self.pop > 0), t, 0.0)))
+        if self.centre_cost is not None:
+            obj += float(self.centre_cost[np.unique(centre_of)].sum())
+        return obj
 
     def csr(self) -> sparse.csr_matrix:
         i, j = self.edges[:, 0], self.edges[:, 1]
@@ -96,7 +116,7 @@ def make_problem(units: gpd.GeoDataFrame | pd.DataFrame, travel_s: np.ndarray, p
                  member_bounds: tuple[int | None, int | None] | None = None,
                  keep_together: Iterable[Iterable[str]] = (), max_travel_s: float | None = None,
                  adjacency: Adjacency | None = None, village_class: str | None = "village_class",
-                 layer: str = "township") -> Problem:
+                 layer: str = "township", centre_cost: Mapping[str, float] | None = None) -> Problem:
     """Check the inputs and build the :class:`Problem`; bad input raises ``ValueError`` naming
     the layer, unit and field. Infeasible but well-formed constraints are *not* errors here:
     :mod:`pianqu.zoning.explain` reports them."""
@@ -179,6 +199,14 @@ def make_problem(units: gpd.GeoDataFrame | pd.DataFrame, travel_s: np.ndarray, p
                    max_travel_s=float(max_travel_s) if max_travel_s is not None else np.inf,
                    layer=layer, relocate=relocate, forbidden=forbidden, user_fixed=user_fixed,
                    input_findings=list(adjacency.findings))
+    if centre_cost is not None:
+        cc = np.zeros(n)
+        for c, v in centre_cost.items():
+            k = _codes_in([c], pos, "centre_cost", layer)[0]
+            if not (np.isfinite(float(v)) and float(v) >= 0):
+                raise ValueError(f"centre_cost: unit '{c}' has {v!r}; a centre's cost must be a number ≥ 0")
+            cc[k] = float(v)
+        prob.centre_cost = cc if cc.any() else None
     prob.allowed = allowed_matrix(prob)
     return prob
 

@@ -136,9 +136,9 @@ def relative_gap(objective: float, bound: float) -> float:
 
 
 def objective_of(prob: Problem, centre_of: np.ndarray) -> float:
-    """Σ w_i T[i, centre(i)] of an assignment (centre index per unit)."""
-    t = prob.T[np.arange(prob.n), centre_of]
-    return float(np.sum(prob.pop * np.where(prob.pop > 0, t, 0.0)))
+    """Σ w_i T[i, centre(i)] of an assignment (centre index per unit), plus the centre cost of
+    the centres opened (:meth:`Problem.objective`)."""
+    return prob.objective(centre_of)
 
 
 def zone_table(prob: Problem, centre_of: np.ndarray, standard_s: float) -> pd.DataFrame:
