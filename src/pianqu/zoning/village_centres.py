@@ -278,8 +278,8 @@ def village_centres(villages: pd.DataFrame, travel_s: np.ndarray, *, group: pd.S
 
 def centre_reasons(centres: VillageCentres, assignment: pd.Series) -> pd.DataFrame:
     """Why each centre of a division is one: one row per centre with ``code``, ``score``,
-    ``group_rank``, ``reason`` (:data:`REASONS`) and ``stronger`` (the strongest village of its
-    zone when that is another one, else '').
+    ``group_rank``, ``reason`` (:data:`REASONS`) and ``stronger`` (the strongest candidate of its
+    zone when that is another village, else '').
 
     ``assignment``: village code → centre code (``ZoningResult.assignment``); unassigned ('')
     villages are left out."""
@@ -289,7 +289,8 @@ def centre_reasons(centres: VillageCentres, assignment: pd.Series) -> pd.DataFra
     rows = []
     for c, members in a.groupby(a).groups.items():
         members = [str(m) for m in members]
-        s = t.loc[members, "score"]
+        rivals = [m for m in members if t.at[m, "candidate"] or m == c]  # who could have been the centre
+        s = t.loc[rivals, "score"]
         strongest = str(s.idxmax())
         status = t.at[c, "status"]
         if status == "designated":
