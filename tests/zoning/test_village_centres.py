@@ -163,27 +163,6 @@ def test_listed_and_forbidden_villages(valley):
     assert [f.rule for f in unknown.findings] == ["zoning.village_centres.unknown"]
 
 
-class PenalisedInstance(Instance):
-    """The brute-force oracle's instance with a cost per centre opened."""
-
-    def __init__(self, *a, centre_cost, **kw):
-        super().__init__(*a, **kw)
-        self.centre_cost = centre_cost
-
-    def block_cost(self, mask):
-        units = [u for u in range(self.n) if mask >> u & 1]
-        base, _ = super().block_cost(mask)
-        if base == math.inf:
-            return base, -1
-        best, bc = math.inf, -1
-        fixed_in = [u for u in units if u in self.fixed]
-        for c in (fixed_in or [u for u in units if u in self.cand]):
-            cost = sum(self.pop[u] * self.T[u, c] for u in units) + self.centre_cost[c]
-            if cost < best:
-                best, bc = cost, c
-        return best, bc
-
-
 def _grid_township(seed: int):
     """11 villages on a 3 × 4 grid less one corner, roads along the grid with random times,
     random populations, facilities and collective economy; one 搬迁撤并 village."""
@@ -217,8 +196,8 @@ def test_exact_equals_brute_force_under_the_same_objective(seed, p, designate):
     pos = {c: k for k, c in enumerate(villages["code"])}
     cand = [pos[c] for c in t.loc[t["candidate"], "code"]]
     fixed = [pos[c] for c in designated]
-    oracle = PenalisedInstance(villages["population"].to_numpy(), T, edges, p, candidates=cand, fixed=fixed,
-                               member_bounds=(2, 6), centre_cost=t["penalty"].to_numpy())
+    oracle = Instance(villages["population"].to_numpy(), T, edges, p, candidates=cand, fixed=fixed,
+                      member_bounds=(2, 6), open_cost=t["penalty"].to_numpy())
     best, _ = dp_optimum(oracle)
     r = vz.result
     assert math.isfinite(best) and r.status == "optimal"

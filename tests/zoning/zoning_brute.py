@@ -17,7 +17,8 @@ import numpy as np
 
 class Instance:
     def __init__(self, pop, T, edges, p, *, candidates=None, fixed=(), forbidden=(), locked=None,
-                 pop_bounds=(None, None), member_bounds=(None, None), groups=(), county=None, max_travel=None):
+                 pop_bounds=(None, None), member_bounds=(None, None), groups=(), county=None, max_travel=None,
+                 open_cost=None):
         self.pop = np.asarray(pop, dtype=float)
         self.T = np.asarray(T, dtype=float)
         self.n = len(self.pop)
@@ -40,6 +41,8 @@ class Instance:
         self.groups = [sum(1 << int(u) for u in g) for g in groups]
         self.county = list(county) if county is not None else [0] * self.n
         self.max_travel = max_travel if max_travel is not None else math.inf
+        # cost of a block's centre being a centre at all (centre strength, issue 17)
+        self.open_cost = np.zeros(self.n) if open_cost is None else np.asarray(open_cost, dtype=float)
 
     def connected(self, mask: int) -> bool:
         start = mask & -mask
@@ -79,7 +82,7 @@ class Instance:
                 continue
             if any(self.T[u, c] > self.max_travel for u in units):
                 continue
-            cost = sum(self.pop[u] * self.T[u, c] for u in units)
+            cost = sum(self.pop[u] * self.T[u, c] for u in units) + self.open_cost[c]
             if cost < best:
                 best, bc = cost, c
         return best, bc

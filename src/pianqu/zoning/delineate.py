@@ -77,7 +77,7 @@ def delineate(units: gpd.GeoDataFrame | pd.DataFrame, travel_s: np.ndarray, p: i
               seed: int = 0, layer: str = "township", contiguity: str = "cuts",
               village_class: str | None = "village_class", threads: int | None = None,
               target_gap: float | None = None, config: Config | None = None,
-              relax_member_bounds: bool = False, centre_cost: Mapping[str, float] | None = None) -> ZoningResult:
+              relax_member_bounds: bool = False, open_cost: Mapping[str, float] | None = None) -> ZoningResult:
     """Divide ``units`` into ``p`` contiguous zones around centres.
 
     The objective is the population-weighted travel time from each unit's seat to its zone's
@@ -134,11 +134,9 @@ def delineate(units: gpd.GeoDataFrame | pd.DataFrame, travel_s: np.ndarray, p: i
     relax_member_bounds : bool, default False
         When no division within ``member_bounds`` exists, divide without them and say so with a
         warning (``zoning.member_bounds_relaxed``, followed by why they could not hold).
-    centre_cost : mapping of str to float, optional
-        Unit code → cost of making it a centre, in the objective's unit (population × seconds),
-        added once per centre opened: e.g. the weakness penalty of a village below its group's
-        strongest (:func:`pianqu.zoning.village_centres.village_centres`). Linear in the centre
-        variables, so the exact method stays exact.
+    open_cost : mapping of str to float, optional
+        Unit code → person-seconds added to the objective when the unit is a centre (the weakness
+        of a centre weighed against access: :func:`pianqu.zoning.strength.open_costs`); default 0.
 
     Returns
     -------
@@ -164,11 +162,11 @@ def delineate(units: gpd.GeoDataFrame | pd.DataFrame, travel_s: np.ndarray, p: i
                            keep_together=keep_together, max_travel_s=max_travel_s, adjacency=adjacency,
                            method=method, time_limit=limit, seed=seed, layer=layer, contiguity=contiguity,
                            village_class=village_class, threads=threads, target_gap=target_gap, config=cfg,
-                           relax_member_bounds=relax_member_bounds, centre_cost=centre_cost)
+                           relax_member_bounds=relax_member_bounds, open_cost=open_cost)
     problem_kw = dict(code=code, population=population, county=county, candidates=candidates,
                       fixed_centres=fixed_centres, forbidden_centres=forbidden_centres, locked=locked,
                       pop_bounds=pop_bounds, keep_together=keep_together, max_travel_s=max_travel_s,
-                      adjacency=adjacency, village_class=village_class, layer=layer, centre_cost=centre_cost)
+                      adjacency=adjacency, village_class=village_class, layer=layer, open_cost=open_cost)
     solve_kw = dict(method=method, time_limit=limit, seed=seed, contiguity=contiguity, threads=threads, config=cfg,
                     target_gap=target_gap)
     prob = make_problem(units, travel_s, p, member_bounds=member_bounds, **problem_kw)
@@ -354,8 +352,8 @@ def _per_county(units, travel_s, p: Mapping[str, int], *, county, code, adjacenc
         kw2["forbidden_centres"] = [f for f in kw["forbidden_centres"] if str(f) in codes]
         kw2["locked"] = {u: v for u, v in (kw["locked"] or {}).items() if str(u) in codes}
         kw2["keep_together"] = [g for g in groups if set(map(str, g)) <= codes]
-        if kw["centre_cost"] is not None:
-            kw2["centre_cost"] = {u: v for u, v in kw["centre_cost"].items() if str(u) in codes}
+        if kw.get("open_cost"):
+            kw2["open_cost"] = {u: v for u, v in kw["open_cost"].items() if str(u) in codes}
         if kw["candidates"] is not None and not isinstance(kw["candidates"], str):
             kw2["candidates"] = [f for f in kw["candidates"] if str(f) in codes]
         parts.append(delineate(sub, T[np.ix_(idx, idx)], int(p[c]), county=county, code=code,

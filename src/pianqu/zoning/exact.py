@@ -5,7 +5,7 @@ centre j), only for pairs that ``Problem.allowed`` keeps; ``g[j, u, v] ≥ 0`` f
 directed link u → v of the contiguity graph, one commodity per candidate centre j, restricted
 to units that may join j (Shirabe 2009; Validi, Buchanan & Lykhovyd 2022, "SHIR").
 
-    min   Σ w_i t_ij x_ij
+    min   Σ w_i t_ij x_ij + Σ f_j x_jj                      f: opening cost (Problem.open_cost)
     s.t.  Σ_j x_ij = 1                                      every unit in exactly one zone
           x_ij ≤ x_jj                                       only open centres take members
           Σ_j x_jj = p
@@ -70,7 +70,8 @@ class Model:
         self.X[xi, xj] = np.arange(len(xi))
         nx_ = len(xi)
         w = prob.pop
-        cost = [prob.unit_costs()[xi, xj]]  # x_jj carries centre_cost[j]: a linear cost of opening j
+        T = np.where(np.isfinite(prob.T), prob.T, 0.0)
+        cost = [w[xi] * T[xi, xj] + np.where(xi == xj, prob.open_cost[xj], 0.0)]  # x_jj opens j
         rows_i: list[np.ndarray] = []
         cols_i: list[np.ndarray] = []
         vals: list[np.ndarray] = []
@@ -474,7 +475,9 @@ def _centre_of(model: Model, xv: np.ndarray) -> np.ndarray | None:
 
 
 def _objective(prob: Problem, centre_of: np.ndarray) -> float:
-    return prob.objective(centre_of)
+    t = prob.T[np.arange(prob.n), centre_of]
+    opening = float(prob.open_cost[np.unique(centre_of)].sum())
+    return float(np.sum(prob.pop * np.where(np.isfinite(t), t, 0.0))) + opening
 
 
 class _Incumbent:

@@ -52,6 +52,7 @@ class Nodes:
     nbrs: list[np.ndarray]
     lock: np.ndarray  # centre unit per node or -1
     ok: np.ndarray  # (N, n) bool allowed
+    F: np.ndarray = None  # type: ignore[assignment]  (n,) cost of opening unit j as a centre
 
     @property
     def N(self) -> int:
@@ -68,7 +69,7 @@ def contract(prob: Problem) -> Nodes:
     uniq, node_of = np.unique(node_of, return_inverse=True)
     N = len(uniq)
     members = [np.flatnonzero(node_of == k) for k in range(N)] if N < n else [np.array([k]) for k in range(n)]
-    cost = prob.unit_costs()
+    cost = prob.pop[:, None] * np.where(np.isfinite(prob.T), prob.T, 0.0)
     if N == n:
         C = np.where(prob.allowed, cost, np.inf)
         Tn = np.where(prob.allowed, prob.T, np.inf)
@@ -93,7 +94,7 @@ def contract(prob: Problem) -> Nodes:
         nb[x].add(y)
         nb[y].add(x)
     nbrs = [np.fromiter(s, dtype=np.int64, count=len(s)) for s in nb]
-    return Nodes(node_of, members, C, Tn, pop, size, nbrs, lock, ok)
+    return Nodes(node_of, members, C, Tn, pop, size, nbrs, lock, ok, np.asarray(prob.open_cost, dtype=float))
 
 
 class Solver:
@@ -487,9 +488,9 @@ class Solver:
             cands = units[self.prob.candidate[units]]
             if len(cands) <= 1:
                 continue
-            tot = nd.C[np.ix_(zn, cands)].sum(axis=0)
+            tot = nd.C[np.ix_(zn, cands)].sum(axis=0) + nd.F[cands]
             j = cands[int(np.argmin(tot))]
-            if tot.min() < nd.C[zn, c].sum() - 1e-9:
+            if tot.min() < nd.C[zn, c].sum() + nd.F[c] - 1e-9:
                 new[k] = j
         return new
 
@@ -500,7 +501,7 @@ class Solver:
         zpop = np.bincount(zone, weights=nd.pop, minlength=p)
         zsize = np.bincount(zone, weights=nd.size, minlength=p)
         viol = sum(self._viol(zpop[k], int(zsize[k])) for k in range(p))
-        return viol, float(nd.C[np.arange(nd.N), centres[zone]].sum())
+        return viol, float(nd.C[np.arange(nd.N), centres[zone]].sum() + nd.F[centres].sum())
 
     def improve(self, centres: np.ndarray, max_iter: int = 20):
         """Grow, repair, local search and re-centre until the centres settle (Lloyd iterations);
@@ -550,10 +551,12 @@ class Solver:
         return self._nn
 
     def pmedian_swap(self, centres: np.ndarray, max_rounds: int = 500) -> np.ndarray:
-        """Best-improvement p-median interchange on the node costs (contiguity ignored)."""
+        """Best-improvement p-median interchange on the node costs and the opening costs
+        (contiguity ignored)."""
         _, _, C = self._nearest()
+        F = self.nd.F
         S = centres.copy()
-        obj = float(C[:, S].min(axis=1).sum())
+        obj = float(C[:, S].min(axis=1).sum() + F[S].sum())
         for _ in range(max_rounds):
             delta, r, u = self._swap_deltas(S, top=4)
             moved = False
@@ -562,7 +565,7 @@ class Solver:
                     break
                 S2 = S.copy()
                 S2[ri] = ui
-                new = float(C[:, S2].min(axis=1).sum())  # exact check of the estimate
+                new = float(C[:, S2].min(axis=1).sum() + F[S2].sum())  # exact check of the estimate
                 if new < obj - 1e-9 * max(1.0, obj):
                     S, obj, moved = S2, new, True
                     break
@@ -602,7 +605,7 @@ class Solver:
         corr = np.maximum(0.0, d2[:, None] - np.maximum(nn_c, d1[:, None]))
         L = loss[None, :] - np.bincount((nn_u * p + a1[:, None]).ravel(), weights=corr.ravel(),
                                         minlength=n_units * p).reshape(n_units, p)
-        D = G[:, None] + L
+        D = G[:, None] + L + (self.nd.F[:, None] - self.nd.F[S][None, :])  # opening u, closing S[r]
         ok_u = np.zeros(n_units, dtype=bool)
         ok_u[self.cand] = True
         ok_u[S] = False
@@ -636,7 +639,7 @@ class Solver:
             free = np.flatnonzero(ok)
             if not len(free):
                 return None
-            tot = np.minimum(cur[:, None], C[:, free]).sum(axis=0)
+            tot = np.minimum(cur[:, None], C[:, free]).sum(axis=0) + self.nd.F[free]
             u = int(free[np.argmin(tot)])
             S.append(u)
             ok[self.nd.members[self.nd.node_of[u]]] = False
@@ -696,7 +699,8 @@ def lagrangian_bound(prob: Problem, upper: float, *, iterations: int = 400, time
 
     Contiguity, the bounds and the groups are relaxed; candidates, fixed centres, locks, the
     county border and travel-time caps are kept (they are in ``allowed``). For multipliers λ:
-    L(λ) = Σλ_i + min over p centres (fixed ones forced) of Σ_j ρ_j, ρ_j = Σ_i min(0, W_ij − λ_i),
+    L(λ) = Σλ_i + min over p centres (fixed ones forced) of Σ_j ρ_j, ρ_j = f_j + Σ_i min(0, W_ij − λ_i)
+    (f_j: the cost of opening j, :attr:`Problem.open_cost`),
     a valid bound for every λ; subgradient ascent (Held–Wolfe–Crowder) raises it. λ_i is kept
     at most the cost of unit i's K-th nearest candidate, so only K entries per row count
     (L(λ) stays exact and valid for any λ). Also returns up to ``collect`` distinct centre sets
@@ -710,7 +714,7 @@ def lagrangian_bound(prob: Problem, upper: float, *, iterations: int = 400, time
     k_free = p - len(fixed)
     if k_free < 0 or len(cand) < p:
         return -np.inf, []
-    W = np.where(prob.allowed, prob.unit_costs(), BIG)[:, cand]
+    W = np.where(prob.allowed, prob.pop[:, None] * np.where(np.isfinite(prob.T), prob.T, 0.0), BIG)[:, cand]
     K = int(min(len(cand), k_nearest or max(40, 3 * n // max(p, 1))))
     part = np.argpartition(W, K - 1, axis=1)[:, :K] if K < len(cand) else np.tile(np.arange(len(cand)), (n, 1))
     nw = np.take_along_axis(W, part, axis=1)
@@ -719,6 +723,7 @@ def lagrangian_bound(prob: Problem, upper: float, *, iterations: int = 400, time
     nw = np.take_along_axis(nw, order, axis=1)
     cap = nw[:, -1] if K < len(cand) else np.full(n, BIG)
     lam = np.minimum(nw[:, min(1, K - 1)], cap)
+    f_cand = np.asarray(prob.open_cost, dtype=float)[cand]
     best, mu, stall = -np.inf, 2.0, 0
     sets: list[np.ndarray] = []
     seen = set()
@@ -727,7 +732,7 @@ def lagrangian_bound(prob: Problem, upper: float, *, iterations: int = 400, time
     free_mask[fixed_pos] = False
     for it in range(iterations):
         red = np.minimum(nw - lam[:, None], 0.0)
-        rho = np.bincount(nj.ravel(), weights=red.ravel(), minlength=len(cand))
+        rho = np.bincount(nj.ravel(), weights=red.ravel(), minlength=len(cand)) + f_cand
         r = np.where(free_mask, rho, np.inf)
         chosen = np.argpartition(r, k_free - 1)[:k_free] if k_free > 0 else np.zeros(0, dtype=np.int64)
         Spos = np.concatenate([fixed_pos, chosen])

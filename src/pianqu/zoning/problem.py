@@ -4,6 +4,8 @@ Every solver (exact MIP, heuristic, brute force in the tests) reads the same :cl
 unit codes, population weights, the travel-time matrix, the contiguity graph, and the
 planner's constraints turned into arrays: which units may be centres, which must be, which
 unit is locked to which centre, groups to keep together, bounds on zone population and size,
+the cost of opening each unit as a centre (``open_cost``, person-seconds: the weakness of a
+centre weighed against access, :mod:`pianqu.zoning.strength`; zero for access alone),
 and ``allowed[i, j]`` — whether unit ``i`` may belong to the zone centred at unit ``j``.
 ``allowed`` already folds in the county border, locks, fixed centres, the travel-time cap and
 reachability through units that may themselves join ``j``, so solvers prune with it freely.
@@ -49,10 +51,8 @@ class Problem:
     relocate: np.ndarray = field(default=None)  # type: ignore[assignment]  搬迁撤并 units
     forbidden: np.ndarray = field(default=None)  # type: ignore[assignment]
     user_fixed: np.ndarray = field(default=None)  # type: ignore[assignment]  fixed by the caller
+    open_cost: np.ndarray = field(default=None)  # type: ignore[assignment]  person-seconds per opened centre
     input_findings: list[Finding] = field(default_factory=list)
-    # added to the objective when unit j is a centre (population-weighted seconds, ≥ 0), e.g. the
-    # weakness penalty of a 中心村 (pianqu.zoning.village_centres); None: nothing
-    centre_cost: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -60,26 +60,9 @@ class Problem:
 
     @property
     def cost(self) -> np.ndarray:
-        """Population-weighted travel seconds of unit i to centre j (plus ``centre_cost[j]`` on
-        the diagonal: a centre is always in its own zone); inf where not allowed."""
-        return np.where(self.allowed, self.unit_costs(), np.inf)
-
-    def unit_costs(self) -> np.ndarray:
-        """``pop[i] · T[i, j]`` (0 where T is inf) with ``centre_cost[j]`` added at (j, j): the
-        objective of a division is the sum of its (unit, centre) entries, so every solver that
-        reads this matrix minimises access plus the cost of the centres it opens, exactly."""
+        """Population-weighted travel seconds of unit i to centre j; inf where not allowed."""
         c = self.pop[:, None] * np.where(np.isfinite(self.T), self.T, 0.0)
-        if self.centre_cost is not None:
-            c[np.diag_indices(self.n)] += self.centre_cost
-        return c
-
-    def objective(self, centre_of: np.ndarray) -> float:
-        """Σ pop · T to the centre (T inf counted 0) + Σ centre_cost of the centres opened."""
-        t = self.T[np.arange(self.n), centre_of]
-        obj = float(np.sum(self.pop * np.where(np.isfinite(t) & (self.pop > 0), t, 0.0)))
-        if self.centre_cost is not None:
-            obj += float(self.centre_cost[np.unique(centre_of)].sum())
-        return obj
+        return np.where(self.allowed, c, np.inf)
 
     def csr(self) -> sparse.csr_matrix:
         i, j = self.edges[:, 0], self.edges[:, 1]
@@ -96,6 +79,15 @@ class Problem:
 
     def __post_init__(self) -> None:
         self._pos = {c: k for k, c in enumerate(self.codes)}
+        if self.open_cost is None:
+            self.open_cost = np.zeros(len(self.codes))
+
+    def objective(self, centre_of: np.ndarray) -> float:
+        """Σ w_i T[i, centre(i)] + Σ open_cost of the opened centres, for a centre index per
+        unit: what every solver minimises."""
+        t = self.T[np.arange(self.n), centre_of]
+        access = float(np.sum(self.pop * np.where(self.pop > 0, t, 0.0)))
+        return access + float(self.open_cost[np.unique(centre_of)].sum())
 
 
 def _codes_in(values: Iterable, pos: Mapping[str, int], what: str, layer: str) -> np.ndarray:
@@ -116,7 +108,7 @@ def make_problem(units: gpd.GeoDataFrame | pd.DataFrame, travel_s: np.ndarray, p
                  member_bounds: tuple[int | None, int | None] | None = None,
                  keep_together: Iterable[Iterable[str]] = (), max_travel_s: float | None = None,
                  adjacency: Adjacency | None = None, village_class: str | None = "village_class",
-                 layer: str = "township", centre_cost: Mapping[str, float] | None = None) -> Problem:
+                 layer: str = "township", open_cost: Mapping[str, float] | None = None) -> Problem:
     """Check the inputs and build the :class:`Problem`; bad input raises ``ValueError`` naming
     the layer, unit and field. Infeasible but well-formed constraints are *not* errors here:
     :mod:`pianqu.zoning.explain` reports them."""
@@ -190,6 +182,12 @@ def make_problem(units: gpd.GeoDataFrame | pd.DataFrame, travel_s: np.ndarray, p
     groups = [_codes_in(g, pos, "keep_together", layer) for g in keep_together]
     groups = [g for g in groups if len(g) > 1]
 
+    opening = np.zeros(n)
+    for u, v in (open_cost or {}).items():
+        k = _codes_in([u], pos, "open_cost", layer)[0]
+        opening[k] = float(v)
+        if not np.isfinite(opening[k]) or opening[k] < 0:
+            raise ValueError(f"open_cost of unit '{u}' is {v!r}; it must be a number ≥ 0")
     lo, hi = (pop_bounds or (None, None))
     mlo, mhi = (member_bounds or (None, None))
     prob = Problem(codes=codes, pop=pop, T=T, edges=edges, p=int(p), candidate=cand, fixed=fixed, locked=lock,
@@ -198,15 +196,7 @@ def make_problem(units: gpd.GeoDataFrame | pd.DataFrame, travel_s: np.ndarray, p
                    mem_lo=int(mlo or 1), mem_hi=int(mhi) if mhi is not None else 10**9,
                    max_travel_s=float(max_travel_s) if max_travel_s is not None else np.inf,
                    layer=layer, relocate=relocate, forbidden=forbidden, user_fixed=user_fixed,
-                   input_findings=list(adjacency.findings))
-    if centre_cost is not None:
-        cc = np.zeros(n)
-        for c, v in centre_cost.items():
-            k = _codes_in([c], pos, "centre_cost", layer)[0]
-            if not (np.isfinite(float(v)) and float(v) >= 0):
-                raise ValueError(f"centre_cost: unit '{c}' has {v!r}; a centre's cost must be a number ≥ 0")
-            cc[k] = float(v)
-        prob.centre_cost = cc if cc.any() else None
+                   open_cost=opening, input_findings=list(adjacency.findings))
     prob.allowed = allowed_matrix(prob)
     return prob
 

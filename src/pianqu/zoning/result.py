@@ -26,7 +26,8 @@ class ZoningResult:
 
     assignment: unit code → code of its zone's centre ("" when no solution).
     centres: centre codes, one per zone.
-    objective: Σ population × travel seconds to the centre (person-seconds).
+    objective: Σ population × travel seconds to the centre (person-seconds), plus the opening
+        cost of each centre when centres are chosen by strength too (``stats["open_cost"]``).
     lower_bound: proven lower bound on the optimal objective (MIP dual bound, or a
         Lagrangian bound for the heuristic); gap = (objective − lower_bound) / objective.
     status: ``optimal`` (proven within ``zoning.mip_rel_gap``), ``feasible`` (a valid division,
@@ -136,8 +137,8 @@ def relative_gap(objective: float, bound: float) -> float:
 
 
 def objective_of(prob: Problem, centre_of: np.ndarray) -> float:
-    """Σ w_i T[i, centre(i)] of an assignment (centre index per unit), plus the centre cost of
-    the centres opened (:meth:`Problem.objective`)."""
+    """Σ w_i T[i, centre(i)] (+ the opening cost of each centre, :attr:`Problem.open_cost`) of an
+    assignment (centre index per unit)."""
     return prob.objective(centre_of)
 
 
@@ -195,6 +196,7 @@ def build_result(prob: Problem, centre_of: np.ndarray | None, *, lower_bound: fl
     if proven is None:
         proven = status == "optimal"
     st = summary_stats(prob, centre_of, standard_s)
+    st["open_cost"] = float(prob.open_cost[np.unique(centre_of)].sum())
     st.update(stats or {})
     assignment = pd.Series(prob.codes[centre_of], index=pd.Index(prob.codes, name="code"), name="centre")
     return ZoningResult(assignment, centres, prob.p, obj, lower_bound, gap, bool(proven), status, method, time_s,

@@ -17,7 +17,7 @@ zone (a *group*), which villages may be centres and what a weak one costs:
   score) ones; ``forbidden`` (不作中心) and 搬迁撤并 villages never — a designated 搬迁撤并
   village is not made a centre, and a finding says so;
 - **the weakness penalty** of each candidate j, added to the zoning objective when j is opened
-  (``centre_cost`` of :func:`pianqu.zoning.delineate.delineate`)::
+  (``open_cost`` of :func:`pianqu.zoning.delineate.delineate`)::
 
       penalty_j = κ · 60 · P_zone · (s_best,g − s_j) / (s_max − s_min)
 
@@ -75,14 +75,14 @@ class VillageCentres:
     strength: bool = True
 
     def rules(self, codes: Iterable[str]) -> dict:
-        """The :func:`pianqu.delineate` keywords (candidates, fixed and forbidden centres, centre
-        cost) for the villages ``codes`` (one group)."""
+        """The :func:`pianqu.delineate` keywords (candidates, fixed and forbidden centres, the
+        weakness penalty as ``open_cost``) for the villages ``codes`` (one group)."""
         t = self.table.set_index("code").loc[[str(c) for c in codes]]
         out = {"candidates": t.index[t["candidate"]].tolist(),
                "fixed_centres": t.index[t["status"] == "designated"].tolist(),
                "forbidden_centres": t.index[t["status"] == "forbidden"].tolist()}
         if self.strength:
-            out["centre_cost"] = {c: float(v) for c, v in t["penalty"].items() if t.at[c, "candidate"] and v > 0}
+            out["open_cost"] = {c: float(v) for c, v in t["penalty"].items() if t.at[c, "candidate"] and v > 0}
         return out
 
     def fixed_in(self, codes: Iterable[str]) -> int:
