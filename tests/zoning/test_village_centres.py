@@ -159,6 +159,8 @@ def test_listed_and_forbidden_villages(valley):
                           "category": ["县定中心镇", "中心村", "候选中心村", "不作中心", "中心村"]})
     assert centre_lists(table) == {"designated": [_code(1)], "candidates_extra": [_code(3)],
                                    "forbidden": [_code(5)]}
+    checked = table.assign(role=["fixed", "fixed", "candidate", "forbidden", "fixed"])  # the plan inputs' form
+    assert centre_lists(checked.drop(columns="category")) == centre_lists(table)
     unknown = village_centres(valley["villages"], valley["T"], designated=["511921101999"])
     assert [f.rule for f in unknown.findings] == ["zoning.village_centres.unknown"]
 

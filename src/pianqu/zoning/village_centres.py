@@ -92,17 +92,24 @@ class VillageCentres:
 
 
 def centre_lists(centres: pd.DataFrame | None) -> dict[str, list[str]]:
-    """The village rows (12-digit codes) of a ``centres`` table (``code``, ``category``) as the
-    keyword arguments ``designated``, ``candidates_extra`` and ``forbidden``."""
+    """The village rows (12-digit codes) of a ``centres`` table as the keyword arguments
+    ``designated``, ``candidates_extra`` and ``forbidden``: by its ``role`` column (fixed /
+    candidate / forbidden, as the checked table of the plan inputs has it) when present, else by
+    ``category`` (中心村 / 候选中心村 / 不作中心)."""
     out: dict[str, list[str]] = {"designated": [], "candidates_extra": [], "forbidden": []}
-    if centres is None or not len(centres) or "code" not in centres.columns or "category" not in centres.columns:
+    if centres is None or not len(centres) or "code" not in centres.columns:
         return out
     code = centres["code"].astype(str).str.strip()
-    cat = centres["category"].astype(str).str.strip()
     village = code.str.fullmatch(r"\d{12}")
-    for key, name in (("designated", CATEGORY_FIXED), ("candidates_extra", CATEGORY_CANDIDATE),
-                      ("forbidden", CATEGORY_FORBIDDEN)):
-        out[key] = code[village & (cat == name)].tolist()
+    if "role" in centres.columns:
+        kind, names = centres["role"].astype(str).str.strip(), ("fixed", "candidate", "forbidden")
+    elif "category" in centres.columns:
+        kind, names = centres["category"].astype(str).str.strip(), (CATEGORY_FIXED, CATEGORY_CANDIDATE,
+                                                                    CATEGORY_FORBIDDEN)
+    else:
+        return out
+    for key, name in zip(out, names):
+        out[key] = code[village & (kind == name)].tolist()
     return out
 
 
