@@ -37,6 +37,7 @@ from pianqu.zoning.instance import township_units  # noqa: F401 (its former home
 from pianqu.zoning.polygons import zone_layer
 from pianqu.zoning.result import ZoningResult
 from pianqu.zoning import villages as zoning_villages  # called through the module (tests spy on it)
+from pianqu.zoning.village_centres import centre_lists
 from pianqu.zoning.villages import VillageZoning
 
 Frame = gpd.GeoDataFrame | pd.DataFrame
@@ -160,7 +161,8 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
     vz, village_layers = None, {}
     if villages and inputs.villages is not None:
         with task("村级片区 / village-level zones", total=1) as advance:
-            vz, village_layers, vf = _village_zoning(inputs, result, cfg, village_method, village_time_limit)
+            vz, village_layers, vf = _village_zoning(inputs, result, cfg, village_method, village_time_limit,
+                                                     centres=_village_centre_lists(ws, inputs))
             findings += vf
             advance()
 
@@ -214,21 +216,51 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
                       inputs, inst)
 
 
-def _village_zoning(inputs: PlanInputs, result: ZoningResult, cfg, method: str, time_limit: float
+def _village_centre_lists(ws: Workspace, inputs: PlanInputs) -> dict[str, list[str]]:
+    """HOOK for the lead (issue 17: the `centres` table is imported on branch `centres`): the
+    county's designated 中心村 / 候选中心村 / 不作中心 villages (12-digit rows of the `centres`
+    table, by ``category``), read from the plan inputs if they carry the table, else from a
+    workspace layer ``centres`` if there is one; empty lists without it."""
+    table = getattr(inputs, "centres", None)
+    if table is None and ws.has("centres"):
+        table = ws.read("centres")
+    return centre_lists(table)
+
+
+def _village_zoning(inputs: PlanInputs, result: ZoningResult, cfg, method: str, time_limit: float,
+                    centres: dict[str, list[str]] | None = None
                     ) -> tuple[VillageZoning, dict[str, Frame], list[Finding]]:
-    """Village-level zones inside each township-level zone, their hierarchy and layers."""
+    """Village-level zones inside each township-level zone, their 中心村 by strength (scored on
+    population, facilities, collective economy, built-up land and access; ``centres``: the
+    county's designated / candidate / excluded villages), their hierarchy and layers."""
     vil = inputs.villages
     vseats = seat_points(inputs.settlements, vil["code"], "village_seat", "village_code")
     Tv = inputs.travel_s(vseats, vseats)
     vz = zoning_villages.village_zones(vil, Tv, township_zone=result.assignment, config=cfg, method=method,
-                                       time_limit=time_limit)
+                                       time_limit=time_limit, facilities=inputs.facilities, economy=inputs.economy,
+                                       landuse=inputs.parcels(), **(centres or {}))
     findings = list(vz.result.explanation)  # a group without a division says why, and is left out
     solved = vz.result.assignment[vz.result.assignment.astype(str) != ""]
     if not len(solved):
         return vz, {}, findings
     vil_solved = vil[vil["code"].astype(str).isin(solved.index)]
     vh, vf = village_hierarchy(vil_solved, solved)
-    return vz, {"village_zone": zone_layer(vil_solved, solved, vz.result.zones), "village_hierarchy": vh}, findings + vf
+    # why each 中心村 is one, and every village's centre score (the report shows them)
+    why = vz.reasons.set_index("code") if vz.reasons is not None else pd.DataFrame()
+    scores = vz.centres.table.set_index("code") if vz.centres is not None else pd.DataFrame()
+    if len(scores):
+        vh["centre_score"] = vh["code"].map(scores["score"])
+        vh["group_rank"] = vh["code"].map(scores["group_rank"])
+        vh["centre_status"] = vh["code"].map(scores["status"])
+    vh["centre_reason"] = vh["code"].map(why["reason"]).fillna("") if len(why) else ""
+    zones = vz.result.zones.copy()
+    if len(why) and len(zones):
+        zones["centre_reason"] = zones["centre"].astype(str).map(why["reason"]).fillna("")
+        zones["centre_score"] = zones["centre"].astype(str).map(why["score"])
+    layers = {"village_zone": zone_layer(vil_solved, solved, zones), "village_hierarchy": vh}
+    if vz.centres is not None:
+        layers["village_centre_score"] = vz.centres.table
+    return vz, layers, findings + vf
 
 
 def _plan_layers(result: ZoningResult, ap: AutoP | None, p: int | None, scores: CentreScores,

@@ -52,6 +52,16 @@ def test_village_zones_nest_in_township_zones(planned):
     relocated = set(villages.loc[villages["village_class"] == "搬迁撤并", "code"])
     assert not relocated & set(vh.loc[vh["tier"] == "central_village", "code"])
     assert result.village_zoning.result.gap >= 0
+    # 中心村 by strength (issue 17): no centre below the standard unless the county designated or
+    # listed it, and each says why it is one; the village-zone layer carries the reason too
+    heads = vh[vh["tier"] == "central_village"]
+    assert heads["centre_status"].isin(["standard", "designated", "listed"]).all()
+    assert heads["centre_reason"].isin(["designated", "strongest", "nearer", "listed"]).all()
+    assert (vh.loc[vh["tier"] != "central_village", "centre_reason"] == "").all()
+    vz = ws.read("village_zone", "auto")
+    assert vz["centre_reason"].isin(["designated", "strongest", "nearer", "listed"]).all()
+    # most centres are the strongest candidate of their zone
+    assert (heads["centre_reason"] == "strongest").mean() >= 0.75
 
 
 def test_scenario_is_audited_and_base_layers_untouched(planned, tongjiang):

@@ -77,11 +77,14 @@ def test_every_group_within_one_percent(cv, zoned):
     assert not relocate & set(r.centres)
     sizes = r.assignment.value_counts()
     assert sizes.between(cfg["zoning.village_members_min"], cfg["zoning.village_members_max"]).all()
-    # the objective is what it says: Σ population × seconds to the centre
+    # the objective is what it says: Σ population × seconds to the centre, plus the weakness
+    # penalty of each 中心村 opened (issue 17: centres by strength); every centre a candidate
     pos = {c: k for k, c in enumerate(v["code"])}
     pop = v.set_index("code")["population"]
     obj = sum(pop[a] * cv.travel_s[pos[a], pos[c]] for a, c in r.assignment.items())
-    assert obj == pytest.approx(r.objective, rel=1e-9)
+    t = zoned.centres.table.set_index("code")
+    assert t.loc[r.centres, "candidate"].all()
+    assert obj + t.loc[r.centres, "penalty"].sum() == pytest.approx(r.objective, rel=1e-9)
 
 
 def test_bounds_hold_against_other_divisions(cv, zoned):
@@ -92,7 +95,8 @@ def test_bounds_hold_against_other_divisions(cv, zoned):
     for gname, part in zoned.parts.items():
         idx = np.flatnonzero((group == gname).to_numpy())
         h = delineate(v.iloc[idx], T[np.ix_(idx, idx)], part.p, county=None, member_bounds=(3, 8), layer="village",
-                      adjacency=cv.adjacency.subset(idx), method="heuristic", time_limit=2)
+                      adjacency=cv.adjacency.subset(idx), method="heuristic", time_limit=2,
+                      **zoned.centres.rules(v["code"].iloc[idx]))  # the same candidates and penalties
         if h.feasible:
             assert h.objective >= part.lower_bound * (1 - 1e-9)
             assert part.objective <= h.objective * (1 + 1e-9)

@@ -1,7 +1,9 @@
 """Village-level zones (村级片区) around central villages (中心村), inside each township-level
 zone (or each township), with the same machinery as township zoning.
 
-Each group (the villages of one township-level zone) is zoned on its own: a 搬迁撤并
+Each group (the villages of one township-level zone) is zoned on its own: its 中心村 are chosen
+by strength as well as access (:mod:`pianqu.zoning.village_centres`: candidates by centre score,
+designated ones fixed, a linear penalty on weak centres opened), a 搬迁撤并
 village is never a centre, member bounds default to ``zoning.village_members_min/max`` (applied
 as ``zoning.member_bounds_mode`` says: by default constraints, dropped with a warning for a group
 no division within them exists for, e.g. a township-level zone of two villages) and the
@@ -21,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -31,6 +33,7 @@ from pianqu.zoning.autop import auto_p, p_range
 from pianqu.zoning.contiguity import Adjacency, adjacency as build_adjacency, attach_islands
 from pianqu.zoning.delineate import RELAXED_RULE, delineate, member_bounds_for, merge_results
 from pianqu.zoning.result import ZoningResult
+from pianqu.zoning.village_centres import VillageCentres, centre_reasons, village_centres
 
 
 @dataclass
@@ -38,15 +41,29 @@ class VillageZoning:
     result: ZoningResult  # all groups merged
     groups: pd.DataFrame  # group, villages, p, status, objective, gap, time_s, member_bounds
     parts: dict[str, ZoningResult]
+    centres: VillageCentres | None = None  # strength, candidates and penalties of every village
+    reasons: pd.DataFrame | None = None  # per centre: code, score, group_rank, reason, stronger
 
 
 def village_zones(villages: pd.DataFrame, travel_s: np.ndarray, *, township_zone: Mapping[str, str] | pd.Series | None = None,
                   township: str = "township_code", code: str = "code", p: str | Mapping[str, int] = "auto",
                   member_bounds: tuple[int | None, int | None] | None = None, adjacency: Adjacency | None = None,
                   method: str = "auto", time_limit: float = 10.0, config: Config | None = None,
-                  bounds_mode: str | None = None, **kw: Any) -> VillageZoning:
+                  bounds_mode: str | None = None, strength: bool = True,
+                  designated: Iterable[str] = (), candidates_extra: Iterable[str] = (), forbidden: Iterable[str] = (),
+                  facilities: pd.DataFrame | pd.Series | None = None, economy: pd.DataFrame | None = None,
+                  landuse: pd.DataFrame | None = None, **kw: Any) -> VillageZoning:
     """Zone the villages of each township-level zone (``township_zone``: township code → zone
     label, e.g. ``ZoningResult.assignment``) or, without it, of each township.
+
+    Centres (中心村) by strength (:mod:`pianqu.zoning.village_centres`): the candidates of a group
+    are its villages whose centre score reaches ``zoning.village_centre_top_share``, plus
+    ``designated`` (fixed centres) and ``candidates_extra`` (候选中心村); ``forbidden`` and
+    搬迁撤并 villages never; the objective adds to the population-weighted time the weakness
+    penalty of each centre opened (``zoning.village_weak_centre_penalty_min``). The score uses
+    the ``facilities`` layer, the ``economy`` table's village rows and the ``landuse`` parcels
+    when given. ``strength=False``: every eligible village a candidate, no penalty (access alone).
+    ``centres`` of the result holds the scores, ``reasons`` why each centre is one.
 
     member_bounds: (min, max) villages per zone, default ``zoning.village_members_min/max``;
     bounds_mode: ``hard`` | ``relax`` | ``range`` (default ``zoning.member_bounds_mode``; see
@@ -68,6 +85,10 @@ def village_zones(villages: pd.DataFrame, travel_s: np.ndarray, *, township_zone
         group = tw
     if adjacency is None:
         adjacency = build_adjacency(villages, code=code, travel_s=T, layer="village", county=None)
+    vc = village_centres(villages, T, group=group.to_numpy(), code=code, facilities=facilities, economy=economy,
+                         landuse=landuse, designated=designated, candidates_extra=candidates_extra,
+                         forbidden=forbidden, strength=strength, config=cfg,
+                         village_class=kw.get("village_class", "village_class"))
     bounds = member_bounds or (int(cfg["zoning.village_members_min"]), int(cfg["zoning.village_members_max"]))
     cfg_bounds, relax = member_bounds_for("village", cfg, bounds_mode)
     solve_bounds = bounds if cfg_bounds is not None else None
@@ -79,18 +100,22 @@ def village_zones(villages: pd.DataFrame, travel_s: np.ndarray, *, township_zone
         sub = villages.iloc[idx]
         Tg = T[np.ix_(idx, idx)]
         adj = attach_islands(adjacency.subset(idx), Tg, group=str(g))
+        codes = sub[code].astype(str)
         common = dict(code=code, county=None, member_bounds=solve_bounds, adjacency=adj, method=method,
-                      time_limit=time_limit, layer="village", config=cfg, relax_member_bounds=relax, **kw)
+                      time_limit=time_limit, layer="village", config=cfg, relax_member_bounds=relax,
+                      **vc.rules(codes), **kw)
+        n_fixed = vc.fixed_in(codes)  # every designated 中心村 heads a zone: never fewer zones
         if isinstance(p, Mapping):
             pg = int(p[g])
             r = delineate(sub, Tg, pg, **common)
         elif p == "auto":
-            ap = auto_p(sub, Tg, ps=p_range(len(idx), "village", cfg), **common)
+            ps = [q for q in p_range(len(idx), "village", cfg) if q >= n_fixed] or [min(n_fixed, len(idx))]
+            ap = auto_p(sub, Tg, ps=ps, **common)
             pg = ap.recommended
             r = ap.best if ap.best is not None else ap.results[min(ap.results)]
         elif p == "size":
             mid = (bounds[0] + bounds[1]) / 2.0
-            pg = max(1, int(round(len(idx) / mid)))
+            pg = max(1, n_fixed, int(round(len(idx) / mid)))
             r = delineate(sub, Tg, pg, **common)
         else:
             raise ValueError(f"p must be 'auto', 'size' or a dict group → p; got {p!r}")
@@ -102,4 +127,6 @@ def village_zones(villages: pd.DataFrame, travel_s: np.ndarray, *, township_zone
         rows.append({"group": g, "villages": len(idx), "p": pg, "status": r.status, "objective": r.objective,
                      "gap": r.gap, "time_s": r.time_s,
                      "member_bounds": "not used" if solve_bounds is None else "relaxed" if relaxed else "kept"})
-    return VillageZoning(merge_results(list(parts.values()), time.perf_counter() - t0), pd.DataFrame(rows), parts)
+    merged = merge_results(list(parts.values()), time.perf_counter() - t0)
+    merged.explanation = list(vc.findings) + list(merged.explanation)
+    return VillageZoning(merged, pd.DataFrame(rows), parts, vc, centre_reasons(vc, merged.assignment))

@@ -150,6 +150,13 @@ def zones_section(ws, ctx: ReportContext) -> SectionContent | None:
         v = pd.DataFrame({c("zone"): vz["name"], c("members"): vz["members"].astype(int),
                           c("population"): vz["population"].astype(int), c("mean_time"): vz["mean_time_min"],
                           c("max_time"): vz["max_time_min"]})
+        if "centre_reason" in vz.columns:  # 中心村 by strength (issue 17): why each centre is one
+            content.add_note(ctx.t("plan.section.zones.village_centres_note",
+                                   minutes=f"{float(ctx.config['zoning.village_centre_time_min']):g}",
+                                   share=f"{float(ctx.config['zoning.village_centre_top_share']):.0%}",
+                                   penalty=f"{float(ctx.config['zoning.village_weak_centre_penalty_min']):g}"))
+            v[c("centre_reason")] = vz["centre_reason"].fillna("").map(
+                lambda r: ctx.t(f"plan.centre_reason.{r}") if r else "")
         content.add_table(Table("village_zones", ctx.t("plan.section.zones.villages"), v,
                                 sheet=ctx.t("plan.section.zones.villages"), html_rows=15,
                                 formats={c("mean_time"): ",.1f", c("max_time"): ",.1f"}))
