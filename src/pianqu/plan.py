@@ -162,7 +162,7 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
     if villages and inputs.villages is not None:
         with task("村级片区 / village-level zones", total=1) as advance:
             vz, village_layers, vf = _village_zoning(inputs, result, cfg, village_method, village_time_limit,
-                                                     centres=_village_centre_lists(ws, inputs))
+                                                     centres=_village_centre_lists(inputs))
             findings += vf
             advance()
 
@@ -216,15 +216,10 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
                       inputs, inst)
 
 
-def _village_centre_lists(ws: Workspace, inputs: PlanInputs) -> dict[str, list[str]]:
-    """HOOK for the lead (issue 17: the `centres` table is imported on branch `centres`): the
-    county's designated 中心村 / 候选中心村 / 不作中心 villages (12-digit rows of the `centres`
-    table, by ``category``), read from the plan inputs if they carry the table, else from a
-    workspace layer ``centres`` if there is one; empty lists without it."""
-    table = getattr(inputs, "centres", None)
-    if table is None and ws.has("centres"):
-        table = ws.read("centres")
-    return centre_lists(table)
+def _village_centre_lists(inputs: PlanInputs) -> dict[str, list[str]]:
+    """The county's designated 中心村 / 候选中心村 / 不作中心 villages: the 12-digit rows of the
+    checked ``centres`` table of the plan inputs (empty lists without one)."""
+    return centre_lists(inputs.centres)
 
 
 def _village_zoning(inputs: PlanInputs, result: ZoningResult, cfg, method: str, time_limit: float,
