@@ -1,5 +1,5 @@
 # pianqu — the two commands of the README: `make demo` and `make test`.
-# Both set up everything they need on a fresh machine (Debian fonts, a virtualenv).
+# Both set up everything they need on a fresh machine (Debian fonts, PostgreSQL + PostGIS, a virtualenv).
 
 PYTHON ?= python3
 VENV := .venv
@@ -16,6 +16,13 @@ system-deps:
 	@if ! fc-list 2>/dev/null | grep -qi -E "wqy|noto sans cjk|noto serif cjk"; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei fontconfig; \
 	  else echo "warning: no CJK font; run 'sudo apt-get install fonts-wqy-microhei' for Chinese map labels"; fi; \
+	fi
+	@# PostgreSQL + PostGIS for the PostGIS workspace; the tests start a private cluster of their own
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql \
+	    && ver=$$(ls /usr/lib/postgresql | sort -n | tail -1) \
+	    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-$$ver-postgis-3; \
+	  else echo "warning: no PostgreSQL/PostGIS; run 'sudo apt-get install postgresql postgresql-15-postgis-3' (the tests of the PostGIS workspace need them)"; fi; \
 	fi
 
 $(VENV)/.installed: pyproject.toml

@@ -11,8 +11,8 @@ without knowing which module holds them. ``docs/quickstart.md`` walks through th
 Names
 -----
 ``pianqu.open``
-    A :class:`~pianqu.workspace.Workspace` from a ``.gpkg`` path (a ``postgresql://`` URL
-    raises :class:`~pianqu.workspace.WorkspaceError` until the PostGIS backend exists).
+    A :class:`~pianqu.workspace.Workspace` from a ``.gpkg`` path or a PostGIS workspace URL
+    ``postgresql://user@host:port/db?schema=NAME`` (:mod:`pianqu.store.postgis`).
     Not in ``__all__``: ``from pianqu import *`` would otherwise shadow the built-in ``open``.
 ``pianqu.run_plan``
     :func:`pianqu.plan.plan`, what ``pianqu plan`` runs. ``pianqu.plan``, ``pianqu.validate``,
@@ -106,8 +106,8 @@ def open(path_or_url: str | Path) -> "Workspace":  # noqa: A001 - pianqu.open, l
     ----------
     path_or_url : str or pathlib.Path
         A workspace GeoPackage (``.gpkg``) made by ``pianqu import``, ``pianqu synth`` or
-        :func:`write_county`. A ``postgresql://`` URL is recognised but not served yet (the
-        PostGIS backend is a later step).
+        :func:`write_county`, or a PostGIS workspace ``postgresql://user@host:port/db?schema=NAME``
+        (one schema per county, made by ``pianqu db push``).
 
     Returns
     -------

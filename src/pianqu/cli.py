@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pianqu import progress
+from pianqu.commands import db as db_commands
 from pianqu.commands import land as land_commands
 from pianqu.commands import landuse as landuse_commands
 from pianqu.commands import zones as zones_commands
@@ -33,6 +34,7 @@ def _main() -> None:
 app.add_typer(zones_commands.app, name="zones")
 app.add_typer(land_commands.app, name="lines")
 app.add_typer(landuse_commands.app, name="landuse")
+app.add_typer(db_commands.app, name="db")
 app.command("export")(export_command)
 
 
@@ -104,7 +106,7 @@ def synth(
         ws = write_county(county, output, seed=seed, overwrite=overwrite, parcels=parcels, unmatched=unmatched)
     except (*USER_ERRORS, RuntimeError) as exc:
         fail(exc, lang)
-    console.print(t("cli.synth_done", lang, name=row["name"], code=county, seed=seed, path=ws.path),
+    console.print(t("cli.synth_done", lang, name=row["name"], code=county, seed=seed, path=ws.url),
                   markup=False)
 
 
@@ -241,14 +243,12 @@ def _print_findings(findings: list[Finding], lang: str, max_rows: int) -> None:
 @app.command()
 def info(workspace: Annotated[Path, typer.Argument(help="工作空间 .gpkg")], lang: Lang = "") -> None:
     """工作空间概况：元数据、图层与最近写入 / workspace metadata, layers and latest writes."""
-    import pyogrio
-
     from pianqu.workspace import Workspace
 
     lang = resolve_lang(lang)
     try:
         ws = Workspace.open(workspace)
-        tables = {table: pyogrio.read_info(ws.path, layer=table)["features"] for table in ws.tables()}
+        tables = {table: ws.count(table) for table in ws.tables()}
         audit = ws.audit().tail(10)
     except (*USER_ERRORS, RuntimeError) as exc:  # pyogrio's DataSourceError is a RuntimeError
         fail(exc, lang)

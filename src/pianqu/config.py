@@ -75,17 +75,18 @@ def config_path_for(workspace: str | Path) -> Path:
 
 
 def load_config(workspace: str | Path | None = None, *, path: str | Path | None = None,
-                overrides: Mapping[str, Any] | None = None) -> Config:
-    """Defaults, then the ``pianqu.toml`` beside ``workspace`` (or at ``path``), then ``overrides``."""
+                overrides: Mapping[str, Any] | None = None, text: str | None = None) -> Config:
+    """Defaults, then the ``pianqu.toml`` beside ``workspace`` (or at ``path``; or its ``text``, kept
+    in a database workspace, ``path`` then naming where), then ``overrides``."""
     thresholds = dict(default_thresholds())
     cfg_path = Path(path) if path is not None else (
         config_path_for(workspace) if workspace is not None else None)
     rows: list[RowOverride] = []
     synth: dict[str, Any] = {}
     notes: list[Finding] = []
-    if cfg_path is not None and cfg_path.exists():
+    if cfg_path is not None and (text is not None or cfg_path.exists()):
         try:
-            raw = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+            raw = tomllib.loads(text if text is not None else cfg_path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError("common.config.not_toml", path=str(cfg_path), detail=str(exc),
                               line=_line_of(exc)) from exc

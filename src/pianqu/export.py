@@ -205,7 +205,7 @@ def collect_layers(ws: Workspace, scenario: str, *, base: bool = True) -> list[t
     """(layer, source, frame in EPSG:4490) of every non-empty spatial layer to export: the base
     layers (the scenario's version where it has one), then the scenario's own."""
     if scenario not in set(ws.scenarios()["name"]):
-        raise ExportError("export.no_scenario", scenario=scenario, path=str(ws.path))
+        raise ExportError("export.no_scenario", scenario=scenario, path=ws.url)
     own = ws.layers(scenario)
     out = []
     names = [n for n in BASE_LAYERS if base and (ws.has(n) or n in own)]

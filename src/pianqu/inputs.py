@@ -32,7 +32,6 @@ from typing import Callable, Mapping
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 
 from pianqu.config import Config
 from pianqu.derive.population import spread_census
@@ -281,7 +280,7 @@ class _Parcels:
         """How many parcels (of every epoch), without reading them when they were not read."""
         if self._frame is not None:
             return len(self._frame)
-        return int(pyogrio.read_info(self.ws.path, layer="landuse")["features"])
+        return self.ws.count("landuse")
 
 
 def _roads(ws: Workspace, parcels: _Parcels, cfg: Config) -> tuple[gpd.GeoDataFrame | None,

@@ -55,6 +55,50 @@ class BackendUnavailableError(WorkspaceError, NotImplementedError):
     :class:`WorkspaceError` that is also a ``NotImplementedError``."""
 
 
+# -- the storage contract's errors and writer (STORE-SPEC.md; shared with the GeoPackage backend) --
+class StaleRevisionError(WorkspaceError):
+    """A write made from revisions that changed meanwhile: nothing was written.
+    ``changed`` maps each table to ``(expected, current)`` revision."""
+
+    def __init__(self, rule: str, lang: str | None = None, *, changed: Mapping[str, tuple[int, int]] | None = None,
+                 **params: Any):
+        self.changed = dict(changed or {})
+        super().__init__(rule, lang, **params)
+
+    def __reduce__(self):
+        return _restore_stale, (type(self), self.rule, self.changed, self.params)
+
+
+def _restore_stale(cls: type, rule: str, changed: dict, params: dict) -> "StaleRevisionError":
+    return cls(rule, changed=changed, **params)
+
+
+class WorkspaceLockedError(WorkspaceError):
+    """Another writer held the workspace longer than ``workspace.busy_timeout_s``."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who writes: the command, the user, the process id and when it started (ISO-8601)."""
+
+    command: str
+    user: str
+    pid: int
+    started: str
+
+    @classmethod
+    def current(cls, command: str = "") -> "Holder":
+        """This process, running ``command`` (unknown: empty)."""
+        return cls(command, _user(), os.getpid(), _now())
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return os.environ.get("USER", "unknown")
+
+
 def scenario_layer(layer: str, scenario: str | None) -> str:
     """Physical table name of ``layer`` in ``scenario`` (None: a base layer)."""
     if scenario is None:
@@ -232,8 +276,11 @@ class Meta:
 
 def _backend_for(target: str | Path) -> Backend:
     text = str(target)
-    if text.startswith(("postgresql://", "postgres://")):
-        raise BackendUnavailableError("common.workspace.postgis", path=text)
+    db = re.match(r"^postgres(?:ql)?:/+(.*)$", text, re.S)  # a URL through pathlib lost a slash: restore it
+    if db:
+        from pianqu.store.postgis import PostgisBackend  # psycopg only for a database workspace
+
+        return PostgisBackend(f"postgresql://{db.group(1)}")
     if not text.lower().endswith(".gpkg"):
         raise WorkspaceError("common.workspace.not_gpkg", path=text)
     return GpkgBackend(target)
@@ -260,7 +307,7 @@ class Workspace:
             raise WorkspaceError("common.workspace.bad_county_code", code=county_code)
         meta = Meta(county_code, county_name, STORAGE_EPSG, compute_epsg, synthetic, __version__,
                     _now(), tuple(epochs), 2023, dict(extra or {}))
-        if backend.exists() and overwrite and isinstance(backend, GpkgBackend):
+        if backend.exists() and overwrite:
             drop = backend.list_tables()
         else:
             drop = []
@@ -296,11 +343,25 @@ class Workspace:
 
     @property
     def path(self) -> Path:
+        """The GeoPackage file (a database workspace has none: :class:`WorkspaceError`)."""
+        if not isinstance(self.backend, GpkgBackend):
+            raise WorkspaceError("db.workspace.not_a_file", path=self.url)
         return Path(self.backend.url)
 
     def config(self, overrides: Mapping[str, Any] | None = None) -> Config:
-        """Thresholds in force for this workspace (defaults + the ``pianqu.toml`` beside it)."""
+        """Thresholds in force for this workspace (defaults + the ``pianqu.toml`` beside it; a
+        database workspace keeps that text in its ``pianqu_config`` table)."""
+        text = getattr(self.backend, "config_text", None)
+        if text is not None:
+            return load_config(path=self.backend.config_label, text=text(), overrides=overrides)
         return load_config(self.url, overrides=overrides)
+
+    def count(self, table: str) -> int:
+        """Rows of a table, without reading it."""
+        counter = getattr(self.backend, "count", None)
+        if counter is not None:
+            return int(counter(table))
+        return int(pyogrio.read_info(self.path, layer=table)["features"])
 
     def tables(self) -> list[str]:
         return self.backend.list_tables()

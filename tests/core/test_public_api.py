@@ -58,12 +58,12 @@ def test_open(tmp_path):
 
 
 @pytest.mark.parametrize("url", ["postgresql://planner@db/county", "postgres://db/511921"])
-def test_open_postgis_is_not_there_yet(url):
-    with pytest.raises(NotImplementedError) as err:
+def test_open_postgis_without_a_schema_says_to_name_one(url):
+    with pytest.raises(pianqu.WorkspaceError) as err:  # said before any connection is tried
         pianqu.open(url)
-    assert isinstance(err.value, pianqu.WorkspaceError) and isinstance(err.value, pianqu.PianquError)
-    assert "PostGIS" in err.value.message("en") and url in err.value.message("en")
-    assert "PostGIS" in err.value.message("zh") and ".gpkg" in err.value.message("zh")
+    assert isinstance(err.value, pianqu.PianquError)
+    assert "?schema=" in err.value.message("en") and url.split("://")[1] in err.value.message("en")
+    assert "?schema=c511921" in err.value.message("zh") and "模式" in err.value.message("zh")
 
 
 # -- numpydoc ---------------------------------------------------------------------------------

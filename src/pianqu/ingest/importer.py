@@ -207,6 +207,8 @@ def import_sources(sources: Sequence[str | Path], workspace: str | Path, *, crs:
     if isinstance(sources, (str, Path)):
         sources = [sources]
     ws_path = Path(workspace)
+    if str(ws_path).startswith(("postgresql:/", "postgres:/")):  # a database workspace: push a file
+        raise IngestError("db.import_into_db", path=str(workspace))
     if not str(ws_path).lower().endswith(".gpkg"):
         raise IngestError("ingest.workspace_suffix", workspace=str(ws_path))
     for source in sources:

@@ -189,7 +189,7 @@ def apply_review(ws: Workspace, path: str | Path, *, reason: str = "", lang: str
     path = Path(path)
     decisions = read_decisions(path, lang)
     if not ws.has(REVIEW) or ws.read(REVIEW).empty:
-        raise ReviewError("landuse.review.nothing_open", lang, workspace=str(ws.path))
+        raise ReviewError("landuse.review.nothing_open", lang, workspace=ws.url)
     review = ws.read(REVIEW).reset_index(drop=True)
     lu = ws.read("landuse")
     has_epoch = "epoch" in lu.columns and "epoch" in review.columns
