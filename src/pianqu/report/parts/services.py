@@ -19,7 +19,7 @@ from pianqu.report.parts.core import dpi, map_epsg, width_in
 from pianqu.report.parts.inputs import say_derived
 from pianqu.report.labels import report_table, unit_names
 from pianqu.report.tables import join_list
-from pianqu.report.sections import Figure, ReportContext, SectionContent, Table, register_section
+from pianqu.report.sections import Figure, ReportContext, SectionContent, register_section
 from pianqu.services.common import KindName, kind_table
 from pianqu.services.coverage import coverage_standards
 from pianqu.i18n import t
