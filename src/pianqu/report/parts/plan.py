@@ -472,15 +472,15 @@ def _land_more(ctx: ReportContext, content: SectionContent, spaces: gpd.GeoDataF
                             restricted=int(n.get("restricted", 0)), allowed=int(n.get("allowed", 0))),
                          "warning" if n.get("prohibited", 0) else "info")
         names = _rule_names(ctx, "siting_rules")
-        kind = siting["kind"].map(labels.coded("report.value.project_kind", ctx.lang))
-        rules = siting["rules"].fillna("").astype(str).map(
-            lambda rs: join_list([names.get(r, r) for r in rs.split(",") if r], ctx.lang))
-        v = pd.DataFrame({tx("col.id"): siting["id"], tx("col.name"): siting["name"], tx("col.kind"): kind,
-                          tx("col.verdict"): siting["verdict"].map(lambda x: ctx.t(f"land.verdict.{x}")),
-                          tx("col.worst_rule"): siting["worst_rule"].map(lambda r: names.get(r, r)),
-                          tx("col.rules"): rules,
-                          tx("col.area_ha"): siting["area_m2"].astype(float) / 1e4})
-        content.add_table(Table("land_siting", tx("siting"), v, sheet=tx("siting_sheet"), html_rows=30))
+        v = pd.DataFrame(siting).assign(area_ha=siting["area_m2"].astype(float) / 1e4)
+        content.add_table(report_table(
+            ctx, "land_siting", tx("siting"), v, sheet=tx("siting_sheet"), html_rows=30,
+            columns=["id", "name", "kind", "verdict", "worst_rule", "rules", "area_ha"],
+            values={"kind": "report.value.project_kind", "verdict": "land.verdict",
+                    "worst_rule": lambda r: names.get(r, r),
+                    "rules": lambda rs: join_list([names.get(r, r) for r in str(rs or "").split(",") if r],
+                                                  ctx.lang)},
+            headers={"verdict": "siting_verdict"}))
         d = L["land_siting_detail"]
         if d is not None and len(d):
             content.add_table(report_table(
@@ -503,27 +503,23 @@ def _land_more(ctx: ReportContext, content: SectionContent, spaces: gpd.GeoDataF
                             hot=len(hot), hot_ha=float(hot["potential_ha"].sum()),
                             excess=float(c["homestead_excess_m2"].fillna(0).sum()) / 1e4
                             if "homestead_excess_m2" in c else 0.0))
-        cols = {"code": "col.village_code", "name": "col.village", "fragmented_ha": "col.fragmented_ha",
-                "steep_farmland_ha": "col.steep_ha", "scattered_homestead_ha": "col.scattered_ha",
-                "idle_homestead_ha": "col.idle_ha", "potential_ha": "col.potential_ha", "rank": "col.rank"}
-        ct = c[list(cols)].rename(columns={k: tx(v) for k, v in cols.items()})
-        content.add_table(Table("land_consolidation", tx("consolidation"), ct, sheet=tx("consolidation_sheet"),
-                                html_rows=max(len(hot), 10), formats={tx("col.fragmented_ha"): ",.2f"}))
+        content.add_table(report_table(
+            ctx, "land_consolidation", tx("consolidation"), c, sheet=tx("consolidation_sheet"),
+            html_rows=max(len(hot), 10),
+            columns=["code", "fragmented_ha", "steep_farmland_ha", "scattered_homestead_ha", "idle_homestead_ha",
+                     "potential_ha", "rank"],
+            units={"code": "village"}, headers={"code": "village_code", "rank": "order"}))
     if grain is not None:
         content.add_note(tx("grain_note" if len(grain) else "grain_none", n=len(grain), ha=float(grain["area_ha"].sum()) if len(grain) else 0.0,
                             mu=float(grain["area_mu"].sum()) if len(grain) else 0.0,
                             zones=int(grain["zone"].nunique()) if len(grain) else 0,
                             min_mu=float(ctx.config["land.grain_base_min_mu"])))
         if len(grain):
-            zname = zones.set_index(zones["zone"].astype(str))["name"] if zones is not None and "name" in zones else {}
-            g = pd.DataFrame({tx("col.zone"): grain["zone"].astype(str).map(lambda z: zname.get(z, z)),
-                              tx("col.cluster"): grain["cluster_id"], tx("col.parcels"): grain["parcels"].astype(int),
-                              tx("col.area_ha"): grain["area_ha"], tx("col.area_mu"): grain["area_mu"],
-                              tx("col.paddy_share"): grain["paddy_share"],
-                              tx("col.slope"): grain["mean_slope_deg"]})
-            content.add_table(Table("land_grain", tx("grain"), g, sheet=tx("grain_sheet"), html_rows=20,
-                                    formats={tx("col.paddy_share"): ".0%", tx("col.slope"): ",.1f",
-                                             tx("col.area_mu"): ",.0f"}))
+            g = pd.DataFrame(grain).assign(parcels=grain["parcels"].astype(int))
+            content.add_table(report_table(
+                ctx, "land_grain", tx("grain"), g, sheet=tx("grain_sheet"), html_rows=20,
+                columns=["zone", "cluster_id", "parcels", "area_ha", "area_mu", "paddy_share", "mean_slope_deg"],
+                formats={"paddy_share": ".0%", "mean_slope_deg": ",.1f", "area_mu": ",.0f"}))
     _land_quota(ctx, content, L, zones, tx)
     status = L["land_line_status"]
     if status is not None and len(status):
