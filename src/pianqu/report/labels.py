@@ -24,15 +24,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from pianqu.i18n import catalogue, t
-
-if TYPE_CHECKING:
-    from pianqu.report.sections import ReportContext, Table
+from pianqu.report.sections import ReportContext, Table
 
 COL = "report.col."
 VALUE = "report.value."
@@ -136,7 +134,7 @@ def _names(frame, code: str = "code", name: str = "name") -> dict[str, str]:
     return {_text(c): str(n) for c, n in zip(frame[code], frame[name]) if not is_missing(n)}
 
 
-def unit_names(ctx: "ReportContext") -> UnitNames:
+def unit_names(ctx: ReportContext) -> UnitNames:
     """The unit names of the report's workspace and scenario (read once per report)."""
     def build() -> UnitNames:
         zones: dict[str, str] = {}
@@ -170,7 +168,7 @@ def _is_boolean(series: pd.Series) -> bool:
         isinstance(v, (bool, np.bool_, str)) for v in values)
 
 
-def localise(frame: pd.DataFrame, ctx: "ReportContext", *, columns: Sequence[str] | None = None,
+def localise(frame: pd.DataFrame, ctx: ReportContext, *, columns: Sequence[str] | None = None,
              units: Mapping[str, str] | None = None, values: Mapping[str, str | Callable] | None = None,
              headers: Mapping[str, str] | None = None, params: Mapping[str, object] | None = None) -> pd.DataFrame:
     """``frame`` as a planner reads it, in the report's language.
@@ -226,17 +224,15 @@ def format_for(column: str, series: pd.Series) -> str | None:
     return None
 
 
-def report_table(ctx: "ReportContext", key: str, title: str, frame: pd.DataFrame, *,
+def report_table(ctx: ReportContext, key: str, title: str, frame: pd.DataFrame, *,
                  sheet: str | None = None, formats: Mapping[str, str] | None = None,
                  html_hide: Sequence[str] = (), columns: Sequence[str] | None = None,
                  units: Mapping[str, str] | None = None, values: Mapping[str, str | Callable] | None = None,
                  headers: Mapping[str, str] | None = None, params: Mapping[str, object] | None = None,
-                 **table_kw) -> "Table":
+                 **table_kw) -> Table:
     """A report :class:`~pianqu.report.sections.Table` of ``frame`` put through :func:`localise`;
     ``formats`` and ``html_hide`` name column ids, number formats follow the ids otherwise
     (:func:`format_for`). ``sheet`` defaults to ``title``; other keywords go to ``Table``."""
-    from pianqu.report.sections import Table
-
     shown = localise(frame, ctx, columns=columns, units=units, values=values, headers=headers, params=params)
     labels = shown.attrs["columns"]
     fmt: dict[str, str] = {}
