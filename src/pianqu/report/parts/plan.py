@@ -15,12 +15,15 @@ from matplotlib.patches import Patch
 
 from pianqu.land.common import rule_names
 from pianqu.land.stats import TOTAL
-from pianqu.standards import industries
+from pianqu.standards import industries, landuse_codes
 from pianqu.i18n import translate_keys
 from pianqu.network.diagnostics import action_keys
 from pianqu.report import maps
+from pianqu.report import labels
+from pianqu.report.labels import report_table
 from pianqu.report.parts.core import dpi, map_epsg, width_in
 from pianqu.report.parts.inputs import say_derived
+from pianqu.report.tables import first_level_names, join_list
 from pianqu.report.sections import Figure, ReportContext, SectionContent, Table, register_section
 from pianqu.land.epochs import ticket_summary
 from pianqu.land.workflow import read_status
@@ -111,63 +114,74 @@ def zones_section(ws, ctx: ReportContext) -> SectionContent | None:
                            gap=f"{gap:.2%}" if np.isfinite(gap) else "—",
                            rule=rule, p_min=p_min, p_max=p_max))
     content.add_figure(zone_map(ctx, zones))
-    c = lambda key: ctx.t(f"plan.col.{key}")  # noqa: E731
-    table = pd.DataFrame({
-        c("zone"): zones["name"], c("centre"): zones["centre_name"], c("members"): zones["members"].astype(int),
-        c("population"): zones["population"].astype(int), c("mean_time"): zones["mean_time_min"],
-        c("max_time"): zones["max_time_min"], c("within"): zones["within_share"],
-        c("specialty"): specialty_names(ctx, zones),
-    }).sort_values(c("population"), ascending=False)
-    content.add_table(Table("zones", ctx.t("plan.section.zones.table"), table, sheet=ctx.t("plan.section.zones.table"),
-                            formats={c("within"): ".0%", c("mean_time"): ",.1f", c("max_time"): ",.1f"}))
+    minutes = {"minutes": f"{float(ctx.config['zoning.centre_time_min']):g}"}
+    zt = pd.DataFrame(zones).assign(specialty=specialty_names(ctx, zones).to_numpy(),
+                                    members=zones["members"].astype(int),
+                                    population=zones["population"].astype(int))
+    content.add_table(report_table(
+        ctx, "zones", ctx.t("plan.section.zones.table"), zt.sort_values("population", ascending=False),
+        columns=["zone", "centre", "members", "population", "mean_time_min", "max_time_min", "within_share",
+                 "specialty"],
+        units={"centre": "township_name"}, params=minutes, formats={"within_share": ".0%"},
+        headers={"centre": "centre_town", "members": "townships_n", "mean_time_min": "mean_time_centre_min",
+                 "max_time_min": "max_time_centre_min"}))
     if options is not None:
-        opt = options[["p", "status", "mean_time_min", "max_time_min", "within_share", "members_min",
-                       "members_max", "gap", "recommended"]].copy()
-        content.add_table(Table("zone_options", ctx.t("plan.section.zones.options"), opt,
-                                sheet=ctx.t("plan.section.zones.options"),
-                                formats={"within_share": ".0%", "gap": ".1e", "mean_time_min": ",.1f",
-                                         "max_time_min": ",.1f"}))
-    names = townships.set_index(townships["code"].astype(str))["name"] if townships is not None else pd.Series(dtype=str)
+        content.add_table(report_table(
+            ctx, "zone_options", ctx.t("plan.section.zones.options"), pd.DataFrame(options),
+            columns=["p", "recommended", "status", "mean_time_min", "max_time_min", "within_share", "members_min",
+                     "members_max", "gap"],
+            values={"status": "plan.status"}, params=minutes, formats={"within_share": ".0%", "gap": ".2%", "members_min": ",.0f",
+                                                           "members_max": ",.0f"},
+            headers={"status": "solve_status", "mean_time_min": "mean_time_centre_min",
+                     "max_time_min": "max_time_centre_min"}))
     hierarchy = ctx.layer("hierarchy", ctx.scenario)
     if hierarchy is not None:
-        h = hierarchy.copy()
-        h["code"] = h["code"].astype(str)
-        tier = h["tier"].map(lambda v: ctx.t(f"plan.tier.{v}") if v in ("county_seat", "central_town", "general_town") else v)
-        ht = pd.DataFrame({c("code"): h["code"], c("name"): h["code"].map(names), c("tier"): tier,
-                           c("centre"): h["zone_centre"].astype(str).map(names), c("score"): h["score"],
-                           c("rank"): h["rank"]}).sort_values(c("rank"))
-        content.add_table(Table("hierarchy", ctx.t("plan.section.zones.hierarchy"), ht,
-                                sheet=ctx.t("plan.section.zones.hierarchy"), formats={c("score"): ".3f"}))
+        h = pd.DataFrame(hierarchy).assign(name=lambda f: f["code"].astype(str)).sort_values("rank")
+        content.add_table(report_table(
+            ctx, "hierarchy", ctx.t("plan.section.zones.hierarchy"), h,
+            columns=["code", "name", "tier", "zone_centre", "score", "rank"],
+            units={"name": "township_name", "zone_centre": "township_name"}, values={"tier": "plan.tier"},
+            formats={"score": ".3f"}))
     scores = ctx.layer("centre_score", ctx.scenario)
     if scores is not None:
-        s = scores.copy()
-        s.insert(1, c("name"), s["code"].astype(str).map(names))
-        content.add_table(Table("centre_scores", ctx.t("plan.section.zones.scores"), s.sort_values("rank"),
-                                sheet=ctx.t("plan.section.zones.scores"), html_rows=10))
+        s = pd.DataFrame(scores).sort_values("rank")
+        s.insert(1, "name", s["code"].astype(str))
+        ratios = {c: ".2f" for c in s.columns if "_vs_" in c}
+        content.add_table(report_table(
+            ctx, "centre_scores", ctx.t("plan.section.zones.scores"), s, units={"name": "township_name"},
+            params=minutes, html_rows=10,
+            formats={"score": ".3f", "built_up_km2": ",.2f", "gdp_yi": ",.2f", "centrality": ",.1f", **ratios}))
     vz = ctx.layer("village_zone", ctx.scenario)
     if vz is not None:
         content.add_note(ctx.t("plan.section.zones.villages_note", n=len(vz)))
-        v = pd.DataFrame({c("zone"): vz["name"], c("members"): vz["members"].astype(int),
-                          c("population"): vz["population"].astype(int), c("mean_time"): vz["mean_time_min"],
-                          c("max_time"): vz["max_time_min"]})
+        villages = ctx.layer("village")
+        town_of = (dict(zip(villages["code"].astype(str), villages["township_code"].astype(str)))
+                   if villages is not None and "township_code" in villages else {})
+        v = pd.DataFrame(vz).assign(
+            villages=vz["members"].astype(int),  # a village zone's members are villages
+            centre_township=[town_of.get(str(c), "") for c in vz["centre"]],
+            population=vz["population"].astype(int))
+        columns = ["zone", "centre", "centre_township", "villages", "population", "mean_time_min", "max_time_min",
+                   "within_share"]
         if "centre_reason" in vz.columns:  # 中心村 by strength (issue 17): why each centre is one
             content.add_note(ctx.t("plan.section.zones.village_centres_note",
                                    minutes=f"{float(ctx.config['zoning.village_centre_time_min']):g}",
                                    share=f"{float(ctx.config['zoning.village_centre_top_share']):.0%}",
                                    penalty=f"{float(ctx.config['zoning.village_weak_centre_penalty_min']):g}"))
-            v[c("centre_reason")] = vz["centre_reason"].fillna("").map(
-                lambda r: ctx.t(f"plan.centre_reason.{r}") if r else "")
-        content.add_table(Table("village_zones", ctx.t("plan.section.zones.villages"), v,
-                                sheet=ctx.t("plan.section.zones.villages"), html_rows=15,
-                                formats={c("mean_time"): ",.1f", c("max_time"): ",.1f"}))
+            columns.append("centre_reason")
+        content.add_table(report_table(
+            ctx, "village_zones", ctx.t("plan.section.zones.villages"), v,
+            columns=columns, values={"centre_reason": "plan.centre_reason"},
+            units={"centre": "village", "centre_township": "township_name"}, html_rows=15,
+            params={"minutes": f"{float(ctx.config['zoning.village_centre_time_min']):g}"},
+            formats={"within_share": ".0%"},
+            headers={"centre": "centre_village", "mean_time_min": "mean_time_centre_min",
+                     "max_time_min": "max_time_centre_min"}))
     sim = ctx.layer("zone_similarity", ctx.scenario)
     if sim is not None and len(sim):
-        zname = zones.set_index(zones["zone"].astype(str))["name"]
-        s = sim.copy()
-        s["zone_a"] = s["zone_a"].astype(str).map(zname)
-        s["zone_b"] = s["zone_b"].astype(str).map(zname)
-        content.add_table(Table("similarity", ctx.t("plan.section.zones.similarity"), s,
-                                sheet=ctx.t("plan.section.zones.similarity"), formats={"cosine": ".2f", "krugman": ".2f"}))
+        content.add_table(report_table(
+            ctx, "similarity", ctx.t("plan.section.zones.similarity"), pd.DataFrame(sim),
+            headers={"zone_a": "zone", "zone_b": "zone_other"}, formats={"cosine": ".2f", "krugman": ".2f"}))
     return content
 
 
@@ -225,6 +239,21 @@ def _actions_in(ctx: ReportContext, key: str, frame: pd.DataFrame) -> pd.DataFra
     return out
 
 
+# how each road diagnostic reads: its kind (and status) named, its road class named, order first
+_ROAD_TABLES = {
+    "dead_ends": dict(values={"kind": "report.value.dead_end", "class": "report.road"},
+                      headers={"rank": "order", "class": "road_class"}, formats={"node": "d"}),
+    "bottlenecks": dict(values={"kind": "report.value.bottleneck", "class": "report.road"},
+                        headers={"rank": "order", "class": "road_class"}, formats={"edge": "d", "load": ",.0f",
+                                                                                  "load_index": ".3f", "lanes": ",.0f",
+                                                                                  "width_m": ",.1f"}),
+    "detours": dict(values={"kind": "report.value.detour", "status": "report.value.detour_status"},
+                    headers={"rank": "order", "status": "detour_status"}, formats={"population": ",.0f"}),
+    "links": dict(values={"kind": "report.value.link"}, headers={"rank": "order"},
+                  formats={"from_node": "d", "to_node": "d", "cost_wan": ",.1f", "saved_person_h": ",.1f", "saved_per_km": ",.1f"}),
+}
+
+
 @register_section("roads", order=800)
 def roads_section(ws, ctx: ReportContext) -> SectionContent | None:
     if ctx.scenario is None or not ws.has("road_dead_end", ctx.scenario):
@@ -255,10 +284,13 @@ def roads_section(ws, ctx: ReportContext) -> SectionContent | None:
             f = f[sel.to_numpy()]
         f = _actions_in(ctx, key, f)
         title = ctx.t(f"plan.section.roads.{key}")
-        content.add_table(Table(f"roads_{key}", title, f, sheet=title[:31], html_rows=15))
+        content.add_table(report_table(ctx, f"roads_{key}", title, f, sheet=title[:31], html_rows=15,
+                                       html_hide=("time_s",), **_ROAD_TABLES[key]))
     if tel is not None:
         title = ctx.t("plan.section.roads.telecom")
-        content.add_table(Table("telecom", title, tel, sheet=title, formats={"share": ".0%", "population_share": ".0%"}))
+        content.add_table(report_table(ctx, "telecom", title, pd.DataFrame(tel),
+                                       headers={"share": "seat_share", "target": "target_share"},
+                                       formats={"share": ".0%", "population_share": ".0%", "target": ".0%"}))
     return content
 
 
@@ -292,6 +324,29 @@ def totals_in(ctx: ReportContext, frame: pd.DataFrame) -> pd.DataFrame:
         if not pd.api.types.is_numeric_dtype(out[col]):
             out[col] = out[col].mask(out[col].astype(str) == TOTAL, word)
     return out
+
+
+def _m2_as_ha(frame: pd.DataFrame) -> pd.DataFrame:
+    """Areas of a zone table in hectares, as planners count them (``x_m2`` → ``x_ha``)."""
+    m2 = [c for c in frame.columns if str(c).endswith("_m2")]
+    return frame.assign(**{c[:-3] + "_ha": frame[c].astype(float) / 1e4 for c in m2}).drop(columns=m2) \
+        [[c[:-3] + "_ha" if c in m2 else c for c in frame.columns]]
+
+
+def landuse_code_names(ctx: ReportContext):
+    """A 用地用海 code as '0102 水浇地' (first-level classes in English too; finer codes keep the
+    Chinese name only in Chinese reports)."""
+    version = ctx.ws.meta.landuse_version
+    zh = dict(zip(landuse_codes(version)["code"].astype(str), landuse_codes(version)["name"].astype(str)))
+    l1 = first_level_names(version, ctx.lang).to_dict()
+
+    def name(code) -> str:
+        c = "" if code is None or (isinstance(code, float) and np.isnan(code)) else str(code)
+        if c == TOTAL:
+            return ctx.t("land.stats.total")
+        label = l1.get(c) if len(c) == 2 else (zh.get(c) if ctx.lang == "zh" else None)
+        return f"{c} {label}" if label else c
+    return name
 
 
 def _conflict_names_in(ctx: ReportContext, conflicts: pd.DataFrame) -> pd.DataFrame:
@@ -343,14 +398,23 @@ def land_section(ws, ctx: ReportContext) -> SectionContent | None:
     content.add_figure(land_map(ctx, spaces, conflicts, zones))
     if n:
         title = ctx.t("plan.section.land.conflicts")
-        content.add_table(Table("land_conflicts", title, _conflict_names_in(ctx, conflicts.drop(columns="geometry")),
-                                sheet=title, html_rows=25))
+        content.add_table(report_table(
+            ctx, "land_conflicts", title, _conflict_names_in(ctx, conflicts.drop(columns="geometry")), html_rows=25,
+            values={"severity": "common.severity", "left_layer": "land.line", "right_layer": "land.line",
+                    "resolution": "report.value.resolution", "action": "report.value.conflict_action",
+                    "state": "land.cli.state"},
+            headers={"name": "rule_name"}, html_hide=("rule", "area_m2")))
     for key, layer in (("spaces", "space_by_zone"), ("lines", "land_control_lines_by_zone"),
                        ("landuse", "land_landuse_by_zone")):
         frame = ctx.layer(layer, ctx.scenario)
         if frame is not None and len(frame):
             title = ctx.t(f"plan.section.land.{key}")
-            content.add_table(Table(f"land_{key}", title, totals_in(ctx, pd.DataFrame(frame)), sheet=title))
+            f = totals_in(ctx, _m2_as_ha(pd.DataFrame(frame)))
+            code_name = landuse_code_names(ctx)  # stored as '01 耕地': named in the report's language
+            f = f.rename(columns={c: code_name(str(c)[:2]) for c in f.columns if str(c)[:2].isdigit()})
+            content.add_table(report_table(ctx, f"land_{key}", title, f, headers={"unit_ha": "zone_area_ha"},
+                                           formats={c: ".1%" for c in f.columns if c.endswith("_share")},
+                                           total_row=(f.iloc[-1, 0] == ctx.t("land.stats.total"))))
     _land_change(ctx, content)
     _land_more(ctx, content, spaces, zones)
     return content
@@ -370,20 +434,27 @@ def _land_change(ctx: ReportContext, content: SectionContent) -> None:
     out_ha = float(outflow["area_ha"].sum()) if outflow is not None and len(outflow) else 0.0
     content.add_note(ctx.t("land.report.change_intro", before=years[0] if years else "", after=years[-1] if years else "",
                            out_ha=out_ha, n=s["n"], n_pbf=s["n_pbf"], ha=s["ha"], mu=s["mu"]))
-    m = pd.DataFrame(matrix).set_index("before") if "before" in matrix.columns else pd.DataFrame(matrix)
-    content.add_table(Table("land_transition", ctx.t("land.report.matrix"), m.round(4),
-                            sheet=ctx.t("land.report.matrix_sheet")))
+    code_name = landuse_code_names(ctx)
+    m = pd.DataFrame(matrix).round(4)
+    if "before" in m.columns:
+        m["before"] = [code_name(c) for c in m["before"]]
+    m = m.rename(columns={c: code_name(c) for c in m.columns if c != "before"})
+    content.add_table(report_table(ctx, "land_transition", ctx.t("land.report.matrix"), m,
+                                   sheet=ctx.t("land.report.matrix_sheet"), headers={"before": "class_before"},
+                                   formats={c: ",.2f" for c in m.columns if c != "before"}))
+    classes = {"code_before": code_name, "code_after": code_name, "class_after": "report.broad"}
     if outflow is not None and len(outflow):
         title = ctx.t("land.report.outflow")
-        cols = [c for c in ("bsm_before", "code_before", "bsm_after", "code_after", "class_after", "village_code",
-                            "area_m2", "area_ha", "area_mu") if c in outflow.columns]
-        content.add_table(Table("land_outflow", title, pd.DataFrame(outflow)[cols], sheet=title, html_rows=25))
+        content.add_table(report_table(
+            ctx, "land_outflow", title, pd.DataFrame(outflow), html_rows=25, values=classes, html_hide=("area_m2",),
+            columns=["bsm_before", "code_before", "bsm_after", "code_after", "class_after", "village_code",
+                     "area_m2", "area_ha", "area_mu"]))
     title = ctx.t("land.report.tickets")
     if tickets is not None and len(tickets):
-        cols = [c for c in ("ticket_id", "bsm_before", "code_before", "bsm_after", "code_after", "in_pbf",
-                            "village_code", "area_m2", "area_mu", "approved_area_m2", "approval_ids")
-                if c in tickets.columns]
-        content.add_table(Table("land_tickets", title, pd.DataFrame(tickets)[cols], sheet=title, html_rows=50))
+        content.add_table(report_table(
+            ctx, "land_tickets", title, pd.DataFrame(tickets), html_rows=50, values=classes,
+            columns=["ticket_id", "bsm_before", "code_before", "bsm_after", "code_after", "in_pbf", "village_code",
+                     "area_m2", "area_mu", "approved_area_m2", "approval_ids"], formats={"area_mu": ",.2f"}))
 
 
 VERDICT_COLOURS = {"prohibited": "#c00000", "restricted": "#ff9900", "allowed": "#2e7d32"}
@@ -408,16 +479,26 @@ def _land_more(ctx: ReportContext, content: SectionContent, spaces: gpd.GeoDataF
                             restricted=int(n.get("restricted", 0)), allowed=int(n.get("allowed", 0))),
                          "warning" if n.get("prohibited", 0) else "info")
         names = _rule_names(ctx, "siting_rules")
-        v = pd.DataFrame({tx("col.id"): siting["id"], tx("col.name"): siting["name"], tx("col.kind"): siting["kind"],
-                          tx("col.verdict"): siting["verdict"].map(lambda x: ctx.t(f"land.verdict.{x}")),
-                          tx("col.worst_rule"): siting["worst_rule"].map(lambda r: names.get(r, r)),
-                          tx("col.rules"): siting["rules"].fillna("").astype(str),
-                          tx("col.area_ha"): siting["area_m2"].astype(float) / 1e4})
-        content.add_table(Table("land_siting", tx("siting"), v, sheet=tx("siting_sheet"), html_rows=30))
+        v = pd.DataFrame(siting).assign(area_ha=siting["area_m2"].astype(float) / 1e4)
+        content.add_table(report_table(
+            ctx, "land_siting", tx("siting"), v, sheet=tx("siting_sheet"), html_rows=30,
+            columns=["id", "name", "kind", "verdict", "worst_rule", "rules", "area_ha"],
+            values={"kind": "report.value.project_kind", "verdict": "land.verdict",
+                    "worst_rule": lambda r: names.get(r, r),
+                    "rules": lambda rs: join_list([names.get(r, r) for r in str(rs or "").split(",") if r],
+                                                  ctx.lang)},
+            headers={"verdict": "siting_verdict"}))
         d = L["land_siting_detail"]
         if d is not None and len(d):
-            content.add_table(Table("land_siting_detail", tx("siting_detail"), pd.DataFrame(d),
-                                    sheet=tx("siting_detail_sheet"), in_html=False))
+            content.add_table(report_table(
+                ctx, "land_siting_detail", tx("siting_detail"), pd.DataFrame(d), sheet=tx("siting_detail_sheet"),
+                in_html=False, columns=["project_id", "name", "verdict", "layer", "relation", "area_ha", "area_mu",
+                                        "share", "sureness", "source"],
+                values={"verdict": "land.verdict", "relation": "report.value.relation",
+                        "sureness": "report.value.sureness",
+                        "layer": lambda v: labels.coded("land.line", ctx.lang)(
+                            labels.coded("report.value.layer", ctx.lang)(v))},
+                headers={"name": "rule_name", "source": "basis"}))
     if cons is not None and len(cons):
         c = pd.DataFrame(cons.drop(columns="geometry"))
         tot = c[["fragmented_ha", "steep_farmland_ha", "scattered_homestead_ha", "idle_homestead_ha",
@@ -429,27 +510,23 @@ def _land_more(ctx: ReportContext, content: SectionContent, spaces: gpd.GeoDataF
                             hot=len(hot), hot_ha=float(hot["potential_ha"].sum()),
                             excess=float(c["homestead_excess_m2"].fillna(0).sum()) / 1e4
                             if "homestead_excess_m2" in c else 0.0))
-        cols = {"code": "col.village_code", "name": "col.village", "fragmented_ha": "col.fragmented_ha",
-                "steep_farmland_ha": "col.steep_ha", "scattered_homestead_ha": "col.scattered_ha",
-                "idle_homestead_ha": "col.idle_ha", "potential_ha": "col.potential_ha", "rank": "col.rank"}
-        ct = c[list(cols)].rename(columns={k: tx(v) for k, v in cols.items()})
-        content.add_table(Table("land_consolidation", tx("consolidation"), ct, sheet=tx("consolidation_sheet"),
-                                html_rows=max(len(hot), 10), formats={tx("col.fragmented_ha"): ",.2f"}))
+        content.add_table(report_table(
+            ctx, "land_consolidation", tx("consolidation"), c, sheet=tx("consolidation_sheet"),
+            html_rows=max(len(hot), 10),
+            columns=["code", "fragmented_ha", "steep_farmland_ha", "scattered_homestead_ha", "idle_homestead_ha",
+                     "potential_ha", "rank"],
+            units={"code": "village"}, headers={"code": "village_code", "rank": "order"}))
     if grain is not None:
         content.add_note(tx("grain_note" if len(grain) else "grain_none", n=len(grain), ha=float(grain["area_ha"].sum()) if len(grain) else 0.0,
                             mu=float(grain["area_mu"].sum()) if len(grain) else 0.0,
                             zones=int(grain["zone"].nunique()) if len(grain) else 0,
                             min_mu=float(ctx.config["land.grain_base_min_mu"])))
         if len(grain):
-            zname = zones.set_index(zones["zone"].astype(str))["name"] if zones is not None and "name" in zones else {}
-            g = pd.DataFrame({tx("col.zone"): grain["zone"].astype(str).map(lambda z: zname.get(z, z)),
-                              tx("col.cluster"): grain["cluster_id"], tx("col.parcels"): grain["parcels"].astype(int),
-                              tx("col.area_ha"): grain["area_ha"], tx("col.area_mu"): grain["area_mu"],
-                              tx("col.paddy_share"): grain["paddy_share"],
-                              tx("col.slope"): grain["mean_slope_deg"]})
-            content.add_table(Table("land_grain", tx("grain"), g, sheet=tx("grain_sheet"), html_rows=20,
-                                    formats={tx("col.paddy_share"): ".0%", tx("col.slope"): ",.1f",
-                                             tx("col.area_mu"): ",.0f"}))
+            g = pd.DataFrame(grain).assign(parcels=grain["parcels"].astype(int))
+            content.add_table(report_table(
+                ctx, "land_grain", tx("grain"), g, sheet=tx("grain_sheet"), html_rows=20,
+                columns=["zone", "cluster_id", "parcels", "area_ha", "area_mu", "paddy_share", "mean_slope_deg"],
+                formats={"paddy_share": ".0%", "mean_slope_deg": ",.1f", "area_mu": ",.0f"}))
     _land_quota(ctx, content, L, zones, tx)
     status = L["land_line_status"]
     if status is not None and len(status):

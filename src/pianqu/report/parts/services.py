@@ -17,7 +17,9 @@ from matplotlib.patches import Patch
 from pianqu.report import maps
 from pianqu.report.parts.core import dpi, map_epsg, width_in
 from pianqu.report.parts.inputs import say_derived
-from pianqu.report.sections import Figure, ReportContext, SectionContent, Table, register_section
+from pianqu.report.labels import report_table, unit_names
+from pianqu.report.tables import join_list
+from pianqu.report.sections import Figure, ReportContext, SectionContent, register_section
 from pianqu.services.common import KindName, kind_table
 from pianqu.services.coverage import coverage_standards
 from pianqu.i18n import t
@@ -28,12 +30,6 @@ WITHIN, OUTSIDE = "#66bb6a", "#e53935"
 
 def _c(ctx: ReportContext, key: str) -> str:
     return ctx.t(f"report.section.services.{key}")
-
-
-def _cols(ctx: ReportContext, frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
-    """Keep and rename columns (labels from the services locale)."""
-    keep = [c for c in names if c in frame.columns]
-    return frame[keep].rename(columns={c: ctx.t(f"report.section.services.col.{names[c]}") for c in keep})
 
 
 def _scenario_table(ws, ctx: ReportContext, name: str) -> pd.DataFrame | None:
@@ -161,6 +157,27 @@ def t_(key: str, lang: str, **kw) -> str:
     return t(key, lang, **kw)
 
 
+def _SERVICE_TABLES(ctx: ReportContext) -> dict[str, dict]:
+    """How the stored school, shelter, fire and supply tables read (``report_table`` keywords)."""
+    names = unit_names(ctx)
+    kinds = lambda k: kind_name(str(k), ctx.lang) if str(k) in kind_table().index else k  # noqa: E731
+    return {
+        "service_school_district": dict(
+            values={"split_villages": lambda v: join_list([names.village(c) for c in str(v or "").split(",") if c],
+                                                          ctx.lang)},
+            formats={"pupils": ",.0f", "pupils_without_place": ",.0f", "capacity": ",.0f",
+                     "mean_time_min_free": ",.1f"}),
+        "service_shelter": dict(headers={"required": "required_capacity"},
+                                formats={"shelter_area_m2": ",.0f", "area_per_person_m2": ",.2f"}),
+        "service_fire": dict(values={"kind": kinds, "class": "report.value.fire_class"},
+                             headers={"class": "station_class"}, formats={"max_area_km2": ",.0f"}),
+        "service_fca": dict(values={"service": lambda s: _service_label(str(s), ctx.lang),
+                                    "method": "report.value.method"},
+                            units={"code": "village"}, headers={"code": "village_code"},
+                            formats={"access": ".5f", "per_1000": ",.2f"}),
+    }
+
+
 @register_section("services", order=650)
 def services(ws, ctx: ReportContext) -> SectionContent | None:
     if not ctx.scenario or not ws.has("facility_gap", ctx.scenario):
@@ -185,29 +202,25 @@ def services(ws, ctx: ReportContext) -> SectionContent | None:
         summ = pres.assign(missing=~pres["ok"]).groupby(["level", "kind_name"], sort=False).agg(
             units=("ok", "size"), missing=("missing", "sum")).reset_index()
         summ["level"] = summ["level"].map(lambda x: ctx.t(f"report.section.services.level.{x}"))
-        content.add_table(Table("services_presence", _c(ctx, "presence_title"),
-                                _cols(ctx, summ, {"level": "level", "kind_name": "kind", "units": "units",
-                                                  "missing": "missing"}),
-                                sheet=_c(ctx, "sheet_presence")))
+        content.add_table(report_table(ctx, "services_presence", _c(ctx, "presence_title"), summ,
+                                       sheet=_c(ctx, "sheet_presence"),
+                                       headers={"kind_name": "facility", "missing": "missing_units"}))
         miss = pres[~pres["ok"]]
-        content.add_table(Table("services_missing", _c(ctx, "presence_title"),
-                                _cols(ctx, miss, {"level": "level", "unit": "unit", "unit_name": "unit_name",
-                                                  "zone": "zone", "kind_name": "kind", "required": "required",
-                                                  "present": "present", "source": "source"}),
-                                sheet=_c(ctx, "sheet_presence") + "2", in_html=False))
+        content.add_table(report_table(
+            ctx, "services_missing", _c(ctx, "presence_title"), miss, sheet=_c(ctx, "sheet_presence") + "2",
+            in_html=False, columns=["level", "unit", "unit_name", "zone", "kind_name", "required", "present", "source"],
+            values={"level": "report.section.services.level"},
+            headers={"unit_name": "name", "kind_name": "facility", "required": "required_count",
+                     "present": "present_count", "source": "basis"}))
     cov = _scenario_table(ws, ctx, "service_coverage")
     if cov is not None and len(cov):
         cov = cov.assign(name=[_service_label(s, lang) for s in cov["service"]],
                          standard=[_limit_text(std, s, lang, [lo, hi]) for s, lo, hi in
                                    zip(cov["service"], cov["limit_min"], cov["limit_max"])])
-        content.add_table(Table("services_coverage", _c(ctx, "coverage_title"),
-                                _cols(ctx, cov, {"name": "service", "standard": "standard", "population": "population",
-                                                 "population_within": "population_within", "share": "share",
-                                                 "points_unserved": "points_unserved"}),
-                                sheet=_c(ctx, "sheet_coverage"),
-                                formats={ctx.t("report.section.services.col.share"): ".1%",
-                                         ctx.t("report.section.services.col.population"): ",.0f",
-                                         ctx.t("report.section.services.col.population_within"): ",.0f"}))
+        content.add_table(report_table(ctx, "services_coverage", _c(ctx, "coverage_title"), cov,
+                                       sheet=_c(ctx, "sheet_coverage"),
+                                       columns=["name", "standard", "population", "population_within", "share",
+                                                "points_unserved"], headers={"name": "service", "share": "coverage_share"}))
     if villages is not None and townships is not None:
         epsg = map_epsg(ctx)
         fig = coverage_maps(villages, townships, facilities, gaps, std, epsg=epsg, lang=lang,
@@ -223,39 +236,34 @@ def services(ws, ctx: ReportContext) -> SectionContent | None:
     unserved = gaps[gaps["gap"] == "coverage"].copy()
     if len(unserved):
         unserved["service"] = [_service_label(s, lang) for s in unserved["service"]]
-        content.add_table(Table("services_unserved", _c(ctx, "unserved_title"),
-                                _cols(ctx, pd.DataFrame(unserved.drop(columns="geometry")),
-                                      {"zone": "zone", "township_code": "township", "unit": "unit",
-                                       "unit_name": "unit_name", "service": "service", "population": "population",
-                                       "time_min": "time_min", "distance_m": "distance_m",
-                                       "limit_value": "limit", "limit_unit": "limit_unit"}),
-                                sheet=_c(ctx, "sheet_unserved"), html_rows=30,
-                                formats={ctx.t("report.section.services.col.population"): ",.0f",
-                                         ctx.t("report.section.services.col.time_min"): ",.1f",
-                                         ctx.t("report.section.services.col.distance_m"): ",.0f",
-                                         ctx.t("report.section.services.col.limit"): ",.0f"}))
+        content.add_table(report_table(
+            ctx, "services_unserved", _c(ctx, "unserved_title"), pd.DataFrame(unserved.drop(columns="geometry")),
+            sheet=_c(ctx, "sheet_unserved"), html_rows=30,
+            columns=["zone", "township_code", "unit", "unit_name", "service", "population", "time_min", "distance_m",
+                     "limit_value", "limit_unit"],
+            units={"township_code": "township_name"}, values={"limit_unit": "report.value.unit"},
+            headers={"unit_name": "name"}, formats={"limit_value": ",.0f"}))
     std_table = std[["service", "terrain", "mode", "value", "unit", "sureness", "source"]].copy()
     std_table["service"] = [_service_label(s, lang) for s in std_table["service"]]
-    content.add_table(Table("services_standards", _c(ctx, "standards_title"),
-                            _cols(ctx, std_table, {"service": "service", "terrain": "terrain", "mode": "mode",
-                                                   "value": "standard", "unit": "limit_unit",
-                                                   "sureness": "sureness", "source": "source"}),
-                            sheet=_c(ctx, "sheet_standards"), in_html=False))
+    content.add_table(report_table(
+        ctx, "services_standards", _c(ctx, "standards_title"), std_table, sheet=_c(ctx, "sheet_standards"),
+        in_html=False, values={"terrain": "report.value.terrain", "mode": "report.value.mode",
+                               "unit": "report.value.unit", "sureness": "report.value.sureness"},
+        headers={"value": "limit_value", "unit": "limit_unit", "source": "basis"}, formats={"value": ",.0f"}))
     for name, key, sheet in (("service_school_district", "school_title", "sheet_school"),
                              ("service_shelter", "shelter_title", "sheet_shelter"),
                              ("service_fire", "fire_title", "sheet_fire"),
                              ("service_fca", "fca_title", "sheet_fca")):
         tbl = _scenario_table(ws, ctx, name)
         if tbl is not None and len(tbl):
-            content.add_table(Table(name, _c(ctx, key), pd.DataFrame(tbl), sheet=_c(ctx, sheet),
-                                    in_html=name != "service_fca", html_rows=40))
+            content.add_table(report_table(ctx, name, _c(ctx, key), pd.DataFrame(tbl), sheet=_c(ctx, sheet),
+                                           in_html=name != "service_fca", html_rows=40, **_SERVICE_TABLES(ctx)[name]))
     if plan is not None and len(plan):
         p = pd.DataFrame(plan.drop(columns="geometry"))
         p["kind_name"] = [kind_name(k, lang) for k in p["kind"]]
         p["reason"] = [ctx.t(f"report.section.services.reason.{r.replace('+', '_')}") for r in p["reason"]]
-        content.add_table(Table("services_plan", _c(ctx, "plan_title"),
-                                _cols(ctx, p, {"id": "id", "kind_name": "kind", "name": "unit_name", "zone": "zone",
-                                               "township_code": "township", "reason": "reason",
-                                               "gain_population": "gain", "rank": "rank"}),
-                                sheet=_c(ctx, "sheet_plan"), html_rows=30))
+        content.add_table(report_table(
+            ctx, "services_plan", _c(ctx, "plan_title"), p, sheet=_c(ctx, "sheet_plan"), html_rows=30,
+            columns=["id", "kind_name", "name", "zone", "township_code", "reason", "gain_population", "rank"],
+            units={"township_code": "township_name"}, headers={"kind_name": "facility", "rank": "order"}))
     return content
