@@ -1,12 +1,28 @@
 """The county workspace: one GeoPackage per county holding the unified base map (统一底图).
 
 A workspace holds the base layers of ``pianqu.schema``, a metadata table, named plan
-scenarios (their layers are stored as ``scn_<scenario>__<layer>``) and an audit table that
-records every write (GB/T 39972 asks for a full trail of every change to a plan).
+scenarios (their layers are stored as ``scn_<scenario>__<layer>``), an audit table that
+records every write (GB/T 39972 asks for a full trail of every change to a plan) and a
+revision per table (``pianqu_revision``).
 
-Writes are atomic: the file is copied, the copy is written and synced, and the copy replaces
-the original with one ``os.replace``. A process killed in the middle of a write leaves the
-previous workspace intact (and a stray temporary file, removed on the next write).
+Writes are transactions (issue 13, ``STORE-SPEC.md``). :meth:`Workspace.write` is one; a
+command that writes several times does it in one unit of work::
+
+    with ws.transaction(command="plan", reason="...") as tx:
+        ws.create_scenario("plan", replace=True)    # staged, not yet visible to others
+        ws.write(layers, scenario="plan")           # the command's own reads see it
+    # committed here, all or nothing (nothing on an exception)
+
+The GeoPackage backend (:mod:`pianqu.workspace.gpkg`) commits in one SQLite transaction on
+the file itself: a process killed at any moment leaves the previous state or the new one, a
+second writer waits (``workspace.busy_timeout_s``) and then fails naming the first.
+
+Revisions and lost updates: every write bumps the revision of each table it touches. A write
+with ``expect={layer: revision}`` is refused (:class:`StaleRevisionError`, saying what changed,
+when, by which command) when someone else changed the layer after it was read. Inside a unit
+of work, a stale scenario registration or metadata is re-read and re-applied at commit; a
+command may register its own reconciliation (:meth:`Transaction.on_stale`) — ``plan`` keeps
+the planner's decisions made while it ran.
 
 Callers use :class:`Workspace` only; storage lives behind the :class:`Backend` protocol so a
 PostGIS backend can follow without changing them.
@@ -14,45 +30,36 @@ PostGIS backend can follow without changing them.
 
 from __future__ import annotations
 
-import datetime as _dt
-import fcntl
-import getpass
 import json
 import os
 import re
-import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Protocol
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import geopandas as gpd
 import pandas as pd
-import pyogrio
 
 from pianqu._version import __version__
 from pianqu.config import Config, load_config
-from pianqu.errors import PianquError, layer_label
+from pianqu.errors import layer_label
 from pianqu.geo import STORAGE_EPSG
+from pianqu.workspace.base import (AUDIT_TABLE, FAULT_POINTS, INTERNAL_TABLES, META_TABLE, REVISION_TABLE,
+                                   SCENARIO_TABLE, Backend, BackendUnavailableError, Frame, Holder,
+                                   StaleRevisionError, WorkspaceError, WorkspaceLockedError, current_user,
+                                   fault_point, now_iso)
+from pianqu.workspace.gpkg import DEFAULT_BUSY_TIMEOUT_S, GpkgBackend, stage_error
 
-META_TABLE = "pianqu_meta"
-AUDIT_TABLE = "pianqu_audit"
-SCENARIO_TABLE = "pianqu_scenario"
-INTERNAL_TABLES = (META_TABLE, AUDIT_TABLE, SCENARIO_TABLE)
+__all__ = ["AUDIT_TABLE", "FAULT_POINTS", "INTERNAL_TABLES", "META_TABLE", "REVISION_TABLE", "SCENARIO_TABLE",
+           "Backend", "BackendUnavailableError", "Frame", "GpkgBackend", "Holder", "Meta", "StaleRevisionError",
+           "Transaction", "Workspace", "WorkspaceError", "WorkspaceLockedError", "fault_point", "scenario_layer",
+           "storable"]
+
 SCENARIO_PREFIX = "scn_"
 SCENARIO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
-
-Frame = gpd.GeoDataFrame | pd.DataFrame
-
-
-class WorkspaceError(PianquError, RuntimeError):
-    """A workspace that cannot be opened or written; the message (``common.workspace.*`` in
-    ``pianqu/locales/common.toml``) says what to do, in the user's language."""
-
-
-class BackendUnavailableError(WorkspaceError, NotImplementedError):
-    """A workspace URL of a storage backend pianqu does not serve yet (PostGIS): a
-    :class:`WorkspaceError` that is also a ``NotImplementedError``."""
+# the most times a unit of work re-reads what changed meanwhile and tries its commit again
+MAX_COMMIT_ATTEMPTS = 4
 
 
 def scenario_layer(layer: str, scenario: str | None) -> str:
@@ -64,132 +71,7 @@ def scenario_layer(layer: str, scenario: str | None) -> str:
     return f"{SCENARIO_PREFIX}{scenario}__{layer}"
 
 
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="seconds")
-
-
-class Backend(Protocol):
-    """Storage of one workspace. Every ``write`` is one transaction: all or nothing."""
-
-    url: str
-
-    def exists(self) -> bool: ...
-    def list_tables(self) -> list[str]: ...
-    def read(self, table: str, columns: list[str] | None = None,
-             bbox: tuple[float, float, float, float] | None = None) -> Frame: ...
-    def write(self, replace: Mapping[str, Frame], append: Mapping[str, pd.DataFrame],
-              drop: list[str]) -> None: ...
-
-
-class GpkgBackend:
-    """A GeoPackage file written by copy-on-write and an atomic rename."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.url = str(self.path)
-
-    def exists(self) -> bool:
-        return self.path.exists()
-
-    def list_tables(self) -> list[str]:
-        if not self.path.exists():
-            return []
-        return [str(name) for name, _ in pyogrio.list_layers(self.path)]
-
-    def read(self, table, columns=None, bbox=None):
-        try:
-            info = pyogrio.read_info(self.path, layer=table)
-        except Exception as exc:  # pyogrio raises DataLayerError and friends
-            raise WorkspaceError("common.workspace.unreadable_layer", path=str(self.path), layer=table,
-                                 detail=str(exc)) from exc
-        spatial = info.get("geometry_type") is not None
-        frame = pyogrio.read_dataframe(self.path, layer=table, columns=columns, bbox=bbox,
-                                       read_geometry=spatial, use_arrow=True)
-        if spatial and frame.crs is None:
-            frame = frame.set_crs(STORAGE_EPSG)
-        return frame
-
-    @contextmanager
-    def _lock(self) -> Iterator[None]:
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        with open(lock_path, "w") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise WorkspaceError("common.workspace.locked", path=str(self.path)) from None
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
-
-    def write(self, replace, append, drop):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock():
-            for stale in self.path.parent.glob(f".{self.path.stem}.tmp-*.gpkg"):
-                stale.unlink(missing_ok=True)  # left by a writer that was killed
-            tmp = self.path.with_name(f".{self.path.stem}.tmp-{os.getpid()}.gpkg")
-            try:
-                if self.path.exists():
-                    shutil.copy2(self.path, tmp)
-                existing = set(self.list_tables_of(tmp)) if tmp.exists() else set()
-                for table in drop:
-                    if table in existing:
-                        _drop_table(tmp, table)
-                for table, frame in replace.items():
-                    _write_frame(tmp, table, frame, append=False)
-                present = set(self.list_tables_of(tmp)) if tmp.exists() else set()
-                for table, frame in append.items():
-                    _write_frame(tmp, table, frame, append=table in present)
-                with open(tmp, "rb+") as fh:
-                    os.fsync(fh.fileno())
-                os.replace(tmp, self.path)
-                dir_fd = os.open(self.path.parent, os.O_DIRECTORY)
-                try:
-                    os.fsync(dir_fd)
-                finally:
-                    os.close(dir_fd)
-            finally:
-                tmp.unlink(missing_ok=True)
-
-    @staticmethod
-    def list_tables_of(path: Path) -> list[str]:
-        return [str(name) for name, _ in pyogrio.list_layers(path)]
-
-
-def _write_frame(path: Path, table: str, frame: Frame, append: bool) -> None:
-    if isinstance(frame, gpd.GeoDataFrame):
-        if frame.crs is None or frame.crs.to_epsg() != STORAGE_EPSG:
-            raise WorkspaceError("common.workspace.storage_crs", layer=table, epsg=STORAGE_EPSG,
-                                 crs=str(frame.crs))
-        geom_types = frame.geom_type.dropna().unique()
-        promote = len(geom_types) > 1 or any(t.startswith("Multi") for t in geom_types)
-        pyogrio.write_dataframe(frame, path, layer=table, driver="GPKG", append=append,
-                                promote_to_multi=promote or None)
-    else:
-        pyogrio.write_dataframe(pd.DataFrame(frame), path, layer=table, driver="GPKG", append=append)
-
-
-def _drop_table(path: Path, table: str) -> None:
-    """Remove a table and its GeoPackage registrations (SQLite, as GDAL would)."""
-    import sqlite3
-
-    con = sqlite3.connect(path)
-    try:
-        with con:
-            con.execute(f'DROP TABLE IF EXISTS "{table}"')
-            for meta in ("gpkg_contents", "gpkg_geometry_columns", "gpkg_ogr_contents"):
-                try:
-                    con.execute(f"DELETE FROM {meta} WHERE lower(table_name) = lower(?)", (table,))
-                except sqlite3.OperationalError:
-                    pass
-            try:
-                con.execute("DELETE FROM gpkg_extensions WHERE lower(table_name) = lower(?)", (table,))
-            except sqlite3.OperationalError:
-                pass
-            rtree = f"rtree_{table}_geom"
-            con.execute(f'DROP TABLE IF EXISTS "{rtree}"')
-    finally:
-        con.close()
+_now = now_iso
 
 
 @dataclass(frozen=True)
@@ -236,15 +118,171 @@ def _backend_for(target: str | Path) -> Backend:
         raise BackendUnavailableError("common.workspace.postgis", path=text)
     if not text.lower().endswith(".gpkg"):
         raise WorkspaceError("common.workspace.not_gpkg", path=text)
-    return GpkgBackend(target)
+    return GpkgBackend(target, _busy_timeout(target))
+
+
+def _busy_timeout(target: str | Path) -> float:
+    """``workspace.busy_timeout_s`` in force for the workspace (its pianqu.toml, else the default)."""
+    try:
+        return float(load_config(target)["workspace.busy_timeout_s"])
+    except Exception:  # a broken pianqu.toml is reported by the command that reads it
+        return DEFAULT_BUSY_TIMEOUT_S
+
+
+class MemoryStage:
+    """A unit of work's pending tables for a backend that stages nothing itself: frames kept in
+    memory and handed to ``Backend.write`` at commit."""
+
+    def __init__(self):
+        self.frames: dict[str, Frame] = {}
+
+    @property
+    def tables(self) -> set[str]:
+        return set(self.frames)
+
+    def put(self, table: str, frame: Frame) -> None:
+        self.frames[table] = frame.copy()
+
+    def read(self, table: str, columns=None, bbox=None) -> Frame:
+        frame = self.frames[table].copy()
+        if columns is not None:
+            keep = [c for c in columns if c in frame.columns]
+            if isinstance(frame, gpd.GeoDataFrame):
+                keep.append(frame.geometry.name)
+            frame = frame[keep]
+        if bbox is not None and isinstance(frame, gpd.GeoDataFrame):
+            frame = frame.cx[bbox[0]:bbox[2], bbox[1]:bbox[3]]
+        return frame.reset_index(drop=True)
+
+    def discard(self) -> None:
+        self.frames.clear()
+
+
+class Transaction:
+    """One unit of work of a command on a workspace (see the module docstring): the writes it
+    collects are staged as they come and committed once, at the end of ``with
+    ws.transaction(...)``, or not at all. Reads through the workspace meanwhile see them."""
+
+    def __init__(self, ws: "Workspace", command: str, reason: str = "", holder: Holder | None = None):
+        self.ws = ws
+        self.command = command
+        self.reason = reason
+        self.holder = holder or Holder.here(command)
+        self.stage = ws.backend.stage() if hasattr(ws.backend, "stage") else MemoryStage()
+        self.replaced: set[str] = set()
+        self.dropped: set[str] = set()
+        self.audit: list[pd.DataFrame] = []
+        self.expect: dict[str, int] = {}
+        self.meta_updates: dict[str, Any] = {}
+        self.registrations: list[tuple[str, dict, bool]] = []  # scenarios registered (name, row, replace)
+        self._reconcilers: list[Callable[["Transaction", dict[str, tuple[int, int]]], None]] = []
+        self.revisions: dict[str, int] = {}
+
+    # -- collecting ----------------------------------------------------------------------------
+    def put(self, table: str, frame: Frame) -> None:
+        try:
+            self.stage.put(table, frame)
+        except Exception as exc:
+            if isinstance(self.ws.backend, GpkgBackend):
+                raise stage_error(self.ws.backend, exc) from exc
+            raise
+        self.replaced.add(table)
+        self.dropped.discard(table)
+
+    def drop(self, table: str) -> None:
+        self.replaced.discard(table)
+        self.dropped.add(table)
+
+    def expect_revisions(self, revisions: Mapping[str, int]) -> None:
+        """Tables (physical names) this unit of work read at these revisions: the commit is refused
+        (or reconciled) when one changed meanwhile. The first expectation of a table counts."""
+        for table, rev in revisions.items():
+            self.expect.setdefault(table, int(rev))
+
+    def on_stale(self, fn: Callable[["Transaction", dict[str, tuple[int, int]]], None]) -> None:
+        """Register ``fn(tx, changed)``, called at commit when tables it expected changed
+        meanwhile; it re-reads them (``tx.ws.read`` gives the committed state of tables this unit
+        of work did not write), re-stages what it keeps with ``tx.ws.write`` and settles the
+        expectation with ``tx.settle(table, revision)``. Tables no one settles refuse the commit."""
+        self._reconcilers.append(fn)
+
+    def settle(self, table: str, revision: int) -> None:
+        self.expect[table] = int(revision)
+
+    def has(self, table: str) -> bool | None:
+        """True/False when this unit of work decides whether ``table`` exists, else None."""
+        if table in self.replaced:
+            return True
+        if table in self.dropped:
+            return False
+        return None
+
+    # -- committing ----------------------------------------------------------------------------
+    def commit(self) -> dict[str, int]:
+        for _attempt in range(MAX_COMMIT_ATTEMPTS):
+            try:
+                return self._commit_once()
+            except StaleRevisionError as exc:
+                if not self._reconcile(exc.changed):
+                    raise
+        return self._commit_once()
+
+    def _reconcile(self, changed: dict[str, tuple[int, int]]) -> bool:
+        """Re-apply this unit of work on what changed meanwhile; whether every change is settled."""
+        backend = self.ws.backend
+        for table, (_, current) in changed.items():
+            if table == SCENARIO_TABLE and self.registrations:
+                self._restage_scenarios()
+                self.settle(table, current)
+            elif table == META_TABLE and self.meta_updates:
+                self._restage_meta()
+                self.settle(table, current)
+        rest = {t: c for t, c in changed.items() if self.expect.get(t) != c[1]}
+        for fn in self._reconcilers:
+            if rest:
+                fn(self, rest)
+                rest = {t: c for t, c in rest.items() if self.expect.get(t) != c[1]}
+        del backend
+        return not rest
+
+    def _restage_scenarios(self) -> None:
+        table = self.ws._committed_scenarios()
+        for name, row, replace in self.registrations:
+            table = table[table["name"] != name]
+            table = pd.concat([table, pd.DataFrame([row])], ignore_index=True) if len(table) else pd.DataFrame([row])
+        self.put(SCENARIO_TABLE, table)
+
+    def _restage_meta(self) -> None:
+        committed = Meta.from_frame(self.ws.backend.read(META_TABLE))
+        self.put(META_TABLE, _updated_meta(committed, self.meta_updates).to_frame())
+
+    def _commit_once(self) -> dict[str, int]:
+        audit = pd.concat(self.audit, ignore_index=True) if self.audit else None
+        replace = sorted(self.replaced)
+        drop = sorted(self.dropped)
+        append = {AUDIT_TABLE: audit} if audit is not None else {}
+        backend = self.ws.backend
+        try:
+            if isinstance(self.stage, MemoryStage):
+                return backend.write({t: self.stage.frames[t] for t in replace}, append, drop,
+                                     expect=self.expect, holder=self.holder)
+            return backend.commit(self.stage, replace, append, drop, expect=self.expect, holder=self.holder)
+        except WorkspaceError:
+            raise
+        except Exception as exc:
+            if isinstance(backend, GpkgBackend):
+                raise stage_error(backend, exc) from exc
+            raise
 
 
 class Workspace:
     """One county's workspace. Open with :meth:`open`, make with :meth:`create`."""
 
-    def __init__(self, backend: Backend, meta: Meta):
+    def __init__(self, backend: Backend, meta: Meta, meta_revision: int = 0):
         self.backend = backend
         self.meta = meta
+        self._meta_revision = meta_revision
+        self._tx: Transaction | None = None
 
     # -- life cycle -------------------------------------------------------------------------
     @classmethod
@@ -260,14 +298,18 @@ class Workspace:
             raise WorkspaceError("common.workspace.bad_county_code", code=county_code)
         meta = Meta(county_code, county_name, STORAGE_EPSG, compute_epsg, synthetic, __version__,
                     _now(), tuple(epochs), 2023, dict(extra or {}))
-        if backend.exists() and overwrite and isinstance(backend, GpkgBackend):
-            drop = backend.list_tables()
-        else:
-            drop = []
-        backend.write({META_TABLE: meta.to_frame()},
-                      {AUDIT_TABLE: _audit_rows([META_TABLE], command, reason, None, "create", [0])},
-                      drop)
-        return cls(backend, meta)
+        drop = backend.list_tables() if backend.exists() and overwrite else []
+        try:
+            revs = backend.write({META_TABLE: meta.to_frame()},
+                                 {AUDIT_TABLE: _audit_rows([META_TABLE], command, reason, None, "create", [0])},
+                                 [t for t in drop if t != META_TABLE], holder=Holder.here(command))
+        except WorkspaceError:
+            raise
+        except Exception as exc:
+            if isinstance(backend, GpkgBackend):
+                raise stage_error(backend, exc) from exc
+            raise
+        return cls(backend, meta, revs.get(META_TABLE, 0))
 
     @classmethod
     def open(cls, target: str | Path) -> "Workspace":
@@ -275,19 +317,51 @@ class Workspace:
         if not backend.exists():
             raise WorkspaceError("common.workspace.missing", path=backend.url)
         try:
+            if hasattr(backend, "recover"):
+                backend.recover()  # a transaction a killed writer left is rolled back first
             tables = backend.list_tables()
         except Exception as exc:
             raise WorkspaceError("common.workspace.not_readable", path=backend.url, detail=str(exc)) from exc
         if META_TABLE not in tables:
             raise WorkspaceError("common.workspace.not_pianqu", path=backend.url, table=META_TABLE)
         try:
+            revision = backend.revisions([META_TABLE]).get(META_TABLE, 0)
             meta = Meta.from_frame(backend.read(META_TABLE))
         except WorkspaceError:
             raise
         except Exception as exc:  # a missing key, bad JSON, a value of the wrong type
             raise WorkspaceError("common.workspace.bad_meta", path=backend.url, table=META_TABLE,
                                  detail=f"{type(exc).__name__}: {exc}") from exc
-        return cls(backend, meta)
+        return cls(backend, meta, revision)
+
+    # -- units of work ----------------------------------------------------------------------
+    @contextmanager
+    def transaction(self, *, command: str, reason: str = "", holder: Holder | None = None
+                    ) -> Iterator[Transaction]:
+        """One unit of work (module docstring): every write and scenario registration inside
+        commits together at the end, or nothing does (an exception discards them). Nested
+        calls join the outer unit of work."""
+        if self._tx is not None:
+            yield self._tx
+            return
+        meta_before, rev_before = self.meta, self._meta_revision
+        tx = Transaction(self, command, reason, holder)
+        self._tx = tx
+        try:
+            yield tx
+            tx.revisions = tx.commit()
+            self._meta_revision = tx.revisions.get(META_TABLE, self._meta_revision)
+        except BaseException:
+            self.meta, self._meta_revision = meta_before, rev_before
+            raise
+        finally:
+            self._tx = None
+            tx.stage.discard()
+
+    @property
+    def in_transaction(self) -> Transaction | None:
+        """The unit of work in progress, if any."""
+        return self._tx
 
     # -- reading ----------------------------------------------------------------------------
     @property
@@ -303,7 +377,12 @@ class Workspace:
         return load_config(self.url, overrides=overrides)
 
     def tables(self) -> list[str]:
-        return self.backend.list_tables()
+        tables = self.backend.list_tables()
+        if self._tx is None:
+            return tables
+        tx = self._tx
+        kept = [t for t in tables if t not in tx.dropped]
+        return kept + sorted(tx.replaced - set(kept))
 
     def layers(self, scenario: str | None = None) -> list[str]:
         """Layers present: base layers, or those of ``scenario``."""
@@ -314,13 +393,23 @@ class Workspace:
         return [t[len(prefix):] for t in tables if t.startswith(prefix)]
 
     def has(self, layer: str, scenario: str | None = None) -> bool:
-        return scenario_layer(layer, scenario) in self.tables()
+        table = scenario_layer(layer, scenario)
+        pending = self._tx.has(table) if self._tx is not None else None
+        return pending if pending is not None else table in self.backend.list_tables()
+
+    def _read_table(self, table: str, columns=None, bbox=None) -> Frame:
+        if self._tx is not None and table in self._tx.replaced:
+            return self._tx.stage.read(table, columns=columns, bbox=bbox)
+        if self._tx is not None and table in self._tx.dropped:
+            raise WorkspaceError("common.workspace.unreadable_layer", path=self.url, layer=table,
+                                 detail="dropped in this unit of work")
+        return self.backend.read(table, columns=columns, bbox=bbox)
 
     def read(self, layer: str, scenario: str | None = None, *, columns: list[str] | None = None,
              bbox: tuple[float, float, float, float] | None = None) -> Frame:
         table = scenario_layer(layer, scenario)
         try:
-            return self.backend.read(table, columns=columns, bbox=bbox)
+            return self._read_table(table, columns=columns, bbox=bbox)
         except WorkspaceError:
             if table in self.tables():
                 raise
@@ -341,49 +430,83 @@ class Workspace:
     def scenarios(self) -> pd.DataFrame:
         if SCENARIO_TABLE not in self.tables():
             return pd.DataFrame(columns=["name", "title", "description", "created", "command"])
+        return self._read_table(SCENARIO_TABLE)
+
+    def _committed_scenarios(self) -> pd.DataFrame:
+        if SCENARIO_TABLE not in self.backend.list_tables():
+            return pd.DataFrame(columns=["name", "title", "description", "created", "command"])
         return self.backend.read(SCENARIO_TABLE)
+
+    def revisions(self, layers: Iterable[str] | None = None, scenario: str | None = None) -> dict[str, int]:
+        """The committed revision of each layer (of ``scenario``; 0: never written), keyed by the
+        names given; ``layers=None``: every table's, by physical table name. A web client sends
+        back the revision it edited from as ``write(..., expect=...)``."""
+        if layers is None:
+            return self.backend.revisions(None)
+        names = list(layers)
+        physical = {name: scenario_layer(name, scenario) for name in names}
+        revs = self.backend.revisions(list(physical.values()))
+        return {name: revs.get(table, 0) for name, table in physical.items()}
+
+    def revision(self, layer: str, scenario: str | None = None) -> int:
+        return self.revisions([layer], scenario)[layer]
 
     # -- writing ----------------------------------------------------------------------------
     def write(self, layers: Mapping[str, Frame], *, command: str, reason: str = "",
               scenario: str | None = None, meta_updates: Mapping[str, Any] | None = None,
-              drop: list[str] | None = None) -> None:
-        """Replace ``layers`` (and drop ``drop``) in one atomic write, recorded in the audit table."""
+              drop: list[str] | None = None, expect: Mapping[str, int] | None = None) -> None:
+        """Replace ``layers`` (and drop ``drop``), recorded in the audit table: one transaction,
+        or part of the unit of work in progress (:meth:`transaction`).
+
+        ``expect``: layer (of ``scenario``) → the revision it was read at; the write is refused
+        with :class:`StaleRevisionError` when one changed meanwhile (nothing is written)."""
         if scenario is not None and scenario not in set(self.scenarios()["name"]):
             raise WorkspaceError("common.workspace.no_scenario", path=self.url, scenario=scenario)
         replace = {scenario_layer(name, scenario): frame for name, frame in layers.items()}
         clash = set(replace) & set(INTERNAL_TABLES)
         if clash:
             raise WorkspaceError("common.workspace.reserved", layers=", ".join(sorted(clash)))
-        dropped = [scenario_layer(name, scenario) for name in (drop or [])]
-        new_meta = self.meta
-        if meta_updates:
-            new_meta = _updated_meta(self.meta, meta_updates)
-            replace[META_TABLE] = new_meta.to_frame()
-        names = list(layers) + [f"-{d}" for d in (drop or [])]
-        counts = [len(f) for f in layers.values()] + [0] * len(drop or [])
-        self.backend.write(replace, {AUDIT_TABLE: _audit_rows(names, command, reason, scenario,
-                                                               "replace", counts)}, dropped)
-        self.meta = new_meta
+        with self.transaction(command=command, reason=reason) as tx:
+            if expect:
+                tx.expect_revisions({scenario_layer(name, scenario): rev for name, rev in expect.items()})
+            for table, frame in replace.items():
+                tx.put(table, frame)
+            for name in drop or []:
+                tx.drop(scenario_layer(name, scenario))
+            if meta_updates:
+                tx.expect_revisions({META_TABLE: self._meta_revision})
+                tx.meta_updates.update(meta_updates)
+                self.meta = _updated_meta(self.meta, meta_updates)
+                tx.put(META_TABLE, self.meta.to_frame())
+            names = list(layers) + [f"-{d}" for d in (drop or [])]
+            counts = [len(f) for f in layers.values()] + [0] * len(drop or [])
+            tx.audit.append(_audit_rows(names, command, reason, scenario, "replace", counts))
 
     def create_scenario(self, name: str, *, title: str = "", description: str = "",
                         command: str = "scenario", replace: bool = False) -> None:
-        """Register a named plan scenario (an empty set of plan layers)."""
+        """Register a named plan scenario (an empty set of plan layers); with ``replace`` an
+        existing one starts again empty. Inside a unit of work nothing is visible to others
+        before it commits."""
         scenario_layer("x", name)  # validates the name
-        table = self.scenarios()
-        if name in set(table["name"]):
-            if not replace:
-                raise WorkspaceError("common.workspace.scenario_exists", path=self.url, scenario=name)
-            table = table[table["name"] != name]
-            old = self.layers(name)
-        else:
-            old = []
-        row = pd.DataFrame([{"name": name, "title": title or name, "description": description,
-                             "created": _now(), "command": command}])
-        table = pd.concat([table, row], ignore_index=True) if len(table) else row
-        self.backend.write({SCENARIO_TABLE: table},
-                           {AUDIT_TABLE: _audit_rows([SCENARIO_TABLE], command, description, name,
-                                                     "scenario", [1])},
-                           [scenario_layer(layer, name) for layer in old])
+        with self.transaction(command=command, reason=description) as tx:
+            if SCENARIO_TABLE not in tx.replaced:
+                tx.expect_revisions(self.backend.revisions([SCENARIO_TABLE]))
+            table = self.scenarios()
+            if name in set(table["name"]):
+                if not replace:
+                    raise WorkspaceError("common.workspace.scenario_exists", path=self.url, scenario=name)
+                table = table[table["name"] != name]
+                old = self.layers(name)
+            else:
+                old = []
+            row = {"name": name, "title": title or name, "description": description,
+                   "created": _now(), "command": command}
+            table = pd.concat([table, pd.DataFrame([row])], ignore_index=True) if len(table) else pd.DataFrame([row])
+            tx.registrations.append((name, row, replace))
+            for layer in old:
+                tx.drop(scenario_layer(layer, name))
+            tx.put(SCENARIO_TABLE, table)
+            tx.audit.append(_audit_rows([SCENARIO_TABLE], command, description, name, "scenario", [1]))
 
 
 def _updated_meta(meta: Meta, updates: Mapping[str, Any]) -> Meta:
@@ -399,10 +522,7 @@ def _updated_meta(meta: Meta, updates: Mapping[str, Any]) -> Meta:
 
 def _audit_rows(layers: list[str], command: str, reason: str, scenario: str | None,
                 action: str, counts: list[int]) -> pd.DataFrame:
-    try:
-        user = getpass.getuser()
-    except Exception:  # no passwd entry in some containers
-        user = os.environ.get("USER", "unknown")
+    user = current_user()
     ts = _now()
     return pd.DataFrame({
         "ts": ts, "user": user, "command": command, "action": action,
