@@ -199,6 +199,14 @@ class Transaction:
         for table, rev in revisions.items():
             self.expect.setdefault(table, int(rev))
 
+    def watch(self, layers: Iterable[str], scenario: str | None = None) -> dict[str, int]:
+        """Expect the committed revisions of ``layers`` (of ``scenario``) as of now — call it
+        before reading them: a change committed by someone else after this refuses the commit
+        (:class:`StaleRevisionError`) unless a reconciler settles it. Returns them by layer."""
+        revs = self.ws.revisions(list(layers), scenario)
+        self.expect_revisions({scenario_layer(name, scenario): rev for name, rev in revs.items()})
+        return revs
+
     def on_stale(self, fn: Callable[["Transaction", dict[str, tuple[int, int]]], None]) -> None:
         """Register ``fn(tx, changed)``, called at commit when tables it expected changed
         meanwhile; it re-reads them (``tx.ws.read`` gives the committed state of tables this unit
