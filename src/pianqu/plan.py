@@ -123,6 +123,8 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
     >>> result.zoning.zones[["centre", "members", "population"]]            # doctest: +SKIP
     """
 
+    if write:
+        ws.check_writable()  # a read-only workspace is refused now, not after the computation
     cfg = ws.config()
     time_limit = float(cfg["zoning.time_limit_s"] if time_limit is None else time_limit)
     village_method = str(cfg["zoning.village_method"] if village_method is None else village_method)

@@ -456,6 +456,13 @@ class Workspace:
         revs = self.backend.revisions(list(physical.values()))
         return {name: revs.get(table, 0) for name, table in physical.items()}
 
+    def check_writable(self) -> None:
+        """Refuse now (read-only file or folder, immutable file), before a long computation,
+        what a write would refuse at its end."""
+        check = getattr(self.backend, "_check_writable", None)
+        if check is not None:
+            check()
+
     def revision(self, layer: str, scenario: str | None = None) -> int:
         return self.revisions([layer], scenario)[layer]
 

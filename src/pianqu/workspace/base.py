@@ -114,11 +114,15 @@ class Backend(Protocol):
               holder: Holder | None = None) -> dict[str, int]: ...
 
 
+_FIRED: set[str] = set()
+
+
 def fault_point(name: str) -> None:
     """The testing hook (module docstring): stop at ``name`` when ``PIANQU_FAULT_AT`` names it."""
     wanted = os.environ.get("PIANQU_FAULT_AT")
-    if not wanted or name not in {w.strip() for w in wanted.split(",")}:
+    if not wanted or name in _FIRED or name not in {w.strip() for w in wanted.split(",")}:
         return
+    _FIRED.add(name)  # once per process: a commit tried again does not stop again
     if os.environ.get("PIANQU_FAULT_ACTION", "pause") == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
