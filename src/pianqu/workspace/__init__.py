@@ -184,7 +184,7 @@ class Transaction:
             self.stage.put(table, frame)
         except Exception as exc:
             if isinstance(self.ws.backend, GpkgBackend):
-                raise stage_error(self.ws.backend, exc) from exc
+                raise stage_error(self.ws.backend, exc, getattr(self.stage, "path", None)) from exc
             raise
         self.replaced.add(table)
         self.dropped.discard(table)
@@ -279,7 +279,7 @@ class Transaction:
             raise
         except Exception as exc:
             if isinstance(backend, GpkgBackend):
-                raise stage_error(backend, exc) from exc
+                raise stage_error(backend, exc, getattr(self.stage, "path", None)) from exc
             raise
 
 

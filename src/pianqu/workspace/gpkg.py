@@ -252,6 +252,10 @@ class GpkgBackend:
             for table, frame in replace.items():
                 stage.put(table, frame)
             return self.commit(stage, list(replace), append, drop, expect=expect, holder=holder)
+        except WorkspaceError:
+            raise
+        except Exception as exc:  # pyogrio could not stage
+            raise stage_error(self, exc, stage.path) from exc
         finally:
             stage.discard()
 
@@ -308,6 +312,7 @@ class GpkgBackend:
             return revisions
         finally:
             con.close()
+            self.recover()  # a commit that failed half-way (disk full) is rolled back now
 
     def _create(self, stage: GpkgStage, replace, append, drop, holder: Holder) -> dict[str, int]:
         """A new workspace: the stage becomes the file (complete, then linked into place, so a
@@ -398,6 +403,8 @@ class GpkgBackend:
                 return WorkspaceError("common.workspace.read_only_file", path=self.url)
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
             return WorkspaceError("common.workspace.disk_full", path=self.url, detail=text)
+        if _out_of_room(self.real.parent, None) or _at_size_limit(self.real):
+            return WorkspaceError("common.workspace.disk_full", path=self.url, detail=text)
         return WorkspaceError("common.workspace.write_failed", path=self.url, detail=f"{type(exc).__name__}: {text}")
 
     def _clean_stale_stages(self) -> None:
@@ -416,15 +423,49 @@ class GpkgBackend:
                 stale.unlink(missing_ok=True)
 
 
-def stage_error(backend: GpkgBackend, exc: BaseException) -> WorkspaceError:
-    """A staging failure (pyogrio could not write the temporary GeoPackage) as a message."""
+def stage_error(backend: GpkgBackend, exc: BaseException, stage: Path | None = None) -> WorkspaceError:
+    """A staging failure (pyogrio could not write the temporary GeoPackage) as a message; GDAL
+    often says only "Failed to commit transaction", so a full disk or a file size limit is
+    recognised from the disk itself."""
     if isinstance(exc, WorkspaceError):
         return exc
     text = str(exc)
-    if "No space" in text or "File too large" in text or "disk" in text.lower() and "full" in text.lower() \
-            or isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+    low = text.lower()
+    if ("no space" in low or "file too large" in low or "disk is full" in low or "disk full" in low
+            or isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+            or _out_of_room(backend.real.parent, stage)):
         return WorkspaceError("common.workspace.disk_full", path=backend.url, detail=text)
     return WorkspaceError("common.workspace.write_failed", path=backend.url, detail=f"{type(exc).__name__}: {text}")
+
+
+def _out_of_room(folder: Path, stage: Path | None, margin: int = 1 << 20) -> bool:
+    """Whether the folder's file system is (nearly) full, or a stage file reached this process's
+    file size limit (RLIMIT_FSIZE)."""
+    import resource
+
+    try:
+        st = os.statvfs(folder)
+        if st.f_bavail * st.f_frsize < margin:
+            return True
+    except OSError:
+        pass
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    if soft == resource.RLIM_INFINITY or stage is None:
+        return False
+    sizes = [Path(str(stage) + s).stat().st_size for s in ("", "-journal", "-wal")
+             if Path(str(stage) + s).exists()]
+    return any(size >= soft - margin for size in sizes)
+
+
+def _at_size_limit(real: Path, margin: int = 1 << 16) -> bool:
+    """Whether the workspace or its journal reached this process's file size limit."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    if soft == resource.RLIM_INFINITY:
+        return False
+    return any(Path(str(real) + s).exists() and Path(str(real) + s).stat().st_size >= soft - margin
+               for s in ("", "-journal", "-wal"))
 
 
 def _fsync_dir(folder: Path) -> None:
