@@ -440,6 +440,14 @@ class Workspace:
             return pd.DataFrame(columns=["name", "title", "description", "created", "command"])
         return self._read_table(SCENARIO_TABLE)
 
+    def _scenario_names(self) -> set[str]:
+        pending = self._tx is not None and SCENARIO_TABLE in (self._tx.replaced | self._tx.dropped)
+        if not pending and hasattr(self.backend, "values"):
+            if SCENARIO_TABLE not in self.backend.list_tables():
+                return set()
+            return {str(v) for v in self.backend.values(SCENARIO_TABLE, "name")}
+        return set(self.scenarios()["name"])
+
     def _committed_scenarios(self) -> pd.DataFrame:
         if SCENARIO_TABLE not in self.backend.list_tables():
             return pd.DataFrame(columns=["name", "title", "description", "created", "command"])
@@ -475,7 +483,7 @@ class Workspace:
 
         ``expect``: layer (of ``scenario``) → the revision it was read at; the write is refused
         with :class:`StaleRevisionError` when one changed meanwhile (nothing is written)."""
-        if scenario is not None and scenario not in set(self.scenarios()["name"]):
+        if scenario is not None and scenario not in self._scenario_names():
             raise WorkspaceError("common.workspace.no_scenario", path=self.url, scenario=scenario)
         replace = {scenario_layer(name, scenario): frame for name, frame in layers.items()}
         clash = set(replace) & set(INTERNAL_TABLES)

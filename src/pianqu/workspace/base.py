@@ -16,6 +16,7 @@ the fault tests (tests/faults) only; without the variable it costs one dictionar
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import getpass
 import os
 import signal
@@ -75,6 +76,7 @@ def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="seconds")
 
 
+@functools.lru_cache(maxsize=1)
 def current_user() -> str:
     try:
         return getpass.getuser()

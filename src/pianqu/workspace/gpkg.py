@@ -149,6 +149,32 @@ def _register_functions(con: sqlite3.Connection) -> None:
                             deterministic=True)
 
 
+@contextlib.contextmanager
+def _throwaway_sqlite():
+    """GDAL writes a stage without fsync and without a journal: a stage is thrown away when
+    its writer dies, so durability there only costs time (27 → 5 ms for a small layer)."""
+    options = {"OGR_SQLITE_SYNCHRONOUS": "OFF", "OGR_SQLITE_JOURNAL": "OFF"}
+    before = {k: pyogrio.get_gdal_config_option(k) for k in options}
+    pyogrio.set_gdal_config_options(options)
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options(before)
+
+
+class _Borrowed:
+    """A kept connection lent for one use: ``close`` leaves it open."""
+
+    def __init__(self, con: sqlite3.Connection):
+        self._con = con
+
+    def execute(self, *args):
+        return self._con.execute(*args)
+
+    def close(self) -> None:
+        pass
+
+
 class GpkgStage:
     """The temporary GeoPackage a write is staged in (module docstring); readable meanwhile so
     that a unit of work reads its own writes as they will be stored."""
@@ -159,7 +185,8 @@ class GpkgStage:
         _ACTIVE_STAGES.add(str(self.path))
 
     def put(self, table: str, frame: Frame) -> None:
-        _write_frame(self.path, table, frame)
+        with _throwaway_sqlite():
+            _write_frame(self.path, table, frame)
         self.tables.add(table)
 
     def read(self, table: str, columns=None, bbox=None) -> Frame:
@@ -193,9 +220,69 @@ class GpkgBackend:
         return self.path.exists()
 
     def list_tables(self) -> list[str]:
+        """The layers (the tables registered in ``gpkg_contents``, as GDAL lists them), read
+        with SQLite: ~0.3 ms where pyogrio.list_layers takes ~35 ms on a county workspace."""
         if not self.path.exists():
             return []
-        return [str(name) for name, _ in pyogrio.list_layers(self.path)]
+        con = self._reader()
+        try:
+            return [str(r[0]) for r in con.execute(
+                "SELECT table_name FROM gpkg_contents WHERE data_type IN ('features', 'attributes') ORDER BY rowid")]
+        except sqlite3.DatabaseError as exc:
+            raise WorkspaceError("common.workspace.not_readable", path=self.url, detail=str(exc)) from exc
+        finally:
+            con.close()
+
+    def values(self, table: str, column: str) -> list:
+        """One column of a plain table, read with SQLite (e.g. the scenario names)."""
+        con = self._reader()
+        try:
+            return [r[0] for r in con.execute(f"SELECT {_q(column)} FROM {_q(table)}")]
+        except sqlite3.DatabaseError as exc:
+            raise WorkspaceError("common.workspace.unreadable_layer", path=self.url, layer=table,
+                                 detail=str(exc)) from exc
+        finally:
+            con.close()
+
+    def _reader(self) -> "_Borrowed":
+        """The backend's read-only SQLite connection, kept open between calls (a connection
+        parses the schema of ~70 layers once, not at every call) and renewed when the file was
+        replaced; used as ``con = self._reader(); ...; con.close()`` (close keeps it)."""
+        return _Borrowed(self._cached("ro"))
+
+    def _writer(self) -> sqlite3.Connection:
+        """The backend's writing connection, kept open between writes (no lock is held between
+        transactions); an interrupted one is dropped (:meth:`_forget`)."""
+        con = self._cached("rw")
+        _register_functions(con)
+        return con
+
+    def _cached(self, mode: str) -> sqlite3.Connection:
+        real = self.real
+        st = real.stat()
+        key = (mode, str(real), st.st_dev, st.st_ino)
+        cache = self.__dict__.setdefault("_connections", {})
+        con = cache.get(mode)
+        if con is not None and con[0] == key:
+            return con[1]
+        if con is not None:
+            con[1].close()
+        if mode == "ro":
+            new = sqlite3.connect(f"file:{real}?mode=ro", uri=True, timeout=self.busy_timeout_s,
+                                  check_same_thread=False)
+        else:
+            new = sqlite3.connect(real, timeout=self.busy_timeout_s, isolation_level=None, check_same_thread=False)
+        cache[mode] = (key, new)
+        return new
+
+    def _forget(self) -> None:
+        """Close the kept connections (after a failed write, before a recovery)."""
+        for _key, con in self.__dict__.pop("_connections", {}).values():
+            with contextlib.suppress(sqlite3.Error):
+                con.close()
+
+    def close(self) -> None:
+        self._forget()
 
     def read(self, table, columns=None, bbox=None):
         return _read(self.path, table, columns, bbox, url=self.url)
@@ -203,7 +290,7 @@ class GpkgBackend:
     def revisions(self, tables: Iterable[str] | None = None) -> dict[str, int]:
         rows: dict[str, int] = {}
         if self.path.exists():
-            con = sqlite3.connect(f"file:{self.real}?mode=ro", uri=True, timeout=self.busy_timeout_s)
+            con = self._reader()
             try:
                 rows = _revision_rows(con)
             except sqlite3.DatabaseError as exc:
@@ -217,7 +304,7 @@ class GpkgBackend:
 
     def latest(self, tables: Iterable[str]) -> dict[str, dict]:
         """The latest ``pianqu_revision`` row of each table (revision, ts, command, user)."""
-        con = sqlite3.connect(f"file:{self.real}?mode=ro", uri=True, timeout=self.busy_timeout_s)
+        con = self._reader()
         try:
             return _latest(con, tables)
         finally:
@@ -229,6 +316,7 @@ class GpkgBackend:
         journal = Path(str(self.real) + "-journal")
         if not journal.exists() or not os.access(self.real, os.W_OK):
             return
+        self._forget()
         con = sqlite3.connect(self.real, timeout=self.busy_timeout_s)
         try:
             con.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -274,11 +362,11 @@ class GpkgBackend:
                 stage.put(_APPEND_PREFIX + table, frame)
         fault_point("staged")
         try:
-            con = sqlite3.connect(self.real, timeout=self.busy_timeout_s, isolation_level=None)
-        except sqlite3.Error as exc:
+            con = self._writer()
+        except (sqlite3.Error, OSError) as exc:
             raise self._storage_error(exc) from exc
+        ok = False
         try:
-            _register_functions(con)
             try:
                 con.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
@@ -309,10 +397,12 @@ class GpkgBackend:
                     con.execute("DETACH DATABASE stage")
                 if str(con.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
                     con.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            ok = True
             return revisions
         finally:
-            con.close()
-            self.recover()  # a commit that failed half-way (disk full) is rolled back now
+            if not ok:
+                self._forget()
+                self.recover()  # a commit that failed half-way (disk full) is rolled back now
 
     def _create(self, stage: GpkgStage, replace, append, drop, holder: Holder) -> dict[str, int]:
         """A new workspace: the stage becomes the file (complete, then linked into place, so a
@@ -339,7 +429,7 @@ class GpkgBackend:
         return revisions
 
     def _plain_tables(self) -> list[str]:
-        con = sqlite3.connect(f"file:{self.real}?mode=ro", uri=True, timeout=self.busy_timeout_s)
+        con = self._reader()
         try:
             return list(_tables(con).values())
         except sqlite3.DatabaseError as exc:
@@ -477,9 +567,20 @@ def _fsync_dir(folder: Path) -> None:
 
 
 # -- inside the transaction ----------------------------------------------------------------------
-def _tables(con: sqlite3.Connection, schema: str = "main") -> dict[str, str]:
-    """lower name → name of the tables of ``schema``."""
-    return {r[0].lower(): r[0] for r in con.execute(f"SELECT name FROM {schema}.sqlite_master WHERE type='table'")}
+_TABLES: dict[tuple, dict[str, str]] = {}
+
+
+def _tables(con, schema: str = "main") -> dict[str, str]:
+    """lower name → name of the tables of ``schema`` (remembered until the schema changes)."""
+    version = con.execute(f"PRAGMA {schema}.schema_version").fetchone()[0]
+    key = (id(getattr(con, "_con", con)), schema, version)
+    hit = _TABLES.get(key)
+    if hit is None:
+        if len(_TABLES) > 64:
+            _TABLES.clear()
+        hit = _TABLES[key] = {r[0].lower(): r[0] for r in
+                              con.execute(f"SELECT name FROM {schema}.sqlite_master WHERE type='table'")}
+    return dict(hit)
 
 
 def _revision_rows(con: sqlite3.Connection) -> dict[str, int]:
@@ -506,8 +607,8 @@ def _columns(con: sqlite3.Connection, table: str, schema: str = "main") -> list[
 
 def _drop(con: sqlite3.Connection, table: str) -> bool:
     """Drop ``table`` of main with its registrations and R-tree; whether it existed."""
-    name = _tables(con).get(table.lower())
     present = _tables(con)
+    name = present.get(table.lower())
     if "gpkg_geometry_columns" in present:
         for (col,) in con.execute("SELECT column_name FROM gpkg_geometry_columns WHERE lower(table_name)=lower(?)",
                                   (table,)).fetchall():
@@ -539,8 +640,9 @@ def _copy(con: sqlite3.Connection, stage_table: str, table: str) -> None:
     con.execute(create)
     con.execute(f"INSERT INTO main.{_q(table)} SELECT * FROM stage.{_q(stage_table)}")
     srs = set()
+    main_tables, stage_tables = _tables(con), _tables(con, "stage")
     for reg in _REGISTRATIONS:
-        if reg not in _tables(con, "stage") or reg not in _tables(con):
+        if reg not in stage_tables or reg not in main_tables:
             continue
         cols = [c for c in _columns(con, reg, "stage") if c in set(_columns(con, reg))]
         rows = con.execute(f"SELECT {', '.join(map(_q, cols))} FROM stage.{reg} WHERE table_name=?",
@@ -552,15 +654,15 @@ def _copy(con: sqlite3.Connection, stage_table: str, table: str) -> None:
                 srs.add(row[cols.index("srs_id")])
             con.execute(f"INSERT INTO main.{reg} ({', '.join(map(_q, cols))}) VALUES ({', '.join('?' * len(cols))})",
                         row)
-    if srs and "gpkg_spatial_ref_sys" in _tables(con):
+    if srs and "gpkg_spatial_ref_sys" in main_tables:
         cols = [c for c in _columns(con, "gpkg_spatial_ref_sys", "stage") if c in set(_columns(con, "gpkg_spatial_ref_sys"))]
         for s in srs:
             con.execute(f"INSERT OR IGNORE INTO main.gpkg_spatial_ref_sys ({', '.join(cols)}) "
                         f"SELECT {', '.join(cols)} FROM stage.gpkg_spatial_ref_sys WHERE srs_id=?", (s,))
     for (col,) in con.execute("SELECT column_name FROM main.gpkg_geometry_columns WHERE table_name=?", (table,)).fetchall() \
-            if "gpkg_geometry_columns" in _tables(con) else []:
+            if "gpkg_geometry_columns" in main_tables else []:
         src, dst = f"rtree_{stage_table}_{col}", f"rtree_{table}_{col}"
-        if src.lower() in _tables(con, "stage"):
+        if src.lower() in stage_tables:
             con.execute(f"CREATE VIRTUAL TABLE {_q(dst)} USING rtree(id, minx, maxx, miny, maxy)")
             con.execute(f"INSERT INTO main.{_q(dst)} SELECT * FROM stage.{_q(src)}")
     for kind, name, sql in master:
