@@ -60,7 +60,8 @@ def test_kill_at_every_point_leaves_the_old_state_or_the_new(command, point, cou
     else:
         assert after == old
         assert sha(ws_copy) == old_hash, "a rolled-back write leaves every byte as it was"
-        assert not Path(str(ws_copy) + "-journal").exists()
+        # (a journal killed before its header was synced is not hot: SQLite ignores it and the
+        # next write reuses it, below)
     if command == "plan":
         v = CliRunner().invoke(app, ["validate", str(ws_copy)])
         assert v.exit_code in (0, 1) and v.exception is None or isinstance(v.exception, SystemExit), v.output
@@ -68,6 +69,7 @@ def test_kill_at_every_point_leaves_the_old_state_or_the_new(command, point, cou
     again = run(["lines", "reopen", ws_copy, "eco_redline", "-s", "plan"])
     assert again.returncode == 0, again.stderr[-3000:]
     assert leftovers(ws_copy.parent) == []
+    assert not Path(str(ws_copy) + "-journal").exists()
 
 
 def test_decision_made_while_plan_runs_survives(county, ws_copy):
