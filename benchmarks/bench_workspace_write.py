@@ -5,8 +5,8 @@ Workspaces: the county (default 511921 通江县, seed 1) planned once (``plan``
 land), and a 10× larger one (the same plus copies of its ``landuse`` layer until the file is
 ≈ 10× as large). On each, both backends, ``--repeat`` times each (median reported):
 
-- ``decision``: ``lines decide`` as the library does it — one conflict's action changed, the
-  scenario's ``conflict`` layer written (``write_conflicts``);
+- ``decision``: ``lines decide`` as the library does it — one conflict's decision changed, the
+  scenario's ``conflict`` layer written (``write_conflicts``; the write alone is timed);
 - ``zone edit``: one zone's attributes edited and the scenario's ``zone`` layer written;
 - ``plan writes``: the time ``plan`` spends writing (the old backend: its four whole-file
   copies; the new one: staging every layer plus the one commit), on a copy, once.
@@ -126,27 +126,30 @@ def open_with(path: Path, kind: str) -> Workspace:
 
 
 # -- the writes ---------------------------------------------------------------------------------
-def decision_write(ws: Workspace, k: int) -> None:
+def decision_write(ws: Workspace, k: int):
+    """The edited conflict table (read, not timed) and its write (timed)."""
     from pianqu.land.conflicts import write_conflicts
 
     c = ws.read("conflict", "plan")
     c.loc[c.index[k % len(c)], "decision_reason"] = f"bench {k}"
-    write_conflicts(ws, "plan", c, command="lines decide", reason="bench")
+    return lambda: write_conflicts(ws, "plan", c, command="lines decide", reason="bench")
 
 
-def zone_edit(ws: Workspace, k: int) -> None:
+def zone_edit(ws: Workspace, k: int):
     z = ws.read("zone", "plan")
     if "specialty_zh" in z.columns:
         z.loc[z.index[k % len(z)], "specialty_zh"] = f"编辑 {k}"
-    ws.write({"zone": z}, scenario="plan", command="zones edit", reason="bench")
+    return lambda: ws.write({"zone": z}, scenario="plan", command="zones edit", reason="bench")
 
 
 def timed(fn, ws, repeat: int) -> list[float]:
-    fn(ws, -1)  # warm: files in the page cache, modules loaded
+    """Seconds of each write alone (the read before it is not counted)."""
+    fn(ws, -1)()  # warm: files in the page cache, modules loaded
     out = []
     for k in range(repeat):
+        write = fn(ws, k)
         t = time.perf_counter()
-        fn(ws, k)
+        write()
         out.append(time.perf_counter() - t)
     return out
 
