@@ -11,6 +11,7 @@ table), or nothing with ``write=False``.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -21,14 +22,14 @@ from pianqu.findings import Finding
 from pianqu.industry import Specialties, leading_specialties, zone_neighbours
 from pianqu.inputs import PlanInputs, from_workspace
 from pianqu.land import instance as land_instance
-from pianqu.land.workflow import planner_layers
+from pianqu.land.workflow import keep_planner_changes, planner_layers, planner_tables
 from pianqu.network import NetworkAnalysis, analyse_network
 from pianqu.network.snap import seat_points
 from pianqu.progress import task
 from pianqu.services import instance as services_instance
 from pianqu.services.analysis import ServicesAnalysis
 from pianqu.services.common import Zones
-from pianqu.workspace import Workspace, storable
+from pianqu.workspace import Workspace, scenario_layer, storable
 from pianqu.zoning import instance as zoning_instance
 from pianqu.zoning.autop import AutoP
 from pianqu.zoning.centres import CentreScores, township_hierarchy, village_hierarchy
@@ -124,6 +125,8 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
     >>> result.zoning.zones[["centre", "members", "population"]]            # doctest: +SKIP
     """
 
+    if write:
+        ws.check_writable()  # a read-only workspace is refused now, not after the computation
     cfg = ws.config()
     time_limit = float(cfg["zoning.time_limit_s"] if time_limit is None else time_limit)
     village_method = str(cfg["zoning.village_method"] if village_method is None else village_method)
@@ -188,29 +191,35 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
     layers = _plan_layers(result, ap, p, scores, hierarchy, village_layers, vz, village_method, specialties, net,
                           inputs)
     layers.update({k: storable(v) for k, v in centre_layers.items()})
-    if write:
-        kept = planner_layers(ws, scenario)  # line status, conflict decisions, cleaned lines survive a re-plan
-        ws.create_scenario(scenario, title=title or scenario, description="pianqu plan", command="plan",
-                           replace=scenario in set(ws.scenarios()["name"]))
-        ws.write({**kept, **layers}, command="plan", scenario=scenario,
-                 reason=f"p={result.p} ({'auto' if p is None else 'given'}), status {result.status}, "
-                        f"gap {result.gap:.2e}")
-    services = None
-    if services_step and inputs.facilities is not None and inputs.graph is not None:
-        with task("公共服务与安全 / services and safety", total=1) as advance:
-            zones = Zones.from_frame(layers["zone_member"], code="township_code", zone="zone", is_centre="is_centre")
-            services = services_instance.analyse(services_instance.from_workspace(ws, scenario, config=cfg,
-                                                                                  inputs=inputs, zones=zones))
-            if write:
-                services.write(ws, scenario)
-            findings += list(getattr(services, "findings", []))
-            advance()
-    land = None
-    if land_step and ws.has("landuse"):
-        with task("三线冲突与三区划分 / control lines and the three spaces", total=1) as advance:
-            land = plan_land(ws, scenario, layers["zone"], write=write)
-            findings += land.get("findings", [])
-            advance()
+    reason = (f"p={result.p} ({'auto' if p is None else 'given'}), status {result.status}, "
+              f"gap {result.gap:.2e}")
+    # one unit of work: the scenario, the services and the land layers commit together or not at
+    # all; the planner's work read here (the snapshot) and changed meanwhile is kept at the commit
+    with (ws.transaction(command="plan", reason=reason) if write else contextlib.nullcontext()) as tx:
+        if write:
+            tx.expect_revisions(ws.backend.revisions(planner_tables(scenario)
+                                                     + [scenario_layer("plan_run", scenario)]))
+            tx.on_stale(lambda tx, changed: keep_planner_changes(tx, scenario, changed))
+            kept = planner_layers(ws, scenario)  # line status, conflict decisions, cleaned lines survive a re-plan
+            ws.create_scenario(scenario, title=title or scenario, description="pianqu plan", command="plan",
+                               replace=scenario in set(ws.scenarios()["name"]))
+            ws.write({**kept, **layers}, command="plan", scenario=scenario, reason=reason)
+        services = None
+        if services_step and inputs.facilities is not None and inputs.graph is not None:
+            with task("公共服务与安全 / services and safety", total=1) as advance:
+                zones = Zones.from_frame(layers["zone_member"], code="township_code", zone="zone", is_centre="is_centre")
+                services = services_instance.analyse(services_instance.from_workspace(ws, scenario, config=cfg,
+                                                                                      inputs=inputs, zones=zones))
+                if write:
+                    services.write(ws, scenario)
+                findings += list(getattr(services, "findings", []))
+                advance()
+        land = None
+        if land_step and ws.has("landuse"):
+            with task("三线冲突与三区划分 / control lines and the three spaces", total=1) as advance:
+                land = plan_land(ws, scenario, layers["zone"], write=write)
+                findings += land.get("findings", [])
+                advance()
     findings = list(inputs.findings) + findings
     return PlanResult(scenario, result, ap, scores, vz, specialties, net, layers, findings, services, land,
                       inputs, inst)

@@ -129,19 +129,29 @@ def test_killed_writer_leaves_previous_state_readable(ws: Workspace, tmp_path: P
     assert len(Workspace.open(ws.path).read("landuse")) == 5
 
 
-def test_second_writer_is_refused_while_first_holds_lock(ws: Workspace):
-    import fcntl
+def test_second_writer_waits_then_fails_naming_the_holder(ws: Workspace):
+    """The lock is SQLite's own (no side lock file): a second writer waits for
+    workspace.busy_timeout_s, then fails naming the holder recorded in ``<file>.writer``."""
+    import json
+    import sqlite3
 
-    lock = open(ws.path.with_name(ws.path.name + ".lock"), "w")
-    fcntl.flock(lock, fcntl.LOCK_EX)
+    (ws.path.parent / "pianqu.toml").write_text('[thresholds]\n"workspace.busy_timeout_s" = 0.3\n')
+    again = Workspace.open(ws.path)
+    before = ws.path.read_bytes()
+    holder = sqlite3.connect(ws.path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    ws.path.with_name(ws.path.name + ".writer").write_text(json.dumps(
+        {"command": "plan", "user": "zhang", "pid": os.getpid(), "started": "2024-05-01T09:00:00+08:00"}))
     try:
-        with raises_en(WorkspaceError, "another pianqu process"):
-            ws.write({"landuse": parcels(1)}, command="test")
+        with raises_en(WorkspaceError, "command `plan`, user zhang, pid") as err:
+            again.write({"landuse": parcels(1)}, command="test")
+        assert "2024-05-01T09:00:00+08:00" in err.value.message("zh")
     finally:
-        fcntl.flock(lock, fcntl.LOCK_UN)
-        lock.close()
-    ws.write({"landuse": parcels(1)}, command="test")
-    assert len(ws.read("landuse")) == 1
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert ws.path.read_bytes() == before
+    again.write({"landuse": parcels(1)}, command="test")
+    assert len(again.read("landuse")) == 1
 
 
 def test_tables_without_geometry(ws: Workspace):

@@ -12,8 +12,9 @@ data, before any plan); ``pianqu plan`` then starts its scenario from that work.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Iterator, Optional
 
 import pandas as pd
 import typer
@@ -58,6 +59,25 @@ def _open(path: Path, scenario: str | None, lang: str):
         _refuse(t("land.cli.no_scenario", lang, scenario=scenario, path=str(path)), lang,
                 t("land.cli.no_scenario_do", lang), code=2)
     return ws
+
+
+@contextmanager
+def _unit(ws, command: str, scenario: str | None, lang: str, watch: tuple[str, ...] = ()) -> Iterator[object]:
+    """One unit of work for a command (its writes commit together or not at all), watching the
+    revisions of ``watch`` (of ``scenario`` and, for a scenario, of the base) so that a change
+    someone else commits meanwhile refuses the write rather than being overwritten. A refusal
+    of the workspace (stale, locked, read-only, disk full) exits with code 1, nothing changed."""
+    from pianqu.workspace import WorkspaceError
+
+    try:
+        with ws.transaction(command=command) as tx:
+            if watch:
+                tx.watch(watch, scenario)
+                if scenario is not None:
+                    tx.watch(watch, None)
+            yield tx
+    except WorkspaceError as exc:
+        _refuse(exc, lang)
 
 
 def _where(scenario: str | None, lang: str) -> str:
@@ -128,7 +148,8 @@ def finalise(ws_path: Ws, line: Annotated[str, typer.Argument(help="farmland_pbf
     lang = resolve_lang(lang)
     ws = _open(ws_path, scenario, lang)
     try:
-        s = finalise_line(ws, scenario, line, reason, command="lines finalise")
+        with _unit(ws, "lines finalise", scenario, lang):
+            s = finalise_line(ws, scenario, line, reason, command="lines finalise")
     except WorkflowError as exc:
         _workflow_error(exc, lang)
     _say(t("land.cli.finalised", lang, line=t(f"land.line.{line}", lang), scenario=_where(scenario, lang)))
@@ -146,7 +167,8 @@ def reopen(ws_path: Ws, line: Annotated[str, typer.Argument(help="farmland_pbf |
     ws = _open(ws_path, scenario, lang)
     before = read_status(ws, scenario)
     try:
-        s = reopen_line(ws, scenario, line, reason, command="lines reopen")
+        with _unit(ws, "lines reopen", scenario, lang):
+            s = reopen_line(ws, scenario, line, reason, command="lines reopen")
     except WorkflowError as exc:
         _workflow_error(exc, lang)
     stale = sorted(set(s.loc[s["status"] == "stale", "line"]) - set(before.loc[before["status"] == "stale", "line"]))
@@ -171,7 +193,8 @@ def conflicts(ws_path: Ws, scenario: Scenario = None, lang: Lang = "") -> None:
     """列出控制线冲突图斑（无冲突表时先检测）/ list the conflict patches (detected if absent)."""
     lang = resolve_lang(lang)
     ws = _open(ws_path, scenario, lang)
-    c, fresh = _conflicts(ws, scenario, lang)
+    with _unit(ws, "lines conflicts", scenario, lang, ("conflict",)):
+        c, fresh = _conflicts(ws, scenario, lang)
     if fresh:
         _say(t("land.cli.detected", lang, n=len(c), scenario=_where(scenario, lang)))
     if not len(c):
@@ -193,14 +216,15 @@ def decide(ws_path: Ws, conflict_id: Annotated[str, typer.Argument(help="冲突�
 
     lang = resolve_lang(lang)
     ws = _open(ws_path, scenario, lang)
-    c, _ = _conflicts(ws, scenario, lang, "lines decide")
-    try:
-        c = decide_conflicts(c, {conflict_id: (resolution, reason)})
-    except LandInputError as exc:
-        _refuse(t("land.cli.decide_refused", lang, id=conflict_id, reason=user_message(exc, lang)), lang,
-                t("land.cli.decide_do", lang))
-    write_conflicts(ws, scenario, c, command="lines decide",
-                    reason=f"{conflict_id}: {resolution}" + (f" ({reason})" if reason else ""))
+    with _unit(ws, "lines decide", scenario, lang, ("conflict",)):
+        c, _ = _conflicts(ws, scenario, lang, "lines decide")
+        try:
+            c = decide_conflicts(c, {conflict_id: (resolution, reason)})
+        except LandInputError as exc:
+            _refuse(t("land.cli.decide_refused", lang, id=conflict_id, reason=user_message(exc, lang)), lang,
+                    t("land.cli.decide_do", lang))
+        write_conflicts(ws, scenario, c, command="lines decide",
+                        reason=f"{conflict_id}: {resolution}" + (f" ({reason})" if reason else ""))
     _say(t("land.cli.decided", lang, id=conflict_id, action=resolution, scenario=_where(scenario, lang)))
 
 
@@ -209,15 +233,17 @@ def apply(ws_path: Ws, scenario: Scenario = None, reason: Reason = "", lang: Lan
     """应用冲突规则与决定，得到清理后的控制线（记入审计表）/ apply the rules and decisions."""
     from pianqu.land.common import LandInputError
     from pianqu.land.conflicts import apply_conflicts, read_lines, write_resolution
+    from pianqu.land.workflow import PLANNER_LAYERS
 
     lang = resolve_lang(lang)
     ws = _open(ws_path, scenario, lang)
-    c, _ = _conflicts(ws, scenario, lang, "lines apply")
-    try:
-        res = apply_conflicts(read_lines(ws, scenario), c, epsg=ws.meta.compute_epsg)
-    except LandInputError as exc:
-        _refuse(exc, lang, t("land.cli.apply_do", lang))
-    s = write_resolution(ws, scenario, res, reason=reason, command="lines apply")
+    with _unit(ws, "lines apply", scenario, lang, PLANNER_LAYERS):
+        c, _ = _conflicts(ws, scenario, lang, "lines apply")
+        try:
+            res = apply_conflicts(read_lines(ws, scenario), c, epsg=ws.meta.compute_epsg)
+        except LandInputError as exc:
+            _refuse(exc, lang, t("land.cli.apply_do", lang))
+        s = write_resolution(ws, scenario, res, reason=reason, command="lines apply")
     _say(t("land.cli.applied", lang, resolved=res.summary.get("resolved", 0), open=res.summary.get("open", 0),
            what=render(res.describe(), lang)))
     for row in _status_lines(s, lang):

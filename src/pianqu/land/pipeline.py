@@ -61,13 +61,14 @@ class LandRun:
     def write(self, ws: Workspace, scenario: str, *, command: str = "plan") -> None:
         """Write :attr:`layers` into ``scenario`` of ``ws`` (created when missing) in one write; the
         audit reason counts the conflicts and zones and lists each step's status."""
-        if scenario not in set(ws.scenarios()["name"]):
-            ws.create_scenario(scenario, title=scenario, description=f"pianqu {command}", command=command)
         out = self.layers
-        ws.write({k: storable(v) for k, v in out.items()}, command=command, scenario=scenario,
-                 reason=f"{len(out['conflict'])} control-line conflict patches; three spaces of "
-                        f"{len(out['space_by_zone'])} zones; land steps: "
-                        + ", ".join(f"{s['step']} {s['status']}" for s in self.steps))
+        with ws.transaction(command=command):  # the scenario and its layers commit together
+            if scenario not in set(ws.scenarios()["name"]):
+                ws.create_scenario(scenario, title=scenario, description=f"pianqu {command}", command=command)
+            ws.write({k: storable(v) for k, v in out.items()}, command=command, scenario=scenario,
+                     reason=f"{len(out['conflict'])} control-line conflict patches; three spaces of "
+                            f"{len(out['space_by_zone'])} zones; land steps: "
+                            + ", ".join(f"{s['step']} {s['status']}" for s in self.steps))
 
 
 # -- quota targets ------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ import pandas as pd
 from pianqu.errors import PianquError, Phrase, UserValueError
 from pianqu.land.common import CONTROL_LINES
 from pianqu.schema import WORK_LAYERS
-from pianqu.workspace import Workspace
+from pianqu.workspace import Transaction, Workspace, scenario_layer
 from pianqu.parcels import read_landuse
 
 STATUS_TABLE = "control_line_status"
@@ -160,21 +160,30 @@ def _open_conflicts(ws: Workspace, scenario: str | None) -> pd.DataFrame | None:
 def finalise_line(ws: Workspace, scenario: str | None, line: str, reason: str = "", *,
                   command: str = "land finalise") -> pd.DataFrame:
     """Finalise ``line`` in ``scenario`` (None: the base workspace; refused with the reason when
-    out of order)."""
-    before = read_status(ws, scenario)
-    after = finalise(before, line, reason, open_conflicts=_open_conflicts(ws, scenario))
-    if not after.equals(before):
-        ws.write({STATUS_TABLE: after}, scenario=scenario, command=command,
-                 reason=f"finalise {line}: {reason}".rstrip(": "))
+    out of order). Refused too (StaleRevisionError) when the status or the conflicts change
+    between reading them and writing."""
+    with ws.transaction(command=command, reason=reason) as tx:
+        tx.watch([STATUS_TABLE, "conflict"], scenario)
+        if scenario is not None:  # a scenario without its own status reads the base one
+            tx.watch([STATUS_TABLE], None)
+        before = read_status(ws, scenario)
+        after = finalise(before, line, reason, open_conflicts=_open_conflicts(ws, scenario))
+        if not after.equals(before):
+            ws.write({STATUS_TABLE: after}, scenario=scenario, command=command,
+                     reason=f"finalise {line}: {reason}".rstrip(": "))
     return after
 
 
 def reopen_line(ws: Workspace, scenario: str | None, line: str, reason: str = "", *,
                 command: str = "land reopen") -> pd.DataFrame:
     """Reopen ``line`` in ``scenario``; later final lines become stale."""
-    after = reopen(read_status(ws, scenario), line, reason)
-    ws.write({STATUS_TABLE: after}, scenario=scenario, command=command,
-             reason=f"reopen {line}: {reason}".rstrip(": "))
+    with ws.transaction(command=command, reason=reason) as tx:
+        tx.watch([STATUS_TABLE], scenario)
+        if scenario is not None:
+            tx.watch([STATUS_TABLE], None)
+        after = reopen(read_status(ws, scenario), line, reason)
+        ws.write({STATUS_TABLE: after}, scenario=scenario, command=command,
+                 reason=f"reopen {line}: {reason}".rstrip(": "))
     return after
 
 
@@ -193,6 +202,53 @@ def planner_layers(ws: Workspace, scenario: str) -> dict[str, pd.DataFrame]:
     if "conflict" in base and "conflict" in own:
         out["conflict"] = merge_decisions(own["conflict"], base["conflict"])
     return out
+
+
+def planner_tables(scenario: str) -> list[str]:
+    """The tables (physical names) holding the planner's own work that ``plan`` starts
+    ``scenario`` from: the scenario's ``PLANNER_LAYERS`` and the base work layers."""
+    return [scenario_layer(name, scenario) for name in PLANNER_LAYERS] + list(BASE_WORK_LAYERS)
+
+
+def keep_planner_changes(tx: Transaction, scenario: str, changed: dict[str, tuple[int, int]]) -> None:
+    """At the commit of ``plan`` (a :meth:`pianqu.workspace.Transaction.on_stale` hook): the
+    planner's work committed while the plan ran is kept, never overwritten. A decision on a
+    conflict made meanwhile (``lines decide``) goes onto the plan's new conflict table (by
+    conflict id, as a re-plan carries decisions); a status, cleaned lines or change log changed
+    meanwhile replace what the plan read at its start; a base table changed meanwhile brings
+    its new decisions to the scenario's conflicts where the scenario has none of its own.
+    Tables settled here no longer refuse the commit."""
+    from pianqu.land.conflicts import _carry
+
+    ws = tx.ws
+    own = {scenario_layer(name, scenario): name for name in PLANNER_LAYERS}
+    committed = set(ws.backend.list_tables())
+    for table, (expected, current) in changed.items():
+        if table in own:
+            name, newer = own[table], True
+        elif table in BASE_WORK_LAYERS:  # the base wins where the scenario had none of its own
+            name = table
+            newer = tx.expect.get(scenario_layer(name, scenario), 0) == 0
+        else:
+            continue
+        if table not in committed:
+            continue  # dropped meanwhile: left to refuse the commit
+        fresh = ws.backend.read(table)
+        why = f"kept: {table} changed while the plan ran (r{expected}→r{current})"
+        if name == "conflict" and ws.has("conflict", scenario):
+            pending = ws.read("conflict", scenario)
+            if newer:  # the plan's new patches with the decisions made meanwhile
+                merged = _carry(pending.copy(), pd.DataFrame(fresh))
+                extra = fresh[_decided(fresh) & ~fresh["conflict_id"].isin(set(merged["conflict_id"]))]
+                if len(extra):
+                    merged = pd.concat([merged, extra[[c for c in merged.columns if c in extra.columns]]],
+                                       ignore_index=True)
+            else:
+                merged = merge_decisions(pending, pd.DataFrame(fresh))
+            ws.write({"conflict": merged}, scenario=scenario, command=tx.command, reason=why)
+        elif newer:
+            ws.write({name: fresh}, scenario=scenario, command=tx.command, reason=why)
+        tx.settle(table, current)
 
 
 def _decided(c: pd.DataFrame) -> pd.Series:

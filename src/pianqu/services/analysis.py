@@ -102,9 +102,11 @@ class ServicesAnalysis:
         for name in service_tables(self):
             t = out[name]
             out[name] = t.astype({c: str for c in t.columns if t[c].dtype == object})
-        if scenario not in set(ws.scenarios()["name"]):
-            ws.create_scenario(scenario, command="services")
-        ws.write(out, command="services", reason=reason or "public services and safety (issue 5)", scenario=scenario)
+        with ws.transaction(command="services"):  # the scenario and its layers commit together
+            if scenario not in set(ws.scenarios()["name"]):
+                ws.create_scenario(scenario, command="services")
+            ws.write(out, command="services", reason=reason or "public services and safety (issue 5)",
+                     scenario=scenario)
         return {k: len(v) for k, v in out.items()}
 
 

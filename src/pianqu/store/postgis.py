@@ -253,7 +253,7 @@ class PostgisBackend:
         tables touched. ``progress`` (optional) is called with each table's name once it is written."""
         import psycopg
 
-        holder = holder or Holder.current()
+        holder = holder or Holder.here()
         for name in [*replace, *append, *drop]:
             self._check_name(name)
         prepared = {t: _prepare(t, f, self.url) for t, f in replace.items()}  # outside the lock

@@ -81,7 +81,7 @@ def push(source: str | Path, target: str, *, replace: bool = False) -> Transfer:
     if not has_config and dst.exists() and dst.config_text() is not None:
         drop.append(CONFIG_TABLE)
     with progress.task(t("db.push.progress", path=dst.url), total=len(frames)) as advance:
-        dst.write(frames, {}, drop, holder=Holder.current("db push"), progress=lambda _t: advance())
+        dst.write(frames, {}, drop, holder=Holder.here("db push"), progress=lambda _t: advance())
     return Transfer(str(source), dst.url, {n: len(f) for n, f in frames.items() if n != CONFIG_TABLE}, has_config)
 
 

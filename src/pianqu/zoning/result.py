@@ -122,10 +122,11 @@ class ZoningResult:
 
     def write(self, ws: "Workspace", scenario: str, *, command: str = "zones") -> None:
         """Write :meth:`layers` into ``scenario`` of ``ws`` (created when missing) in one write."""
-        if scenario not in set(ws.scenarios()["name"]):
-            ws.create_scenario(scenario, title=scenario, description=f"pianqu {command}", command=command)
-        ws.write({k: storable(v) for k, v in self.layers().items()}, command=command, scenario=scenario,
-                 reason=f"p={self.p}, status {self.status}, gap {self.gap:.2e}")
+        with ws.transaction(command=command):  # the scenario and its layers commit together
+            if scenario not in set(ws.scenarios()["name"]):
+                ws.create_scenario(scenario, title=scenario, description=f"pianqu {command}", command=command)
+            ws.write({k: storable(v) for k, v in self.layers().items()}, command=command, scenario=scenario,
+                     reason=f"p={self.p}, status {self.status}, gap {self.gap:.2e}")
 
 
 def relative_gap(objective: float, bound: float) -> float:
