@@ -28,7 +28,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from pianqu.errors import Phrase, UserValueError
+from pianqu.errors import Phrase, UserValueError, check_input
 from pianqu.findings import Finding
 from pianqu.standards import (TABLES, OverrideError, RowOverride, Threshold, apply_overrides, default_thresholds,
                               key_of, table, threshold_rule)
@@ -85,6 +85,7 @@ def load_config(workspace: str | Path | None = None, *, path: str | Path | None 
     synth: dict[str, Any] = {}
     notes: list[Finding] = []
     if cfg_path is not None and cfg_path.exists():
+        check_input(cfg_path, empty_ok=True)  # a FIFO would block the read; a folder, no permission
         try:
             raw = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -198,7 +198,7 @@ def _kind(mode: int) -> str:
     return "other"
 
 
-def check_input(path: str | Path, *, folder: bool = False) -> None:
+def check_input(path: str | Path, *, folder: bool = False, empty_ok: bool = False) -> None:
     """Refuse, before opening it, an input that is no readable regular file: a FIFO (opening it
     would wait forever for a writer), a device, a socket, a folder where a file is expected
     (``folder=True``: a folder is what is expected, e.g. a File GDB), an empty file, or one the
@@ -220,7 +220,7 @@ def check_input(path: str | Path, *, folder: bool = False) -> None:
         raise UserFileError("common.os.not_dir", path=str(p), errno=errno.ENOTDIR)
     if not os.access(p, os.R_OK):
         raise UserFileError("common.os.denied", path=str(p), errno=errno.EACCES)
-    if st.st_size == 0:
+    if st.st_size == 0 and not empty_ok:
         raise UserFileError("common.os.empty", path=str(p))
 
 
@@ -240,7 +240,8 @@ def check_output(path: str | Path, *, inputs: Sequence[str | Path] = (), folder:
         if stat.S_ISDIR(mode) and not folder:
             raise UserFileError("common.os.is_dir", path=str(p), errno=errno.EISDIR)
         if not stat.S_ISDIR(mode) and not stat.S_ISREG(mode):
-            raise UserFileError("common.os.not_regular", path=str(p), kind=Phrase(f"common.os.kind.{_kind(mode)}"))
+            raise UserFileError("common.os.not_regular_output", path=str(p),
+                                kind=Phrase(f"common.os.kind.{_kind(mode)}"))
         return
     parent = p.absolute().parent
     missing = parent

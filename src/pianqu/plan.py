@@ -28,7 +28,7 @@ from pianqu.progress import task
 from pianqu.services import instance as services_instance
 from pianqu.services.analysis import ServicesAnalysis
 from pianqu.services.common import Zones
-from pianqu.workspace import Workspace, storable
+from pianqu.workspace import Workspace, scenario_layer, storable
 from pianqu.zoning import instance as zoning_instance
 from pianqu.zoning.autop import AutoP
 from pianqu.zoning.centres import CentreScores, centre_indicators, score_centres, township_hierarchy, village_hierarchy
@@ -122,6 +122,7 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
     >>> result.zoning.zones[["centre", "members", "population"]]            # doctest: +SKIP
     """
 
+    scenario_layer("x", scenario)  # a bad scenario name is refused before any work, not at the write
     cfg = ws.config()
     time_limit = float(cfg["zoning.time_limit_s"] if time_limit is None else time_limit)
     village_method = str(cfg["zoning.village_method"] if village_method is None else village_method)
