@@ -183,6 +183,14 @@ def validate(
             fail(UserValueError("cli.err.bad_option", option=option, value=value, allowed="≥ 0"), lang)
     for out in (json_out, xlsx_out, gpkg_out):  # before the checks run, not after
         output_ok(out, lang, inputs=[workspace])
+    if gpkg_crs:
+        from pyproj import CRS
+        from pyproj.exceptions import CRSError
+
+        try:
+            CRS.from_user_input(gpkg_crs)
+        except CRSError:
+            fail(UserValueError("cli.err.bad_crs", option="--gpkg-crs", value=gpkg_crs), lang)
     try:
         ws = Workspace.open(workspace)
         qc = qc_report(ws)
@@ -403,7 +411,7 @@ def travel(
     if cutoff_min is not None and not (0 < cutoff_min < float("inf")):
         fail(UserValueError("cli.err.bad_option", option="--cutoff", value=cutoff_min, allowed="> 0"), lang)
     if nearest is not None and nearest < 1:
-        fail(UserValueError("cli.err.bad_option", option="--nearest", value=nearest, allowed="≥ 1"), lang)
+        fail(UserValueError("network.error.bad_k", k=nearest), lang)  # 0 would silently give the whole matrix
     output_ok(output, lang, inputs=[workspace])  # before the travel times are computed
     try:
         ws = Workspace.open(workspace)
