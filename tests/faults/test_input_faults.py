@@ -48,6 +48,11 @@ def place(tmp_path_factory):
     (d / "notes.gdb").write_text("not a folder", encoding="utf-8")
     with zipfile.ZipFile(d / "data.zip", "w") as z:
         z.writestr("readme.txt", "nothing to import")
+    for name in ("cfg_pipe", "cfg_folder"):  # a workspace whose pianqu.toml is a FIFO / a folder
+        (d / name).mkdir()
+        shutil.copy(ws, d / name / "ws.gpkg")
+    os.mkfifo(d / "cfg_pipe" / "pianqu.toml")
+    (d / "cfg_folder" / "pianqu.toml").mkdir()
     return {"d": d, "ws": Path(ws)}
 
 
@@ -151,6 +156,9 @@ def _cli_faults(p) -> list[tuple]:
         ("travel_cutoff_nan", ["travel", ws, "--cutoff", "nan", "-o", str(d / "t.csv")], ["--cutoff", "nan"]),
         ("travel_nearest_zero", ["travel", ws, "--nearest", "0", "-o", str(d / "t.csv")], ["--nearest"]),
         ("validate_examples_negative", ["validate", ws, "--examples", "-1"], ["--examples", "-1"]),
+        ("synth_parcels", ["synth", "--county", "510403", "--parcels", "-5", "-o", str(d / "s.gpkg")],
+         ["--parcels", "-5"]),
+        ("config_is_folder", ["validate", str(d / "cfg_folder" / "ws.gpkg")], ["pianqu.toml", "文件夹"]),
         ("synth_unmatched", ["synth", "--county", "510403", "--unmatched", "2", "-o", str(d / "s.gpkg")],
          ["--unmatched", "2"]),
         ("export_unknown_epsg", ["export", ws, "-o", str(d / "e2.gpkg"), "-f", "gpkg", "--crs", "EPSG:99999"],
@@ -183,6 +191,7 @@ def _pipe_faults(p) -> list[tuple]:
         ("import_fifo_gpkg", ["import", str(d / "pipe.gpkg"), "-w", str(d / "f2.gpkg")], ["pipe.gpkg", "FIFO"]),
         ("import_folder_with_fifo", ["import", str(d / "pipes"), "-w", str(d / "f3.gpkg")], ["DLTB.csv", "FIFO"]),
         ("travel_into_fifo", ["travel", ws, "-o", str(d / "out.csv")], ["out.csv", "FIFO"]),
+        ("config_fifo", ["travel", str(d / "cfg_pipe" / "ws.gpkg"), "-o", str(d / "t.csv")], ["pianqu.toml", "FIFO"]),
         ("zones_division_fifo", ["zones", "evaluate", ws, str(d / "pipe.csv"), "-s", ""], ["pipe.csv", "FIFO"]),
     ]
 
@@ -199,6 +208,16 @@ def test_fifo_never_hangs(place, case):
     for piece in named:
         assert piece in proc.stderr.replace("\n", ""), (piece, proc.stderr)
     assert _sha(place["ws"]) == before
+
+
+def test_data_of_another_county_changes_nothing(place):
+    """Importing data said to be of another county (`--county`) into a county's workspace."""
+    target = place["d"] / "other.gpkg"
+    shutil.copy(place["ws"], target)
+    before = _sha(target)
+    res = runner.invoke(app, ["import", str(place["ws"]), "-w", str(target), "--county", "511921", "--replace"])
+    _refused(res, ["other.gpkg", "510403", "511921"])
+    assert _sha(target) == before
 
 
 def test_output_folders_of_results_are_created(place, tmp_path):
