@@ -73,7 +73,7 @@ def standards(
         tab = Table(title=name, show_lines=False)
         for col in df.columns:
             tab.add_column(str(col), overflow="fold")
-        for row in df.astype(str).itertuples(index=False):
+        for row in df.astype(object).where(df.notna(), "").map(str).itertuples(index=False):  # NaN: blank
             tab.add_row(*row)
         console.print(tab)
 

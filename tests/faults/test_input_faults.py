@@ -46,6 +46,8 @@ def place(tmp_path_factory):
     (d / "empty.gpkg").write_bytes(b"")
     (d / "afile.txt").write_text("x", encoding="utf-8")
     (d / "notes.gdb").write_text("not a folder", encoding="utf-8")
+    (d / "text.gpkg").write_text("not a geopackage", encoding="utf-8")
+    (d / "text.xlsx").write_text("a,b\n1,2\n", encoding="utf-8")
     with zipfile.ZipFile(d / "data.zip", "w") as z:
         z.writestr("readme.txt", "nothing to import")
     for name in ("cfg_pipe", "cfg_folder"):  # a workspace whose pianqu.toml is a FIFO / a folder
@@ -163,6 +165,9 @@ def _cli_faults(p) -> list[tuple]:
          ["--unmatched", "2"]),
         ("export_unknown_epsg", ["export", ws, "-o", str(d / "e2.gpkg"), "-f", "gpkg", "--crs", "EPSG:99999"],
          ["EPSG:99999"]),
+        # division files that are not what their name says
+        ("zones_division_not_gpkg", ["zones", "evaluate", ws, str(d / "text.gpkg"), "-s", ""], ["text.gpkg", "无法读取"]),
+        ("zones_division_not_xlsx", ["zones", "evaluate", ws, str(d / "text.xlsx"), "-s", ""], ["text.xlsx", "无法读取"]),
         # workspaces that are not one
         ("workspace_zero_bytes", ["info", str(d / "empty.gpkg")], ["empty.gpkg"]),
         ("workspace_is_folder", ["validate", str(d / "folder")], ["folder"]),
@@ -226,6 +231,14 @@ def test_output_folders_of_results_are_created(place, tmp_path):
     res = runner.invoke(app, ["standards", "--table", "threshold_ranges", "--export", str(out)])
     assert res.exit_code == 0, res.output
     assert (out / "threshold_ranges.csv").is_file()
+
+
+def test_standards_print_every_table():
+    """Tables with blank numbers (NaN) print as blanks (a NaN cell was a rich traceback)."""
+    res = runner.invoke(app, ["standards", "--table", "threshold_ranges"])
+    assert res.exit_code == 0 and "km/h" in res.output, res.output
+    res = runner.invoke(app, ["standards"])
+    assert res.exit_code == 0, res.output
 
 
 def test_unreadable_input_is_named(place, monkeypatch):
