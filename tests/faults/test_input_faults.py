@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -50,6 +51,11 @@ def place(tmp_path_factory):
     (d / "text.xlsx").write_text("a,b\n1,2\n", encoding="utf-8")
     with zipfile.ZipFile(d / "data.zip", "w") as z:
         z.writestr("readme.txt", "nothing to import")
+    shutil.copy(ws, d / "badmeta.gpkg")  # pianqu_meta with a value that is no JSON
+    con = sqlite3.connect(d / "badmeta.gpkg")
+    with con:
+        con.execute("UPDATE pianqu_meta SET value = '[2023, 20' WHERE key = 'epochs'")
+    con.close()
     for name in ("cfg_pipe", "cfg_folder"):  # a workspace whose pianqu.toml is a FIFO / a folder
         (d / name).mkdir()
         shutil.copy(ws, d / name / "ws.gpkg")
@@ -213,6 +219,20 @@ def test_fifo_never_hangs(place, case):
     for piece in named:
         assert piece in proc.stderr.replace("\n", ""), (piece, proc.stderr)
     assert _sha(place["ws"]) == before
+
+
+META_COMMANDS = {"info": ["info", "{ws}"], "validate": ["validate", "{ws}"], "report": ["report", "{ws}", "-o", "{d}/r_meta"],
+                 "plan": ["plan", "{ws}", "--scenario", "p2"], "lines": ["lines", "status", "{ws}"],
+                 "export": ["export", "{ws}", "-o", "{d}/meta_out.gpkg", "-f", "gpkg"]}
+
+
+@pytest.mark.parametrize("command", list(META_COMMANDS))
+def test_corrupt_metadata_is_a_message(place, command):
+    ws = place["d"] / "badmeta.gpkg"
+    before = _sha(ws)
+    res = runner.invoke(app, [a.format(ws=ws, d=place["d"]) for a in META_COMMANDS[command]])
+    _refused(res, ["badmeta.gpkg", "pianqu_meta"])
+    assert _sha(ws) == before
 
 
 def test_data_of_another_county_changes_nothing(place):
