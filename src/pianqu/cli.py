@@ -16,11 +16,11 @@ from pianqu.commands import landuse as landuse_commands
 from pianqu.commands import zones as zones_commands
 from pianqu.commands.export import export as export_command
 from pianqu.findings import Finding, has_errors, summary, to_json
-from pianqu.commands.common import USER_ERRORS, Lang, fail, input_ok, output_ok, resolve_lang, scenario_ok
+from pianqu.commands.common import USER_ERRORS, Lang, LocalisedGroup, fail, input_ok, output_ok, resolve_lang, scenario_ok
 from pianqu.errors import UserKeyError, UserValueError
 from pianqu.i18n import catalogue, t
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, cls=LocalisedGroup,
                   help="pianqu 片区：县域片区乡村国土空间规划辅助系统 / zone-based rural spatial planning")
 console = Console()
 

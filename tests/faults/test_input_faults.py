@@ -180,6 +180,33 @@ def _cli_faults(p) -> list[tuple]:
     ]
 
 
+# Usage errors of the command line (wrong types of arguments, unknown names): one line in the
+# user's language, not click's English box. (id, arguments given the workspace, what it names)
+USAGE_FAULTS = [
+    ("no_such_command", ["plann", "{ws}"], ["plann", "plan"]),
+    ("no_such_subcommand", ["zones", "evalute", "{ws}"], ["evalute", "evaluate"]),
+    ("unknown_option", ["plan", "{ws}", "--scenari", "x"], ["--scenari", "--scenario"]),
+    ("missing_argument", ["validate"], ["pianqu validate", "workspace"]),
+    ("not_an_integer", ["plan", "{ws}", "-p", "abc"], ["-p", "abc", "整数"]),
+    ("not_a_number", ["travel", "{ws}", "--cutoff", "abc"], ["--cutoff", "abc", "数值"]),
+    ("extra_argument", ["plan", "{ws}", "my", "plan"], ["my plan", "引号"]),
+    ("switch_with_value", ["plan", "{ws}", "--villages=no"], ["--villages"]),
+    ("option_without_value", ["plan", "{ws}", "--scenario"], ["--scenario"]),
+    ("unknown_language", ["info", "{ws}", "--lang", "fr"], ["fr", "zh, en"]),
+]
+
+
+@pytest.mark.parametrize("case, args, named", USAGE_FAULTS, ids=[c[0] for c in USAGE_FAULTS])
+def test_usage_error_is_one_line_in_the_users_language(place, case, args, named):
+    args = [a.format(ws=place["ws"]) for a in args]
+    res = runner.invoke(app, args)
+    _refused(res, named)
+    assert "╭" not in res.output and "Usage:" not in res.output and "Invalid value" not in res.output, res.output
+    en = runner.invoke(app, [*args, "--lang", "en"] if case != "unknown_language" else args[:-1] + ["xx"])
+    assert en.exit_code == 2 and "╭" not in en.output, en.output
+    assert ("Error: " in en.output) == (case != "unknown_language"), en.output  # --lang en read from the line
+
+
 def _ids():
     return [c[0] for c in _cli_faults({"d": Path("/x"), "ws": Path("/x/ws.gpkg")})]
 
