@@ -13,6 +13,13 @@
     [synth]                                    # knobs of the synthesiser (pianqu/synth/knobs.toml)
     "synth.employment_rate" = 0.5
 
+Every value is checked when the file is read against the threshold's documented type and range
+(its unit's rule in ``standards/threshold_ranges.csv``, narrowed by the entry's own ``min``,
+``max``, ``choices``, ...; :func:`pianqu.standards.threshold_rule`): a speed of ``true``, a
+negative length, ``nan``, a share above 1 are refused with a message naming the file, the table,
+the key, the value, the allowed range and the default's source; a mistyped name suggests the
+closest known one.
+
 Each value keeps its source (the file and section it was written in, and the default it
 replaced), so reports can say where a number came from. The sections ``[road_speeds]`` and
 ``[coverage_standards]`` of earlier versions are read as ``[tables.road_classes]`` and
@@ -92,7 +99,9 @@ def load_config(workspace: str | Path | None = None, *, path: str | Path | None 
             raise ConfigError("common.config.not_toml", path=str(cfg_path), detail=str(exc),
                               line=_line_of(exc)) from exc
         for section, value in raw.items():
-            if section not in SECTIONS + tuple(DEPRECATED_SECTIONS) or not isinstance(value, dict):
+            if section in SECTIONS + tuple(DEPRECATED_SECTIONS) and not isinstance(value, dict):
+                raise ConfigError("common.config.not_a_table", path=str(cfg_path), section=section, value=_toml(value))
+            if section not in SECTIONS + tuple(DEPRECATED_SECTIONS):
                 raise ConfigError("common.config.unknown_section", path=str(cfg_path), section=section,
                                   known=", ".join(f"[{s}]" for s in SECTIONS),
                                   close=did_you_mean(section, SECTIONS + tuple(f"tables.{n}" for n in TABLES)))

@@ -81,6 +81,7 @@ def _config_ws(place, name: str, body: str) -> Path:
 CONFIG_FAULTS = [
     ("unknown_key", '[thresholds]\n"network.walk_sped_kmh" = 4.0\n', ["pianqu.toml", "[thresholds]", "network.walk_sped_kmh",
                                                                     "network.walk_speed_kmh"]),
+    ("section_not_a_table", "thresholds = 5\n", ["pianqu.toml", "thresholds", "5"]),
     ("unknown_table", '[threshods]\n"network.walk_speed_kmh" = 4.0\n', ["pianqu.toml", "threshods", "thresholds"]),
     ("unknown_standards_table", "[tables.road_clases]\nvillage = 15\n", ["pianqu.toml", "road_clases", "road_classes"]),
     ("unknown_row", "[tables.road_classes]\nvillag = 15\n", ["pianqu.toml", "villag", "village"]),
@@ -174,6 +175,8 @@ def _cli_faults(p) -> list[tuple]:
         # division files that are not what their name says
         ("zones_division_not_gpkg", ["zones", "evaluate", ws, str(d / "text.gpkg"), "-s", ""], ["text.gpkg", "无法读取"]),
         ("zones_division_not_xlsx", ["zones", "evaluate", ws, str(d / "text.xlsx"), "-s", ""], ["text.xlsx", "无法读取"]),
+        ("landuse_apply_not_xlsx", ["landuse", "review", ws, "--apply", str(d / "text.xlsx")], ["text.xlsx", ".xlsx"], 1),
+        ("landuse_apply_folder", ["landuse", "review", ws, "--apply", str(d / "folder")], ["folder", "文件夹"]),
         # workspaces that are not one
         ("workspace_zero_bytes", ["info", str(d / "empty.gpkg")], ["empty.gpkg"]),
         ("workspace_is_folder", ["validate", str(d / "folder")], ["folder"]),
@@ -213,10 +216,10 @@ def _ids():
 
 @pytest.mark.parametrize("case", _ids())
 def test_cli_fault_is_a_message_and_changes_nothing(place, case):
-    _, args, named = next(c for c in _cli_faults(place) if c[0] == case)
+    _, args, named, *code = next(c for c in _cli_faults(place) if c[0] == case)
     before = _sha(place["ws"])
     res = runner.invoke(app, args)
-    _refused(res, named)
+    _refused(res, named, *code)  # exit 2 (bad input), 1 where the command refuses a decision file
     assert _sha(place["ws"]) == before
     assert not (place["d"] / "nodir").exists()  # a missing folder for a file is not created
 
