@@ -322,7 +322,7 @@ def report(
 
     lang = resolve_lang(lang)
     scenario_ok(scenario, lang)
-    output_ok(output, lang, inputs=[workspace], folder=True)
+    output_ok(output, lang, inputs=[workspace], folder=True, not_folder_rule="report.error.not_a_folder")
     try:
         ws = Workspace.open(workspace)
         path = write_report(ws, output, findings=findings_for_report(ws), lang=lang, scenario=scenario)
@@ -349,7 +349,7 @@ def plan_(
     scenario_ok(scenario, lang)  # in a second, not after the plan's minutes of work
     if p is not None and p < 1:
         fail(UserValueError("cli.err.bad_option", option="-p", value=p, allowed="≥ 1"), lang)
-    output_ok(report_dir, lang, inputs=[workspace], folder=True)
+    output_ok(report_dir, lang, inputs=[workspace], folder=True, not_folder_rule="report.error.not_a_folder")
     try:
         ws = Workspace.open(workspace)
         result = plan(ws, scenario, p=p, title=title, villages=villages)

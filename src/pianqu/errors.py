@@ -225,12 +225,13 @@ def check_input(path: str | Path, *, folder: bool = False, empty_ok: bool = Fals
 
 
 def check_output(path: str | Path, *, inputs: Sequence[str | Path] = (), folder: bool = False,
-                 create_parent: bool = False) -> None:
+                 create_parent: bool = False, not_folder_rule: str = "common.os.not_a_folder") -> None:
     """Refuse, before any work, an output that would destroy an input or cannot be written:
     the workspace or an input file itself (``inputs``), a FIFO or device (writing would block or
     go nowhere), a folder where a file is written (``folder=False``) or a file where a folder is
     (``folder=True``), a missing parent folder (created when ``create_parent``) or a parent
-    that is a file. Raises :class:`UserFileError`."""
+    that is a file. ``not_folder_rule``: the message for an existing file where a folder is
+    written (a command may have its own). Raises :class:`UserFileError`."""
     p = Path(path)
     for given in inputs:
         if given is not None and _same_file(p, Path(given)):
@@ -239,6 +240,8 @@ def check_output(path: str | Path, *, inputs: Sequence[str | Path] = (), folder:
         mode = p.stat().st_mode
         if stat.S_ISDIR(mode) and not folder:
             raise UserFileError("common.os.is_dir", path=str(p), errno=errno.EISDIR)
+        if stat.S_ISREG(mode) and folder:
+            raise UserFileError(not_folder_rule, path=str(p))
         if not stat.S_ISDIR(mode) and not stat.S_ISREG(mode):
             raise UserFileError("common.os.not_regular_output", path=str(p),
                                 kind=Phrase(f"common.os.kind.{_kind(mode)}"))

@@ -43,14 +43,15 @@ def fail(message: str | BaseException, lang: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def output_ok(path, lang: str, *, inputs=(), folder: bool = False, create_parent: bool = False) -> None:
+def output_ok(path, lang: str, *, inputs=(), folder: bool = False, create_parent: bool = False,
+              not_folder_rule: str = "common.os.not_a_folder") -> None:
     """Check an output option before any work (:func:`pianqu.errors.check_output`): never onto
     the workspace or an input, never a FIFO or device; a missing parent folder is created
     (``create_parent``: folders of results) or refused with a message naming it."""
     if path is None or str(path) == "-":
         return
     try:
-        check_output(path, inputs=inputs, folder=folder, create_parent=create_parent)
+        check_output(path, inputs=inputs, folder=folder, create_parent=create_parent, not_folder_rule=not_folder_rule)
     except PianquError as exc:
         fail(exc, lang)
 

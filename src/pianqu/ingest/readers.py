@@ -101,8 +101,8 @@ def _check_source(path: Path) -> None:
     if _suffix(path) == ".shp":
         for sidecar in (".dbf", ".shx", ".prj", ".cpg", ".DBF", ".SHX", ".PRJ", ".CPG"):
             other = path.with_suffix(sidecar)
-            if other.exists():
-                check_input(other)
+            if other.exists():  # an empty .prj/.cpg says nothing; an empty .dbf/.shx is broken
+                check_input(other, empty_ok=sidecar.lower() in (".prj", ".cpg"))
 
 
 def _suffix(path: Path) -> str:
