@@ -342,14 +342,14 @@ def plan_(
     lang: Lang = "",
 ) -> None:
     """划分片区、确定中心镇与镇村体系、主导产业与道路诊断，写入方案 / plan zones into a scenario."""
-    from pianqu.plan import plan
-    from pianqu.workspace import Workspace
-
     lang = resolve_lang(lang)
-    scenario_ok(scenario, lang)  # in a second, not after the plan's minutes of work
+    scenario_ok(scenario, lang)  # in a second, not after the plan's minutes of work (nor its imports)
     if p is not None and p < 1:
         fail(UserValueError("cli.err.bad_option", option="-p", value=p, allowed="≥ 1"), lang)
     output_ok(report_dir, lang, inputs=[workspace], folder=True, not_folder_rule="report.error.not_a_folder")
+
+    from pianqu.plan import plan
+    from pianqu.workspace import Workspace
     try:
         ws = Workspace.open(workspace)
         result = plan(ws, scenario, p=p, title=title, villages=villages)

@@ -278,6 +278,24 @@ def test_data_of_another_county_changes_nothing(place):
     assert _sha(target) == before
 
 
+@pytest.mark.parametrize("args", [["plan", "{ws}", "--scenario", "bad name!"], ["report", "{ws}", "--scenario", "a b"],
+                                  ["export", "{ws}", "-o", "{d}/x.gpkg", "-s", "a/b"], ["lines", "status", "{ws}", "-s", "a b"],
+                                  ["zones", "evaluate", "{ws}", "{d}/afile.txt", "-s", "a b"],
+                                  ["travel", "{ws}", "--cutoff", "-1", "-o", "{d}/t.csv"],
+                                  ["validate", "{ws}", "--xlsx", "{d}/nodir/q.xlsx"]])
+def test_names_and_outputs_are_checked_before_the_workspace_is_opened(place, monkeypatch, args):
+    """No work at all before a bad scenario name, option or output is refused: the workspace is
+    never even opened (a plan would otherwise run for minutes and fail at its write)."""
+    import pianqu.workspace
+
+    def opened(*a, **k):
+        raise AssertionError("the workspace was opened before the check")
+
+    monkeypatch.setattr(pianqu.workspace.Workspace, "open", classmethod(lambda cls, *a, **k: opened()))
+    res = runner.invoke(app, [a.format(ws=place["ws"], d=place["d"]) for a in args])
+    _refused(res, [])
+
+
 def test_output_folders_of_results_are_created(place, tmp_path):
     """A result folder (`standards --export DIR`) is made with its parents; nothing else is."""
     out = tmp_path / "a" / "b" / "tables"
