@@ -17,11 +17,11 @@ from pianqu.commands import landuse as landuse_commands
 from pianqu.commands import zones as zones_commands
 from pianqu.commands.export import export as export_command
 from pianqu.findings import Finding, has_errors, summary, to_json
-from pianqu.commands.common import USER_ERRORS, Lang, fail, resolve_lang
-from pianqu.errors import UserKeyError
+from pianqu.commands.common import USER_ERRORS, Lang, LocalisedGroup, fail, input_ok, output_ok, resolve_lang, scenario_ok
+from pianqu.errors import UserKeyError, UserValueError
 from pianqu.i18n import catalogue, t
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, cls=LocalisedGroup,
                   help="pianqu 片区：县域片区乡村国土空间规划辅助系统 / zone-based rural spatial planning")
 console = Console()
 
@@ -54,6 +54,8 @@ def standards(
             fail(UserKeyError("cli.err.unknown_table", table=table, tables=", ".join(f"`{c}`" for c in cat)), lang)
         cat = {table: cat[table]}
     if export:
+        folder = export.suffix.lower() != ".xlsx"
+        output_ok(export, lang, folder=folder, create_parent=folder)
         try:
             if export.suffix.lower() == ".xlsx":
                 import pandas as pd
@@ -73,7 +75,7 @@ def standards(
         tab = Table(title=name, show_lines=False)
         for col in df.columns:
             tab.add_column(str(col), overflow="fold")
-        for row in df.astype(str).itertuples(index=False):
+        for row in df.astype(object).where(df.notna(), "").map(str).itertuples(index=False):  # NaN: blank
             tab.add_row(*row)
         console.print(tab)
 
@@ -95,6 +97,11 @@ def synth(
     from pianqu.synth import synthesize_province, write_county
 
     lang = resolve_lang(lang)
+    if parcels is not None and parcels < 1:
+        fail(UserValueError("cli.err.bad_option", option="--parcels", value=parcels, allowed="≥ 1"), lang)
+    if not 0.0 <= unmatched <= 1.0:
+        fail(UserValueError("cli.err.bad_option", option="--unmatched", value=unmatched, allowed="0 – 1"), lang)
+    output_ok(output, lang, folder=province, create_parent=True)
     try:
         if province:
             codes = [c.strip() for c in counties.split(",")] if counties else None
@@ -126,6 +133,7 @@ def import_(
 ) -> None:
     """导入规划师的数据到工作空间 / import the planner's data into a workspace."""
     from pianqu.ingest import IngestError, import_sources, recognise
+    from pianqu.standards import default_thresholds, threshold_rule
 
     lang = resolve_lang(lang)
     try:
@@ -135,6 +143,14 @@ def import_(
             return
         if workspace is None:
             fail(t("cli.workspace_required", lang), lang)
+        if epoch is not None:  # a survey year within the documented range of ingest.default_epoch
+            rule = threshold_rule(default_thresholds()["ingest.default_epoch"])
+            if not rule.min <= epoch <= rule.max:
+                fail(UserValueError("cli.err.bad_option", option="--epoch", value=epoch, allowed=rule.bounds()), lang)
+        if workspace.exists():
+            input_ok(workspace, lang)  # a folder, FIFO or empty file is no workspace to add to
+        else:
+            output_ok(workspace, lang, inputs=sources)
         result = import_sources(sources, workspace, crs=crs, mapping=mapping, county_code=county,
                                 county_name=county_name, epoch=epoch, replace=replace, encoding=encoding)
     except (IngestError, *USER_ERRORS, RuntimeError) as exc:
@@ -164,6 +180,19 @@ def validate(
     from pianqu.workspace import Workspace
 
     lang = resolve_lang(lang)
+    for option, value in (("--examples", examples), ("--max-rows", max_rows)):
+        if value < 0:
+            fail(UserValueError("cli.err.bad_option", option=option, value=value, allowed="≥ 0"), lang)
+    for out in (json_out, xlsx_out, gpkg_out):  # before the checks run, not after
+        output_ok(out, lang, inputs=[workspace])
+    if gpkg_crs:
+        from pyproj import CRS
+        from pyproj.exceptions import CRSError
+
+        try:
+            CRS.from_user_input(gpkg_crs)
+        except CRSError:
+            fail(UserValueError("cli.err.bad_crs", option="--gpkg-crs", value=gpkg_crs), lang)
     try:
         ws = Workspace.open(workspace)
         qc = qc_report(ws)
@@ -292,6 +321,8 @@ def report(
     from pianqu.workspace import Workspace
 
     lang = resolve_lang(lang)
+    scenario_ok(scenario, lang)
+    output_ok(output, lang, inputs=[workspace], folder=True, not_folder_rule="report.error.not_a_folder")
     try:
         ws = Workspace.open(workspace)
         path = write_report(ws, output, findings=findings_for_report(ws), lang=lang, scenario=scenario)
@@ -311,10 +342,14 @@ def plan_(
     lang: Lang = "",
 ) -> None:
     """划分片区、确定中心镇与镇村体系、主导产业与道路诊断，写入方案 / plan zones into a scenario."""
+    lang = resolve_lang(lang)
+    scenario_ok(scenario, lang)  # in a second, not after the plan's minutes of work (nor its imports)
+    if p is not None and p < 1:
+        fail(UserValueError("cli.err.bad_option", option="-p", value=p, allowed="≥ 1"), lang)
+    output_ok(report_dir, lang, inputs=[workspace], folder=True, not_folder_rule="report.error.not_a_folder")
+
     from pianqu.plan import plan
     from pianqu.workspace import Workspace
-
-    lang = resolve_lang(lang)
     try:
         ws = Workspace.open(workspace)
         result = plan(ws, scenario, p=p, title=title, villages=villages)
@@ -373,6 +408,11 @@ def travel(
         ids = frame[id_field].astype(str).to_numpy() if id_field else np.arange(len(frame)).astype(str)
         return frame.reset_index(drop=True), ids
 
+    if cutoff_min is not None and not (0 < cutoff_min < float("inf")):
+        fail(UserValueError("cli.err.bad_option", option="--cutoff", value=cutoff_min, allowed="> 0"), lang)
+    if nearest is not None and nearest < 1:
+        fail(UserValueError("network.error.bad_k", k=nearest), lang)  # 0 would silently give the whole matrix
+    output_ok(output, lang, inputs=[workspace])  # before the travel times are computed
     try:
         ws = Workspace.open(workspace)
         inputs = from_workspace(ws)  # the county's roads, else centrelines of its traffic parcels
@@ -421,6 +461,7 @@ def demo(
     from pianqu.demo import run_demo
 
     lang = resolve_lang(lang)
+    output_ok(out, lang, folder=True)
     try:
         result = run_demo(out, county=county, seed=seed, lang=lang)
     except USER_ERRORS as exc:

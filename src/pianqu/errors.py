@@ -23,8 +23,11 @@ modules subclass these (``WorkspaceError``, ``ConfigError``, ``ReportError``, ..
 from __future__ import annotations
 
 import errno
+import os
 import re
-from typing import Any
+import stat
+from pathlib import Path
+from typing import Any, Sequence
 
 from pianqu.i18n import LANGS, catalogue, default_lang, t
 from pianqu.schema import LAYERS
@@ -182,3 +185,88 @@ def user_message(exc: BaseException, lang: str | None = None) -> str:
         return from_os_error(exc).message(lang)
     text = str(exc)
     return text.strip("'\"") if isinstance(exc, KeyError) else text
+
+
+def _kind(mode: int) -> str:
+    """What a non-regular file is: ``fifo``, ``device``, ``socket`` or ``other``."""
+    if stat.S_ISFIFO(mode):
+        return "fifo"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return "other"
+
+
+def check_input(path: str | Path, *, folder: bool = False, empty_ok: bool = False) -> None:
+    """Refuse, before opening it, an input that is no readable regular file: a FIFO (opening it
+    would wait forever for a writer), a device, a socket, a folder where a file is expected
+    (``folder=True``: a folder is what is expected, e.g. a File GDB), an empty file, or one the
+    user may not read. Only ``stat``/``access`` are called; raises :class:`UserFileError`."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError as exc:
+        raise from_os_error(exc) from None
+    if stat.S_ISDIR(st.st_mode):
+        if not folder:
+            raise UserFileError("common.os.is_dir", path=str(p), errno=errno.EISDIR)
+        if not os.access(p, os.R_OK | os.X_OK):
+            raise UserFileError("common.os.denied", path=str(p), errno=errno.EACCES)
+        return
+    if not stat.S_ISREG(st.st_mode):
+        raise UserFileError("common.os.not_regular", path=str(p), kind=Phrase(f"common.os.kind.{_kind(st.st_mode)}"))
+    if folder:
+        raise UserFileError("common.os.not_dir", path=str(p), errno=errno.ENOTDIR)
+    if not os.access(p, os.R_OK):
+        raise UserFileError("common.os.denied", path=str(p), errno=errno.EACCES)
+    if st.st_size == 0 and not empty_ok:
+        raise UserFileError("common.os.empty", path=str(p))
+
+
+def check_output(path: str | Path, *, inputs: Sequence[str | Path] = (), folder: bool = False,
+                 create_parent: bool = False, not_folder_rule: str = "common.os.not_a_folder") -> None:
+    """Refuse, before any work, an output that would destroy an input or cannot be written:
+    the workspace or an input file itself (``inputs``), a FIFO or device (writing would block or
+    go nowhere), a folder where a file is written (``folder=False``) or a file where a folder is
+    (``folder=True``), a missing parent folder (created when ``create_parent``) or a parent
+    that is a file. ``not_folder_rule``: the message for an existing file where a folder is
+    written (a command may have its own). Raises :class:`UserFileError`."""
+    p = Path(path)
+    for given in inputs:
+        if given is not None and _same_file(p, Path(given)):
+            raise UserFileError("common.os.output_is_input", path=str(p), input=str(given))
+    if p.exists():
+        mode = p.stat().st_mode
+        if stat.S_ISDIR(mode) and not folder:
+            raise UserFileError("common.os.is_dir", path=str(p), errno=errno.EISDIR)
+        if stat.S_ISREG(mode) and folder:
+            raise UserFileError(not_folder_rule, path=str(p))
+        if not stat.S_ISDIR(mode) and not stat.S_ISREG(mode):
+            raise UserFileError("common.os.not_regular_output", path=str(p),
+                                kind=Phrase(f"common.os.kind.{_kind(mode)}"))
+        return
+    parent = p.absolute().parent
+    missing = parent
+    while not missing.parent.exists() and missing.parent != missing:
+        missing = missing.parent
+    if parent.exists() and not parent.is_dir() or missing.parent.exists() and not missing.parent.is_dir():
+        blocker = parent if parent.exists() else missing.parent
+        raise UserFileError("common.os.not_dir", path=str(blocker), errno=errno.ENOTDIR)
+    if not parent.exists():
+        if not create_parent:
+            raise UserFileError("common.os.missing", path=str(missing), errno=errno.ENOENT)
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise from_os_error(exc) from None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file (hard links and symlinks included)."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()

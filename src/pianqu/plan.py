@@ -125,6 +125,7 @@ def plan(ws: Workspace, scenario: str = "plan", *, p: int | None = None, title: 
     >>> result.zoning.zones[["centre", "members", "population"]]            # doctest: +SKIP
     """
 
+    scenario_layer("x", scenario)  # a bad scenario name is refused before any work, not at the write
     if write:
         ws.check_writable()  # a read-only workspace is refused now, not after the computation
     cfg = ws.config()

@@ -427,13 +427,15 @@ def _library_errors(tmp_path) -> dict[str, BaseException]:
     ws.create_scenario("s1")
     catch("scenario_exists", lambda: ws.create_scenario("s1"))
     catch("no_scenario_layer", lambda: ws.read("zone", "s1"))
-    lock = open(ws.path.with_name(ws.path.name + ".lock"), "w")
-    fcntl.flock(lock, fcntl.LOCK_EX)
+    (ws.path.parent / "pianqu.toml").write_text('[thresholds]\n"workspace.busy_timeout_s" = 0.2\n')
+    holder = sqlite3.connect(ws.path, isolation_level=None)  # SQLite's own write lock, held
+    holder.execute("BEGIN IMMEDIATE")
     try:
-        catch("locked", lambda: ws.write({"x": pd.DataFrame({"a": [1]})}, command="t"))
+        catch("locked", lambda: Workspace.open(ws.path).write({"x": pd.DataFrame({"a": [1]})}, command="t"))
     finally:
-        fcntl.flock(lock, fcntl.LOCK_UN)
-        lock.close()
+        holder.execute("ROLLBACK")
+        holder.close()
+        (ws.path.parent / "pianqu.toml").unlink()
     catch("not_a_county", lambda: divisions.county("999999"))
     roads = gpd.GeoDataFrame({"id": ["r1"], "class": ["village"]},
                              geometry=[shapely.LineString([(0, 0), (1000, 0)])], crs=4545)

@@ -9,8 +9,10 @@ from typing import Annotated, Optional
 from rich.console import Console
 
 import typer
+from pyproj import CRS
+from pyproj.exceptions import CRSError
 
-from pianqu.commands.common import Lang, err_console, fail, resolve_lang
+from pianqu.commands.common import Lang, err_console, fail, output_ok, resolve_lang, scenario_ok
 from pianqu.i18n import t
 
 console = Console(highlight=False, soft_wrap=True)
@@ -29,6 +31,8 @@ def export(ws_path: Annotated[Path, typer.Argument(help="工作空间 .gpkg / wo
     from pianqu.workspace import Workspace, WorkspaceError
 
     lang = resolve_lang(lang)
+    scenario_ok(scenario, lang)
+    output_ok(out, lang, inputs=[ws_path], folder=fmt.lower() in ("gdb", "shp"), create_parent=True)
 
     epsg = None
     if crs:
@@ -36,6 +40,10 @@ def export(ws_path: Annotated[Path, typer.Argument(help="工作空间 .gpkg / wo
         if not text.isdigit():
             fail(ExportError("export.bad_crs", crs=crs), lang)
         epsg = int(text)
+        try:
+            CRS.from_epsg(epsg)  # an unknown code is refused now, not by a traceback after the reads
+        except CRSError:
+            fail(ExportError("export.bad_crs", crs=crs), lang)
     try:
         ws = Workspace.open(ws_path)
     except WorkspaceError as exc:

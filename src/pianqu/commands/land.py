@@ -20,7 +20,7 @@ import pandas as pd
 import typer
 from rich.console import Console
 
-from pianqu.commands.common import Lang, err_console, resolve_lang
+from pianqu.commands.common import Lang, err_console, resolve_lang, scenario_ok
 from pianqu.errors import render, user_message
 from pianqu.i18n import t
 
@@ -51,6 +51,7 @@ def _refuse(message: str | BaseException, lang: str, action: str = "", code: int
 def _open(path: Path, scenario: str | None, lang: str):
     from pianqu.workspace import Workspace, WorkspaceError
 
+    scenario_ok(scenario, lang)
     try:
         ws = Workspace.open(path)
     except WorkspaceError as exc:

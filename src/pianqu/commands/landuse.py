@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pianqu.commands.common import Lang, fail, resolve_lang
+from pianqu.commands.common import Lang, fail, input_ok, output_ok, resolve_lang
 from pianqu.i18n import t
 
 app = typer.Typer(help="地类转换待核定清单 / the 三调 → 用地用海 review list", no_args_is_help=True,
@@ -40,6 +40,9 @@ def review(
     lang = resolve_lang(lang)
     if export is not None and apply is not None:
         fail(t("landuse.cli.both", lang), lang)
+    output_ok(export, lang, inputs=[ws_path], create_parent=True)
+    if apply is not None and apply.exists():
+        input_ok(apply, lang)
     try:
         ws = Workspace.open(ws_path)
     except WorkspaceError as exc:

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pianqu.commands.common import USER_ERRORS, Lang, fail, resolve_lang
+from pianqu.commands.common import USER_ERRORS, Lang, fail, input_ok, output_ok, resolve_lang, scenario_ok
 from pianqu.i18n import t
 
 app = typer.Typer(help="片区划分评价与调整 / evaluate and adjust township zones", no_args_is_help=True,
@@ -91,6 +91,9 @@ def _compare(ws_path: Path, division: Optional[Path], scenario: Optional[str], l
     from pianqu.workspace import Workspace
     from pianqu.zoning.compare import compare_division
 
+    scenario_ok(scenario, lang)
+    if division is not None and division.exists():
+        input_ok(division, lang, folder=division.suffix.lower() == ".gdb")  # a FIFO would block the read
     try:
         ws = Workspace.open(ws_path)
         labels = (t("zoning.cli.hand", lang), t("zoning.cli.proposal", lang, scenario=scenario or ""))
@@ -154,6 +157,7 @@ def move(ws_path: Ws,
          lang: Lang = "") -> None:
     """把一个乡镇调入另一片区并立即重新评价 / move one township to another zone and re-evaluate."""
     lang = resolve_lang(lang)
+    output_ok(out, lang, inputs=[ws_path, division])
     cmp = _compare(ws_path, division, scenario, lang,
                    **_read_kw(code_col, zone_col, centre_col, is_centre_col, layer, sheet))
     names = cmp.zone_names()

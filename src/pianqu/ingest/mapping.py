@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from pianqu import standards
-from pianqu.errors import Phrase, layer_label
+from pianqu.errors import Phrase, layer_label, check_input
 from pianqu.ingest.errors import IngestError
 from pianqu.schema import LAYERS
 
@@ -167,6 +167,7 @@ def load_user_mapping(path: str | Path) -> UserMapping:
     p = Path(path)
     if not p.exists():
         raise IngestError("ingest.mapping_file", source=str(p), problem=Phrase("ingest.problem.no_file"))
+    check_input(p, empty_ok=True)  # a FIFO would block the read, a folder fail with a traceback (empty: no mappings)
     try:
         text = p.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -24,7 +24,7 @@ import pyogrio
 from pyproj import CRS
 
 from pianqu.findings import Finding
-from pianqu.errors import Phrase
+from pianqu.errors import Phrase, check_input
 from pianqu.ingest.errors import IngestError
 from pianqu.ingest.mapping import value_table
 
@@ -66,7 +66,10 @@ def expand(source: str | Path) -> list[Path]:
     path = Path(source)
     if not path.exists():
         raise IngestError("ingest.not_found", source=str(path))
+    if _suffix(path) == ".gdb" and not path.is_dir():
+        raise IngestError("ingest.gdb_not_folder", source=str(path))
     if path.is_dir() and path.suffix.lower() != ".gdb":
+        check_input(path, folder=True)  # a folder the user may not list
         found: list[Path] = []
         for child in sorted(path.iterdir()):
             if child.name.startswith("."):
@@ -79,10 +82,27 @@ def expand(source: str | Path) -> list[Path]:
                 found.append(child)
         if not found:
             raise IngestError("ingest.empty_folder", source=str(path))
+        for child in found:
+            _check_source(child)
         return found
+    _check_source(path)
+    if _suffix(path) == ".zip":
+        raise IngestError("ingest.zip", source=str(path))
     if _suffix(path) not in VECTOR_SUFFIXES and _suffix(path) not in TABLE_SUFFIXES:
         raise IngestError("ingest.unsupported_format", source=str(path), suffix=path.suffix or Phrase("ingest.problem.no_suffix"))
     return [path]
+
+
+def _check_source(path: Path) -> None:
+    """A source file (and a Shapefile's sidecar files) checked by ``stat`` before anything opens
+    it: a FIFO would block the import forever, a device never ends, an empty or unreadable file
+    would fail later with a library's message (:func:`pianqu.errors.check_input`)."""
+    check_input(path, folder=_suffix(path) == ".gdb")
+    if _suffix(path) == ".shp":
+        for sidecar in (".dbf", ".shx", ".prj", ".cpg", ".DBF", ".SHX", ".PRJ", ".CPG"):
+            other = path.with_suffix(sidecar)
+            if other.exists():  # an empty .prj/.cpg says nothing; an empty .dbf/.shx is broken
+                check_input(other, empty_ok=sidecar.lower() in (".prj", ".cpg"))
 
 
 def _suffix(path: Path) -> str:

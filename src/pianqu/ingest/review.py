@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pianqu.errors import PianquError
+from pianqu.errors import PianquError, check_input
 from pianqu.geo import ellipsoidal_area
 from pianqu.i18n import t
 from pianqu.ingest.landcodes import pad_land_code
@@ -147,6 +147,7 @@ def read_decisions(path: str | Path, lang: str | None = None) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise ReviewError("landuse.review.no_file", lang, path=str(path))
+    check_input(path)  # a FIFO would block the read; a folder, an empty file
     try:
         raw = pd.read_excel(path, sheet_name=0, dtype=str)
     except Exception as exc:  # not an xlsx, damaged, locked

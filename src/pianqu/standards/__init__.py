@@ -19,6 +19,8 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
+from pianqu.standards.ranges import ENTRY_FIELDS, Allowed, allowed
+
 LANDUSE_VERSIONS = (2020, 2023)
 KEY_SEPARATOR = "."  # a row of a table keyed by several columns: "children_home.mountain"
 
@@ -92,6 +94,10 @@ _SPECS = (
               "policy constants: central-town candidate kinds, built-up 城镇村属性码"),
     TableSpec("centre_categories", "centre_categories.csv", ("category",),
               "categories of the designated-centres table (中心镇/中心村名单): fixed, candidate or forbidden"),
+
+    TableSpec("threshold_ranges", "threshold_ranges.csv", ("unit",),
+              "kind and range of the thresholds in each unit (an entry of thresholds.toml may narrow it)",
+              {"min": "float", "max": "float", "min_exclusive": "bool"}),
 )
 TABLES: dict[str, TableSpec] = {s.name: s for s in _SPECS}
 THRESHOLDS_TABLE = "thresholds"
@@ -176,7 +182,7 @@ def apply_overrides(name: str, frame: pd.DataFrame, overrides: Iterable[RowOverr
                                     known=", ".join(spec.overridable))
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise OverrideError("common.config.bad_value", table=name, where=ov.where, key=ov.key, column=col, value=repr(value))
-            if col in spec.positive and not value > 0:
+            if col in spec.positive and not (0 < value < float("inf")):
                 raise OverrideError("common.config.bad_value", table=name, where=ov.where, key=ov.key, column=col, value=repr(value))
         keys = key_of(out, spec)
         parts = ov.key.split(KEY_SEPARATOR)
@@ -333,6 +339,9 @@ class Threshold:
     sureness: str
     source: str
     description: str
+    # the entry's own type and range fields (min, max, min_exclusive, integer, choices, length),
+    # applied over its unit's rule (pianqu.standards.ranges)
+    allowed: Mapping[str, Any] = field(default_factory=dict)
 
 
 def read_thresholds(package: str, name: str) -> dict[str, Threshold]:
@@ -344,7 +353,8 @@ def read_thresholds(package: str, name: str) -> dict[str, Threshold]:
     for section, entries in raw.items():
         for key_name, e in entries.items():
             key = f"{section}.{key_name}"
-            out[key] = Threshold(key, e["value"], e["unit"], e["sureness"], e["source"], e["description"])
+            own = {k: v for k, v in e.items() if k in ENTRY_FIELDS}
+            out[key] = Threshold(key, e["value"], e["unit"], e["sureness"], e["source"], e["description"], own)
     return out
 
 
@@ -353,6 +363,26 @@ def default_thresholds() -> dict[str, Threshold]:
     """Every planning threshold pianqu uses, keyed ``section.name``, as shipped (the
     synthesiser's generator knobs are in ``pianqu/synth/knobs.toml``)."""
     return read_thresholds(__package__, "thresholds.toml")
+
+
+@cache
+def unit_rules() -> dict[str, Allowed]:
+    """The kind and range of the thresholds in each unit (``threshold_ranges.csv``)."""
+    out = {}
+    for r in _load("threshold_ranges").itertuples(index=False):
+        out[str(r.unit)] = Allowed(str(r.kind), None if pd.isna(r.min) else float(r.min),
+                                   None if pd.isna(r.max) else float(r.max), bool(r.min_exclusive))
+    return out
+
+
+def threshold_rule(th: Threshold) -> Allowed:
+    """What ``th`` may be set to: its unit's rule with the entry's own ``min``/``max``/``choices``/...
+    (:mod:`pianqu.standards.ranges`). KeyError for a unit without a rule and no kind of its own."""
+    try:
+        return allowed(unit_rules().get(th.unit), th.allowed)
+    except KeyError:
+        raise KeyError(f"threshold {th.key}: unit {th.unit!r} has no row in threshold_ranges.csv and the "
+                       f"entry sets no integer/choices") from None
 
 
 def landuse_name(code: str, version: int = 2023) -> str | None:
@@ -397,6 +427,7 @@ def catalogue() -> dict[str, pd.DataFrame]:
     :data:`TABLES` and the thresholds."""
     th = pd.DataFrame([t.__dict__ for t in default_thresholds().values()])
     th["value"] = th["value"].astype(str)
+    th["allowed"] = [threshold_rule(t).symbol() for t in default_thresholds().values()]
     return {**{name: table(name) for name in TABLES}, THRESHOLDS_TABLE: th}
 
 

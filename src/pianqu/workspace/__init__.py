@@ -44,7 +44,7 @@ import pandas as pd
 
 from pianqu._version import __version__
 from pianqu.config import Config, load_config
-from pianqu.errors import layer_label
+from pianqu.errors import check_input, layer_label
 from pianqu.geo import STORAGE_EPSG
 from pianqu.workspace.base import (AUDIT_TABLE, FAULT_POINTS, INTERNAL_TABLES, META_TABLE, REVISION_TABLE,
                                    SCENARIO_TABLE, Backend, BackendUnavailableError, Frame, Holder,
@@ -328,10 +328,14 @@ class Workspace:
         backend = _backend_for(target)
         if not backend.exists():
             raise WorkspaceError("common.workspace.missing", path=backend.url)
+        if isinstance(backend, GpkgBackend):
+            check_input(backend.path)  # a FIFO would block SQLite's open; a folder, no permission
         try:
             if hasattr(backend, "recover"):
                 backend.recover()  # a transaction a killed writer left is rolled back first
             tables = backend.list_tables()
+        except WorkspaceError:
+            raise  # already says what is wrong, in the reader's language
         except Exception as exc:
             raise WorkspaceError("common.workspace.not_readable", path=backend.url, detail=str(exc)) from exc
         if META_TABLE not in tables:

@@ -328,7 +328,10 @@ class GpkgBackend:
     # -- writing --------------------------------------------------------------------------------
     def stage(self) -> GpkgStage:
         """A new stage for a write (module docstring); checked writable first, leftovers of
-        killed writers removed."""
+        killed writers removed. A new workspace's folder is made (as before: the library makes
+        it; the CLI refuses a missing folder of an output it names, see ``commands.common``)."""
+        if not self.real.exists():
+            self.real.parent.mkdir(parents=True, exist_ok=True)
         self._check_writable()
         self._clean_stale_stages()
         return GpkgStage(self.real)

@@ -14,6 +14,7 @@ re-evaluated from sums).
 from __future__ import annotations
 
 import math
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -22,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from pianqu.config import Config, load_config
-from pianqu.errors import UserFileError, UserKeyError, UserValueError, layer_label
+from pianqu.errors import UserFileError, UserKeyError, UserValueError, check_input, layer_label
 from pianqu.findings import Finding
 from pianqu.i18n import t
 from pianqu.zoning.contiguity import Adjacency, adjacency as build_adjacency
@@ -84,6 +85,7 @@ def read_division(path: str | Path, *, layer: str | None = None, sheet: str | in
     p = Path(path)
     if not p.exists():
         raise UserFileError("zoning.division.no_file", path=str(p))
+    check_input(p, folder=p.suffix.lower() == ".gdb")  # a FIFO would block the read
     suffix = p.suffix.lower()
     if suffix == ".csv":
         for enc in ("utf-8-sig", "gb18030"):
@@ -94,12 +96,17 @@ def read_division(path: str | Path, *, layer: str | None = None, sheet: str | in
                 continue
         else:
             raise UserValueError("zoning.division.encoding", path=str(p))
-    elif suffix in (".xlsx", ".xls"):
-        raw = pd.read_excel(p, sheet_name=sheet, dtype=str).fillna("")
     else:
         import pyogrio
 
-        raw = pd.DataFrame(pyogrio.read_dataframe(p, layer=layer, read_geometry=False)).astype(str)
+        try:
+            if suffix in (".xlsx", ".xls"):
+                raw = pd.read_excel(p, sheet_name=sheet, dtype=str).fillna("")
+            else:
+                raw = pd.DataFrame(pyogrio.read_dataframe(p, layer=layer, read_geometry=False)).astype(str)
+        except (ValueError, KeyError, IndexError, OSError, RuntimeError, zipfile.BadZipFile) as exc:
+            # pandas/openpyxl (not an Excel file, no such sheet) and GDAL (not a GeoPackage, no such layer)
+            raise UserValueError("zoning.division.unreadable", path=str(p), detail=str(exc).strip()) from None
     where = f"{p}" + (f":{layer}" if layer else "")
     return normalise_division(raw, code=code, zone=zone, centre=centre, is_centre=is_centre, source=where)
 
