@@ -73,7 +73,7 @@ def test_plan_records_derived_inputs_and_covers_every_township(run, clean_delive
     ws = Workspace.open(ws_path)
     src = ws.read("input_source", "plan").set_index("input")["status"].to_dict()
     assert src == {"road": "derived", "settlement": "derived", "population": "estimated", "facility": "missing",
-                   "economy": "missing", "landuse": "given"}
+                   "economy": "missing", "landuse": "given", "centres": "missing"}
     members = ws.read("zone_member", "plan")
     assert sorted(members["township_code"]) == sorted(clean_delivery.truth["townships"])
     assert ws.has("village_zone", "plan") and ws.has("hierarchy", "plan")

@@ -43,12 +43,18 @@ def fail(message: str | BaseException, lang: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def is_database(path) -> bool:
+    """A ``postgresql://`` workspace URL (also after pathlib folded its ``//``): no file to check;
+    the workspace backend checks the database."""
+    return str(path).startswith(("postgresql:", "postgres:"))
+
+
 def output_ok(path, lang: str, *, inputs=(), folder: bool = False, create_parent: bool = False,
               not_folder_rule: str = "common.os.not_a_folder") -> None:
     """Check an output option before any work (:func:`pianqu.errors.check_output`): never onto
     the workspace or an input, never a FIFO or device; a missing parent folder is created
     (``create_parent``: folders of results) or refused with a message naming it."""
-    if path is None or str(path) == "-":
+    if path is None or str(path) == "-" or is_database(path):
         return
     try:
         check_output(path, inputs=inputs, folder=folder, create_parent=create_parent, not_folder_rule=not_folder_rule)
@@ -58,7 +64,7 @@ def output_ok(path, lang: str, *, inputs=(), folder: bool = False, create_parent
 
 def input_ok(path, lang: str, *, folder: bool = False) -> None:
     """Check an input file option before opening it (:func:`pianqu.errors.check_input`)."""
-    if path is None:
+    if path is None or is_database(path):
         return
     try:
         check_input(path, folder=folder)
