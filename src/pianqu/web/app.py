@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from pianqu.config import load_config
-from pianqu.errors import user_message
+from pianqu.errors import UserValueError, user_message
 from pianqu.i18n import catalogue as messages, t
 from pianqu.web import auth, catalogue as cat, query, tiles
 from pianqu.web.registry import Registry
@@ -285,7 +285,7 @@ def create_app(registry: Registry, *, config=None) -> FastAPI:
     def _edit_session(ws, county: str, scn: str):
         from pianqu.zoning import edit
 
-        rev = ws.revisions(["zone_member"], scn)["zone_member"]
+        rev = ws.revisions(["zone"], scn)["zone"]
         key = (county, scn)
         with app.state.lock:
             held = app.state.edit_sessions.get(key)
@@ -328,6 +328,8 @@ def create_app(registry: Registry, *, config=None) -> FastAPI:
                                    base_revision=int(body["base_revision"]), holder=_holder(user, "web zones edit")))
         except StaleRevisionError as exc:
             return _stale(exc, lang)
+        except UserValueError as exc:  # no reason, or a division with errors: what to fix
+            raise HTTPException(422, user_message(exc, lang))
         with app.state.lock:
             app.state.edit_sessions.pop((county, scn), None)
         return {"revision": new_rev}

@@ -259,7 +259,7 @@ def assignment(ws, scenario: str, lang: str) -> dict:
     m = ws.read("zone_member", scenario)
     names = dict(zip(ws.read("township")["code"].astype(str), ws.read("township")["name"]))
     zones = ws.read("zone", scenario) if ws.has("zone", scenario) else pd.DataFrame(columns=["zone", "name"])
-    return {"revision": int(ws.revisions(["zone_member"], scenario)["zone_member"]),
+    return {"revision": int(ws.revisions(["zone"], scenario)["zone"]),
             "assignment": dict(zip(m["township_code"].astype(str), m["zone"].astype(str))),
             "townships": [{"code": c, "name": names.get(c, c)} for c in m["township_code"].astype(str)],
             "zones": [{"zone": str(r["zone"]), "name": str(r.get("name", r["zone"]))} for _, r in zones.iterrows()]}
