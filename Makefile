@@ -25,6 +25,12 @@ system-deps:
 	  else echo "warning: no PostgreSQL/PostGIS; run 'sudo apt-get install postgresql postgresql-15-postgis-3' (the tests of the PostGIS workspace need them)"; fi; \
 	fi
 
+	@# Debian's chromium for the browser tests of the web app (pytest-playwright drives it; `playwright install` never runs)
+	@if ! [ -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "warning: no chromium; run 'sudo apt-get install chromium' (the browser tests of the web app need it)"; fi; \
+	fi
+
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip

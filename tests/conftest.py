@@ -35,3 +35,20 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "tongjiang_build" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A private PostgreSQL + PostGIS cluster (pianqu.testing.pgcluster), started once and stopped
+    (its directory removed) at the end of the session; shared by tests/store and tests/web.
+    Without PostgreSQL/PostGIS the tests fail and say to run `make system-deps`."""
+    from pianqu.testing import pgcluster
+
+    try:
+        cluster = pgcluster.start()
+    except pgcluster.ClusterUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield cluster
+    finally:
+        pgcluster.stop(cluster)

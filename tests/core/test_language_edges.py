@@ -56,7 +56,8 @@ def _public_functions():
 
 # a part of a message said in the reader's language renders itself (like Finding.message):
 # ``message(lang)`` of a Phrase-like parameter is the edge's call, not an analysis
-RENDERERS = {"message", "action", "as_dict"}
+# (``to_dict(lang)`` of pianqu.zoning.edit.EditCheck: a check rendered for the web client)
+RENDERERS = {"message", "action", "as_dict", "to_dict"}
 
 
 def test_no_analysis_function_takes_lang():

@@ -1,27 +1,11 @@
-"""A private PostgreSQL + PostGIS cluster for the session (pianqu.testing.pgcluster), and the
+"""A workspace URL per test on the session's PostGIS cluster (``pg_cluster``, tests/conftest.py), and the
 small county 西区 (510403) as a GeoPackage, written once."""
 
 import itertools
 
 import pytest
 
-from pianqu.testing import pgcluster
-
 _SEQ = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def pg_cluster():
-    """The cluster, started once and stopped (its directory removed) at the end of the session.
-    Without PostgreSQL/PostGIS the tests fail and say to run `make system-deps`."""
-    try:
-        cluster = pgcluster.start()
-    except pgcluster.ClusterUnavailable as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield cluster
-    finally:
-        pgcluster.stop(cluster)
 
 
 @pytest.fixture()
