@@ -11,25 +11,9 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: setup system-deps demo test bench clean
 
-# A CJK font so that maps and charts can print Chinese names.
+# Debian packages: a CJK font for Chinese map labels, PostgreSQL + PostGIS, chromium (scripts/system-deps.sh).
 system-deps:
-	@if ! fc-list 2>/dev/null | grep -qi -E "wqy|noto sans cjk|noto serif cjk"; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei fontconfig; \
-	  else echo "warning: no CJK font; run 'sudo apt-get install fonts-wqy-microhei' for Chinese map labels"; fi; \
-	fi
-	@# PostgreSQL + PostGIS for the PostGIS workspace; the tests start a private cluster of their own
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql \
-	    && ver=$$(ls /usr/lib/postgresql | sort -n | tail -1) \
-	    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-$$ver-postgis-3; \
-	  else echo "warning: no PostgreSQL/PostGIS; run 'sudo apt-get install postgresql postgresql-15-postgis-3' (the tests of the PostGIS workspace need them)"; fi; \
-	fi
-
-	@# Debian's chromium for the browser tests of the web app (pytest-playwright drives it; `playwright install` never runs)
-	@if ! [ -x /usr/bin/chromium ]; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	  else echo "warning: no chromium; run 'sudo apt-get install chromium' (the browser tests of the web app need it)"; fi; \
-	fi
+	@bash scripts/system-deps.sh
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
