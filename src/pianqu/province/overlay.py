@@ -49,7 +49,7 @@ def county_line_areas(parcels: gpd.GeoDataFrame, lines: dict[str, gpd.GeoDataFra
             rows.append({"county_code": county_code, "line": name, "parcels": 0, "area_m2": 0.0, "pieces": []})
             continue
         feats = disjoint(project(frame, epsg).geometry.to_numpy())
-        ov = intersect_any(lp.geometry.to_numpy(), feats, crs=epsg, left_area=recorded)
+        ov = intersect_any(lp.geometry.to_numpy(), feats, crs=epsg, a_area=recorded)
         pieces = [float(a) for a in ov.area]
         rows.append({"county_code": county_code, "line": name, "parcels": int(len(np.unique(ov.left))),
                      "area_m2": math.fsum(pieces), "pieces": pieces})
