@@ -20,6 +20,7 @@ def by_county(province_set):
         return province_overlay(province_set)
 
 
+@pytest.mark.slow
 def test_overlay_equals_the_county_by_county_overlay(by_county, sequential):
     assert sorted(by_county["county_code"].unique()) == sorted(COUNTIES)
     for code in COUNTIES:
@@ -37,6 +38,7 @@ def test_overlay_equals_the_county_by_county_overlay(by_county, sequential):
     assert (by_county["area_m2"] > 0).any()
 
 
+@pytest.mark.slow
 def test_city_totals_equal_the_sum_of_counties(by_county):
     cities = city_totals(by_county)
     for row in cities.itertuples():

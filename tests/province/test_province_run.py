@@ -23,6 +23,7 @@ def _results(out, layer):
     return frame.sort_values(keys).reset_index(drop=True)
 
 
+@pytest.mark.slow
 def test_sequential_run_plans_every_county(sequential):
     m = sequential.manifest
     assert set(m["county"]) == set(COUNTIES) and set(m["step"]) == set(STEPS)
@@ -44,6 +45,7 @@ def test_sequential_run_plans_every_county(sequential):
     assert rank["candidate"].all()  # fewer towns than the 100 of the list
 
 
+@pytest.mark.slow
 def test_cluster_run_with_a_killed_worker_equals_sequential(sequential, province_set, tmp_path, monkeypatch):
     marker = tmp_path / "killed"
     monkeypatch.setenv(KILL_ENV, f"plan:{marker}")
@@ -62,6 +64,7 @@ def test_cluster_run_with_a_killed_worker_equals_sequential(sequential, province
         pd.testing.assert_frame_equal(a, b, check_dtype=False, obj=layer)
 
 
+@pytest.mark.slow
 def test_broken_county_is_reported_and_a_rerun_resumes(province_set, tmp_path):
     src = tmp_path / "set"
     shutil.copytree(province_set, src)
@@ -87,6 +90,7 @@ def test_broken_county_is_reported_and_a_rerun_resumes(province_set, tmp_path):
     assert len(read_manifest(out)) == len(COUNTIES)
 
 
+@pytest.mark.slow
 def test_rerun_skips_the_done_steps(sequential, province_set, tmp_path):
     out = tmp_path / "out"
     shutil.copytree(sequential.out, out)
