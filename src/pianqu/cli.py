@@ -36,6 +36,15 @@ app.add_typer(zones_commands.app, name="zones")
 app.add_typer(land_commands.app, name="lines")
 app.add_typer(landuse_commands.app, name="landuse")
 app.add_typer(db_commands.app, name="db")
+
+
+def _province_app() -> typer.Typer:  # pianqu.province sits above the commands (its steps call the plan)
+    from pianqu.province.command import app as province_app
+
+    return province_app
+
+
+app.add_typer(_province_app(), name="province")
 app.command("export")(export_command)
 app.add_typer(web_commands.users_app, name="users")
 app.command("serve")(web_commands.serve)
