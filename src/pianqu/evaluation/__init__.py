@@ -7,5 +7,7 @@ section, the web platform and the supervision across counties.
 
 from pianqu.evaluation.engine import LIGHTS, Evaluation, catalogue, evaluate, light
 from pianqu.evaluation.indicators import theil
+from pianqu.evaluation.versions import VersionComparison, compare_versions, save_version
 
-__all__ = ["LIGHTS", "Evaluation", "catalogue", "evaluate", "light", "theil"]
+__all__ = ["LIGHTS", "Evaluation", "VersionComparison", "catalogue", "compare_versions", "evaluate", "light",
+           "save_version", "theil"]
