@@ -16,6 +16,7 @@ from pianqu.commands import land as land_commands
 from pianqu.commands import landuse as landuse_commands
 from pianqu.commands import zones as zones_commands
 from pianqu.commands.export import export as export_command
+from pianqu.commands.evaluate import evaluate as evaluate_command
 from pianqu.findings import Finding, has_errors, summary, to_json
 from pianqu.commands.common import USER_ERRORS, Lang, LocalisedGroup, fail, input_ok, output_ok, resolve_lang, scenario_ok
 from pianqu.errors import UserKeyError, UserValueError
@@ -36,6 +37,7 @@ app.add_typer(land_commands.app, name="lines")
 app.add_typer(landuse_commands.app, name="landuse")
 app.add_typer(db_commands.app, name="db")
 app.command("export")(export_command)
+app.command("evaluate")(evaluate_command)
 
 
 @app.command()
