@@ -198,7 +198,7 @@ def _changes(ws: Workspace, sa: str, ra: int | None, sb: str, rb: int | None) ->
     """The writes that made version b from a (audit rows with their reasons). Each write of a table
     bumps its revision by one, so a table's n-th audit row made its revision n: with ``@REV`` the
     rows of revisions in (REV_a, REV_b] of each table; two scenarios: every write of b's layers
-    since a's last write (or all of b's when a was written later)."""
+    since a's last write, in the audit table's commit order (all of b's when a was written later)."""
     audit = ws.audit().copy()
     audit["ordinal"] = audit.groupby(["scenario", "layer"]).cumcount() + 1
     if sa == sb:
@@ -206,9 +206,10 @@ def _changes(ws: Workspace, sa: str, ra: int | None, sb: str, rb: int | None) ->
         hi = rb if rb is not None else np.inf
         rows = audit[(audit["scenario"] == sa) & (audit["ordinal"] > lo) & (audit["ordinal"] <= hi)]
     else:
-        last_a = audit.loc[audit["scenario"] == sa, "ts"].max()
+        audit = audit.reset_index(drop=True)  # the audit table is appended in commit order
+        of_a = audit.index[audit["scenario"] == sa]
         rows = audit[audit["scenario"] == sb]
-        if isinstance(last_a, str) and (rows["ts"] > last_a).any():
-            rows = rows[rows["ts"] > last_a]
+        if len(of_a) and (rows.index > of_a.max()).any():
+            rows = rows[rows.index > of_a.max()]
     cols = ["ts", "user", "command", "action", "scenario", "layer", "ordinal", "rows", "reason"]
     return rows[cols].rename(columns={"ordinal": "revision"}).reset_index(drop=True)
