@@ -24,22 +24,10 @@ COLUMNS = ["indicator", "name", "dimension", "kind", "level", "unit_code", "unit
 
 
 def fmt(value, unit: str) -> str:
-    """A value as the table shows it: shares in %, counts whole, areas with two decimals."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return "—"
-    if v != v:
-        return "—"
-    if unit == "ratio":
-        return f"{v:.1%}"
-    if unit == "count":
-        return f"{v:,.0f}"
-    if unit == "index":
-        return f"{v:.4f}"
-    if unit == "multiple":
-        return f"{v:.2f}"
-    return f"{v:,.2f}"
+    """A value as the table shows it (:func:`pianqu.evaluation.engine.format_value`)."""
+    from pianqu.evaluation.engine import format_value
+
+    return format_value(value, unit)
 
 
 def light_label(row, lang: str) -> str:

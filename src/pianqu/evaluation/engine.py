@@ -285,11 +285,24 @@ def _need_phrase(m: Missing) -> object:
     return Phrase(f"evaluation.need.{m.need}", layer=m.layer, detail=m.detail)
 
 
-def _fmt(value: float, unit: str) -> str:
-    if value is None or not np.isfinite(value):
+def format_value(value, unit: str) -> str:
+    """A value as tables show it: shares in %, counts whole, multiples and areas with two
+    decimals, indices with four; "—" for no value."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    if not np.isfinite(v):
         return "—"
     if unit == "ratio":
-        return f"{value:.1%}"
+        return f"{v:.1%}"
     if unit == "count":
-        return f"{value:,.0f}"
-    return f"{value:,.2f} {unit}"
+        return f"{v:,.0f}"
+    if unit == "index":
+        return f"{v:.4f}"
+    return f"{v:,.2f}"
+
+
+def _fmt(value: float, unit: str) -> str:
+    text = format_value(value, unit)
+    return text if unit in ("ratio", "count", "index", "multiple") or text == "—" else f"{text} {unit}"

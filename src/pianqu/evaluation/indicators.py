@@ -129,7 +129,7 @@ def _outflow_drivers(cx: Context, ind: str) -> gpd.GeoDataFrame | None:
     parcels["bsm"] = parcels["bsm"].astype(str)
     ha = out.groupby(out["bsm_after"].astype(str))["area_ha"].sum()
     hit = parcels[parcels["bsm"].isin(ha.index)]
-    return _drivers(hit, "parcel", "bsm", "code", ha.reindex(hit["bsm"]).to_numpy())
+    return _drivers(hit, "parcel", "bsm", None, ha.reindex(hit["bsm"]).to_numpy())
 
 
 @indicator("farmland_area", epochal=True)
@@ -391,7 +391,7 @@ def open_conflicts(cx: Context) -> Out:
     if c is None:
         raise Missing("conflict", "plan")
     open_ = c[c["state"].astype(str) == "open"]
-    return Out([_county(cx, len(open_))], _drivers(open_, "conflict", "conflict_id", "rule", open_.get("area_ha")))
+    return Out([_county(cx, len(open_))], _drivers(open_, "conflict", "conflict_id", None, open_.get("area_ha")))
 
 
 def _sizing(cx: Context, rule: str) -> Out:
