@@ -23,7 +23,7 @@ from pianqu.evaluation.context import Context, Missing
 from pianqu.geo import STORAGE_EPSG, compute_epsg, ellipsoidal_area
 from pianqu.inputs import from_workspace as plan_inputs
 from pianqu.land.stats import parcel_townships
-from pianqu.standards import land_classes, policy_codes
+from pianqu.standards import land_classes
 
 M2_PER_HA = 10_000.0
 
@@ -145,7 +145,7 @@ def forest_area(cx: Context) -> Out:
 @indicator("forest_cover", epochal=True)
 def forest_cover(cx: Context) -> Out:
     parcels = cx.parcels()
-    codes = set(policy_codes("forest_cover"))
+    codes = set(cx.config["evaluation.forest_cover_codes"])
     forest = parcels["code"].astype(str).isin(codes).to_numpy()
     owner = parcel_townships(parcels.reset_index(drop=True), cx.townships())
     m2 = pd.Series(np.where(forest, cx.parcel_area_m2(parcels), 0.0)).groupby(owner.to_numpy()).sum()
@@ -265,9 +265,10 @@ def _village_rows(cx: Context, villages: gpd.GeoDataFrame, ok: pd.Series) -> lis
 @indicator("hospital_30min_villages")
 def hospital_30min_villages(cx: Context) -> Out:
     facilities = cx.base("facility")
-    hospitals = facilities[facilities["kind"].astype(str).isin(policy_codes("graded_hospital"))]
+    kinds = list(cx.config["evaluation.graded_hospital_kinds"])
+    hospitals = facilities[facilities["kind"].astype(str).isin(kinds)]
     if len(hospitals) == 0:
-        raise Missing("facility", "facility", ",".join(policy_codes("graded_hospital")))
+        raise Missing("facility", "facility", ",".join(kinds))
     villages, seats = _village_seats(cx)
     if len(seats) == 0:
         raise Missing("settlement", "import")
