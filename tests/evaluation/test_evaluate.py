@@ -217,3 +217,12 @@ def test_layers_written_in_one_transaction(tmp_path):
     back = ws.read("indicator", "plan")
     assert len(back) == len(ev.table)
     assert set(ws.read("indicator_driver", "plan")["indicator"]) == set(ev.driver_features["indicator"])
+
+
+def test_json_document_for_the_web(ev):
+    import json
+
+    doc = json.loads(json.dumps(ev.to_dict()))
+    assert doc["county"] == COUNTY and doc["epoch"] == 2025 and sum(doc["lights"].values()) == len(ev.county())
+    assert len(doc["indicators"]) == len(ev.table)
+    assert doc["drivers"]["type"] == "FeatureCollection" and len(doc["drivers"]["features"]) == len(ev.driver_features)

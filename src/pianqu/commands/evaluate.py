@@ -85,9 +85,7 @@ def evaluate(ws_path: Annotated[Path, typer.Argument(help="工作空间 .gpkg �
     _print(ev, lang, levels)
     frame = _frame(ev, lang)
     if json_out is not None:
-        doc = {"county": ev.county_code, "scenario": ev.scenario, "epoch": ev.epoch, "lights": ev.counts(),
-               "indicators": json.loads(frame.to_json(orient="records", force_ascii=False)),
-               "drivers": json.loads(ev.driver_features.to_json(na="null")),
+        doc = {**ev.to_dict(), "indicators": json.loads(frame.to_json(orient="records", force_ascii=False)),
                "findings": json.loads(to_json(ev.findings, lang))}
         json_out.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
     if xlsx is not None:

@@ -93,6 +93,16 @@ class Evaluation:
         c = self.county()["light"].value_counts()
         return {k: int(c.get(k, 0)) for k in LIGHTS}
 
+    def to_dict(self) -> dict:
+        """A JSON-ready document (no language: names in both, findings as rule and parameters) for
+        the web platform and ``pianqu evaluate --json``: county, scenario, epoch, lights counted,
+        indicators (every row), drivers (a GeoJSON FeatureCollection)."""
+        import json
+
+        return {"county": self.county_code, "scenario": self.scenario, "epoch": self.epoch, "lights": self.counts(),
+                "indicators": json.loads(self.table.to_json(orient="records", force_ascii=False)),
+                "drivers": json.loads(self.driver_features.to_json(na="null"))}
+
     def to_layers(self) -> dict[str, pd.DataFrame]:
         """``indicator`` (the table) and ``indicator_driver`` (the drivers) for a scenario."""
         return {"indicator": self.table.copy(), "indicator_driver": self.driver_features.copy()}
