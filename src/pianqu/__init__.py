@@ -22,7 +22,8 @@ Names
     ``pianqu.validate_workspace``, ``pianqu.write_report`` and ``pianqu.export_scenario``.
 everything else in ``__all__``
     The function or class of the same name in its home module (see ``_EXPORTS``): inputs
-    (:func:`from_workspace`), zoning (:func:`delineate`, :func:`auto_p`, :func:`evaluate` …),
+    (:func:`from_workspace`), zoning (:func:`delineate`, :func:`auto_p`, :func:`evaluate_division` …),
+    the 体检评估 (:func:`evaluate`, :func:`compare_versions`),
     services (:func:`solve_pmedian`, :func:`village_demand` …), control lines
     (:func:`detect_conflicts`), road network (:func:`build_graph`, :func:`od_matrix` …),
     synthetic counties, the report and export.
@@ -67,11 +68,15 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "delineate": ("pianqu.zoning.delineate", "delineate"),
     "auto_p": ("pianqu.zoning.autop", "auto_p"),
     "ZoningResult": ("pianqu.zoning.result", "ZoningResult"),
-    "evaluate": ("pianqu.zoning.evaluate", "evaluate"),
+    "evaluate_division": ("pianqu.zoning.evaluate", "evaluate"),
     "compare": ("pianqu.zoning.evaluate", "compare"),
     "read_division": ("pianqu.zoning.evaluate", "read_division"),
     "division_from_result": ("pianqu.zoning.evaluate", "division_from_result"),
     "compare_division": ("pianqu.zoning.compare", "compare_division"),
+    # 体检评估: indicators, targets and traffic lights; plan versions
+    "evaluate": ("pianqu.evaluation", "evaluate"),
+    "Evaluation": ("pianqu.evaluation", "Evaluation"),
+    "compare_versions": ("pianqu.evaluation", "compare_versions"),
     # services
     "village_demand": ("pianqu.services.common", "village_demand"),
     "candidate_sites": ("pianqu.services.siting", "candidate_sites"),
@@ -91,7 +96,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
 
 # subpackages and modules reachable as attributes of ``pianqu`` (imported on first use)
 _SUBMODULES = frozenset({
-    "cli", "config", "demo", "derive", "divisions", "errors", "export", "findings", "geo", "i18n",
+    "cli", "config", "demo", "derive", "divisions", "errors", "evaluation", "export", "findings", "geo", "i18n",
     "industry", "ingest", "inputs", "land", "network", "plan", "report", "schema", "services",
     "standards", "synth", "testing", "validate", "workspace", "zoning",
 })
@@ -177,5 +182,7 @@ if TYPE_CHECKING:  # what editors and type checkers see; nothing of this runs
     from pianqu.zoning.compare import compare_division
     from pianqu.zoning.contiguity import adjacency
     from pianqu.zoning.delineate import delineate
-    from pianqu.zoning.evaluate import compare, division_from_result, evaluate, read_division
+    from pianqu.evaluation import Evaluation, compare_versions, evaluate
+    from pianqu.zoning.evaluate import compare, division_from_result, read_division
+    from pianqu.zoning.evaluate import evaluate as evaluate_division
     from pianqu.zoning.result import ZoningResult

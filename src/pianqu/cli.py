@@ -17,6 +17,8 @@ from pianqu.commands import landuse as landuse_commands
 from pianqu.commands import zones as zones_commands
 from pianqu.commands.export import export as export_command
 from pianqu.web import commands as web_commands
+
+from pianqu.commands.evaluate import evaluate as evaluate_command
 from pianqu.findings import Finding, has_errors, summary, to_json
 from pianqu.commands.common import USER_ERRORS, Lang, LocalisedGroup, fail, input_ok, output_ok, resolve_lang, scenario_ok
 from pianqu.errors import UserKeyError, UserValueError
@@ -48,6 +50,8 @@ app.add_typer(_province_app(), name="province")
 app.command("export")(export_command)
 app.add_typer(web_commands.users_app, name="users")
 app.command("serve")(web_commands.serve)
+
+app.command("evaluate")(evaluate_command)
 
 
 @app.command()

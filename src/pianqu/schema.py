@@ -201,6 +201,18 @@ LAYERS: dict[str, Layer] = {
               "candidate central village, never a centre)"),
             F("reason", "str", False, "理由或备注", "reason or remark"),
         ), "中心镇（村）名单", "designated central towns and villages"),
+        # -- issue 15: statistics the 体检评估 reads rather than computes -----------------------------
+        Layer("statistics", None, None, (
+            F("unit_code", "str", True, "行政区代码（县6位/乡镇9位/村12位）", "county, township or village code"),
+            F("indicator", "str", True, "指标（tap_water_rate 农村自来水普及率 / refuse_treatment_rate 农村生活垃圾处理率 / "
+              "income_per_capita 居民人均可支配收入 / urban_income_per_capita 城镇居民人均可支配收入 / "
+              "rural_income_per_capita 农村居民人均可支配收入）",
+              "indicator (tap_water_rate / refuse_treatment_rate / income_per_capita / urban_income_per_capita / "
+              "rural_income_per_capita)"),
+            F("value", "float", True, "数值（比例 0–1；收入：元）", "value (a share 0–1; income: yuan)"),
+            F("year", "int", False, "年份", "year"),
+            F("source", "str", False, "来源（统计年鉴等）", "source (statistical yearbook …)"),
+        ), "统计指标", "statistics by administrative unit"),
         Layer("landuse_review", None, None, (
             F("bsm", "str", True, "标识码", "feature id"),
             F("source_code", "str", True, "三调地类编码", "三调 code"),

@@ -18,7 +18,7 @@ from pianqu.i18n import catalogue, t, translate_keys
 
 # the packages below the edges: every public function of every module in them
 ANALYSIS = ("pianqu.network", "pianqu.services", "pianqu.land", "pianqu.zoning", "pianqu.derive",
-            "pianqu.inputs", "pianqu.plan", "pianqu.validate")
+            "pianqu.inputs", "pianqu.plan", "pianqu.validate", "pianqu.evaluation")
 # writers of a file for a person (an edge like the report): they say it in the reader's language
 EDGE_WRITERS = {"pianqu.validate.qc"}
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")

@@ -94,6 +94,9 @@ _SPECS = (
               "policy constants: central-town candidate kinds, built-up 城镇村属性码"),
     TableSpec("centre_categories", "centre_categories.csv", ("category",),
               "categories of the designated-centres table (中心镇/中心村名单): fixed, candidate or forbidden"),
+    TableSpec("indicators", "indicators.csv", ("id",),
+              "体检评估 indicators (TD/T 1063-2021 and the policy's own): dimension, unit, kind, direction, "
+              "levels, how computed, target"),
 
     TableSpec("threshold_ranges", "threshold_ranges.csv", ("unit",),
               "kind and range of the thresholds in each unit (an entry of thresholds.toml may narrow it)",

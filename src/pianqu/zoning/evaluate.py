@@ -156,7 +156,7 @@ def division_from_result(result) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``code, zone, centre_mark`` (zones numbered 1..p), as :func:`pianqu.evaluate` takes it.
+        ``code, zone, centre_mark`` (zones numbered 1..p), as :func:`pianqu.evaluate_division` takes it.
     """
     f = result.to_frame()
     return pd.DataFrame({"code": f["code"], "zone": f["zone"].astype(str), "centre_mark": f["is_centre"]})
@@ -550,7 +550,7 @@ def compare(evaluations: Mapping[str, Evaluation]) -> pd.DataFrame:
     Parameters
     ----------
     evaluations : mapping of str to Evaluation
-        Division name → :func:`pianqu.evaluate` result, e.g. ``{"规划师方案": hand, "pianqu": plan}``.
+        Division name → :func:`pianqu.evaluate_division` result, e.g. ``{"规划师方案": hand, "pianqu": plan}``.
 
     Returns
     -------
