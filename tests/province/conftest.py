@@ -1,5 +1,5 @@
 """Three small synthetic counties as a `synth --province` GeoParquet set, and their sequential
-province run (validate + plan, in this process): the reference the cluster runs are compared to."""
+province run (validate + plan + evaluate, in this process): the reference the cluster runs are compared to."""
 
 import os
 
@@ -9,7 +9,7 @@ os.environ.setdefault("MPLCONFIGDIR", "/work/main/.cache/matplotlib")
 
 # 西区 and 东区 (攀枝花, neighbours) and 青羊区: among the fastest counties to synthesise and plan
 COUNTIES = ["510105", "510402", "510403"]
-STEPS = ["validate", "plan"]
+STEPS = ["validate", "plan", "evaluate"]
 
 
 @pytest.fixture(scope="session")

@@ -1,19 +1,21 @@
 """`pianqu province run`: the cluster run equals the sequential one, also with a worker killed
 mid-run; a broken county is reported while the others complete; a rerun resumes."""
 
+from pathlib import Path
 import json
 import math
 import os
 import shutil
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import COUNTIES, STEPS
 from pianqu.province import read_manifest, run
 from pianqu.province.gather import read_results
-from pianqu.province.steps import KILL_ENV, PLAN_RESULTS, step_evaluate, StepContext
+from pianqu.province.steps import KILL_ENV, PLAN_RESULTS
 from pianqu.errors import PianquError
 
 
@@ -99,11 +101,22 @@ def test_rerun_skips_the_done_steps(sequential, province_set, tmp_path):
     assert (again.manifest["status"] == "skipped").all()
 
 
-def test_evaluate_step_without_the_module_fails_with_a_message(monkeypatch, tmp_path):
-    import sys
+@pytest.mark.slow
+def test_evaluate_step_equals_evaluate_on_the_county(sequential):
+    """The province's indicator set holds, per county, what `pianqu.evaluate` gives on that
+    county's planned workspace (the step adds nothing and loses nothing)."""
+    from pianqu import evaluate
+    from pianqu.workspace import Workspace
 
-    monkeypatch.setitem(sys.modules, "pianqu.evaluation", None)  # as on a build without issue 15
-    with pytest.raises(PianquError) as exc:
-        step_evaluate(StepContext("510403", str(tmp_path / "x.gpkg"), str(tmp_path)))
-    assert exc.value.rule == "province.error.no_evaluation"
-    assert "体检评估" in exc.value.message("zh")
+    gathered = read_results(sequential.out, "indicator")
+    assert set(gathered["county_code"]) == set(COUNTIES)
+    ws = Workspace.open(Path(sequential.out) / "workspaces" / "510403.gpkg")
+    direct = evaluate(ws, "plan").table
+    keys = ["indicator", "level", "unit_code"]
+    mine = gathered[gathered["county_code"] == "510403"].sort_values(keys).reset_index(drop=True)
+    direct = direct.sort_values(keys).reset_index(drop=True)
+    assert len(mine) == len(direct) > 30
+    assert mine["indicator"].tolist() == direct["indicator"].tolist()
+    assert mine["light"].tolist() == direct["light"].tolist()
+    np.testing.assert_allclose(pd.to_numeric(mine["value"], errors="coerce"),
+                               pd.to_numeric(direct["value"], errors="coerce"), rtol=1e-12, equal_nan=True)

@@ -6,13 +6,12 @@ step that produces province results writes them as GeoParquet parts
 ``<out>/results/<layer>/county_code=<code>/part-0.parquet`` (one hive-partitioned set per layer,
 read across counties by :func:`pianqu.province.gather.read_results`).
 
-``evaluate`` imports :mod:`pianqu.evaluation` lazily (issue 15, built beside this package): when it
-is missing the step fails for that county with ``province.error.no_evaluation``.
+``evaluate`` is :func:`pianqu.evaluation.evaluate` on the planned scenario (issue 15): the
+indicator table of each county into the ``indicator`` result set.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from pianqu.errors import PianquError, UserValueError
+from pianqu import evaluation
 
 PARTITION_KEY = "county_code"
 # the plan's scenario layers gathered into the province set
@@ -118,12 +118,6 @@ def zone_centres(ws, scenario: str):
 def step_evaluate(ctx: StepContext) -> dict:
     """The 体检评估 indicators of the plan scenario (issue 15's :mod:`pianqu.evaluation`), its
     table into the province result set as ``indicator``."""
-    try:
-        evaluation = importlib.import_module("pianqu.evaluation")  # issue 15, wired after merging
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("pianqu.evaluation"):
-            raise UserValueError("province.error.no_evaluation") from None
-        raise
     ws = _open(ctx)
     ev = evaluation.evaluate(ws, ctx.scenario)
     table = ev.table

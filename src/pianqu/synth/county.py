@@ -35,7 +35,7 @@ GENERATOR_VERSION = "1.1"  # 1.1: second land-use epoch with approvals, urban se
 EPOCH = 2023
 # every layer but the import's review list and the targets the city assigns (not invented here:
 # without them the land engine derives targets by rule and says so)
-SYNTH_LAYERS = [name for name in LAYERS if name not in ("landuse_review", "targets", "centres")]  # nor a 中心镇 list
+SYNTH_LAYERS = [name for name in LAYERS if name not in ("landuse_review", "targets", "centres", "statistics")]  # nor a 中心镇 list, nor statistics tables
 STAGES = 14
 
 
