@@ -49,6 +49,14 @@ def test_grain_slope_unknown_is_noted(zones):
     assert [n.rule for n in notes] == ["land.grain.slope_unknown"] and "slope_deg" in notes[0].message("en")
 
 
+def test_grain_without_good_farmland_is_an_empty_table(zones):
+    """An urban district (锦江区) has no flat 耕地: no clusters, the columns all there."""
+    lu = F.county()["landuse"]
+    lu = lu[~lu["code"].astype(str).str.startswith("01")]
+    got, _ = grain_bases(lu, zones, epsg=F.EPSG)
+    assert len(got) == 0 and {"zone", "cluster_id", "area_m2", "area_ha", "area_mu", "candidate"} <= set(got.columns)
+
+
 # -- siting --------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def siting(zones, lines):

@@ -76,8 +76,8 @@ def grain_bases(landuse: gpd.GeoDataFrame, zones: gpd.GeoDataFrame, *, epsg: int
                          "candidate": m2_to(total, "mu") >= min_mu, "geometry": union(ov.geometry[m])})
     cols = ["zone", "cluster_id", "parcels", "area_m2", "paddy_share", "mean_slope_deg", "candidate", "geometry"]
     out = gpd.GeoDataFrame(pd.DataFrame(rows, columns=cols), geometry="geometry", crs=epsg)
-    if not all_clusters:
-        out = out[out["candidate"]]
+    if not all_clusters:  # a boolean mask even when empty (an empty object column would select columns)
+        out = out[out["candidate"].astype(bool).to_numpy()]
     a = area_columns(out["area_m2"])
     out.insert(4, "area_ha", a["area_ha"])
     out.insert(5, "area_mu", a["area_mu"])
