@@ -85,10 +85,12 @@ def test_page_in_chinese(report_zh, layers):
         assert heading in text
     # the core sections in their order, each with an anchor in the table of contents
     order = [i for i in checker.ids if i.startswith("sec-")]
-    assert order == ["sec-overview", "sec-overview_map", "sec-townships", "sec-landuse", "sec-validation"]
+    # (体检评估 without a plan: the indicators the base layers give, the others 无数据)
+    assert order == ["sec-overview", "sec-overview_map", "sec-townships", "sec-landuse", "sec-evaluation",
+                     "sec-validation"]
     # maps embedded: the page alone is the report
     uris = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(uris) == 2
+    assert len(uris) == 3  # the two maps and the 体检评估 chart
     assert base64.b64decode(uris[0]) == (index.parent / "maps" / "overview.png").read_bytes()
 
 
@@ -131,7 +133,8 @@ def test_maps_decode(report_zh):
 
 def test_workbook(report_zh, report_en, layers):
     book = openpyxl.load_workbook(report_zh[0].parent / "tables.xlsx")
-    assert book.sheetnames == ["县域概况", "图层清单", "乡镇统计", "用地结构", "三大类", "校验汇总", "校验问题清单"]
+    assert book.sheetnames == ["县域概况", "图层清单", "乡镇统计", "用地结构", "三大类", "体检评估", "体检评估分级",
+                               "校验汇总", "校验问题清单"]
     sheet = book["乡镇统计"]
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:3] == ("代码", "乡镇（街道）", "类型") and rows[0][7] == "01 耕地（公顷）"

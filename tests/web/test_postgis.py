@@ -81,3 +81,14 @@ def test_postgis_edit_save_and_stale(pg_app, counties):
     assert stale.status_code == 409
     audit = c.get(f"/api/counties/{A}/audit").json()["rows"]
     assert any(a["reason"] == "PostGIS 网页" and a["user"] == "web:planner_a" for a in audit)
+
+
+def test_a_county_in_several_schemas_is_served_from_its_own(pg_app, pg_cluster, counties):
+    """A copy of county A in another schema (sorting after ``c<code>``) does not replace it."""
+    from pianqu.store.postgis import split_url
+    from pianqu.store.transfer import push
+    from pianqu.web.registry import open_registry
+
+    push(counties.a, pg_cluster.schema_url("zz_copy"), replace=True)
+    registry = open_registry(pg_cluster.url)
+    assert split_url(registry.workspaces[A].url)[1] == f"c{A}"

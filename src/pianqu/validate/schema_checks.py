@@ -27,7 +27,8 @@ NON_NEGATIVE = {"households", "area_m2", "capacity", "lanes", "width_m", "speed_
 
 # Layers whose absence is not reported at all (written by import only when needed; a county
 # without a list of designated centres is told by the plan's inputs, inputs.centres_missing).
-SILENT_OPTIONAL = {"landuse_review", "centres"}
+# (statistics: the evaluation shows 无数据 for each indicator it feeds and says what to import)
+SILENT_OPTIONAL = {"landuse_review", "centres", "statistics"}
 
 TRUE_WORDS = {"true", "t", "1", "yes", "y", "是"}
 FALSE_WORDS = {"false", "f", "0", "no", "n", "否"}

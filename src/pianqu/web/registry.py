@@ -52,7 +52,11 @@ def open_registry(targets: list[str | Path] | str | Path) -> Registry:
         reg = Registry(url, "server", users=user_store(url))
         for s in schemas:
             ws = Workspace.open(with_schema(url, s))
-            reg.workspaces[ws.meta.county_code] = ws
+            code = ws.meta.county_code
+            # a county held by several schemas (a copy, a test): its own schema c<code> (what
+            # `pianqu db push` names it) serves it, else the first by name
+            if code not in reg.workspaces or s == f"c{code}":
+                reg.workspaces[code] = ws
         return reg
     reg = Registry(first, "local", users=user_store(first))
     for item in items:
