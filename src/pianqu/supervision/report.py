@@ -23,7 +23,7 @@ TEMPLATE = """<!DOCTYPE html>
 <title>{{ title }}</title>
 <style>
 @page { size: A4; margin: 16mm 14mm; }
-body { font-family: {{ fonts }}; font-size: 10.5pt; color: #222; }
+body { font-family: {{ fonts|safe }}; font-size: 10.5pt; color: #222; }
 h1 { text-align: center; color: #b00020; font-size: 19pt; margin-bottom: 2mm; }
 .sub { text-align: center; color: #555; margin-top: 0; }
 h2 { font-size: 13pt; border-bottom: 1px solid #b00020; padding-bottom: 1mm; margin-top: 7mm; }
