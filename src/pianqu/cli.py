@@ -54,6 +54,15 @@ app.command("serve")(web_commands.serve)
 app.command("evaluate")(evaluate_command)
 
 
+def _supervise_command():  # pianqu.supervision sits above the province engine it may call
+    from pianqu.supervision.command import supervise_command
+
+    return supervise_command
+
+
+app.command("supervise")(_supervise_command())
+
+
 @app.command()
 def standards(
     table: Annotated[Optional[str], typer.Option(help="只看一张表 / one table, e.g. landuse_2023, thresholds")] = None,

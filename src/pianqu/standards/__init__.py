@@ -97,6 +97,9 @@ _SPECS = (
     TableSpec("indicators", "indicators.csv", ("id",),
               "体检评估 indicators (TD/T 1063-2021 and the policy's own): dimension, unit, kind, direction, "
               "levels, how computed, target"),
+    TableSpec("supervision_weights", "supervision_weights.csv", ("id",),
+              "weights of the indicators in a county scorecard of `pianqu supervise` (督查考核), with the reasoning",
+              {"weight": "float"}, overridable=("weight",), value="weight"),
 
     TableSpec("threshold_ranges", "threshold_ranges.csv", ("unit",),
               "kind and range of the thresholds in each unit (an entry of thresholds.toml may narrow it)",
