@@ -10,6 +10,7 @@ that could hang (a FIFO) run in a subprocess with a timeout, the rest through ty
 from __future__ import annotations
 
 import hashlib
+import datetime
 import os
 import shutil
 import sqlite3
@@ -330,7 +331,9 @@ def test_every_threshold_has_a_range_its_default_obeys():
         assert problem(rule, th.value, th.value) is None, (th.key, th.value, rule)
         if rule.kind in ("number", "integer"):
             assert rule.min is not None, th.key  # every number has at least a lower bound
-        if rule.kind == "text" and th.unit not in ("用地用海 codes",):
+        if rule.kind == "text" and th.unit == "date":
+            datetime.date.fromisoformat(str(th.value))  # a date threshold is a YYYY-MM-DD date
+        elif rule.kind == "text" and th.unit not in ("用地用海 codes",):
             assert rule.choices, th.key  # a text threshold lists what it may be
 
 

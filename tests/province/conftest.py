@@ -5,11 +5,9 @@ import os
 
 import pytest
 
-os.environ.setdefault("MPLCONFIGDIR", "/work/main/.cache/matplotlib")
+os.environ.setdefault("MPLCONFIGDIR", os.path.join(os.path.dirname(__file__), "..", "..", ".cache", "matplotlib"))
 
-# 西区 and 东区 (攀枝花, neighbours) and 青羊区: among the fastest counties to synthesise and plan
-COUNTIES = ["510105", "510402", "510403"]
-STEPS = ["validate", "plan", "evaluate"]
+from province_counties import COUNTIES, STEPS
 
 
 @pytest.fixture(scope="session")

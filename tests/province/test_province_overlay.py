@@ -7,7 +7,7 @@ import dask
 import numpy as np
 import pytest
 
-from conftest import COUNTIES
+from province_counties import COUNTIES
 from pianqu.land.overlay import overlay
 from pianqu.parcels import select_epoch
 from pianqu.province.overlay import LINES, city_totals, province_overlay, workspace_line_areas

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import COUNTIES, STEPS
+from province_counties import COUNTIES, STEPS
 from pianqu.province import read_manifest, run
 from pianqu.province.gather import read_results
 from pianqu.province.steps import KILL_ENV, PLAN_RESULTS

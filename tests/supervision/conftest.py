@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-os.environ.setdefault("MPLCONFIGDIR", "/work/main/.cache/matplotlib")
+os.environ.setdefault("MPLCONFIGDIR", os.path.join(os.path.dirname(__file__), "..", "..", ".cache", "matplotlib"))
 
-COUNTIES = ["510105", "510402", "510403"]
+from supervision_counties import COUNTIES  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from conftest import COUNTIES
+from supervision_counties import COUNTIES
 from pianqu.cli import app
 from pianqu.province.gather import read_results
 from pianqu.supervision import supervise
