@@ -3,7 +3,12 @@ command leaves the old state or the new one; a decision made while `plan` runs s
 plans at once; a held lock; read-only file and folder (as a non-root user, which root would
 mask), an immutable file, a symlinked workspace, a full disk, corrupt metadata and leftovers of
 killed writers. Each fault asserts the message (zh) and that the workspace's bytes are
-unchanged where nothing should change."""
+unchanged where nothing should change.
+
+The faults that are not about files run on both backends (the ``backend``/``target`` fixtures,
+conftest.py): a GeoPackage copy, and a fresh PostGIS schema filled by ``db push`` (the command
+run with its ``postgresql://…?schema=…`` URL; "bytes" there are every row of every table). The
+faults of files stay GeoPackage-only (see the section below and docs/faults.md)."""
 
 from __future__ import annotations
 

@@ -19,6 +19,8 @@ frame, dtypes included, as pyogrio gives from a GeoPackage holding the same data
 ``lock_timeout``, then naming the holder from ``pg_stat_activity.application_name``), checks
 ``expect`` against ``pianqu_revision``, then drops, replaces (``COPY``, geometry as hex EWKB)
 and appends; a client killed at any moment leaves the previous state, as the server rolls back.
+The write fires the fault points of :func:`pianqu.workspace.fault_point` (``staged`` … ``after-commit``)
+at the places a GeoPackage write does, so the fault corpus (tests/faults) runs on both backends.
 """
 
 from __future__ import annotations
