@@ -17,13 +17,20 @@ from pianqu.store.transfer import push
 from pianqu.workspace import Workspace
 
 # (layer, column) pairs that measure this run rather than the data, left out of the comparison
-# (the columns are still compared for presence and dtype):
-# - wall-clock seconds of a step: plan_run.time_s (the zoning solver's time), land_steps.seconds;
-# - the school assignment without zone limits (services.schools.school_districts: the "free"
-#   assignment, improved for a fixed time, `improve_s`), whose result depends on the machine's
-#   load, not on where the data is stored: service_school_district.mean_time_min_free.
+# of values (still compared for presence and dtype). Measured: 通江县 planned twice into two
+# GeoPackages differs in exactly these columns, and a GeoPackage and a PostGIS run in no others.
+# - wall-clock seconds: plan_run.time_s and zone_count_options.time_s (the zoning solver's time,
+#   pianqu.zoning.delineate/autop), land_steps.seconds (each land step's time);
+# - the school districts (services.schools.school_districts): the single-source assignment is a
+#   time-limited search (`services.school_time_limit_s`, half within zones, half free, each
+#   stopped at its time with a certified gap), so on a loaded machine the pupils left without a
+#   place and their mean travel time move by a few pupils / a fraction of a minute in a zone not
+#   proven optimal in time (511921: one zone 1094.6 vs 1092.1 pupils in two GeoPackage runs):
+#   service_school_district.pupils_without_place, .mean_time_min, .mean_time_min_free.
 # Nothing else: every other column — road_detour.time_s, a travel time, included — must agree.
-UNSTABLE = {("plan_run", "time_s"), ("land_steps", "seconds"), ("service_school_district", "mean_time_min_free")}
+UNSTABLE = {("plan_run", "time_s"), ("zone_count_options", "time_s"), ("land_steps", "seconds"),
+            ("service_school_district", "pupils_without_place"), ("service_school_district", "mean_time_min"),
+            ("service_school_district", "mean_time_min_free")}
 
 
 def _stable(layer: str, frame: pd.DataFrame) -> list[str]:
