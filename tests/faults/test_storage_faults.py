@@ -13,6 +13,7 @@ faults of files stay GeoPackage-only (see the section below and docs/faults.md).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,7 +26,7 @@ from typer.testing import CliRunner
 from faults_helpers import (COMMANDS, NOBODY, advisory_locks, child_env, command_args, corrupt_meta, finish,
                             fingerprint, is_db, run, set_config, sha, start, state)
 from pianqu.cli import app
-from pianqu.workspace import FAULT_POINTS, StaleRevisionError, Workspace
+from pianqu.workspace import FAULT_POINTS, StaleRevisionError, Workspace, current_user
 
 pytestmark = pytest.mark.slow  # a county planned, then commands run in child processes
 
@@ -146,6 +147,9 @@ def test_second_writer_waits_then_names_the_holder(county, target):
         r = run(["lines", "decide", target, cid, action, "-s", "plan"])
         assert r.returncode == 1, r.stderr[-3000:]
         assert "正被另一个进程写入" in r.stderr and "lines reopen" in r.stderr and str(holder.pid) in r.stderr, r.stderr
+        said = " ".join(r.stderr.split())  # the message as one line, however the console wrapped it
+        assert f"用户 {current_user()}" in said, said  # the holder's user and start time
+        assert re.search(r"开始于 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", said), said
         assert "Traceback" not in r.stderr
         assert fingerprint(target) == before
     finally:

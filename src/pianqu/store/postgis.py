@@ -25,6 +25,7 @@ at the places a GeoPackage write does, so the fault corpus (tests/faults) runs o
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 import re
 from dataclasses import dataclass
@@ -389,20 +390,36 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _cut(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` bytes of UTF-8 (never inside a character)."""
+    return text.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
+
+
 def _application_name(holder: Holder) -> str:
-    """``pianqu <command> <started> pid=<pid> user=<user>``, cut to PostgreSQL's 63 bytes."""
-    text = f"pianqu {holder.command or '?'} {holder.started} pid={holder.pid} user={holder.user}"
-    raw = text.encode("utf-8")[:MAX_IDENT_BYTES]
-    return raw.decode("utf-8", errors="ignore")
+    """``pianqu <pid> <started> <user> <command>``, within PostgreSQL's 63 bytes: the start time in
+    ISO-8601's basic form (``20250101T080000+0800``), the user cut to 16 bytes, and the command
+    last, cut to what is left — so the pid, start and user always survive (a long command at the
+    front used to push the user and pid off the end)."""
+    try:
+        started = _dt.datetime.fromisoformat(holder.started).strftime("%Y%m%dT%H%M%S%z")
+    except (TypeError, ValueError):
+        started = "".join(str(holder.started).split()) or "?"
+    user = _cut("".join(str(holder.user).split()) or "?", 16)
+    return _cut(f"pianqu {int(holder.pid)} {started} {user} {holder.command or '?'}", MAX_IDENT_BYTES)
 
 
 def _parse_application_name(row: tuple) -> Holder:
+    """The writer (:class:`Holder`) from a ``pg_stat_activity`` row (application_name, usename,
+    backend pid, transaction start); a session that is not a pianqu writer is named by those."""
     app, usename, backend_pid, xact_start = row
-    m = re.match(r"^pianqu (?P<command>.+?) (?P<started>\d{4}-\d\d-\d\dT\S+)(?: pid=(?P<pid>\d+))?(?: user=(?P<user>\S+))?",
-                 app or "")
+    m = re.match(r"^pianqu (?P<pid>\d+) (?P<started>\S+) (?P<user>\S+) (?P<command>.*)$", app or "")
     if not m:
         return Holder(app or "?", usename or "?", int(backend_pid), str(xact_start))
-    return Holder(m["command"], m["user"] or usename or "?", int(m["pid"] or backend_pid), m["started"])
+    try:
+        started = _dt.datetime.strptime(m["started"], "%Y%m%dT%H%M%S%z").isoformat()
+    except ValueError:
+        started = m["started"]
+    return Holder(m["command"] or "?", m["user"], int(m["pid"]), started)
 
 
 # -- frames ↔ rows ---------------------------------------------------------------------------
