@@ -30,6 +30,16 @@ def tongjiang_layers(tongjiang_build):
     return with_epochs(b.layers, b.later_epoch.landuse if b.later_epoch is not None else None)
 
 
+@pytest.fixture(scope="session")
+def tongjiang_ws(tmp_path_factory, tongjiang_layers):
+    """The default county as a GeoPackage workspace, written once from the session's one build
+    (unplanned; copy it before writing). tests/e2e calls it ``tongjiang``."""
+    from pianqu.synth import write_county
+
+    return write_county("511921", tmp_path_factory.mktemp("tongjiang") / "511921.gpkg", seed=1,
+                        layers=tongjiang_layers)
+
+
 def pytest_collection_modifyitems(config, items):
     """Every test that needs the default county's build is `slow` (the build alone takes ~40 s)."""
     for item in items:

@@ -4,9 +4,6 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def tongjiang(tmp_path_factory, tongjiang_layers):
+def tongjiang(tongjiang_ws):
     """The default county written once from the session's one build (tests/conftest.py)."""
-    from pianqu.synth import write_county
-
-    return write_county("511921", tmp_path_factory.mktemp("tongjiang") / "511921.gpkg", seed=1,
-                        layers=tongjiang_layers)
+    return tongjiang_ws

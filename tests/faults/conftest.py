@@ -4,6 +4,7 @@ faults_helpers.py."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,3 +52,35 @@ def ws_copy(county, tmp_path) -> Path:
     target.parent.mkdir()
     shutil.copy2(county.path, target)
     return target
+
+
+_SCHEMAS = itertools.count()
+
+
+@pytest.fixture(params=["gpkg", "postgis"])
+def backend(request) -> str:
+    """The storage backend a fault test runs on (every fault that is not about files)."""
+    return request.param
+
+
+@pytest.fixture
+def target(backend, county, tmp_path, request) -> str:
+    """The planned county on ``backend``, private to the test, as the command line names it: a
+    copy of the GeoPackage, or a fresh schema of the session's PostGIS cluster (``pg_cluster``,
+    started only when a PostGIS case runs) filled by ``db push`` of that GeoPackage."""
+    if backend == "gpkg":
+        path = tmp_path / "ws" / county.path.name
+        path.parent.mkdir()
+        shutil.copy2(county.path, path)
+        yield str(path)
+        return
+    from pianqu.store.postgis import PostgisBackend
+    from pianqu.store.transfer import push
+
+    cluster = request.getfixturevalue("pg_cluster")
+    url = cluster.schema_url(f"fault{next(_SCHEMAS)}")
+    push(county.path, url)
+    yield url
+    pg = PostgisBackend(url)
+    pg._connection().execute(f'DROP SCHEMA IF EXISTS "{pg.schema}" CASCADE')
+    pg.close()

@@ -5,12 +5,14 @@ under a file size limit."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -82,9 +84,50 @@ def sha(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def state(path: Path) -> dict:
+def is_db(where) -> bool:
+    """Whether ``where`` is a PostGIS workspace URL (else a GeoPackage file)."""
+    return str(where).startswith("postgresql://")
+
+
+@contextlib.contextmanager
+def _pg(url: str):
+    """A connection to the database of the workspace ``url`` and its schema."""
+    import psycopg
+
+    from pianqu.store.postgis import split_url
+
+    conninfo, schema, _ = split_url(url)
+    con = psycopg.connect(conninfo, autocommit=True)
+    try:
+        yield con, schema
+    finally:
+        con.close()
+
+
+def fingerprint(where) -> str:
+    """Every byte of the workspace: the file's sha256, or for a PostGIS schema the sha256 of each
+    table's name, column types and rows (their text form, geometry as EWKB, sorted)."""
+    if not is_db(where):
+        return sha(where)
+    h = hashlib.sha256()
+    with _pg(where) as (con, schema):
+        for (table,) in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+                                    "ORDER BY table_name", [schema]).fetchall():
+            name = f'"{schema}"."{table}"'
+            cols = con.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = %s "
+                               "AND table_name = %s ORDER BY ordinal_position", [schema, table]).fetchall()
+            rows = con.execute(f"SELECT coalesce(string_agg(x::text, E'\\n' ORDER BY x::text), '') FROM {name} x"
+                               ).fetchone()[0]
+            h.update(f"{table}|{cols}|{rows}\n".encode())
+    return h.hexdigest()
+
+
+def state(where) -> dict:
     """What the workspace holds, independent of how it is laid out in the file: the tables, their
     row counts, the planner's decisions and the line status (of the scenario and the base)."""
+    if is_db(where):
+        return _pg_state(where)
+    path = where
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         tables = sorted(r[0] for r in con.execute("SELECT table_name FROM gpkg_contents"))
@@ -101,6 +144,62 @@ def state(path: Path) -> dict:
     finally:
         con.close()
 
+
+def _pg_state(url: str) -> dict:
+    """:func:`state` of a PostGIS workspace: every table of its schema (``pianqu_revision`` and
+    ``pianqu_config`` included), counted, and the same decisions and line status."""
+    with _pg(url) as (con, schema):
+        tables = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+                                            "ORDER BY table_name", [schema]).fetchall()]
+        counts = {t: con.execute(f'SELECT count(*) FROM "{schema}"."{t}"').fetchone()[0] for t in tables}
+        out = {"tables": tables, "counts": counts}
+        for table in ("scn_plan__conflict", "conflict"):
+            if table in tables:
+                out[table] = sorted(tuple(r) for r in con.execute(
+                    f"SELECT conflict_id, action, coalesce(decision_reason, '') FROM \"{schema}\".\"{table}\" "
+                    "WHERE coalesce(action, '') != ''").fetchall())
+        for table in ("scn_plan__control_line_status", "control_line_status"):
+            if table in tables:
+                out[table] = sorted(tuple(r) for r in con.execute(
+                    f'SELECT line, status FROM "{schema}"."{table}"').fetchall())
+        return out
+
+
+def advisory_locks(url: str, wait_s: float = 5.0) -> int:
+    """How many sessions hold the write lock of the PostGIS workspace ``url`` (its advisory lock),
+    after waiting up to ``wait_s`` for the server to see that a killed client has gone."""
+    deadline = time.monotonic() + wait_s
+    with _pg(url) as (con, schema):
+        while True:
+            n = con.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                            "AND objid = ((hashtext(%s)::bigint) & 4294967295)::oid", [schema]).fetchone()[0]
+            if n == 0 or time.monotonic() > deadline:
+                return int(n)
+            time.sleep(0.05)
+
+
+def set_config(where, text: str) -> None:
+    """The workspace's ``pianqu.toml``: the file beside a GeoPackage, a PostGIS schema's
+    ``pianqu_config`` table."""
+    if not is_db(where):
+        (Path(where).parent / "pianqu.toml").write_text(text, encoding="utf-8")
+        return
+    from pianqu.store.postgis import CONFIG_TABLE, PostgisBackend
+
+    PostgisBackend(str(where)).write({CONFIG_TABLE: pd.DataFrame({"toml": [text]})}, {}, [])
+
+
+def corrupt_meta(where) -> None:
+    """Break one value of ``pianqu_meta`` (JSON cut short)."""
+    sql = "UPDATE {t} SET value = '{{\"broken' WHERE key = 'county_name'"
+    if is_db(where):
+        with _pg(where) as (con, schema):
+            con.execute(sql.format(t=f'"{schema}".pianqu_meta'))
+        return
+    con = sqlite3.connect(where)
+    with con:
+        con.execute(sql.format(t="pianqu_meta"))
+    con.close()
 
 
 # plan, and each `pianqu lines` command that writes

@@ -199,3 +199,25 @@ def test_a_second_writer_waits_for_the_first(tmp_path, pg_url):
     assert proc.returncode == 0
     assert out == {"a": 3}  # after the first writer's revision 2: it waited, then wrote on top
     assert PostgisBackend(pg_url).read("b")["v"].tolist() == [7]
+
+
+def test_the_holder_in_application_name_keeps_pid_user_and_start_within_63_bytes():
+    """PostgreSQL cuts application_name to 63 bytes; the command goes last so that a long one is
+    what gets cut (it used to cut `user=root` to `user=ro` for `lines reopen`)."""
+    from pianqu.store.postgis import _application_name, _parse_application_name
+
+    for holder in (Holder("lines reopen", "root", 30811, "2026-12-07T22:38:05+00:00"),
+                   Holder("lines conflicts", "planner01", 4194304, "2025-01-01T08:00:00+08:00")):
+        app = _application_name(holder)
+        assert len(app.encode("utf-8")) <= 63
+        assert _parse_application_name((app, "postgres", 99, None)) == holder
+    long = Holder("landuse review --apply 复核表（第二轮）.xlsx", "a_very_long_user_name_x", 4194304,
+                  "2026-12-07T22:38:05+08:00")
+    app = _application_name(long)
+    assert len(app.encode("utf-8")) <= 63
+    got = _parse_application_name((app, "postgres", 99, None))
+    assert (got.pid, got.started, got.user) == (4194304, long.started, "a_very_long_user")
+    assert long.command.startswith(got.command) and got.command.startswith("landuse re")
+    # a session that is not a pianqu writer is named by what the server knows
+    assert _parse_application_name(("psql", "alice", 77, "2025-01-01 08:00:00+08")) == \
+        Holder("psql", "alice", 77, "2025-01-01 08:00:00+08")

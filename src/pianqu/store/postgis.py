@@ -19,10 +19,13 @@ frame, dtypes included, as pyogrio gives from a GeoPackage holding the same data
 ``lock_timeout``, then naming the holder from ``pg_stat_activity.application_name``), checks
 ``expect`` against ``pianqu_revision``, then drops, replaces (``COPY``, geometry as hex EWKB)
 and appends; a client killed at any moment leaves the previous state, as the server rolls back.
+The write fires the fault points of :func:`pianqu.workspace.fault_point` (``staged`` … ``after-commit``)
+at the places a GeoPackage write does, so the fault corpus (tests/faults) runs on both backends.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 import re
 from dataclasses import dataclass
@@ -38,7 +41,7 @@ import shapely
 from pianqu.config import load_config
 from pianqu.geo import STORAGE_EPSG
 from pianqu.workspace import (Frame, Holder, StaleRevisionError, WorkspaceError, WorkspaceLockedError,
-                              _now)
+                              _now, fault_point)
 
 REVISION_TABLE = "pianqu_revision"
 CONFIG_TABLE = "pianqu_config"
@@ -261,11 +264,13 @@ class PostgisBackend:
         busy = self._busy_timeout()
         con = self._connection()
         app = _application_name(holder)
+        fault_point("staged")  # the fault points: see pianqu.workspace.base (the same names as a GeoPackage's)
         try:
             with con.transaction():
                 con.execute("SELECT set_config('application_name', %s, true)", [app])
                 con.execute("SELECT set_config('lock_timeout', %s, true)", [f"{max(1, int(busy * 1000))}ms"])
                 con.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [self.schema])
+                fault_point("locked")
                 con.execute(f"CREATE SCHEMA IF NOT EXISTS {_qi(self.schema)}")
                 con.execute(f"CREATE TABLE IF NOT EXISTS {self._name(REVISION_TABLE)} (table_name text PRIMARY KEY, "
                             f"revision integer NOT NULL, ts text, command text, {_qi('user')} text)")
@@ -273,13 +278,15 @@ class PostgisBackend:
                     self._check_expect(con, expect)
                 for table in drop:
                     con.execute(f"DROP TABLE IF EXISTS {self._name(table)}")
-                for table, prep in prepared.items():
+                for k, (table, prep) in enumerate(prepared.items()):
                     con.execute(f"DROP TABLE IF EXISTS {self._name(table)}")
                     self._create(con, table, prep)
                     self._copy(con, table, prep)
                     self._index(con, table, prep)
                     if progress:
                         progress(table)
+                    if k == len(prepared) // 2:
+                        fault_point("mid-commit")
                 present = set(self._tables(con))
                 for table, prep in appended.items():
                     if table in present:
@@ -302,10 +309,12 @@ class PostgisBackend:
                         f"{_qi('user')} = EXCLUDED.{_qi('user')} RETURNING revision",
                         [table, ts, holder.command, holder.user]).fetchone()
                     out[table] = int(row[0])
+                fault_point("before-commit")
         except psycopg.errors.LockNotAvailable:
             raise self._locked(busy) from None
         except psycopg.Error as exc:
             raise WorkspaceError("db.workspace.write_failed", path=self.url, detail=str(exc).strip()) from exc
+        fault_point("after-commit")
         return out
 
     def _check_name(self, name: str) -> None:
@@ -320,9 +329,11 @@ class PostgisBackend:
         rows = dict((r[0], r[1:]) for r in con.execute(
             f"SELECT table_name, ts, command, {_qi('user')} FROM {self._name(REVISION_TABLE)} "
             f"WHERE table_name = ANY(%s)", [list(changed)]).fetchall())
-        details = "; ".join(f"{t}: {e} → {c}" + (f" ({rows[t][0]}, {rows[t][1]}, {rows[t][2]})" if t in rows else "")
+        # the same message as a GeoPackage workspace's (common.workspace.stale, STORE-SPEC.md)
+        changes = "; ".join(f"{t} r{e}→r{c}" + (f" ({rows[t][0]}, {rows[t][1]}, {rows[t][2]})" if t in rows else "")
                             for t, (e, c) in changed.items())
-        raise StaleRevisionError("db.workspace.stale", changed=changed, path=self.url, details=details)
+        raise StaleRevisionError("common.workspace.stale", changed, path=self.url, tables=", ".join(changed),
+                                 changes=changes)
 
     def _locked(self, busy: float) -> WorkspaceLockedError:
         """Who holds the schema's write lock, from ``pg_stat_activity``."""
@@ -333,8 +344,8 @@ class PostgisBackend:
             "AND l.objid = ((hashtext(%s)::bigint) & 4294967295)::oid AND l.objsubid = 1 LIMIT 1",
             [self.schema]).fetchone()
         holder = _parse_application_name(row) if row else Holder("?", "?", 0, "?")
-        return WorkspaceLockedError("db.workspace.locked", path=self.url, command=holder.command or "?",
-                                    user=holder.user, pid=holder.pid, started=holder.started, waited=busy)
+        return WorkspaceLockedError("common.workspace.locked_by", path=self.url, command=holder.command or "?",
+                                    user=holder.user, pid=holder.pid, started=holder.started, timeout=busy)
 
     def _create(self, con, table: str, prep: _Prepared) -> None:
         cols = [f"{_qi(FID)} bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"]
@@ -379,20 +390,36 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _cut(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` bytes of UTF-8 (never inside a character)."""
+    return text.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
+
+
 def _application_name(holder: Holder) -> str:
-    """``pianqu <command> <started> pid=<pid> user=<user>``, cut to PostgreSQL's 63 bytes."""
-    text = f"pianqu {holder.command or '?'} {holder.started} pid={holder.pid} user={holder.user}"
-    raw = text.encode("utf-8")[:MAX_IDENT_BYTES]
-    return raw.decode("utf-8", errors="ignore")
+    """``pianqu <pid> <started> <user> <command>``, within PostgreSQL's 63 bytes: the start time in
+    ISO-8601's basic form (``20250101T080000+0800``), the user cut to 16 bytes, and the command
+    last, cut to what is left — so the pid, start and user always survive (a long command at the
+    front used to push the user and pid off the end)."""
+    try:
+        started = _dt.datetime.fromisoformat(holder.started).strftime("%Y%m%dT%H%M%S%z")
+    except (TypeError, ValueError):
+        started = "".join(str(holder.started).split()) or "?"
+    user = _cut("".join(str(holder.user).split()) or "?", 16)
+    return _cut(f"pianqu {int(holder.pid)} {started} {user} {holder.command or '?'}", MAX_IDENT_BYTES)
 
 
 def _parse_application_name(row: tuple) -> Holder:
+    """The writer (:class:`Holder`) from a ``pg_stat_activity`` row (application_name, usename,
+    backend pid, transaction start); a session that is not a pianqu writer is named by those."""
     app, usename, backend_pid, xact_start = row
-    m = re.match(r"^pianqu (?P<command>.+?) (?P<started>\d{4}-\d\d-\d\dT\S+)(?: pid=(?P<pid>\d+))?(?: user=(?P<user>\S+))?",
-                 app or "")
+    m = re.match(r"^pianqu (?P<pid>\d+) (?P<started>\S+) (?P<user>\S+) (?P<command>.*)$", app or "")
     if not m:
         return Holder(app or "?", usename or "?", int(backend_pid), str(xact_start))
-    return Holder(m["command"], m["user"] or usename or "?", int(m["pid"] or backend_pid), m["started"])
+    try:
+        started = _dt.datetime.strptime(m["started"], "%Y%m%dT%H%M%S%z").isoformat()
+    except ValueError:
+        started = m["started"]
+    return Holder(m["command"] or "?", m["user"], int(m["pid"]), started)
 
 
 # -- frames ↔ rows ---------------------------------------------------------------------------

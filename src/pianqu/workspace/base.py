@@ -6,10 +6,11 @@ The testing hook: with the environment variable ``PIANQU_FAULT_AT=<point>`` (a c
 allowed) a write stops at that named point of its commit. ``PIANQU_FAULT_ACTION=pause`` (the
 default) prints ``pianqu-fault: <point> <pid>`` on stderr and waits for SIGUSR1 (continue) or
 a SIGKILL from the test; ``kill`` makes the process kill itself with SIGKILL there. The points,
-in order: ``staged`` (the layers are in the temporary GeoPackage, no lock taken), ``locked``
-(the write lock is held, nothing written), ``mid-commit`` (inside the transaction, the old
-tables dropped and some new ones copied), ``before-commit`` (everything written, not yet
-committed), ``after-commit`` (committed; the temporary files not yet removed). The hook is for
+in order: ``staged`` (the layers are in the temporary GeoPackage, or prepared for ``COPY`` on
+PostGIS; no lock taken), ``locked`` (the write lock is held — SQLite's, or the schema's advisory
+lock — nothing written), ``mid-commit`` (inside the transaction, the old tables dropped and some
+new ones copied), ``before-commit`` (everything written, not yet committed), ``after-commit``
+(committed; the temporary files not yet removed). Both backends fire them. The hook is for
 the fault tests (tests/faults) only; without the variable it costs one dictionary lookup.
 """
 
