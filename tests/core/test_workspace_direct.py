@@ -28,10 +28,28 @@ WORDS = ["", "水田", "通江县 城镇开发边界", "a", "ü", "x" * 300, " �
 
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> Path:
-    """An empty workspace made by GDAL (through the pyogrio path)."""
+    """A workspace made by GDAL (through the pyogrio path) with one spatial layer, as every
+    county workspace has (so the GeoPackage tables a direct write registers in exist)."""
     path = tmp_path_factory.mktemp("direct") / "base.gpkg"
-    Workspace.create(path, county_code="511921", county_name="通江县", synthetic=True)
+    ws = Workspace.create(path, county_code="511921", county_name="通江县", synthetic=True)
+    county = gpd.GeoDataFrame({"name": ["通江县"]}, geometry=[shapely.box(106.9, 31.6, 107.8, 32.6)], crs=4490)
+    ws.backend.direct_max_rows = 0
+    ws.write({"county": county}, command="test")
     return path
+
+
+@pytest.fixture
+def direct_writes(monkeypatch) -> list[str]:
+    """The tables written by gpkg_direct.write_prepared (not through pyogrio)."""
+    seen: list[str] = []
+    original = gpkg_direct.write_prepared
+
+    def spy(con, prep, drop):
+        seen.append(prep.table)
+        return original(con, prep, drop)
+
+    monkeypatch.setattr(gpkg_direct, "write_prepared", spy)
+    return seen
 
 
 def twins(base: Path, folder: Path) -> tuple[GpkgBackend, GpkgBackend]:
@@ -151,6 +169,14 @@ def assert_same_frame(a: pd.DataFrame, b: pd.DataFrame) -> None:
 def sql_view(path: Path, table: str) -> dict:
     """The table as SQLite holds it, with its GeoPackage registrations (minus the time stamp)."""
     con = sqlite3.connect(path)
+
+    def rows(sql: str, *args) -> list | None:
+        try:
+            return con.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as exc:  # a GeoPackage table GDAL has not made yet
+            assert "no such table" in str(exc)
+            return None
+
     try:
         rtree = f"rtree_{table}_geom"
         out = {
@@ -159,12 +185,12 @@ def sql_view(path: Path, table: str) -> dict:
                                                              rtree + "_parent")).fetchall()),
             "rows": [tuple(map(repr, r)) for r in con.execute(f'SELECT * FROM "{table}" ORDER BY fid')],
             "types": con.execute(f'SELECT * FROM pragma_table_info("{table}")').fetchall(),
-            "contents": con.execute("SELECT table_name, data_type, identifier, description, min_x, min_y, max_x, "
-                                    "max_y, srs_id FROM gpkg_contents WHERE table_name=?", (table,)).fetchall(),
-            "ogr": con.execute("SELECT * FROM gpkg_ogr_contents WHERE table_name=?", (table,)).fetchall(),
-            "extensions": con.execute("SELECT * FROM gpkg_extensions WHERE table_name=?", (table,)).fetchall(),
-            "columns": con.execute("SELECT * FROM gpkg_geometry_columns WHERE table_name=?", (table,)).fetchall(),
-            "sequence": con.execute("SELECT seq FROM sqlite_sequence WHERE name=?", (table,)).fetchall(),
+            "contents": rows("SELECT table_name, data_type, identifier, description, min_x, min_y, max_x, max_y, "
+                             "srs_id FROM gpkg_contents WHERE table_name=?", table),
+            "ogr": rows("SELECT * FROM gpkg_ogr_contents WHERE table_name=?", table),
+            "extensions": rows("SELECT * FROM gpkg_extensions WHERE table_name=?", table),
+            "columns": rows("SELECT * FROM gpkg_geometry_columns WHERE table_name=?", table),
+            "sequence": rows("SELECT seq FROM sqlite_sequence WHERE name=?", table),
         }
         if out["columns"]:
             out["rtree"] = con.execute(f'SELECT * FROM "{rtree}" ORDER BY id').fetchall()
@@ -208,7 +234,7 @@ def assert_read_alike(a: Path, b: Path, table: str, frame: pd.DataFrame) -> None
 
 # -- the tests ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("seed", range(48))
-def test_direct_write_reads_back_like_gdal(seed, base, tmp_path):
+def test_direct_write_reads_back_like_gdal(seed, base, tmp_path, direct_writes):
     """Each frame replaces a table twice (a second random frame: a new schema, dropped and made
     again; then the same frame's values changed: rows replaced in place)."""
     direct, through = twins(base, tmp_path)
@@ -219,6 +245,7 @@ def test_direct_write_reads_back_like_gdal(seed, base, tmp_path):
         direct.write({table: frame}, {}, [])
         through.write({table: frame}, {}, [])
         assert_read_alike(direct.path, through.path, table, frame)
+    assert direct_writes == [table] * 3
     direct.close()
     through.close()
 
@@ -240,7 +267,7 @@ def _edited(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
     return out
 
 
-def test_the_real_layers_take_the_in_place_path(base, tmp_path):
+def test_the_real_layers_take_the_in_place_path(base, tmp_path, direct_writes):
     """A conflict-like layer written by GDAL first: the direct write replaces its rows without
     touching the schema (the schema version stays), and reads back like GDAL's."""
     direct, through = twins(base, tmp_path)
@@ -263,6 +290,7 @@ def test_the_real_layers_take_the_in_place_path(base, tmp_path):
     direct.commit(stage, ["scn_plan__conflict"], {}, [])
     stage.discard()
     through.write({"scn_plan__conflict": edited}, {}, [])
+    assert direct_writes == ["scn_plan__conflict"]
     assert con.execute("PRAGMA schema_version").fetchone()[0] == before
     con.close()
     assert_read_alike(direct.path, through.path, "scn_plan__conflict", edited)
@@ -305,3 +333,24 @@ def test_a_unit_of_work_reads_its_pending_table_as_stored(base, tmp_path):
         inside = ws.read("zone")
     after = Workspace.open(path).read("zone")
     assert_same_frame(inside, after)
+
+
+def test_staged_layers_one_after_another_keep_their_r_trees(base, tmp_path):
+    """Through pyogrio, two writes in one process whose stages look alike (same schema version,
+    other tables): each copied layer keeps its R-tree (a stale list of the stage's tables once
+    dropped the second one's)."""
+    path = tmp_path / "w.gpkg"
+    shutil.copy2(base, path)
+    backend = GpkgBackend(path, direct_max_rows=0)
+    rng = np.random.default_rng(2)
+    written = {}
+    for table in ("scn_plan__conflict", "scn_plan__zone", "scn_plan__conflict"):
+        boxes = [shapely.box(107 + k * 0.01, 31.7, 107.005 + k * 0.01, 31.705) for k in range(int(rng.integers(2, 9)))]
+        written[table] = gpd.GeoDataFrame({"a": np.arange(len(boxes), dtype="int64")}, geometry=boxes, crs=4490)
+        backend.write({table: written[table]}, {}, [])
+    con = sqlite3.connect(path)
+    for table, frame in written.items():
+        assert con.execute("SELECT count(*) FROM sqlite_master WHERE name=?", (f"rtree_{table}_geom",)).fetchone() == (1,)
+        assert con.execute(f'SELECT id FROM "rtree_{table}_geom" ORDER BY id').fetchall() == \
+            [(k + 1,) for k in range(len(frame))]
+    con.close()

@@ -322,7 +322,7 @@ def _geometry(frame: gpd.GeoDataFrame) -> tuple[str, np.ndarray] | None:
 def prepare(table: str, frame: pd.DataFrame, max_rows: int) -> Prepared | None:
     """``frame`` ready to be written as ``table`` with SQLite, or None when it is larger than
     ``max_rows`` or holds something this module does not encode (pyogrio writes it then)."""
-    if len(frame) > max_rows or not _NAME.match(table) or len(table) > 200 or frame.columns.duplicated().any():
+    if max_rows <= 0 or len(frame) > max_rows or not _NAME.match(table) or len(table) > 200 or frame.columns.duplicated().any():
         return None
     spatial = isinstance(frame, gpd.GeoDataFrame) and frame._geometry_column_name in frame.columns
     geo_cols = [c for c in frame.columns if isinstance(frame[c].dtype, gpd.array.GeometryDtype)] \
@@ -401,10 +401,6 @@ def write_prepared(con: sqlite3.Connection, prep: Prepared, drop) -> None:
         for reg in ("gpkg_data_columns", "gpkg_metadata_reference"):
             if con.execute("SELECT 1 FROM main.sqlite_master WHERE type='table' AND name=?", (reg,)).fetchone():
                 con.execute(f"DELETE FROM {reg} WHERE lower(table_name)=lower(?)", (t,))
-        if prep.rows:
-            con.execute("UPDATE sqlite_sequence SET seq=? WHERE name=?", (len(prep.rows), t))
-        else:
-            con.execute("DELETE FROM sqlite_sequence WHERE name=?", (t,))
     else:
         drop(con, t)
         schema = prep.schema()
@@ -417,6 +413,10 @@ def write_prepared(con: sqlite3.Connection, prep: Prepared, drop) -> None:
         for kind, _name, sql in schema:
             if kind == "trigger":
                 con.execute(sql)
+    # the AUTOINCREMENT sequence at the last fid, as a copied table's (0 for no rows: SQLite
+    # writes the row even when an INSERT ... SELECT copies nothing)
+    if con.execute("UPDATE sqlite_sequence SET seq=? WHERE name=?", (len(prep.rows), t)).rowcount == 0:
+        con.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (t, len(prep.rows)))
     ext = prep.extent or (None, None, None, None)
     con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description, last_change, "
                 "min_x, min_y, max_x, max_y, srs_id) VALUES (?, ?, ?, '', strftime('%Y-%m-%dT%H:%M:%fZ','now'), "
