@@ -42,6 +42,8 @@ _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _GDAL_TYPE = {"Point": "POINT", "LineString": "LINESTRING", "Polygon": "POLYGON", "MultiPoint": "MULTIPOINT",
               "MultiLineString": "MULTILINESTRING", "MultiPolygon": "MULTIPOLYGON",
               "GeometryCollection": "GEOMETRYCOLLECTION", "Unknown": "GEOMETRY"}
+_TYPE_NAMES = {0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "MultiPoint", 5: "MultiLineString",
+               6: "MultiPolygon", 7: "GeometryCollection"}
 _MULTI = {"Point": shapely.multipoints, "LineString": shapely.multilinestrings, "Polygon": shapely.multipolygons}
 
 
@@ -221,7 +223,7 @@ def column_values(series: pd.Series) -> tuple[str, list] | None:
     if dtype == np.bool_:
         return "BOOLEAN", series.to_numpy().astype(np.int64).tolist()
     if isinstance(dtype, pd.StringDtype):
-        return "TEXT", [None if v is None or v is pd.NA or v != v else v for v in series.astype(object).tolist()]
+        return "TEXT", series.to_numpy(dtype=object, na_value=None).tolist()
     if dtype == object:
         values = series.tolist()
         if all(v is None or type(v) is str for v in values):
@@ -298,7 +300,8 @@ def _geometry(frame: gpd.GeoDataFrame) -> tuple[str, np.ndarray] | None:
             return None
         if shapely.has_z(geoms[present & ~shapely.is_empty(geoms)]).any():
             return None
-    types = pd.Series(frame.geom_type).dropna().unique().tolist()
+    ids = shapely.get_type_id(geoms[present])
+    types = [_TYPE_NAMES[i] for i in sorted(set(ids.tolist()))]
     promote = len(types) > 1 or any(t.startswith("Multi") for t in types)
     if len(types) == 1:
         name = f"Multi{types[0]}" if promote is True and types[0] in _MULTI else types[0]
@@ -325,13 +328,13 @@ def prepare(table: str, frame: pd.DataFrame, max_rows: int) -> Prepared | None:
     if max_rows <= 0 or len(frame) > max_rows or not _NAME.match(table) or len(table) > 200 or frame.columns.duplicated().any():
         return None
     spatial = isinstance(frame, gpd.GeoDataFrame) and frame._geometry_column_name in frame.columns
-    geo_cols = [c for c in frame.columns if isinstance(frame[c].dtype, gpd.array.GeometryDtype)] \
-        if isinstance(frame, pd.DataFrame) else []
-    if spatial and geo_cols != [frame.geometry.name] or not spatial and geo_cols:
+    geo_cols = [c for c, t in frame.dtypes.items() if isinstance(t, gpd.array.GeometryDtype)]
+    geo_name = frame._geometry_column_name if spatial else None
+    if geo_cols != ([geo_name] if spatial else []):
         return None
     if spatial and (frame.crs is None or frame.crs.to_epsg() != STORAGE_EPSG):
         return None  # _write_frame refuses it with a message
-    names = [c for c in frame.columns if not (spatial and c == frame.geometry.name)]
+    names = [c for c in frame.columns if c != geo_name]
     if not all(isinstance(c, str) and c and '"' not in c and not any(ord(ch) < 32 for ch in c) for c in names):
         return None
     lower = [c.lower() for c in names]
@@ -355,8 +358,10 @@ def prepare(table: str, frame: pd.DataFrame, max_rows: int) -> Prepared | None:
             extent = tuple(sqlite_printed(float(v)) for v in (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()))
             fids = np.flatnonzero(ok) + 1
             rtree = list(zip(fids.tolist(), b[:, 0].tolist(), b[:, 2].tolist(), b[:, 1].tolist(), b[:, 3].tolist()))
-    for name in names:
-        col = column_values(frame[name])
+    for name, series in frame.items():
+        if name == geo_name:
+            continue
+        col = column_values(series)
         if col is None:
             return None
         defs.append(f'"{name}" {col[0]}')
