@@ -195,6 +195,7 @@ def sql_view(path: Path, table: str) -> dict:
         if out["columns"]:
             out["rtree"] = con.execute(f'SELECT * FROM "{rtree}" ORDER BY id').fetchall()
         out["integrity"] = con.execute("PRAGMA integrity_check").fetchall()
+        out["foreign_keys"] = con.execute("PRAGMA foreign_key_check").fetchall()
         return out
     finally:
         con.close()

@@ -5,12 +5,15 @@ it through pyogrio costs a GeoPackage made by GDAL (its metadata tables, ~5–20
 ATTACH and a copy. Here such a table is *prepared* in memory instead (:func:`prepare`: the
 ``CREATE TABLE`` GDAL would issue, the rows with GeoPackage geometry blobs, the R-tree entries,
 the extent) and written inside the commit's transaction (:func:`write_prepared`). Everything a
-GDAL write leaves is reproduced — column types, ``fid`` 1..n, the ``geom`` blobs (GP header with
-an xy envelope, little-endian, then ISO WKB; the empty flag and no envelope for an empty
-geometry; singles promoted to multi as ``_write_frame`` asks pyogrio to), ``gpkg_contents`` with
-the extent, ``gpkg_geometry_columns``, ``gpkg_ogr_contents``, ``gpkg_extensions``, the R-tree
-and GDAL's triggers — so that GDAL, pyogrio and QGIS read it back identically
-(tests/core/test_workspace_direct.py compares both writers field by field and row by row).
+GDAL write leaves is reproduced — column types, ``fid`` 1..n, the ``geom`` blobs (GP header,
+srs 4490, little-endian, an xy envelope except for a point, the empty flag and no envelope for an
+empty geometry, then ISO WKB; singles promoted to multi as ``_write_frame`` asks pyogrio to, an
+empty one as a multi of one empty part), DateTime text as GDAL formats it, ``gpkg_contents`` with
+the extent as GDAL's SQLite prints it, ``gpkg_geometry_columns``, ``gpkg_ogr_contents``,
+``gpkg_extensions``, the R-tree, GDAL's triggers and the AUTOINCREMENT sequence — so that GDAL,
+pyogrio and QGIS read it back identically (tests/core/test_workspace_direct.py writes random
+frames both ways and compares what pyogrio reads, bbox reads through the R-tree, and the SQLite
+rows, schema and registrations themselves).
 
 A frame this module is not sure about (a dtype or geometry it does not encode, 3D, odd names)
 gets ``None`` from :func:`prepare` and goes through pyogrio as before.
