@@ -50,7 +50,8 @@ from pianqu.workspace.base import (AUDIT_TABLE, FAULT_POINTS, INTERNAL_TABLES, M
                                    SCENARIO_TABLE, Backend, BackendUnavailableError, Frame, Holder,
                                    StaleRevisionError, WorkspaceError, WorkspaceLockedError, current_user,
                                    fault_point, now_iso)
-from pianqu.workspace.gpkg import DEFAULT_BUSY_TIMEOUT_S, DEFAULT_DIRECT_MAX_ROWS, GpkgBackend, stage_error
+from pianqu.workspace.gpkg import (DEFAULT_BUSY_TIMEOUT_S, DEFAULT_DIRECT_MAX_ROWS, DEFAULT_IN_PLACE_MAX_ROWS,
+                                   GpkgBackend, stage_error)
 
 __all__ = ["AUDIT_TABLE", "FAULT_POINTS", "INTERNAL_TABLES", "META_TABLE", "REVISION_TABLE", "SCENARIO_TABLE",
            "Backend", "BackendUnavailableError", "Frame", "GpkgBackend", "Holder", "Meta", "StaleRevisionError",
@@ -122,7 +123,7 @@ def _backend_for(target: str | Path) -> Backend:
         return PostgisBackend(f"postgresql://{db.group(1)}")
     if not text.lower().endswith(".gpkg"):
         raise WorkspaceError("common.workspace.not_gpkg", path=text)
-    return GpkgBackend(target, _busy_timeout(target), _direct_max_rows(target))
+    return GpkgBackend(target, _busy_timeout(target), *_direct_rows(target))
 
 
 def _busy_timeout(target: str | Path) -> float:
@@ -133,12 +134,14 @@ def _busy_timeout(target: str | Path) -> float:
         return DEFAULT_BUSY_TIMEOUT_S
 
 
-def _direct_max_rows(target: str | Path) -> int:
-    """``workspace.direct_write_max_rows`` in force for the workspace (its pianqu.toml, else the default)."""
+def _direct_rows(target: str | Path) -> tuple[int, int]:
+    """``workspace.direct_write_max_rows`` and ``workspace.in_place_max_rows`` in force for the
+    workspace (its pianqu.toml, else the defaults)."""
     try:
-        return int(load_config(target)["workspace.direct_write_max_rows"])
+        cfg = load_config(target)
+        return int(cfg["workspace.direct_write_max_rows"]), int(cfg["workspace.in_place_max_rows"])
     except Exception:  # a broken pianqu.toml is reported by the command that reads it
-        return DEFAULT_DIRECT_MAX_ROWS
+        return DEFAULT_DIRECT_MAX_ROWS, DEFAULT_IN_PLACE_MAX_ROWS
 
 
 class MemoryStage:

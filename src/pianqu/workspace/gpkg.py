@@ -57,7 +57,8 @@ from pianqu.workspace.base import (REVISION_TABLE, Frame, Holder, StaleRevisionE
                                    WorkspaceLockedError, current_user, fault_point, now_iso)
 
 DEFAULT_BUSY_TIMEOUT_S = 30.0
-DEFAULT_DIRECT_MAX_ROWS = 2000  # thresholds.toml workspace.direct_write_max_rows
+DEFAULT_DIRECT_MAX_ROWS = 1000  # thresholds.toml workspace.direct_write_max_rows
+DEFAULT_IN_PLACE_MAX_ROWS = 200  # thresholds.toml workspace.in_place_max_rows
 # GeoPackage tables that register a user table (all keyed by table_name)
 _REGISTRATIONS = ("gpkg_contents", "gpkg_geometry_columns", "gpkg_ogr_contents", "gpkg_extensions",
                   "gpkg_data_columns", "gpkg_metadata_reference")
@@ -226,11 +227,12 @@ class GpkgBackend:
     """A GeoPackage file written in place, one SQLite transaction per write (module docstring)."""
 
     def __init__(self, path: str | Path, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
-                 direct_max_rows: int = DEFAULT_DIRECT_MAX_ROWS):
+                 direct_max_rows: int = DEFAULT_DIRECT_MAX_ROWS, in_place_max_rows: int = DEFAULT_IN_PLACE_MAX_ROWS):
         self.path = Path(path)
         self.url = str(self.path)
         self.busy_timeout_s = float(busy_timeout_s)
         self.direct_max_rows = int(direct_max_rows)  # 0: every table staged through pyogrio
+        self.in_place_max_rows = int(in_place_max_rows)
 
     @property
     def real(self) -> Path:
@@ -411,7 +413,7 @@ class GpkgBackend:
                 self._check_expect(con, expect or {})
                 if stage.tables:
                     con.execute("ATTACH DATABASE ? AS stage", (str(stage.path),))
-                touched = _apply(con, stage, replace, append, drop)
+                touched = _apply(con, stage, replace, append, drop, self.in_place_max_rows)
                 revisions = _bump(con, touched, holder)
                 fault_point("before-commit")
                 con.execute("COMMIT")
@@ -748,7 +750,7 @@ def _append_rows(con: sqlite3.Connection, table: str, frame: pd.DataFrame) -> No
 
 
 def _apply(con: sqlite3.Connection, stage: GpkgStage, replace: list[str], append: Mapping[str, pd.DataFrame],
-           drop: list[str]) -> list[str]:
+           drop: list[str], in_place_max_rows: int = DEFAULT_IN_PLACE_MAX_ROWS) -> list[str]:
     """Every change of one write, inside its transaction; the tables touched."""
     if stage.tables:
         _ensure_registration_tables(con)
@@ -757,7 +759,7 @@ def _apply(con: sqlite3.Connection, stage: GpkgStage, replace: list[str], append
             _drop(con, table)
     for k, table in enumerate(replace):
         if table in stage.pending:
-            gpkg_direct.write_prepared(con, stage.pending[table][0], _drop)
+            gpkg_direct.write_prepared(con, stage.pending[table][0], _drop, in_place_max_rows)
         else:
             _drop(con, table)
             _copy(con, table, table)
