@@ -440,7 +440,13 @@ class Workspace:
 
     def _read_table(self, table: str, columns=None, bbox=None) -> Frame:
         if self._tx is not None and table in self._tx.replaced:
-            return self._tx.stage.read(table, columns=columns, bbox=bbox)
+            stage = self._tx.stage
+            if isinstance(self.backend, GpkgBackend) and table in getattr(stage, "pending", ()):
+                try:  # a table kept for a direct write is staged through pyogrio to be read back
+                    stage.flush([table])
+                except Exception as exc:
+                    raise stage_error(self.backend, exc, stage.path) from exc
+            return stage.read(table, columns=columns, bbox=bbox)
         if self._tx is not None and table in self._tx.dropped:
             raise WorkspaceError("common.workspace.unreadable_layer", path=self.url, layer=table,
                                  detail="dropped in this unit of work")
