@@ -11,6 +11,12 @@ and bumps the revisions (``pianqu_revision``) and commits. A process killed at a
 the previous committed state or the new one: SQLite's journal rolls an interrupted transaction
 back the next time the file is opened (:meth:`GpkgBackend.recover`).
 
+Small layers skip the stage: a replaced layer of at most ``workspace.direct_write_max_rows``
+rows that :mod:`pianqu.workspace.gpkg_direct` can encode (a decision's conflict table, a zone
+edit) is kept in memory and written with SQLite inside the same transaction, exactly as GDAL
+would have written it — rows replaced in place when its schema is unchanged and it is small
+(``workspace.in_place_max_rows``), so that the schema every reader has parsed stays valid.
+
 Journal mode: the file stays in SQLite's rollback journal (``DELETE``, GDAL's default) unless
 something else (QGIS) switched it to WAL, which then works as well. Rollback mode because a
 workspace is one self-contained file that planners copy, mail and keep on network shares, where
