@@ -50,7 +50,8 @@ from pianqu.workspace.base import (AUDIT_TABLE, FAULT_POINTS, INTERNAL_TABLES, M
                                    SCENARIO_TABLE, Backend, BackendUnavailableError, Frame, Holder,
                                    StaleRevisionError, WorkspaceError, WorkspaceLockedError, current_user,
                                    fault_point, now_iso)
-from pianqu.workspace.gpkg import DEFAULT_BUSY_TIMEOUT_S, GpkgBackend, stage_error
+from pianqu.workspace.gpkg import (DEFAULT_BUSY_TIMEOUT_S, DEFAULT_DIRECT_MAX_ROWS, DEFAULT_IN_PLACE_MAX_ROWS,
+                                   GpkgBackend, stage_error)
 
 __all__ = ["AUDIT_TABLE", "FAULT_POINTS", "INTERNAL_TABLES", "META_TABLE", "REVISION_TABLE", "SCENARIO_TABLE",
            "Backend", "BackendUnavailableError", "Frame", "GpkgBackend", "Holder", "Meta", "StaleRevisionError",
@@ -122,7 +123,7 @@ def _backend_for(target: str | Path) -> Backend:
         return PostgisBackend(f"postgresql://{db.group(1)}")
     if not text.lower().endswith(".gpkg"):
         raise WorkspaceError("common.workspace.not_gpkg", path=text)
-    return GpkgBackend(target, _busy_timeout(target))
+    return GpkgBackend(target, _busy_timeout(target), *_direct_rows(target))
 
 
 def _busy_timeout(target: str | Path) -> float:
@@ -131,6 +132,16 @@ def _busy_timeout(target: str | Path) -> float:
         return float(load_config(target)["workspace.busy_timeout_s"])
     except Exception:  # a broken pianqu.toml is reported by the command that reads it
         return DEFAULT_BUSY_TIMEOUT_S
+
+
+def _direct_rows(target: str | Path) -> tuple[int, int]:
+    """``workspace.direct_write_max_rows`` and ``workspace.in_place_max_rows`` in force for the
+    workspace (its pianqu.toml, else the defaults)."""
+    try:
+        cfg = load_config(target)
+        return int(cfg["workspace.direct_write_max_rows"]), int(cfg["workspace.in_place_max_rows"])
+    except Exception:  # a broken pianqu.toml is reported by the command that reads it
+        return DEFAULT_DIRECT_MAX_ROWS, DEFAULT_IN_PLACE_MAX_ROWS
 
 
 class MemoryStage:
@@ -429,7 +440,13 @@ class Workspace:
 
     def _read_table(self, table: str, columns=None, bbox=None) -> Frame:
         if self._tx is not None and table in self._tx.replaced:
-            return self._tx.stage.read(table, columns=columns, bbox=bbox)
+            stage = self._tx.stage
+            if isinstance(self.backend, GpkgBackend) and table in getattr(stage, "pending", ()):
+                try:  # a table kept for a direct write is staged through pyogrio to be read back
+                    stage.flush([table])
+                except Exception as exc:
+                    raise stage_error(self.backend, exc, stage.path) from exc
+            return stage.read(table, columns=columns, bbox=bbox)
         if self._tx is not None and table in self._tx.dropped:
             raise WorkspaceError("common.workspace.unreadable_layer", path=self.url, layer=table,
                                  detail="dropped in this unit of work")

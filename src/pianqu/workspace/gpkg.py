@@ -11,6 +11,12 @@ and bumps the revisions (``pianqu_revision``) and commits. A process killed at a
 the previous committed state or the new one: SQLite's journal rolls an interrupted transaction
 back the next time the file is opened (:meth:`GpkgBackend.recover`).
 
+Small layers skip the stage: a replaced layer of at most ``workspace.direct_write_max_rows``
+rows that :mod:`pianqu.workspace.gpkg_direct` can encode (a decision's conflict table, a zone
+edit) is kept in memory and written with SQLite inside the same transaction, exactly as GDAL
+would have written it — rows replaced in place when its schema is unchanged and it is small
+(``workspace.in_place_max_rows``), so that the schema every reader has parsed stays valid.
+
 Journal mode: the file stays in SQLite's rollback journal (``DELETE``, GDAL's default) unless
 something else (QGIS) switched it to WAL, which then works as well. Rollback mode because a
 workspace is one self-contained file that planners copy, mail and keep on network shares, where
@@ -52,10 +58,13 @@ import pyogrio
 import shapely
 
 from pianqu.geo import STORAGE_EPSG
+from pianqu.workspace import gpkg_direct
 from pianqu.workspace.base import (REVISION_TABLE, Frame, Holder, StaleRevisionError, WorkspaceError,
                                    WorkspaceLockedError, current_user, fault_point, now_iso)
 
 DEFAULT_BUSY_TIMEOUT_S = 30.0
+DEFAULT_DIRECT_MAX_ROWS = 1000  # thresholds.toml workspace.direct_write_max_rows
+DEFAULT_IN_PLACE_MAX_ROWS = 200  # thresholds.toml workspace.in_place_max_rows
 # GeoPackage tables that register a user table (all keyed by table_name)
 _REGISTRATIONS = ("gpkg_contents", "gpkg_geometry_columns", "gpkg_ogr_contents", "gpkg_extensions",
                   "gpkg_data_columns", "gpkg_metadata_reference")
@@ -177,22 +186,44 @@ class _Borrowed:
 
 class GpkgStage:
     """The temporary GeoPackage a write is staged in (module docstring); readable meanwhile so
-    that a unit of work reads its own writes as they will be stored."""
+    that a unit of work reads its own writes as they will be stored.
 
-    def __init__(self, workspace: Path):
+    A table of at most ``direct_max_rows`` rows that :mod:`gpkg_direct` can encode is not
+    written to the stage file but kept prepared in memory (``pending``) and written with SQLite
+    in the commit's transaction; read back in the unit of work meanwhile, it is staged through
+    pyogrio first (so the read is GDAL's, as before)."""
+
+    def __init__(self, workspace: Path, direct_max_rows: int = DEFAULT_DIRECT_MAX_ROWS):
         self.path = workspace.with_name(f".{workspace.stem}.tmp-{os.getpid()}-{secrets.token_hex(4)}.gpkg")
         self.tables: set[str] = set()
+        self.pending: dict[str, tuple[gpkg_direct.Prepared, Frame]] = {}
+        self.direct_max_rows = int(direct_max_rows)
         _ACTIVE_STAGES.add(str(self.path))
 
-    def put(self, table: str, frame: Frame) -> None:
+    def put(self, table: str, frame: Frame, direct: bool = True) -> None:
+        prepared = gpkg_direct.prepare(table, frame, self.direct_max_rows) if direct else None
+        if prepared is not None:
+            self.pending[table] = (prepared, frame.copy())
+            self.tables.discard(table)
+            return
         with _throwaway_sqlite():
             _write_frame(self.path, table, frame)
+        self.pending.pop(table, None)
         self.tables.add(table)
 
+    def flush(self, tables: Iterable[str] | None = None) -> None:
+        """Stage pending tables (all, or ``tables``) through pyogrio after all."""
+        for table in list(self.pending if tables is None else tables):
+            if table in self.pending:
+                _prepared, frame = self.pending[table]
+                self.put(table, frame, direct=False)
+
     def read(self, table: str, columns=None, bbox=None) -> Frame:
+        self.flush([table])
         return _read(self.path, table, columns, bbox)
 
     def discard(self) -> None:
+        self.pending.clear()
         _ACTIVE_STAGES.discard(str(self.path))
         for suffix in ("", "-journal", "-wal", "-shm"):
             Path(str(self.path) + suffix).unlink(missing_ok=True)
@@ -201,10 +232,13 @@ class GpkgStage:
 class GpkgBackend:
     """A GeoPackage file written in place, one SQLite transaction per write (module docstring)."""
 
-    def __init__(self, path: str | Path, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S):
+    def __init__(self, path: str | Path, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+                 direct_max_rows: int = DEFAULT_DIRECT_MAX_ROWS, in_place_max_rows: int = DEFAULT_IN_PLACE_MAX_ROWS):
         self.path = Path(path)
         self.url = str(self.path)
         self.busy_timeout_s = float(busy_timeout_s)
+        self.direct_max_rows = int(direct_max_rows)  # 0: every table staged through pyogrio
+        self.in_place_max_rows = int(in_place_max_rows)
 
     @property
     def real(self) -> Path:
@@ -269,9 +303,10 @@ class GpkgBackend:
             con[1].close()
         if mode == "ro":
             new = sqlite3.connect(f"file:{real}?mode=ro", uri=True, timeout=self.busy_timeout_s,
-                                  check_same_thread=False)
+                                  check_same_thread=False, factory=_Connection)
         else:
-            new = sqlite3.connect(real, timeout=self.busy_timeout_s, isolation_level=None, check_same_thread=False)
+            new = sqlite3.connect(real, timeout=self.busy_timeout_s, isolation_level=None, check_same_thread=False,
+                                  factory=_Connection)
         cache[mode] = (key, new)
         return new
 
@@ -334,7 +369,7 @@ class GpkgBackend:
             self.real.parent.mkdir(parents=True, exist_ok=True)
         self._check_writable()
         self._clean_stale_stages()
-        return GpkgStage(self.real)
+        return GpkgStage(self.real, self.direct_max_rows)
 
     def write(self, replace: Mapping[str, Frame], append: Mapping[str, pd.DataFrame], drop: list[str], *,
               expect: Mapping[str, int] | None = None, holder: Holder | None = None) -> dict[str, int]:
@@ -362,7 +397,9 @@ class GpkgBackend:
         present = {t.lower() for t in self._plain_tables()}
         for table, frame in append.items():  # plain rows into an existing table go in with SQL
             if isinstance(frame, gpd.GeoDataFrame) or table.lower() not in present:
-                stage.put(_APPEND_PREFIX + table, frame)
+                stage.put(_APPEND_PREFIX + table, frame, direct=False)
+        if stage.pending and not self._direct_ready():
+            stage.flush()
         fault_point("staged")
         try:
             con = self._writer()
@@ -382,7 +419,7 @@ class GpkgBackend:
                 self._check_expect(con, expect or {})
                 if stage.tables:
                     con.execute("ATTACH DATABASE ? AS stage", (str(stage.path),))
-                touched = _apply(con, stage, replace, append, drop)
+                touched = _apply(con, stage, replace, append, drop, self.in_place_max_rows)
                 revisions = _bump(con, touched, holder)
                 fault_point("before-commit")
                 con.execute("COMMIT")
@@ -410,8 +447,9 @@ class GpkgBackend:
     def _create(self, stage: GpkgStage, replace, append, drop, holder: Holder) -> dict[str, int]:
         """A new workspace: the stage becomes the file (complete, then linked into place, so a
         half-made file is never seen and an existing one is never replaced)."""
+        stage.flush()
         for table, frame in append.items():
-            stage.put(table, frame)
+            stage.put(table, frame, direct=False)
         con = sqlite3.connect(stage.path, isolation_level=None)
         try:
             con.execute("BEGIN IMMEDIATE")
@@ -430,6 +468,16 @@ class GpkgBackend:
             raise self._storage_error(exc) from exc
         _fsync_dir(self.real.parent)
         return revisions
+
+    def _direct_ready(self) -> bool:
+        """Whether the workspace has the GeoPackage tables a direct write registers tables in."""
+        con = self._reader()
+        try:
+            return gpkg_direct.can_write(con, _tables(con))
+        except sqlite3.DatabaseError:
+            return False
+        finally:
+            con.close()
 
     def _plain_tables(self) -> list[str]:
         con = self._reader()
@@ -570,20 +618,26 @@ def _fsync_dir(folder: Path) -> None:
 
 
 # -- inside the transaction ----------------------------------------------------------------------
-_TABLES: dict[tuple, dict[str, str]] = {}
+class _Connection(sqlite3.Connection):
+    """The backend's kept connections: they remember their workspace's table names by schema
+    version. (Not a cache keyed by ``id(connection)`` and version: a closed connection's id is
+    reused, and every fresh stage has the same versions — a stale list of a stage's tables once
+    left a copied layer without its R-tree.)"""
+
+    tables_seen: tuple[int, dict[str, str]] | None = None
 
 
 def _tables(con, schema: str = "main") -> dict[str, str]:
-    """lower name → name of the tables of ``schema`` (remembered until the schema changes)."""
+    """lower name → name of the tables of ``schema`` (main's remembered until its schema changes)."""
     version = con.execute(f"PRAGMA {schema}.schema_version").fetchone()[0]
-    key = (id(getattr(con, "_con", con)), schema, version)
-    hit = _TABLES.get(key)
-    if hit is None:
-        if len(_TABLES) > 64:
-            _TABLES.clear()
-        hit = _TABLES[key] = {r[0].lower(): r[0] for r in
-                              con.execute(f"SELECT name FROM {schema}.sqlite_master WHERE type='table'")}
-    return dict(hit)
+    raw = getattr(con, "_con", con)
+    keep = schema == "main" and isinstance(raw, _Connection)
+    if keep and raw.tables_seen is not None and raw.tables_seen[0] == version:
+        return dict(raw.tables_seen[1])
+    names = {r[0].lower(): r[0] for r in con.execute(f"SELECT name FROM {schema}.sqlite_master WHERE type='table'")}
+    if keep:
+        raw.tables_seen = (version, names)
+    return dict(names)
 
 
 def _revision_rows(con: sqlite3.Connection) -> dict[str, int]:
@@ -685,8 +739,12 @@ def _append_rows(con: sqlite3.Connection, table: str, frame: pd.DataFrame) -> No
                 else "REAL" if pd.api.types.is_float_dtype(frame[col]) else "TEXT"
             con.execute(f"ALTER TABLE {_q(name)} ADD COLUMN {_q(col)} {kind}")
     cols = list(frame.columns)
-    values = frame.astype(object).where(frame.notna(), None).to_numpy().tolist()
-    values = [[v.item() if isinstance(v, np.generic) else v for v in row] for row in values]
+    encoded = [gpkg_direct.column_values(frame[c]) for c in cols] if not frame.columns.duplicated().any() else [None]
+    if all(e is not None for e in encoded):
+        values = list(zip(*[e[1] for e in encoded]))
+    else:
+        values = frame.astype(object).where(frame.notna(), None).to_numpy().tolist()
+        values = [[v.item() if isinstance(v, np.generic) else v for v in row] for row in values]
     con.executemany(f"INSERT INTO {_q(name)} ({', '.join(map(_q, cols))}) VALUES ({', '.join('?' * len(cols))})",
                     values)
     if "gpkg_ogr_contents" in _tables(con):
@@ -698,7 +756,7 @@ def _append_rows(con: sqlite3.Connection, table: str, frame: pd.DataFrame) -> No
 
 
 def _apply(con: sqlite3.Connection, stage: GpkgStage, replace: list[str], append: Mapping[str, pd.DataFrame],
-           drop: list[str]) -> list[str]:
+           drop: list[str], in_place_max_rows: int = DEFAULT_IN_PLACE_MAX_ROWS) -> list[str]:
     """Every change of one write, inside its transaction; the tables touched."""
     if stage.tables:
         _ensure_registration_tables(con)
@@ -706,8 +764,11 @@ def _apply(con: sqlite3.Connection, stage: GpkgStage, replace: list[str], append
         if table not in replace:
             _drop(con, table)
     for k, table in enumerate(replace):
-        _drop(con, table)
-        _copy(con, table, table)
+        if table in stage.pending:
+            gpkg_direct.write_prepared(con, stage.pending[table][0], _drop, in_place_max_rows)
+        else:
+            _drop(con, table)
+            _copy(con, table, table)
         if k == len(replace) // 2:
             fault_point("mid-commit")
     for table, frame in append.items():
