@@ -229,7 +229,8 @@ def check_output(path: str | Path, *, inputs: Sequence[str | Path] = (), folder:
     """Refuse, before any work, an output that would destroy an input or cannot be written:
     the workspace or an input file itself (``inputs``), a FIFO or device (writing would block or
     go nowhere), a folder where a file is written (``folder=False``) or a file where a folder is
-    (``folder=True``), a missing parent folder (created when ``create_parent``) or a parent
+    (``folder=True``), a missing parent folder (created when ``create_parent`` or for a folder of
+    results, ``folder=True``) or a parent
     that is a file. ``not_folder_rule``: the message for an existing file where a folder is
     written (a command may have its own). Raises :class:`UserFileError`."""
     p = Path(path)
@@ -254,7 +255,7 @@ def check_output(path: str | Path, *, inputs: Sequence[str | Path] = (), folder:
         blocker = parent if parent.exists() else missing.parent
         raise UserFileError("common.os.not_dir", path=str(blocker), errno=errno.ENOTDIR)
     if not parent.exists():
-        if not create_parent:
+        if not (create_parent or folder):  # a folder of results is made with its parents
             raise UserFileError("common.os.missing", path=str(missing), errno=errno.ENOENT)
         try:
             parent.mkdir(parents=True, exist_ok=True)

@@ -306,6 +306,18 @@ def test_output_folders_of_results_are_created(place, tmp_path):
     assert (out / "threshold_ranges.csv").is_file()
 
 
+def test_a_results_folder_gets_its_parents_a_file_does_not(tmp_path):
+    """`make demo` on a fresh checkout writes into out/demo with no out/ yet (the folder check once
+    refused it); a single output file in a missing folder is still refused, naming the folder."""
+    from pianqu.errors import UserFileError, check_output
+
+    check_output(tmp_path / "out" / "demo", folder=True)
+    assert (tmp_path / "out").is_dir() and not (tmp_path / "out" / "demo").exists()
+    with pytest.raises(UserFileError) as err:
+        check_output(tmp_path / "nowhere" / "x.xlsx")
+    assert "nowhere" in err.value.message("zh") and not (tmp_path / "nowhere").exists()
+
+
 def test_standards_print_every_table():
     """Tables with blank numbers (NaN) print as blanks (a NaN cell was a rich traceback)."""
     res = runner.invoke(app, ["standards", "--table", "threshold_ranges"])
