@@ -47,14 +47,14 @@ from pianqu.config import Config, load_config
 from pianqu.errors import check_input, layer_label
 from pianqu.geo import STORAGE_EPSG
 from pianqu.workspace.base import (AUDIT_TABLE, FAULT_POINTS, INTERNAL_TABLES, META_TABLE, REVISION_TABLE,
-                                   SCENARIO_TABLE, Backend, BackendUnavailableError, Frame, Holder,
+                                   SCENARIO_TABLE, Backend, Frame, Holder,
                                    StaleRevisionError, WorkspaceError, WorkspaceLockedError, current_user,
                                    fault_point, now_iso)
 from pianqu.workspace.gpkg import (DEFAULT_BUSY_TIMEOUT_S, DEFAULT_DIRECT_MAX_ROWS, DEFAULT_IN_PLACE_MAX_ROWS,
                                    GpkgBackend, stage_error)
 
 __all__ = ["AUDIT_TABLE", "FAULT_POINTS", "INTERNAL_TABLES", "META_TABLE", "REVISION_TABLE", "SCENARIO_TABLE",
-           "Backend", "BackendUnavailableError", "Frame", "GpkgBackend", "Holder", "Meta", "StaleRevisionError",
+           "Backend", "Frame", "GpkgBackend", "Holder", "Meta", "StaleRevisionError",
            "Transaction", "Workspace", "WorkspaceError", "WorkspaceLockedError", "fault_point", "scenario_layer",
            "storable"]
 

@@ -46,11 +46,6 @@ class WorkspaceError(PianquError, RuntimeError):
     ``pianqu/locales/common.toml``) says what to do, in the user's language."""
 
 
-class BackendUnavailableError(WorkspaceError, NotImplementedError):
-    """A workspace URL of a storage backend pianqu does not serve yet (PostGIS): a
-    :class:`WorkspaceError` that is also a ``NotImplementedError``."""
-
-
 class WorkspaceLockedError(WorkspaceError):
     """Another writer held the workspace's write lock longer than ``workspace.busy_timeout_s``;
     the message names it (command, user, pid, start time) when it is known."""
